@@ -1,0 +1,58 @@
+# The README's commands. `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+DEMO_HOME := .nlpipe/demo
+
+.PHONY: install demo test test-slow bench lint format serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: export NLPIPE_HOME = $(DEMO_HOME)
+demo: install
+	rm -rf $(DEMO_HOME)
+	@echo "== 1. import the sample news (single-label) and feedback (multi-label) corpora"
+	$(BIN)/nlpipe datasets import news data/news.jsonl
+	$(BIN)/nlpipe datasets import feedback data/feedback.csv --label-col labels --label-sep '|'
+	$(BIN)/nlpipe datasets stats news
+	@echo "== 2. train (model search on a validation split carved from train; test split held out)"
+	$(BIN)/nlpipe train news --name news --time-budget 60
+	$(BIN)/nlpipe train feedback --name feedback --time-budget 60
+	@echo "== 3. evaluate on the held-out test split: metrics table and HTML report"
+	$(BIN)/nlpipe evaluate news news
+	$(BIN)/nlpipe evaluate feedback feedback
+	@echo "== 4. predict"
+	$(BIN)/nlpipe predict news "The central bank raised interest rates again as inflation stayed high" --top-k 2
+	$(BIN)/nlpipe predict feedback "I was charged twice and the parcel still has not arrived" --explain --top-k 3
+
+test: install
+	$(BIN)/pytest -q -m "not slow"
+
+test-slow: install
+	$(BIN)/pytest -q -m slow
+
+bench: install
+	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/python benchmarks/classify.py
+
+lint: install
+	$(BIN)/ruff check nlpipe api tests benchmarks
+	$(BIN)/ruff format --check nlpipe api tests benchmarks
+
+format: install
+	$(BIN)/ruff format nlpipe api tests benchmarks
+	$(BIN)/ruff check --fix nlpipe api tests benchmarks
+
+serve: install
+	$(BIN)/nlpipe serve
+
+clean:
+	rm -rf $(VENV) .nlpipe .pytest_cache .ruff_cache *.egg-info

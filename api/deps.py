@@ -1,0 +1,72 @@
+"""Dependencies the routes declare: settings, the model cache, and API-key auth for write endpoints."""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+
+from nlpipe import artifacts
+from nlpipe.config import Settings
+from nlpipe.errors import AuthError
+from nlpipe.predict import Predictor
+
+
+class ModelCache:
+    """Loaded predictors keyed by (name, version); each version is loaded once per process."""
+
+    def __init__(self, models_dir: Path) -> None:
+        self.models_dir = models_dir
+        self._loaded: dict[tuple[str, str], Predictor] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, version: str | None = None) -> Predictor:
+        path = artifacts.resolve(self.models_dir, name, version)
+        key = (name, path.name)
+        found = self._loaded.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            if key not in self._loaded:
+                self._loaded[key] = Predictor(artifacts.load(path))
+            return self._loaded[key]
+
+    def preload(self) -> None:
+        """Load the serving version (production, else newest) of every model."""
+        for name in sorted({row["name"] for row in artifacts.list_models(self.models_dir)}):
+            self.get(name)
+
+    def __len__(self) -> int:
+        return len(self._loaded)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_models(request: Request) -> ModelCache:
+    return request.app.state.models
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ModelsDep = Annotated[ModelCache, Depends(get_models)]
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Key from NLPIPE_API_KEYS.")
+
+
+def require_api_key(settings: SettingsDep, key: Annotated[str | None, Depends(api_key_header)]) -> str:
+    """Write endpoints: the request must carry one of NLPIPE_API_KEYS in the X-API-Key header."""
+    if not settings.api_keys:
+        raise AuthError("E601", "Write endpoints are disabled: no API keys are configured. Set NLPIPE_API_KEYS.")
+    if key is None:
+        raise AuthError("E601", "This endpoint needs an API key in the X-API-Key header.")
+    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in settings.api_keys):
+        raise AuthError("E601", "The API key in X-API-Key is not valid.")
+    return key
+
+
+ApiKeyDep = Annotated[str, Depends(require_api_key)]

@@ -1,0 +1,90 @@
+"""One JSON error shape for every error: ``{"error": {"code", "message", "details"}}``.
+
+Library errors keep their own code; HTTP-level errors get codes in E6xx. Statuses are decided here only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nlpipe.errors import (
+    ArtifactError,
+    AuthError,
+    ConfigError,
+    ConflictError,
+    InputError,
+    LimitError,
+    NlpipeError,
+    NotFoundError,
+    TrainingError,
+)
+
+log = logging.getLogger("nlpipe.api")
+
+STATUS: list[tuple[type[NlpipeError], int]] = [
+    (NotFoundError, 404),
+    (AuthError, 401),
+    (LimitError, 413),
+    (ConflictError, 409),
+    (InputError, 422),
+    (TrainingError, 422),
+    (ArtifactError, 500),
+    (ConfigError, 500),
+]
+HTTP_CODES = {401: "E601", 403: "E602", 404: "E603", 405: "E604", 413: "E605", 422: "E606"}
+
+
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "details": details or {}}}, status_code=status, headers=headers
+    )
+
+
+def status_of(exc: NlpipeError) -> int:
+    for cls, status in STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+async def _nlpipe_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NlpipeError)
+    headers = {"WWW-Authenticate": "ApiKey"} if isinstance(exc, AuthError) else None
+    return error_response(status_of(exc), exc.code, exc.message, exc.details, headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"], "type": e["type"]}
+        for e in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "", "message": "invalid request"}
+    return error_response(
+        422, "E606", f"Invalid request: {first['field'] or 'body'}: {first['message']}", {"errors": errors}
+    )
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, f"E6{exc.status_code % 100:02d}")
+    return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "E699", f"Internal error ({type(exc).__name__}); see the server log.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(NlpipeError, _nlpipe_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,38 @@
+"""The FastAPI application: ``create_app(settings)`` builds it; ``nlpipe serve`` runs it with uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import nlpipe
+from api import errors
+from api.deps import ModelCache
+from api.limits import BodySizeLimit
+from api.routes import health, models
+from nlpipe.config import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.models.preload()
+        yield
+
+    app = FastAPI(
+        title="nlpipe",
+        version=nlpipe.__version__,
+        description="Text classification: list models and predict labels. Write endpoints need X-API-Key.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.models = ModelCache(settings.models_dir)
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    return app

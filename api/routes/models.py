@@ -1,0 +1,48 @@
+"""Model listing, details, promotion and prediction."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ApiKeyDep, ModelsDep, SettingsDep
+from api.schemas import AliasesOut, ModelDetail, ModelSummary, PredictRequest, PredictResponse, PromoteRequest
+from nlpipe import artifacts
+from nlpipe.errors import LimitError
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+@router.get("", response_model=list[ModelSummary])
+def list_models(settings: SettingsDep) -> list[dict]:
+    return artifacts.list_models(settings.models_dir)
+
+
+@router.get("/{name}", response_model=ModelDetail)
+def get_model(name: str, settings: SettingsDep, models: ModelsDep, version: str | None = None) -> dict:
+    predictor = models.get(name, version)
+    return {
+        **predictor.describe(),
+        "versions": artifacts.versions(settings.models_dir, name),
+        "aliases": artifacts.read_aliases(settings.models_dir, name),
+    }
+
+
+@router.post("/{name}:predict", response_model=PredictResponse, response_model_exclude_none=True)
+def predict(name: str, body: PredictRequest, settings: SettingsDep, models: ModelsDep) -> dict:
+    texts = body.all_texts
+    if len(texts) > settings.max_batch_texts:
+        raise LimitError(
+            "E607",
+            f"{len(texts)} texts in one request; the limit is {settings.max_batch_texts} "
+            "(NLPIPE_MAX_BATCH_TEXTS). Split the request.",
+            field="texts",
+        )
+    predictor = models.get(name, body.version)
+    preds = predictor.predict(texts, top_k=body.top_k, threshold=body.threshold, explain=body.explain)
+    return {"model": predictor.name, "version": predictor.version, "predictions": [p.to_dict() for p in preds]}
+
+
+@router.post("/{name}:promote", response_model=AliasesOut)
+def promote(name: str, body: PromoteRequest, settings: SettingsDep, _key: ApiKeyDep) -> dict:
+    aliases = artifacts.promote(settings.models_dir, name, body.version, body.alias)
+    return {"name": name, "aliases": aliases}

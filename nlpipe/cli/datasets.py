@@ -1,0 +1,128 @@
+"""`nlpipe datasets ...`: create, import, list, stats, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from nlpipe.cli.common import err, out, print_json, progress_bar, settings, store
+
+app = typer.Typer(help="Create datasets, import labeled text, inspect and export them.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    name: str,
+    description: Annotated[str | None, typer.Option(help="A line saying what the dataset holds.")] = None,
+) -> None:
+    """Create an empty dataset."""
+    from nlpipe.store.datasets import create_dataset
+
+    with store() as st, st.session() as s:
+        create_dataset(s, name, description)
+    out.print(f"Created dataset [bold]{name}[/bold].")
+
+
+@app.command("import")
+def import_(
+    name: str,
+    path: Path,
+    format: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="jsonl, csv, automl, comprehend, folder or fasttext (default: detect)."),
+    ] = None,
+    text_col: Annotated[str | None, typer.Option(help="CSV column holding the text (default: text).")] = None,
+    label_col: Annotated[str | None, typer.Option(help="CSV column holding the label(s) (default: label).")] = None,
+    label_sep: Annotated[
+        str | None, typer.Option(help="Separator of several labels in one CSV cell, e.g. '|'.")
+    ] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detect).")] = None,
+    create: Annotated[bool, typer.Option("--create/--no-create", help="Create the dataset if missing.")] = True,
+) -> None:
+    """Import labeled text into a dataset. A bad row stores nothing and names the file and line."""
+    from nlpipe.label.formats import read_records
+    from nlpipe.store.datasets import import_records
+
+    cfg = settings()
+    records = list(
+        read_records(path, format, text_col=text_col, label_col=label_col, label_sep=label_sep,
+                     encoding=encoding, max_bytes=cfg.max_document_bytes)
+    )
+    with store() as st, progress_bar() as bar:
+        task = bar.add_task(f"importing {path.name}", total=len(records))
+        summary = import_records(
+            st, name, records, seed=cfg.seed, test_fraction=cfg.test_fraction, create=create,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    table = Table(title=f"Imported {path} into {name}", show_header=False)
+    table.add_row("records read", str(summary.records))
+    table.add_row("documents added", str(summary.added))
+    table.add_row("already in dataset", str(summary.already_present))
+    table.add_row("repeated in file", str(summary.duplicates_in_file))
+    table.add_row("labels added", str(summary.labels_added))
+    table.add_row("splits", ", ".join(f"{k}={v}" for k, v in sorted(summary.split_counts.items())) or "-")
+    table.add_row("seeded split", str(summary.seeded_split))
+    out.print(table)
+    for w in summary.warnings:
+        err.print(f"[yellow]warning:[/yellow] {w}")
+
+
+@app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List datasets with their document counts."""
+    from nlpipe.store.datasets import list_datasets
+
+    with store() as st, st.session() as s:
+        rows = list_datasets(s)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "documents", "created", "description")
+    for r in rows:
+        table.add_row(r["name"], str(r["documents"]), r["created_at"][:19], r["description"] or "")
+    out.print(table)
+
+
+@app.command("stats")
+def stats(name: str, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Documents, labels per split, and annotation sources of a dataset."""
+    from nlpipe.store.datasets import dataset_stats
+
+    with store() as st, st.session() as s:
+        data = dataset_stats(s, name)
+    if as_json:
+        print_json(data)
+        return
+    out.print(
+        f"[bold]{name}[/bold]: {data['documents']} documents ({data['labeled']} labeled, "
+        f"{data['unlabeled']} unlabeled), {'multi' if data['multi_label'] else 'single'}-label, "
+        f"mean {data['mean_chars']} characters"
+    )
+    splits = list(data["splits"])
+    table = Table("label", *splits, "total")
+    for lab, counts in data["labels"].items():
+        table.add_row(lab, *(str(counts.get(sp, 0)) for sp in splits), str(counts["total"]))
+    table.add_row("[bold]documents[/bold]", *(str(data["splits"][sp]) for sp in splits), str(data["documents"]))
+    out.print(table)
+    if data["annotations_by_source"]:
+        out.print("annotations by source: " + ", ".join(f"{k}={v}" for k, v in data["annotations_by_source"].items()))
+
+
+@app.command("export")
+def export(
+    name: str,
+    out_path: Annotated[Path, typer.Argument(metavar="OUT")],
+    format: Annotated[
+        str | None, typer.Option("--format", "-f", help="jsonl, csv, automl, fasttext or folder (default: from OUT).")
+    ] = None,
+) -> None:
+    """Export a dataset's documents with labels and splits."""
+    from nlpipe.label.formats import write_records
+    from nlpipe.store.datasets import export_records
+
+    with store() as st, st.session() as s:
+        n = write_records(export_records(s, name), out_path, format)
+    out.print(f"Exported {n} documents from {name} to {out_path}.")

@@ -1,0 +1,55 @@
+"""`nlpipe models ...`: list, show, promote."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from nlpipe.cli.common import fmt, out, print_json, settings
+
+app = typer.Typer(help="List trained models, show one, promote a version to production.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Every model version in the models folder, with its headline scores."""
+    from nlpipe.artifacts import list_models
+
+    rows = list_models(settings().models_dir)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "version", "task", "aliases", "labels", "accuracy", "macro F1", "created")
+    for r in rows:
+        table.add_row(r["name"], r["version"], r["task"], ",".join(r["aliases"]), str(r["labels"]),
+                      fmt(r["accuracy"]), fmt(r["macro_f1"]), (r["created_at"] or "")[:19])
+    out.print(table)
+
+
+@app.command("show")
+def show(
+    name: str,
+    version: Annotated[str | None, typer.Argument(help="Version or alias (default: production, else newest).")] = None,
+) -> None:
+    """Print a model version's meta.json."""
+    from nlpipe.artifacts import read_meta, resolve
+
+    path = resolve(settings().models_dir, name, version)
+    meta = read_meta(path)
+    meta["path"] = str(path)
+    print_json(meta)
+
+
+@app.command("promote")
+def promote(
+    name: str,
+    version: str,
+    alias: Annotated[str, typer.Option(help="Alias to point at the version.")] = "production",
+) -> None:
+    """Point an alias (default: production) at a version; serving uses production."""
+    from nlpipe.artifacts import promote as do_promote
+
+    aliases = do_promote(settings().models_dir, name, version, alias)
+    out.print(f"{name}: {alias} -> {aliases[alias]}")

@@ -1,0 +1,151 @@
+"""`nlpipe train`, `evaluate`, `predict`, `serve`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from nlpipe.cli.common import err, fmt, out, print_json, progress_bar, settings, store
+from nlpipe.errors import InputError
+
+SUMMARY_KEYS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "log_loss")
+
+
+def metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    table = Table("metric", "model", "baseline (most frequent)", title=title)
+    base = metrics.get("baseline") or {}
+    keys = SUMMARY_KEYS + (("hamming_loss", "subset_accuracy") if metrics.get("multi_label") else ())
+    for key in keys:
+        if key in metrics:
+            table.add_row(key, fmt(metrics[key]), fmt(base.get(key)))
+    return table
+
+
+def per_label_table(metrics: dict[str, Any], limit: int = 30) -> Table:
+    table = Table("label", "precision", "recall", "F1", "support")
+    rows = sorted(metrics["per_label"].items(), key=lambda kv: -kv[1]["support"])
+    for lab, m in rows[:limit]:
+        table.add_row(lab, fmt(m["precision"], 3), fmt(m["recall"], 3), fmt(m["f1"], 3), str(m["support"]))
+    if len(rows) > limit:
+        table.caption = f"{len(rows) - limit} more labels in metrics.json"
+    return table
+
+
+def train(
+    dataset: str,
+    name: Annotated[str, typer.Option("--name", "-n", help="Model name (folder under the models dir).")],
+    task: Annotated[str, typer.Option(help="What to train: classify.")] = "classify",
+    multi_label: Annotated[
+        bool | None, typer.Option("--multi-label/--single-label", help="Default: multi-label if any document has several labels.")
+    ] = None,
+    time_budget: Annotated[
+        float | None, typer.Option(help="Seconds the model search may spend (default: NLPIPE_TIME_BUDGET).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: NLPIPE_SEED).")] = None,
+) -> None:
+    """Train a model on a dataset's train split and evaluate it on its test split."""
+    from nlpipe.train import train as do_train
+
+    with store() as st, progress_bar() as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = do_train(st, settings(), dataset, name, task=task, multi_label=multi_label,
+                          time_budget=time_budget, seed=seed, progress=progress)
+    for c in result.checks:
+        err.print(f"[yellow]warning {c.code}:[/yellow] {c.message}")
+    search = Table("candidate", "validation macro F1", "seconds", title="Model search")
+    for row in result.search:
+        mark = " *" if row["name"] == result.best else ""
+        search.add_row(row["name"] + mark, fmt(row.get("score")), fmt(row.get("seconds"), 2))
+    out.print(search)
+    if result.metrics:
+        out.print(metrics_table(result.metrics, f"{result.name} {result.version} on the test split"))
+        out.print(per_label_table(result.metrics))
+        out.print(f"Report: {result.path / 'report' / 'report.html'}")
+    else:
+        err.print("[yellow]warning:[/yellow] the dataset has no test split documents; no evaluation was made.")
+    out.print(f"Saved [bold]{result.name}[/bold] {result.version} to {result.path} ({result.seconds:.1f} s)")
+
+
+def evaluate(
+    model: str,
+    dataset: str,
+    split: Annotated[str, typer.Option(help="train, validation, test or all.")] = "test",
+    version: Annotated[str | None, typer.Option(help="Version or alias (default: production, else newest).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Folder for metrics.json and report.html.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics JSON on stdout.")] = False,
+) -> None:
+    """Evaluate a model on a dataset split: metrics, baseline, report."""
+    from nlpipe.evaluate.run import evaluate_model
+
+    with store() as st:
+        result = evaluate_model(st, settings(), model, dataset, version=version, split=split, out=out_dir)
+    if as_json:
+        print_json(result.metrics)
+        return
+    out.print(metrics_table(result.metrics, f"{result.model} {result.version} on {dataset} ({split})"))
+    out.print(per_label_table(result.metrics))
+    if result.skipped:
+        err.print(f"[yellow]warning:[/yellow] {result.skipped} documents have labels the model does not know; skipped.")
+    out.print(f"Report: {result.report}")
+
+
+def predict(
+    model: str,
+    text: Annotated[str | None, typer.Argument(help="Text to classify, or '-' to read one text per line from stdin.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="Classify the whole file as one document.")] = None,
+    version: Annotated[str | None, typer.Option(help="Version or alias (default: production, else newest).")] = None,
+    top_k: Annotated[int | None, typer.Option(help="Labels to list per text.")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Predict every label scoring at least this.")] = None,
+    explain: Annotated[bool, typer.Option(help="List the terms that pushed each predicted label up.")] = False,
+) -> None:
+    """Predict labels; prints one JSON object per text."""
+    from nlpipe.label.formats import read_text
+    from nlpipe.predict import Predictor
+
+    given = [x for x in (text, file) if x is not None]
+    if len(given) != 1:
+        raise InputError("E414", "Give exactly one of TEXT, '-' (stdin, one text per line) or --file PATH.")
+    cfg = settings()
+    if file is not None:
+        if not file.is_file():
+            raise InputError("E100", f"{file}: no such file.", file=str(file))
+        if file.stat().st_size > cfg.max_document_bytes:
+            raise InputError("E107", f"{file} is larger than the {cfg.max_document_bytes} byte document limit.",
+                             file=str(file))
+        texts = [read_text(file)]
+    elif text == "-":
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    else:
+        texts = [str(text)]
+    predictor = Predictor.load(cfg.models_dir, model, version)
+    preds = predictor.predict(texts, top_k=top_k, threshold=threshold, explain=explain)
+    for p in preds:
+        print(json.dumps({"model": predictor.name, "version": predictor.version, **p.to_dict()}))
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: NLPIPE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: NLPIPE_PORT).")] = None,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    cfg = settings()
+    # The app is named by import string so that nlpipe never imports the api package.
+    uvicorn.run("api.main:create_app", factory=True, host=host or cfg.host, port=port or cfg.port)
+
+
+def register(app: typer.Typer) -> None:
+    for fn in (train, evaluate, predict, serve):
+        app.command(fn.__name__)(fn)

@@ -1,0 +1,80 @@
+"""Settings from one place: environment variables with the ``NLPIPE_`` prefix (or a ``.env`` file).
+
+Obtain them with :func:`get_settings` and pass them down; nothing reads the environment elsewhere.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from nlpipe.errors import ConfigError
+
+MB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every setting nlpipe reads. Each field is the variable ``NLPIPE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="NLPIPE_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path(".nlpipe"), description="Folder for the SQLite database and stored originals.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the database; default: a SQLite file in NLPIPE_HOME."
+    )
+    models_dir: Path = Field(Path("models"), description="Folder holding models/<name>/<version>/.")
+    seed: int = Field(0, description="Seed for splits, model search and training.")
+    test_fraction: float = Field(0.2, description="Share of documents put in the test split at import.")
+    time_budget: float = Field(120.0, description="Default seconds the model search may spend.")
+    max_document_bytes: int = Field(10 * MB, description="Largest document accepted, in bytes.")
+    max_request_bytes: int = Field(
+        32 * MB, description="Largest HTTP request body the API accepts, in bytes."
+    )
+    max_batch_texts: int = Field(1000, description="Most texts one predict request may carry.")
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="API keys allowed to call write endpoints (JSON list or comma-separated).",
+    )
+    host: str = Field("127.0.0.1", description="Address `nlpipe serve` binds to.")
+    port: int = Field(8000, description="Port `nlpipe serve` listens on.")
+
+    @field_validator("test_fraction")
+    @classmethod
+    def _fraction(cls, v: float) -> float:
+        if not 0.0 < v < 1.0:
+            raise ValueError("must be between 0 and 1 (exclusive)")
+        return v
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, v: object) -> object:
+        if isinstance(v, str):
+            if v.strip().startswith("["):
+                import json
+
+                return json.loads(v)
+            return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'nlpipe.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The settings from the environment, read once; a bad value raises a coded error naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = [
+            f"NLPIPE_{str(e['loc'][0]).upper()}: {e['msg']}" + (f" (got {e['input']!r})" if "input" in e else "")
+            for e in exc.errors()
+        ]
+        raise ConfigError("E001", "Invalid setting: " + "; ".join(problems), field=str(exc.errors()[0]["loc"][0])) from exc

@@ -1,0 +1,70 @@
+"""Evaluate a saved model on a split of a dataset and write metrics.json + report.html."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlpipe import artifacts
+from nlpipe.config import Settings
+from nlpipe.errors import InputError
+from nlpipe.store.datasets import load_dataset
+from nlpipe.store.db import Store
+from nlpipe.types import SPLITS
+
+
+@dataclass
+class EvaluationResult:
+    metrics: dict[str, Any]
+    report: Path
+    model: str
+    version: str
+    skipped: int  # documents whose labels the model does not know
+
+
+def evaluate_model(
+    store: Store,
+    settings: Settings,
+    model: str,
+    dataset: str,
+    *,
+    version: str | None = None,
+    split: str = "test",
+    out: Path | None = None,
+) -> EvaluationResult:
+    from nlpipe.evaluate.metrics import classification_metrics
+    from nlpipe.evaluate.report import write_report
+
+    if split not in (*SPLITS, "all"):
+        raise InputError("E504", f"--split must be one of {', '.join(SPLITS)}, all; got {split!r}.", field="split")
+    loaded = artifacts.load(artifacts.resolve(settings.models_dir, model, version))
+    with store.session() as s:
+        data = load_dataset(s, dataset)
+    part = data if split == "all" else data.subset(split)
+    if not len(part):
+        raise InputError("E505", f"Dataset {dataset!r} has no labeled documents in the {split!r} split.",
+                         field="split")
+    known = set(loaded.meta["labels"])
+    keep = [i for i, labs in enumerate(part.labels) if set(labs) <= known]
+    if not keep:
+        raise InputError("E506", f"None of the labels in {dataset!r} ({split}) are labels model {model!r} "
+                                 f"knows ({', '.join(sorted(known)[:10])}).")
+    texts = [part.texts[i] for i in keep]
+    truth = [part.labels[i] for i in keep]
+    train_labels = data.subset(["train", "validation"]).labels or None
+    metrics = classification_metrics(
+        truth, loaded.model.predict_proba(texts), list(loaded.meta["labels"]),
+        multi_label=bool(loaded.meta.get("multi_label")),
+        thresholds=np.asarray(loaded.meta["thresholds"]) if loaded.meta.get("thresholds") else None,
+        texts=texts, train_labels=train_labels,
+    )
+    out_dir = out or loaded.path / "evaluations" / f"{dataset}-{split}"
+    report = write_report(
+        metrics, out_dir, title=f"{loaded.name} {loaded.version}: evaluation on {dataset} ({split})",
+        meta={"model": loaded.name, "version": loaded.version, "dataset": dataset, "split": split},
+    )
+    return EvaluationResult(metrics=metrics, report=report, model=loaded.name, version=loaded.version,
+                            skipped=len(part) - len(keep))

@@ -1,0 +1,200 @@
+"""Dataset -> checks -> fitted model -> evaluation on the test split -> saved version.
+
+Training sees only the train split (and the validation split, used for model search when present); the test
+split is used for the evaluation stored with the model and never for fitting or choosing a candidate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+from nlpipe import artifacts
+from nlpipe.config import Settings
+from nlpipe.errors import InputError, TrainingError
+from nlpipe.store.datasets import LabeledData, get_dataset, load_dataset
+from nlpipe.store.db import Store
+from nlpipe.store.schema import ModelRecord
+
+TASKS = ("classify",)
+MIN_EXAMPLES = 10
+MAX_IMBALANCE = 100.0
+HEADLINE = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "log_loss")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class Check:
+    level: str  # "error" | "warning"
+    code: str
+    message: str
+
+
+@dataclass
+class TrainResult:
+    name: str
+    version: str
+    path: Path
+    metrics: dict[str, Any] | None
+    checks: list[Check] = field(default_factory=list)
+    search: list[dict[str, Any]] = field(default_factory=list)
+    best: str | None = None
+    seconds: float = 0.0
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().lower())
+
+
+def data_checks(train: LabeledData, test: LabeledData, *, multi_label: bool) -> list[Check]:
+    """What is wrong with the data before training: errors stop training, warnings are reported."""
+    checks: list[Check] = []
+    if len(train) == 0:
+        return [Check("error", "E310", "The train split has no labeled documents; import labeled data first.")]
+    counts = Counter(lab for labs in train.labels for lab in labs)
+    if len(counts) < 2:
+        checks.append(Check("error", "E311", f"Training needs at least 2 labels; the train split has "
+                                             f"{len(counts)} ({', '.join(counts) or 'none'})."))
+        return checks
+    if not multi_label:
+        multi = sum(1 for labs in train.labels if len(labs) > 1)
+        if multi:
+            checks.append(Check("error", "E312", f"{multi} training documents have more than one label; "
+                                                 "train with --multi-label."))
+    few = sorted((n, lab) for lab, n in counts.items() if n < MIN_EXAMPLES)
+    if few:
+        listed = ", ".join(f"{lab!r} ({n})" for n, lab in few[:10])
+        checks.append(Check("warning", "W301", f"{len(few)} labels have fewer than {MIN_EXAMPLES} training "
+                                               f"examples: {listed}{' ...' if len(few) > 10 else ''}. Their "
+                                               "scores will be unreliable; label more examples."))
+    largest, smallest = max(counts.values()), min(counts.values())
+    if largest / smallest > MAX_IMBALANCE:
+        big = max(counts, key=lambda k: counts[k])
+        small = min(counts, key=lambda k: counts[k])
+        checks.append(Check("warning", "W302", f"Classes are imbalanced {largest / smallest:.0f}:1 ({big!r} "
+                                               f"{largest} vs {small!r} {smallest}); class weights are "
+                                               "applied, but consider labeling more of the small classes."))
+    seen = {_normalise(t) for t in train.texts}
+    dup = sum(1 for t in test.texts if _normalise(t) in seen)
+    if dup:
+        checks.append(Check("warning", "W303", f"{dup} test documents repeat a training text (ignoring case "
+                                               "and spacing); test scores will be optimistic."))
+    unseen = sorted({lab for labs in test.labels for lab in labs} - set(counts))
+    if unseen:
+        checks.append(Check("warning", "W304", f"Labels in the test split but not in train are ignored in "
+                                               f"evaluation: {', '.join(unseen[:10])}."))
+    return checks
+
+
+def fingerprint(data: LabeledData) -> str:
+    h = hashlib.sha256()
+    for text, labs, split in sorted(zip(data.texts, data.labels, data.splits, strict=True)):
+        h.update(json.dumps([hashlib.sha256(text.encode()).hexdigest(), labs, split]).encode())
+    return h.hexdigest()
+
+
+def train(
+    store: Store,
+    settings: Settings,
+    dataset: str,
+    name: str,
+    *,
+    task: str = "classify",
+    multi_label: bool | None = None,
+    time_budget: float | None = None,
+    seed: int | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train ``name`` on ``dataset`` and save it as a new version (see module docstring)."""
+    from nlpipe.evaluate.metrics import classification_metrics
+    from nlpipe.evaluate.report import write_report
+    from nlpipe.tasks.classify import TextClassifier
+
+    if task not in TASKS:
+        raise InputError("E313", f"Unknown task {task!r}; choose one of: {', '.join(TASKS)}.", field="task")
+    artifacts.check_model_name(name)
+    if time_budget is not None and time_budget <= 0:
+        raise InputError("E314", f"--time-budget must be a positive number of seconds, got {time_budget}.",
+                         field="time_budget")
+    seed = settings.seed if seed is None else seed
+    budget = settings.time_budget if time_budget is None else time_budget
+    with store.session() as s:
+        data = load_dataset(s, dataset)
+        dataset_id = get_dataset(s, dataset).id
+    train_part = data.subset("train")
+    valid_part = data.subset("validation")
+    test_part = data.subset("test")
+    if multi_label is None:
+        multi_label = any(len(labs) > 1 for labs in data.labels)
+    checks = data_checks(train_part, test_part, multi_label=multi_label)
+    errors = [c for c in checks if c.level == "error"]
+    if errors:
+        raise TrainingError(errors[0].code, f"Cannot train on {dataset!r}: {errors[0].message}",
+                            checks=[c.__dict__ for c in checks])
+
+    started = time.perf_counter()
+    clf = TextClassifier(multi_label=multi_label, time_budget=budget, seed=seed)
+    validation = (valid_part.texts, valid_part.labels) if len(valid_part) else None
+    clf.fit(train_part.texts, train_part.labels, validation=validation, progress=progress)
+    seconds = time.perf_counter() - started
+
+    known = set(clf.labels_)
+    metrics = None
+    with tempfile.TemporaryDirectory() as tmp:
+        report_dir = Path(tmp) / "report"
+        if len(test_part):
+            if progress:
+                progress("evaluate", 0, 1)
+            keep = [i for i, labs in enumerate(test_part.labels) if labs and set(labs) <= known]
+            texts = [test_part.texts[i] for i in keep]
+            truth = [test_part.labels[i] for i in keep]
+            metrics = classification_metrics(
+                truth, clf.predict_proba(texts), clf.labels_, multi_label=multi_label,
+                thresholds=clf.thresholds_, texts=texts, train_labels=train_part.labels,
+            )
+            write_report(metrics, report_dir, title=f"{name}: evaluation on {dataset} (test split)",
+                         meta={"model": name, "dataset": dataset, "split": "test"})
+            if progress:
+                progress("evaluate", 1, 1)
+        meta = {
+            "task": task,
+            "format": "nlpipe.classify.v1",
+            "labels": list(clf.labels_),
+            "multi_label": multi_label,
+            "thresholds": [float(t) for t in clf.thresholds_],
+            "metrics": {k: metrics[k] for k in HEADLINE if metrics and k in metrics} or None,
+            "baseline": (metrics or {}).get("baseline"),
+            "training": {
+                "dataset": dataset,
+                "n_train": len(train_part),
+                "n_validation": len(valid_part),
+                "n_test": len(test_part),
+                "fingerprint": fingerprint(data.subset(["train", "validation"])),
+                "seed": seed,
+                "time_budget": budget,
+                "seconds": round(seconds, 3),
+                "search": clf.search_,
+                "best": clf.best_,
+                "checks": [c.__dict__ for c in checks],
+            },
+        }
+        path = artifacts.save(settings.models_dir, name, clf, meta, report_dir=report_dir)
+    version = path.name
+    with store.session() as s:
+        s.execute(insert(ModelRecord).values(
+            name=name, version=version, task=task, dataset_id=dataset_id, path=str(path.resolve()),
+            metrics=meta["metrics"],
+        ))
+    return TrainResult(name=name, version=version, path=path, metrics=metrics, checks=checks,
+                       search=clf.search_, best=clf.best_, seconds=seconds)

@@ -1,0 +1,101 @@
+"""The vocabulary every stage shares: documents, spans, labeled records and predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Source = Literal["human", "rule", "model", "import"]
+SOURCES: tuple[str, ...] = ("human", "rule", "model", "import")
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word on a page with its box in PDF points (origin top-left)."""
+
+    text: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    size: float | None = None
+
+
+@dataclass
+class Page:
+    number: int
+    text: str
+    width: float | None = None
+    height: float | None = None
+    words: list[Word] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    text: str
+    source: str | None = None
+    mime: str = "text/plain"
+    pages: list[Page] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+    label: str
+    source: str = "human"
+    score: float | None = None
+
+
+@dataclass
+class Record:
+    """One labeled example read from an import file, before it reaches the store.
+
+    ``line`` is the 1-based line (or row) in ``file`` it came from, so later checks can name it.
+    """
+
+    text: str
+    labels: list[str]
+    split: str | None = None
+    external_id: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class LabelScore:
+    label: str
+    score: float
+    terms: list[tuple[str, float]] | None = None
+
+
+@dataclass
+class Prediction:
+    """What a model says about one text.
+
+    ``labels`` are sorted by score, highest first; ``predicted`` names the labels that pass the decision
+    rule (argmax for single-label, per-label thresholds for multi-label).
+    """
+
+    labels: list[LabelScore]
+    predicted: list[str]
+    spans: list[Span] = field(default_factory=list)
+    sentiment: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "predicted": self.predicted,
+            "labels": [
+                {"label": ls.label, "score": round(ls.score, 6)}
+                | ({"terms": [{"term": t, "weight": round(w, 6)} for t, w in ls.terms]} if ls.terms is not None else {})
+                for ls in self.labels
+            ],
+        }
+        if self.spans:
+            out["spans"] = [s.__dict__ for s in self.spans]
+        if self.sentiment is not None:
+            out["sentiment"] = self.sentiment
+        return out

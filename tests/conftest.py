@@ -1,0 +1,70 @@
+"""Fixtures shared by the whole suite: settings in a temporary folder, a real SQLite store, a trained model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlpipe.config import Settings, get_settings
+from nlpipe.store.db import open_store
+from nlpipe.types import Record
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+SHARED = ROOT.parent / "shared" / "datasets"
+
+
+def make_settings(tmp: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"home": tmp / "home", "models_dir": tmp / "models", "time_budget": 20.0}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def store(settings: Settings):
+    st = open_store(settings)
+    yield st
+    st.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """No test reads the developer's NLPIPE_* variables or .env; get_settings() starts fresh each test."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("NLPIPE_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("NLPIPE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NLPIPE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("NLPIPE_TIME_BUDGET", "20")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def news_records() -> list[Record]:
+    rows = [json.loads(line) for line in (DATA / "news.jsonl").read_text().splitlines() if line.strip()]
+    return [Record(text=r["text"], labels=[r["label"]], external_id=r["id"]) for r in rows]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A news classifier trained once for the session on data/news.jsonl (models dir inside the returned settings)."""
+    from nlpipe.store.datasets import import_records
+    from nlpipe.train import train
+
+    tmp = tmp_path_factory.mktemp("trained")
+    cfg = make_settings(tmp)
+    st = open_store(cfg)
+    import_records(st, "news", news_records(), create=True, seed=0)
+    train(st, cfg, "news", "news", time_budget=20)
+    st.close()
+    return cfg

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlalchemy import func, select
+
+from nlpipe.errors import ConflictError, InputError, NotFoundError
+from nlpipe.store.datasets import (
+    create_dataset,
+    dataset_stats,
+    export_records,
+    import_records,
+    list_datasets,
+    load_dataset,
+    seeded_split,
+)
+from nlpipe.store.schema import Annotation, Document, Split
+from nlpipe.types import Record
+from tests.conftest import news_records
+
+
+def _recs(n: int = 40) -> list[Record]:
+    return [Record(text=f"document number {i} about {'cats' if i % 2 else 'dogs'}", labels=["a" if i % 2 else "b"])
+            for i in range(n)]
+
+
+def test_store_create_and_list(store):
+    with store.session() as s:
+        create_dataset(s, "alpha", "first")
+    with store.session() as s:
+        rows = list_datasets(s)
+    assert [r["name"] for r in rows] == ["alpha"]
+    assert rows[0]["documents"] == 0
+
+
+def test_store_create_twice_is_a_conflict(store):
+    with store.session() as s:
+        create_dataset(s, "alpha")
+    with pytest.raises(ConflictError) as exc, store.session() as s:
+        create_dataset(s, "alpha")
+    assert exc.value.code == "E202"
+
+
+@pytest.mark.parametrize("bad", ["", "has space", "../up", "-x", "a" * 101])
+def test_store_bad_dataset_name(store, bad):
+    with pytest.raises(InputError) as exc, store.session() as s:
+        create_dataset(s, bad)
+    assert exc.value.code == "E201"
+
+
+def test_store_import_into_missing_dataset_without_create(store):
+    with pytest.raises(NotFoundError) as exc:
+        import_records(store, "nope", _recs())
+    assert exc.value.code == "E203"
+    assert "nlpipe datasets create nope" in exc.value.message
+
+
+def test_store_import_assigns_seeded_stratified_split(store):
+    summary = import_records(store, "news", news_records(), create=True, seed=3, test_fraction=0.25)
+    assert summary.added == 240 and summary.seeded_split == 240
+    with store.session() as s:
+        data = load_dataset(s, "news")
+    per_label = Counter((labs[0], sp) for labs, sp in zip(data.labels, data.splits, strict=True))
+    for label in ("business", "sports", "science", "politics"):
+        assert per_label[(label, "test")] == 15 and per_label[(label, "train")] == 45
+
+
+def test_store_split_is_reproducible_and_recorded(tmp_path):
+    from nlpipe.store.db import open_store
+    from tests.conftest import make_settings
+
+    splits = []
+    for run in range(2):
+        st = open_store(make_settings(tmp_path / str(run)))
+        import_records(st, "news", news_records(), create=True, seed=7)
+        with st.session() as s:
+            data = load_dataset(s, "news")
+            assert s.scalar(select(func.count()).select_from(Split).where(Split.assigned_by == "seeded")) == 240
+        splits.append(dict(zip(data.texts, data.splits, strict=True)))
+        st.close()
+    assert splits[0] == splits[1]
+
+
+def test_seeded_split_changes_with_seed():
+    keys = [f"k{i}" for i in range(100)]
+    strata = ["x"] * 100
+    assert seeded_split(keys, strata, 0.2, 0) != seeded_split(keys, strata, 0.2, 1)
+    assert Counter(seeded_split(keys, strata, 0.2, 0).values())["test"] == 20
+
+
+def test_store_import_keeps_given_splits(store):
+    recs = [Record(text=f"t{i}", labels=["a" if i % 2 else "b"], split="test" if i < 4 else "train")
+            for i in range(10)]
+    import_records(store, "d", recs, create=True)
+    with store.session() as s:
+        data = load_dataset(s, "d")
+    assert Counter(data.splits) == {"test": 4, "train": 6}
+
+
+def test_store_import_is_all_or_nothing(store):
+    import_records(store, "d", _recs(10), create=True)
+    bad = _recs(20)[10:] + [Record(text="x", labels=["a"], split="holdout", file="f.jsonl", line=11)]
+    with pytest.raises(InputError) as exc:
+        import_records(store, "d", bad)
+    assert exc.value.code == "E204" and "f.jsonl, line 11" in exc.value.message
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) == 10
+
+
+def test_store_import_rolls_back_when_reader_fails_midway(store, tmp_path):
+    from nlpipe.label.formats import read_records
+
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "fine", "label": "a"}\n{"text": "also fine", "label": "b"}\n{"text": oops}\n')
+    with pytest.raises(InputError) as exc:
+        import_records(store, "d", read_records(path), create=True)
+    assert "line 3" in str(exc.value)
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) == 0
+
+
+def test_store_documents_are_deduplicated_by_content(store):
+    first = import_records(store, "d", _recs(10), create=True)
+    again = import_records(store, "d", _recs(10) + [Record(text=_recs(1)[0].text, labels=["c"])])
+    assert first.added == 10
+    assert again.added == 0 and again.already_present == 10 and again.duplicates_in_file == 1
+    assert again.labels_added == 1  # only the new label "c"; existing labels are not repeated
+    import_records(store, "other", _recs(10), create=True)
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) == 10
+        assert s.scalar(select(func.count()).select_from(Annotation)) == 21
+
+
+def test_store_truth_labels_prefer_human_over_rule(store):
+    import_records(store, "d", [Record(text="hello", labels=["rule-label"])], create=True, source="rule")
+    with store.session() as s:
+        assert load_dataset(s, "d").labels == [["rule-label"]]
+    import_records(store, "d", [Record(text="hello", labels=["human-label"])], source="human", author="ann")
+    with store.session() as s:
+        assert load_dataset(s, "d").labels == [["human-label"]]
+
+
+def test_store_stats_and_export(store):
+    recs = [Record(text=f"t{i}", labels=["a", "b"] if i == 0 else ["a"], split="train") for i in range(5)]
+    recs.append(Record(text="unlabeled", labels=[], split="test"))
+    import_records(store, "d", recs, create=True)
+    with store.session() as s:
+        stats = dataset_stats(s, "d")
+        exported = list(export_records(s, "d"))
+    assert stats["documents"] == 6 and stats["labeled"] == 5 and stats["unlabeled"] == 1
+    assert stats["multi_label"] is True
+    assert stats["labels"]["a"] == {"train": 5, "test": 0, "total": 5}
+    assert stats["annotations_by_source"] == {"import": 6}
+    assert sorted((r.text, tuple(r.labels), r.split) for r in exported)[0] == ("t0", ("a", "b"), "train")
+    assert len(exported) == 6
+
+
+def test_store_empty_import_is_an_error(store):
+    with pytest.raises(InputError) as exc:
+        import_records(store, "d", [], create=True)
+    assert exc.value.code == "E205"

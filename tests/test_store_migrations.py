@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from nlpipe.config import Settings
+from nlpipe.errors import ConfigError
+from nlpipe.store.db import make_engine, migrate, open_store
+from nlpipe.store.schema import Base
+
+
+def _revision(url: str) -> str | None:
+    with create_engine(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def test_migrations_create_every_table(settings):
+    st = open_store(settings)
+    names = set(inspect(st.engine).get_table_names())
+    assert {"datasets", "documents", "dataset_documents", "splits", "annotations", "models", "jobs"} <= names
+    with st.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    st.close()
+
+
+def test_migrations_match_the_declared_tables(settings):
+    st = open_store(settings)
+    with st.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == [], "schema.py changed without an Alembic revision"
+    st.close()
+
+
+def test_migrations_upgrade_an_older_database(tmp_path):
+    """A database left at an older revision (here: empty, no alembic_version) is upgraded on open."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE unrelated (x INTEGER)"))
+    engine.dispose()
+    assert _revision(url) is None
+    st = open_store(Settings(database_url=url, home=tmp_path))
+    assert _revision(url) == migrate(st.engine)
+    assert "unrelated" in inspect(st.engine).get_table_names()
+    st.close()
+
+
+def test_migrations_refuse_a_newer_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    open_store(Settings(database_url=url, home=tmp_path)).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(ConfigError) as exc:
+        open_store(Settings(database_url=url, home=tmp_path))
+    assert exc.value.code == "E011" and "newer nlpipe" in exc.value.message
+
+
+def test_store_bad_database_url(tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        make_engine("nosuchdb://x")
+    assert exc.value.code == "E010"
