@@ -120,7 +120,7 @@ def export(
     ] = None,
 ) -> None:
     """Export a dataset's documents with labels and splits."""
-    from nlpipe.label.formats import write_records
+    from nlpipe.label.export import write_records
     from nlpipe.store.datasets import export_records
 
     with store() as st, st.session() as s:
