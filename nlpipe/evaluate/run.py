@@ -39,18 +39,18 @@ def evaluate_model(
     from nlpipe.evaluate.report import write_report
 
     if split not in (*SPLITS, "all"):
-        raise InputError("E504", f"--split must be one of {', '.join(SPLITS)}, all; got {split!r}.", field="split")
+        raise InputError("E530", f"--split must be one of {', '.join(SPLITS)}, all; got {split!r}.", field="split")
     loaded = artifacts.load(artifacts.resolve(settings.models_dir, model, version))
     with store.session() as s:
         data = load_dataset(s, dataset)
     part = data if split == "all" else data.subset(split)
     if not len(part):
-        raise InputError("E505", f"Dataset {dataset!r} has no labeled documents in the {split!r} split.",
+        raise InputError("E531", f"Dataset {dataset!r} has no labeled documents in the {split!r} split.",
                          field="split")
     known = set(loaded.meta["labels"])
     keep = [i for i, labs in enumerate(part.labels) if set(labs) <= known]
     if not keep:
-        raise InputError("E506", f"None of the labels in {dataset!r} ({split}) are labels model {model!r} "
+        raise InputError("E532", f"None of the labels in {dataset!r} ({split}) are labels model {model!r} "
                                  f"knows ({', '.join(sorted(known)[:10])}).")
     texts = [part.texts[i] for i in keep]
     truth = [part.labels[i] for i in keep]
