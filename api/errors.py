@@ -40,8 +40,9 @@ STATUS: list[tuple[type[NlpipeError], int]] = [
 HTTP_CODES = {401: "E601", 403: "E602", 404: "E603", 405: "E604", 413: "E605", 422: "E606"}
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": code, "message": message, "details": details or {}}}, status_code=status, headers=headers
     )

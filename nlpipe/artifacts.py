@@ -126,8 +126,13 @@ def save(models_dir: Path, name: str, model: Any, meta: dict[str, Any], report_d
         while True:  # another process may take the same number: retry with the next one
             known = versions(models_dir, name)
             version = f"v{int(known[-1][1:]) + 1 if known else 1}"
-            full = {"name": name, "version": version, **meta, "versions": library_versions(),
-                    "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
+            full = {
+                "name": name,
+                "version": version,
+                **meta,
+                "versions": library_versions(),
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
             (tmp / META_FILE).write_text(json.dumps(full, indent=2, sort_keys=True))
             try:
                 os.rename(tmp, root / version)
@@ -197,8 +202,7 @@ def load(path: Path) -> LoadedModel:
         if untrusted:
             raise ArtifactError(
                 "E408",
-                f"{model_path} contains types nlpipe does not trust ({', '.join(untrusted[:5])}); "
-                "refusing to load it.",
+                f"{model_path} contains types nlpipe does not trust ({', '.join(untrusted[:5])}); refusing to load it.",
             )
         model = sio.load(model_path, trusted=trusted)
     except ArtifactError:

@@ -31,9 +31,7 @@ class Settings(BaseSettings):
     test_fraction: float = Field(0.2, description="Share of documents put in the test split at import.")
     time_budget: float = Field(120.0, description="Default seconds the model search may spend.")
     max_document_bytes: int = Field(10 * MB, description="Largest document accepted, in bytes.")
-    max_request_bytes: int = Field(
-        32 * MB, description="Largest HTTP request body the API accepts, in bytes."
-    )
+    max_request_bytes: int = Field(32 * MB, description="Largest HTTP request body the API accepts, in bytes.")
     max_batch_texts: int = Field(1000, description="Most texts one predict request may carry.")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -77,4 +75,6 @@ def get_settings() -> Settings:
             f"NLPIPE_{str(e['loc'][0]).upper()}: {e['msg']}" + (f" (got {e['input']!r})" if "input" in e else "")
             for e in exc.errors()
         ]
-        raise ConfigError("E001", "Invalid setting: " + "; ".join(problems), field=str(exc.errors()[0]["loc"][0])) from exc
+        raise ConfigError(
+            "E001", "Invalid setting: " + "; ".join(problems), field=str(exc.errors()[0]["loc"][0])
+        ) from exc

@@ -64,36 +64,67 @@ def data_checks(train: LabeledData, test: LabeledData, *, multi_label: bool) -> 
         return [Check("error", "E310", "The train split has no labeled documents; import labeled data first.")]
     counts = Counter(lab for labs in train.labels for lab in labs)
     if len(counts) < 2:
-        checks.append(Check("error", "E311", f"Training needs at least 2 labels; the train split has "
-                                             f"{len(counts)} ({', '.join(counts) or 'none'})."))
+        checks.append(
+            Check(
+                "error",
+                "E311",
+                f"Training needs at least 2 labels; the train split has {len(counts)} ({', '.join(counts) or 'none'}).",
+            )
+        )
         return checks
     if not multi_label:
         multi = sum(1 for labs in train.labels if len(labs) > 1)
         if multi:
-            checks.append(Check("error", "E312", f"{multi} training documents have more than one label; "
-                                                 "train with --multi-label."))
+            checks.append(
+                Check(
+                    "error", "E312", f"{multi} training documents have more than one label; train with --multi-label."
+                )
+            )
     few = sorted((n, lab) for lab, n in counts.items() if n < MIN_EXAMPLES)
     if few:
         listed = ", ".join(f"{lab!r} ({n})" for n, lab in few[:10])
-        checks.append(Check("warning", "W301", f"{len(few)} labels have fewer than {MIN_EXAMPLES} training "
-                                               f"examples: {listed}{' ...' if len(few) > 10 else ''}. Their "
-                                               "scores will be unreliable; label more examples."))
+        checks.append(
+            Check(
+                "warning",
+                "W301",
+                f"{len(few)} labels have fewer than {MIN_EXAMPLES} training "
+                f"examples: {listed}{' ...' if len(few) > 10 else ''}. Their "
+                "scores will be unreliable; label more examples.",
+            )
+        )
     largest, smallest = max(counts.values()), min(counts.values())
     if largest / smallest > MAX_IMBALANCE:
         big = max(counts, key=lambda k: counts[k])
         small = min(counts, key=lambda k: counts[k])
-        checks.append(Check("warning", "W302", f"Classes are imbalanced {largest / smallest:.0f}:1 ({big!r} "
-                                               f"{largest} vs {small!r} {smallest}); class weights are "
-                                               "applied, but consider labeling more of the small classes."))
+        checks.append(
+            Check(
+                "warning",
+                "W302",
+                f"Classes are imbalanced {largest / smallest:.0f}:1 ({big!r} "
+                f"{largest} vs {small!r} {smallest}); class weights are "
+                "applied, but consider labeling more of the small classes.",
+            )
+        )
     seen = {_normalise(t) for t in train.texts}
     dup = sum(1 for t in test.texts if _normalise(t) in seen)
     if dup:
-        checks.append(Check("warning", "W303", f"{dup} test documents repeat a training text (ignoring case "
-                                               "and spacing); test scores will be optimistic."))
+        checks.append(
+            Check(
+                "warning",
+                "W303",
+                f"{dup} test documents repeat a training text (ignoring case "
+                "and spacing); test scores will be optimistic.",
+            )
+        )
     unseen = sorted({lab for labs in test.labels for lab in labs} - set(counts))
     if unseen:
-        checks.append(Check("warning", "W304", f"Labels in the test split but not in train are ignored in "
-                                               f"evaluation: {', '.join(unseen[:10])}."))
+        checks.append(
+            Check(
+                "warning",
+                "W304",
+                f"Labels in the test split but not in train are ignored in evaluation: {', '.join(unseen[:10])}.",
+            )
+        )
     return checks
 
 
@@ -125,8 +156,9 @@ def train(
         raise InputError("E313", f"Unknown task {task!r}; choose one of: {', '.join(TASKS)}.", field="task")
     artifacts.check_model_name(name)
     if time_budget is not None and time_budget <= 0:
-        raise InputError("E314", f"--time-budget must be a positive number of seconds, got {time_budget}.",
-                         field="time_budget")
+        raise InputError(
+            "E314", f"--time-budget must be a positive number of seconds, got {time_budget}.", field="time_budget"
+        )
     seed = settings.seed if seed is None else seed
     budget = settings.time_budget if time_budget is None else time_budget
     with store.session() as s:
@@ -140,8 +172,9 @@ def train(
     checks = data_checks(train_part, test_part, multi_label=multi_label)
     errors = [c for c in checks if c.level == "error"]
     if errors:
-        raise TrainingError(errors[0].code, f"Cannot train on {dataset!r}: {errors[0].message}",
-                            checks=[c.__dict__ for c in checks])
+        raise TrainingError(
+            errors[0].code, f"Cannot train on {dataset!r}: {errors[0].message}", checks=[c.__dict__ for c in checks]
+        )
 
     started = time.perf_counter()
     clf = TextClassifier(multi_label=multi_label, time_budget=budget, seed=seed)
@@ -160,11 +193,20 @@ def train(
             texts = [test_part.texts[i] for i in keep]
             truth = [test_part.labels[i] for i in keep]
             metrics = classification_metrics(
-                truth, clf.predict_proba(texts), clf.labels_, multi_label=multi_label,
-                thresholds=clf.thresholds_, texts=texts, train_labels=train_part.labels,
+                truth,
+                clf.predict_proba(texts),
+                clf.labels_,
+                multi_label=multi_label,
+                thresholds=clf.thresholds_,
+                texts=texts,
+                train_labels=train_part.labels,
             )
-            write_report(metrics, report_dir, title=f"{name}: evaluation on {dataset} (test split)",
-                         meta={"model": name, "dataset": dataset, "split": "test"})
+            write_report(
+                metrics,
+                report_dir,
+                title=f"{name}: evaluation on {dataset} (test split)",
+                meta={"model": name, "dataset": dataset, "split": "test"},
+            )
             if progress:
                 progress("evaluate", 1, 1)
         meta = {
@@ -192,9 +234,23 @@ def train(
         path = artifacts.save(settings.models_dir, name, clf, meta, report_dir=report_dir)
     version = path.name
     with store.session() as s:
-        s.execute(insert(ModelRecord).values(
-            name=name, version=version, task=task, dataset_id=dataset_id, path=str(path.resolve()),
-            metrics=meta["metrics"],
-        ))
-    return TrainResult(name=name, version=version, path=path, metrics=metrics, checks=checks,
-                       search=clf.search_, best=clf.best_, seconds=seconds)
+        s.execute(
+            insert(ModelRecord).values(
+                name=name,
+                version=version,
+                task=task,
+                dataset_id=dataset_id,
+                path=str(path.resolve()),
+                metrics=meta["metrics"],
+            )
+        )
+    return TrainResult(
+        name=name,
+        version=version,
+        path=path,
+        metrics=metrics,
+        checks=checks,
+        search=clf.search_,
+        best=clf.best_,
+        seconds=seconds,
+    )

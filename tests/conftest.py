@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ from nlpipe.types import Record
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 SHARED = ROOT.parent / "shared" / "datasets"
+# Read before the autouse fixture below clears NLPIPE_* variables. Set by `make test` via .ci/services.sh.
+POSTGRES_URL = os.environ.get("NLPIPE_TEST_POSTGRES_URL")
+REQUIRE_SERVICES = os.environ.get("NLPIPE_REQUIRE_SERVICES") == "1"
 
 
 def make_settings(tmp: Path, **overrides: object) -> Settings:
@@ -32,6 +36,30 @@ def store(settings: Settings):
     st = open_store(settings)
     yield st
     st.close()
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings on each database backend: a SQLite file, and the PostgreSQL server `make test` starts."""
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            message = "no PostgreSQL server: run the tests with `make test`, which starts one"
+            if REQUIRE_SERVICES:
+                pytest.fail(message)
+            pytest.skip(message)
+        _reset_postgres(POSTGRES_URL)
+        return make_settings(tmp_path, database_url=POSTGRES_URL)
+    return make_settings(tmp_path)
 
 
 @pytest.fixture(autouse=True)

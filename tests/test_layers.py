@@ -10,10 +10,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Lower number = earlier layer. A module may import modules of its own layer or earlier ones.
 LAYERS = {
-    "nlpipe.types": 0, "nlpipe.errors": 0, "nlpipe.config": 0,
-    "nlpipe.ingest": 1, "nlpipe.store": 1, "nlpipe.label": 1, "nlpipe.tasks": 1,
-    "nlpipe.train": 2, "nlpipe.evaluate": 2, "nlpipe.artifacts": 2,
-    "nlpipe.predict": 3, "nlpipe.batch": 3,
+    "nlpipe.types": 0,
+    "nlpipe.errors": 0,
+    "nlpipe.config": 0,
+    "nlpipe.ingest": 1,
+    "nlpipe.store": 1,
+    "nlpipe.label": 1,
+    "nlpipe.tasks": 1,
+    "nlpipe.train": 2,
+    "nlpipe.evaluate": 2,
+    "nlpipe.artifacts": 2,
+    "nlpipe.predict": 3,
+    "nlpipe.batch": 3,
     "nlpipe.cli": 4,
 }
 # Frameworks that belong to the edges only.

@@ -20,9 +20,17 @@ from nlpipe.types import Record
 from tests.conftest import news_records
 
 
+@pytest.fixture
+def settings(backend_settings):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return backend_settings
+
+
 def _recs(n: int = 40) -> list[Record]:
-    return [Record(text=f"document number {i} about {'cats' if i % 2 else 'dogs'}", labels=["a" if i % 2 else "b"])
-            for i in range(n)]
+    return [
+        Record(text=f"document number {i} about {'cats' if i % 2 else 'dogs'}", labels=["a" if i % 2 else "b"])
+        for i in range(n)
+    ]
 
 
 def test_store_create_and_list(store):
@@ -90,8 +98,7 @@ def test_seeded_split_changes_with_seed():
 
 
 def test_store_import_keeps_given_splits(store):
-    recs = [Record(text=f"t{i}", labels=["a" if i % 2 else "b"], split="test" if i < 4 else "train")
-            for i in range(10)]
+    recs = [Record(text=f"t{i}", labels=["a" if i % 2 else "b"], split="test" if i < 4 else "train") for i in range(10)]
     import_records(store, "d", recs, create=True)
     with store.session() as s:
         data = load_dataset(s, "d")

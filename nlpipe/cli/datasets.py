@@ -48,13 +48,25 @@ def import_(
 
     cfg = settings()
     records = list(
-        read_records(path, format, text_col=text_col, label_col=label_col, label_sep=label_sep,
-                     encoding=encoding, max_bytes=cfg.max_document_bytes)
+        read_records(
+            path,
+            format,
+            text_col=text_col,
+            label_col=label_col,
+            label_sep=label_sep,
+            encoding=encoding,
+            max_bytes=cfg.max_document_bytes,
+        )
     )
     with store() as st, progress_bar() as bar:
         task = bar.add_task(f"importing {path.name}", total=len(records))
         summary = import_records(
-            st, name, records, seed=cfg.seed, test_fraction=cfg.test_fraction, create=create,
+            st,
+            name,
+            records,
+            seed=cfg.seed,
+            test_fraction=cfg.test_fraction,
+            create=create,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     table = Table(title=f"Imported {path} into {name}", show_header=False)

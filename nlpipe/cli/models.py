@@ -23,8 +23,16 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         return
     table = Table("name", "version", "task", "aliases", "labels", "accuracy", "macro F1", "created")
     for r in rows:
-        table.add_row(r["name"], r["version"], r["task"], ",".join(r["aliases"]), str(r["labels"]),
-                      fmt(r["accuracy"]), fmt(r["macro_f1"]), (r["created_at"] or "")[:19])
+        table.add_row(
+            r["name"],
+            r["version"],
+            r["task"],
+            ",".join(r["aliases"]),
+            str(r["labels"]),
+            fmt(r["accuracy"]),
+            fmt(r["macro_f1"]),
+            (r["created_at"] or "")[:19],
+        )
     out.print(table)
 
 

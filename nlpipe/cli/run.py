@@ -41,7 +41,8 @@ def train(
     name: Annotated[str, typer.Option("--name", "-n", help="Model name (folder under the models dir).")],
     task: Annotated[str, typer.Option(help="What to train: classify.")] = "classify",
     multi_label: Annotated[
-        bool | None, typer.Option("--multi-label/--single-label", help="Default: multi-label if any document has several labels.")
+        bool | None,
+        typer.Option("--multi-label/--single-label", help="Default: multi-label if any document has several labels."),
     ] = None,
     time_budget: Annotated[
         float | None, typer.Option(help="Seconds the model search may spend (default: NLPIPE_TIME_BUDGET).")
@@ -59,8 +60,17 @@ def train(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        result = do_train(st, settings(), dataset, name, task=task, multi_label=multi_label,
-                          time_budget=time_budget, seed=seed, progress=progress)
+        result = do_train(
+            st,
+            settings(),
+            dataset,
+            name,
+            task=task,
+            multi_label=multi_label,
+            time_budget=time_budget,
+            seed=seed,
+            progress=progress,
+        )
     for c in result.checks:
         err.print(f"[yellow]warning {c.code}:[/yellow] {c.message}")
     search = Table("candidate", "validation macro F1", "seconds", title="Model search")
@@ -102,7 +112,9 @@ def evaluate(
 
 def predict(
     model: str,
-    text: Annotated[str | None, typer.Argument(help="Text to classify, or '-' to read one text per line from stdin.")] = None,
+    text: Annotated[
+        str | None, typer.Argument(help="Text to classify, or '-' to read one text per line from stdin.")
+    ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Classify the whole file as one document.")] = None,
     version: Annotated[str | None, typer.Option(help="Version or alias (default: production, else newest).")] = None,
     top_k: Annotated[int | None, typer.Option(help="Labels to list per text.")] = None,
@@ -121,8 +133,9 @@ def predict(
         if not file.is_file():
             raise InputError("E100", f"{file}: no such file.", file=str(file))
         if file.stat().st_size > cfg.max_document_bytes:
-            raise InputError("E107", f"{file} is larger than the {cfg.max_document_bytes} byte document limit.",
-                             file=str(file))
+            raise InputError(
+                "E107", f"{file} is larger than the {cfg.max_document_bytes} byte document limit.", file=str(file)
+            )
         texts = [read_text(file)]
     elif text == "-":
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]

@@ -45,26 +45,34 @@ def evaluate_model(
         data = load_dataset(s, dataset)
     part = data if split == "all" else data.subset(split)
     if not len(part):
-        raise InputError("E531", f"Dataset {dataset!r} has no labeled documents in the {split!r} split.",
-                         field="split")
+        raise InputError("E531", f"Dataset {dataset!r} has no labeled documents in the {split!r} split.", field="split")
     known = set(loaded.meta["labels"])
     keep = [i for i, labs in enumerate(part.labels) if set(labs) <= known]
     if not keep:
-        raise InputError("E532", f"None of the labels in {dataset!r} ({split}) are labels model {model!r} "
-                                 f"knows ({', '.join(sorted(known)[:10])}).")
+        raise InputError(
+            "E532",
+            f"None of the labels in {dataset!r} ({split}) are labels model {model!r} "
+            f"knows ({', '.join(sorted(known)[:10])}).",
+        )
     texts = [part.texts[i] for i in keep]
     truth = [part.labels[i] for i in keep]
     train_labels = data.subset(["train", "validation"]).labels or None
     metrics = classification_metrics(
-        truth, loaded.model.predict_proba(texts), list(loaded.meta["labels"]),
+        truth,
+        loaded.model.predict_proba(texts),
+        list(loaded.meta["labels"]),
         multi_label=bool(loaded.meta.get("multi_label")),
         thresholds=np.asarray(loaded.meta["thresholds"]) if loaded.meta.get("thresholds") else None,
-        texts=texts, train_labels=train_labels,
+        texts=texts,
+        train_labels=train_labels,
     )
     out_dir = out or loaded.path / "evaluations" / f"{dataset}-{split}"
     report = write_report(
-        metrics, out_dir, title=f"{loaded.name} {loaded.version}: evaluation on {dataset} ({split})",
+        metrics,
+        out_dir,
+        title=f"{loaded.name} {loaded.version}: evaluation on {dataset} ({split})",
         meta={"model": loaded.name, "version": loaded.version, "dataset": dataset, "split": split},
     )
-    return EvaluationResult(metrics=metrics, report=report, model=loaded.name, version=loaded.version,
-                            skipped=len(part) - len(keep))
+    return EvaluationResult(
+        metrics=metrics, report=report, model=loaded.name, version=loaded.version, skipped=len(part) - len(keep)
+    )

@@ -93,8 +93,7 @@ def _merge_records(records: Iterable[Record]) -> tuple[dict[str, dict[str, Any]]
         if rec.split is not None and rec.split not in SPLITS:
             raise InputError(
                 "E204",
-                f"{rec.file or 'input'}, line {rec.line}: unknown split {rec.split!r}; use one of "
-                f"{', '.join(SPLITS)}.",
+                f"{rec.file or 'input'}, line {rec.line}: unknown split {rec.split!r}; use one of {', '.join(SPLITS)}.",
                 file=rec.file,
                 line=rec.line,
                 field="split",
@@ -111,15 +110,12 @@ def _merge_records(records: Iterable[Record]) -> tuple[dict[str, dict[str, Any]]
                 entry["labels"].append(lab)
         if rec.split and first.split and rec.split != first.split and len(warnings) < 20:
             warnings.append(
-                f"line {rec.line} repeats the text of line {first.line} with split {rec.split!r}; "
-                f"kept {first.split!r}"
+                f"line {rec.line} repeats the text of line {first.line} with split {rec.split!r}; kept {first.split!r}"
             )
     return merged, dups, warnings
 
 
-def seeded_split(
-    keys: list[str], strata: list[str], test_fraction: float, seed: int
-) -> dict[str, str]:
+def seeded_split(keys: list[str], strata: list[str], test_fraction: float, seed: int) -> dict[str, str]:
     """Stratified train/test assignment that depends only on the keys, their strata and the seed."""
     by_stratum: dict[str, list[str]] = defaultdict(list)
     for k, s in zip(keys, strata, strict=True):
@@ -171,9 +167,7 @@ def import_records(
         hashes = list(merged)
         doc_ids = _ensure_documents(s, merged, hashes)
         members = _members(s, ds.id, doc_ids.values())
-        split_of = dict(
-            s.execute(select(Split.document_id, Split.split).where(Split.dataset_id == ds.id)).all()
-        )
+        split_of = dict(s.execute(select(Split.document_id, Split.split).where(Split.dataset_id == ds.id)).all())
         existing_labels: set[tuple[int, str]] = set()
         for chunk in _chunks(list(doc_ids.values())):
             existing_labels.update(
@@ -199,27 +193,41 @@ def import_records(
             for lab in entry["labels"]:
                 if (doc_id, lab) not in existing_labels:
                     new_labels.append(
-                        {"dataset_id": ds.id, "document_id": doc_id, "kind": "label", "label": lab,
-                         "source": source, "author": author}
+                        {
+                            "dataset_id": ds.id,
+                            "document_id": doc_id,
+                            "kind": "label",
+                            "label": lab,
+                            "source": source,
+                            "author": author,
+                        }
                     )
             if doc_id not in split_of:
                 if rec.split:
-                    named_splits.append({"dataset_id": ds.id, "document_id": doc_id, "split": rec.split,
-                                         "assigned_by": "import", "seed": None})
+                    named_splits.append(
+                        {
+                            "dataset_id": ds.id,
+                            "document_id": doc_id,
+                            "split": rec.split,
+                            "assigned_by": "import",
+                            "seed": None,
+                        }
+                    )
                     split_of[doc_id] = rec.split
                 else:
                     to_draw.append(h)
             if progress and (i % CHUNK == 0 or i == total):
                 progress(i, total)
-        drawn = seeded_split(
-            to_draw, [min(merged[h]["labels"], default="") for h in to_draw], test_fraction, seed
-        )
+        drawn = seeded_split(to_draw, [min(merged[h]["labels"], default="") for h in to_draw], test_fraction, seed)
         seeded_rows = [
             {"dataset_id": ds.id, "document_id": doc_ids[h], "split": sp, "assigned_by": "seeded", "seed": seed}
             for h, sp in drawn.items()
         ]
-        for table, rows in ((DatasetDocument, new_members), (Annotation, new_labels),
-                            (Split, named_splits + seeded_rows)):
+        for table, rows in (
+            (DatasetDocument, new_members),
+            (Annotation, new_labels),
+            (Split, named_splits + seeded_rows),
+        ):
             for chunk in _chunks(rows):
                 s.execute(insert(table), chunk)
         summary.labels_added = len(new_labels)
@@ -257,8 +265,7 @@ def _ensure_documents(s: Session, merged: dict[str, dict[str, Any]], hashes: lis
         s.execute(
             insert(Document),
             [
-                {"sha256": h, "text": merged[h]["rec"].text, "source": merged[h]["rec"].file,
-                 "mime": "text/plain"}
+                {"sha256": h, "text": merged[h]["rec"].text, "source": merged[h]["rec"].file, "mime": "text/plain"}
                 for h in chunk
             ],
         )
@@ -340,20 +347,20 @@ def load_dataset(session: Session, name: str, *, labeled_only: bool = True) -> L
 def export_records(session: Session, name: str) -> Iterator[Record]:
     data = load_dataset(session, name, labeled_only=False)
     for i in range(len(data)):
-        yield Record(
-            text=data.texts[i], labels=data.labels[i], split=data.splits[i], external_id=data.external_ids[i]
-        )
+        yield Record(text=data.texts[i], labels=data.labels[i], split=data.splits[i], external_id=data.external_ids[i])
 
 
 def list_datasets(session: Session) -> list[dict[str, Any]]:
     counts = dict(
-        session.execute(
-            select(DatasetDocument.dataset_id, func.count()).group_by(DatasetDocument.dataset_id)
-        ).all()
+        session.execute(select(DatasetDocument.dataset_id, func.count()).group_by(DatasetDocument.dataset_id)).all()
     )
     return [
-        {"name": ds.name, "documents": counts.get(ds.id, 0), "created_at": ds.created_at.isoformat(),
-         "description": ds.description}
+        {
+            "name": ds.name,
+            "documents": counts.get(ds.id, 0),
+            "created_at": ds.created_at.isoformat(),
+            "description": ds.description,
+        }
         for ds in session.scalars(select(Dataset).order_by(Dataset.name))
     ]
 
@@ -384,7 +391,8 @@ def dataset_stats(session: Session, name: str) -> dict[str, Any]:
         "multi_label": any(len(labs) > 1 for labs in data.labels),
         "splits": dict(sorted(docs_per_split.items())),
         "labels": {
-            lab: {sp: per_split[sp][lab] for sp in sorted(per_split)} | {"total": sum(c[lab] for c in per_split.values())}
+            lab: {sp: per_split[sp][lab] for sp in sorted(per_split)}
+            | {"total": sum(c[lab] for c in per_split.values())}
             for lab in all_labels
         },
         "annotations_by_source": by_source,

@@ -13,8 +13,9 @@ SPORTS = "The striker scored twice as the home team won the cup final in extra t
 
 @pytest.fixture
 def client(trained):
-    settings = trained.model_copy(update={"api_keys": ["secret-key"], "max_request_bytes": 20_000,
-                                          "max_batch_texts": 5})
+    settings = trained.model_copy(
+        update={"api_keys": ["secret-key"], "max_request_bytes": 20_000, "max_batch_texts": 5}
+    )
     with TestClient(create_app(settings)) as c:
         yield c
 
@@ -78,8 +79,13 @@ def test_api_unknown_model_and_version(client):
 
 @pytest.mark.parametrize(
     "body, field",
-    [({}, ""), ({"text": "a", "texts": ["b"]}, ""), ({"text": 3}, "text"), ({"text": "a", "top_k": 0}, "top_k"),
-     ({"text": "a", "threshold": 1.5}, "threshold")],
+    [
+        ({}, ""),
+        ({"text": "a", "texts": ["b"]}, ""),
+        ({"text": 3}, "text"),
+        ({"text": "a", "top_k": 0}, "top_k"),
+        ({"text": "a", "threshold": 1.5}, "threshold"),
+    ],
 )
 def test_api_invalid_predict_body(client, body, field):
     err = assert_error(client.post("/v1/models/news:predict", json=body), 422, "E606")

@@ -36,7 +36,9 @@ def server(trained):
     env = {**os.environ, "NLPIPE_HOME": str(trained.home), "NLPIPE_MODELS_DIR": str(trained.models_dir)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "nlpipe.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -57,8 +59,10 @@ def server(trained):
 def test_uvicorn_serves_predictions(server):
     status, body = _call(server + "/health")
     assert status == 200 and body["models_loaded"] == 1
-    status, body = _call(server + "/v1/models/news:predict",
-                         {"texts": ["Shares fell after the company missed its quarterly profit forecast"]})
+    status, body = _call(
+        server + "/v1/models/news:predict",
+        {"texts": ["Shares fell after the company missed its quarterly profit forecast"]},
+    )
     assert status == 200 and body["predictions"][0]["predicted"] == ["business"]
     status, body = _call(server + "/v1/models/missing:predict", {"text": "x"})
     assert status == 404 and body["error"]["code"] == "E403"

@@ -86,7 +86,9 @@ def test_cli_train_evaluate_predict_promote(tmp_path):
     line = ok("predict", "news", "The goalkeeper saved a penalty in the last minute of the match").stdout
     pred = json.loads(line)
     assert pred["predicted"] == ["sports"] and pred["version"] == "v1"
-    many = ok("predict", "news", "-", "--top-k", "1", input="Stocks rallied on strong earnings\n\nVoters went to the polls\n")
+    many = ok(
+        "predict", "news", "-", "--top-k", "1", input="Stocks rallied on strong earnings\n\nVoters went to the polls\n"
+    )
     rows = [json.loads(x) for x in many.stdout.splitlines()]
     assert len(rows) == 2 and all(len(r["labels"]) == 1 for r in rows)
     doc = tmp_path / "doc.txt"
