@@ -31,6 +31,18 @@ class Settings(BaseSettings):
     test_fraction: float = Field(0.2, description="Share of documents put in the test split at import.")
     time_budget: float = Field(120.0, description="Default seconds the model search may spend.")
     max_document_bytes: int = Field(10 * MB, description="Largest document accepted, in bytes.")
+    max_pages: int = Field(2000, description="Most pages read from one PDF.")
+    max_archive_members: int = Field(10_000, description="Most files read from one archive.")
+    max_archive_bytes: int = Field(
+        2048 * MB, description="Most bytes an archive may unpack to, all members together."
+    )
+    max_compression_ratio: float = Field(
+        200.0, description="Largest uncompressed:compressed ratio of an archive member (zip bomb guard)."
+    )
+    ocr: str = Field("auto", description="OCR of PDF pages without a text layer: auto, always or never.")
+    ocr_lang: str = Field("eng", description="Tesseract language(s), e.g. eng or eng+deu.")
+    ocr_dpi: int = Field(300, description="Resolution pages are rendered at for OCR.")
+    ocr_workers: int = Field(0, description="OCR worker processes; 0 means one per CPU core.")
     max_request_bytes: int = Field(32 * MB, description="Largest HTTP request body the API accepts, in bytes.")
     max_batch_texts: int = Field(1000, description="Most texts one predict request may carry.")
     api_keys: Annotated[list[str], NoDecode] = Field(
@@ -45,6 +57,13 @@ class Settings(BaseSettings):
     def _fraction(cls, v: float) -> float:
         if not 0.0 < v < 1.0:
             raise ValueError("must be between 0 and 1 (exclusive)")
+        return v
+
+    @field_validator("ocr")
+    @classmethod
+    def _ocr_mode(cls, v: str) -> str:
+        if v not in ("auto", "always", "never"):
+            raise ValueError("must be auto, always or never")
         return v
 
     @field_validator("api_keys", mode="before")

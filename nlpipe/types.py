@@ -12,7 +12,11 @@ SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 @dataclass(frozen=True)
 class Word:
-    """One word on a page with its box in PDF points (origin top-left)."""
+    """One word on a page with its box in PDF points (origin top-left; y grows downwards).
+
+    ``size`` is the font size (text layer) or the box height (OCR); ``conf`` is Tesseract's confidence 0-100
+    for OCR words and None for text-layer words.
+    """
 
     text: str
     x0: float
@@ -20,15 +24,19 @@ class Word:
     x1: float
     y1: float
     size: float | None = None
+    conf: float | None = None
 
 
 @dataclass
 class Page:
+    """One page: ``number`` is 1-based; ``ocr`` says the text came from Tesseract, not the text layer."""
+
     number: int
     text: str
     width: float | None = None
     height: float | None = None
     words: list[Word] = field(default_factory=list)
+    ocr: bool = False
 
 
 @dataclass
