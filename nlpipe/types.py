@@ -63,6 +63,8 @@ class Record:
     """One labeled example read from an import file, before it reaches the store.
 
     ``line`` is the 1-based line (or row) in ``file`` it came from, so later checks can name it.
+    ``document`` carries what an ingested file adds to the text (source, mime, pages with word boxes, the
+    SHA-256 of the stored original in ``meta["original_sha256"]``).
     """
 
     text: str
@@ -71,6 +73,7 @@ class Record:
     external_id: str | None = None
     file: str | None = None
     line: int | None = None
+    document: Document | None = None
 
 
 @dataclass

@@ -167,3 +167,26 @@ def test_store_empty_import_is_an_error(store):
     with pytest.raises(InputError) as exc:
         import_records(store, "d", [], create=True)
     assert exc.value.code == "E205"
+
+
+def test_store_documents_keep_pages_words_and_originals(store, settings):
+    from nlpipe.store.documents import get_document, original_path, save_original
+    from nlpipe.types import Document, Page, Word
+
+    sha = save_original(settings.home, b"%PDF-1.4 fake bytes")
+    assert save_original(settings.home, b"%PDF-1.4 fake bytes") == sha
+    assert original_path(settings.home, sha).read_bytes() == b"%PDF-1.4 fake bytes"
+    words = [Word("Invoice", 10.0, 20.0, 50.0, 32.0, 12.0), Word("42", 60.0, 20.0, 70.0, 32.0, 12.0, 91.5)]
+    doc = Document(
+        text="Invoice 42",
+        source="in.pdf",
+        mime="application/pdf",
+        pages=[Page(1, "Invoice 42", 612.0, 792.0, words, ocr=True)],
+        meta={"original_sha256": sha},
+    )
+    import_records(store, "docs", [Record(text=doc.text, labels=[], document=doc)], create=True)
+    with store.session() as s:
+        doc_id = load_dataset(s, "docs", labeled_only=False).doc_ids[0]
+        back = get_document(s, doc_id)
+    assert back.pages[0].words == words and back.pages[0].ocr is True
+    assert back.mime == "application/pdf" and back.meta["original_sha256"] == sha and back.source == "in.pdf"

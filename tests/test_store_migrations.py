@@ -12,8 +12,12 @@ from nlpipe.store.schema import Base
 
 
 def _revision(url: str) -> str | None:
-    with create_engine(url).connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
 
 
 def test_migrations_create_every_table(backend_settings):
@@ -45,6 +49,36 @@ def test_migrations_upgrade_an_older_database(tmp_path):
     st = open_store(Settings(database_url=url, home=tmp_path))
     assert _revision(url) == migrate(st.engine)
     assert "unrelated" in inspect(st.engine).get_table_names()
+    st.close()
+
+
+def test_migrations_keep_data_of_a_0001_database(backend_settings):
+    """A database written by the first release (revision 0001) opens in this one with its rows intact."""
+    from alembic import command
+
+    from nlpipe.store.db import _alembic_config
+    from nlpipe.store.datasets import load_dataset
+
+    engine = make_engine(backend_settings.resolved_database_url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+        conn.execute(text("INSERT INTO datasets (id, name, created_at) VALUES (1, 'old', CURRENT_TIMESTAMP)"))
+        conn.execute(
+            text("INSERT INTO documents (id, sha256, text, mime, created_at) VALUES (1, :h, 'kept', 'text/plain', CURRENT_TIMESTAMP)"),
+            {"h": "0" * 64},
+        )
+        conn.execute(text("INSERT INTO dataset_documents (dataset_id, document_id, created_at) VALUES (1, 1, CURRENT_TIMESTAMP)"))
+        conn.execute(
+            text("INSERT INTO annotations (dataset_id, document_id, kind, label, source, created_at) VALUES (1, 1, 'label', 'x', 'import', CURRENT_TIMESTAMP)")
+        )
+    engine.dispose()
+    assert _revision(backend_settings.resolved_database_url) == "0001"
+    st = open_store(backend_settings)
+    assert _revision(backend_settings.resolved_database_url) == migrate(st.engine) != "0001"
+    assert "pages" in inspect(st.engine).get_table_names()
+    with st.session() as s:
+        data = load_dataset(s, "old")
+    assert data.texts == ["kept"] and data.labels == [["x"]]
     st.close()
 
 

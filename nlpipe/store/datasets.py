@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from nlpipe.errors import ConflictError, InputError, NotFoundError
 from nlpipe.store.db import Store
-from nlpipe.store.schema import Annotation, Dataset, DatasetDocument, Document, Split
+from nlpipe.store.schema import Annotation, Dataset, DatasetDocument, Document, PageRow, Split
 from nlpipe.types import SPLITS, Record
+from nlpipe.types import Document as InDocument
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Label annotations that count as the truth for training and evaluation, by precedence: a document's labels
@@ -255,21 +256,49 @@ def _members(s: Session, dataset_id: int, doc_ids: Iterable[int]) -> set[int]:
     return found
 
 
+def _document_row(h: str, rec: Record) -> dict[str, Any]:
+    doc = rec.document
+    if doc is None:
+        return {"sha256": h, "text": rec.text, "source": rec.file, "mime": "text/plain"}
+    meta = dict(doc.meta)
+    return {
+        "sha256": h,
+        "text": rec.text,
+        "source": doc.source or rec.file,
+        "mime": doc.mime,
+        "meta": meta or None,
+        "original_sha256": meta.get("original_sha256"),
+        "n_pages": len(doc.pages) or None,
+    }
+
+
+def _page_rows(doc_id: int, doc: InDocument) -> list[dict[str, Any]]:
+    return [
+        {
+            "document_id": doc_id,
+            "number": p.number,
+            "text": p.text,
+            "width": p.width,
+            "height": p.height,
+            "ocr": p.ocr,
+            "words": [[w.text, w.x0, w.y0, w.x1, w.y1, w.size, w.conf] for w in p.words],
+        }
+        for p in doc.pages
+    ]
+
+
 def _ensure_documents(s: Session, merged: dict[str, dict[str, Any]], hashes: list[str]) -> dict[str, int]:
-    """Return the document id of every hash, inserting the documents that are not stored yet."""
+    """Return the document id of every hash, inserting the documents (and their pages) not stored yet."""
     ids: dict[str, int] = {}
     for chunk in _chunks(hashes):
         ids.update(s.execute(select(Document.sha256, Document.id).where(Document.sha256.in_(chunk))).all())
     missing = [h for h in hashes if h not in ids]
     for chunk in _chunks(missing):
-        s.execute(
-            insert(Document),
-            [
-                {"sha256": h, "text": merged[h]["rec"].text, "source": merged[h]["rec"].file, "mime": "text/plain"}
-                for h in chunk
-            ],
-        )
+        s.execute(insert(Document), [_document_row(h, merged[h]["rec"]) for h in chunk])
         ids.update(s.execute(select(Document.sha256, Document.id).where(Document.sha256.in_(chunk))).all())
+        pages = [row for h in chunk if (d := merged[h]["rec"].document) for row in _page_rows(ids[h], d)]
+        for page_chunk in _chunks(pages):
+            s.execute(insert(PageRow), page_chunk)
     return ids
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -28,7 +29,7 @@ def utcnow() -> datetime:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class Dataset(Base):
@@ -51,7 +52,29 @@ class Document(Base):
     source: Mapped[str | None] = mapped_column(Text)
     mime: Mapped[str] = mapped_column(String(100), default="text/plain")
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The uploaded file this text came from, stored content-addressed as originals/<aa>/<sha256>.
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
+    n_pages: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PageRow(Base):
+    """One page of a paged document (PDF), with its words and their boxes.
+
+    ``words`` is a list of ``[text, x0, y0, x1, y1, size, conf]`` in PDF points, origin top-left.
+    """
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("document_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    width: Mapped[float | None] = mapped_column(Float)
+    height: Mapped[float | None] = mapped_column(Float)
+    ocr: Mapped[bool] = mapped_column(Boolean, default=False)
+    words: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class DatasetDocument(Base):

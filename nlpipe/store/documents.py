@@ -1,0 +1,61 @@
+"""Stored documents: content-addressed originals beside the database, and reading documents back with pages."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nlpipe.errors import NotFoundError
+from nlpipe.store.schema import Document, PageRow
+from nlpipe.types import Document as Doc
+from nlpipe.types import Page, Word
+
+
+def originals_dir(home: Path) -> Path:
+    return home / "originals"
+
+
+def original_path(home: Path, sha256: str) -> Path:
+    return originals_dir(home) / sha256[:2] / sha256
+
+
+def save_original(home: Path, data: bytes) -> str:
+    """Store ``data`` as ``originals/<first two hex digits>/<sha256>`` (once) and return the hash."""
+    sha = hashlib.sha256(data).hexdigest()
+    path = original_path(home, sha)
+    if path.exists():
+        return sha
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return sha
+
+
+def get_document(session: Session, doc_id: int) -> Doc:
+    """A stored document with its pages and word boxes."""
+    row = session.get(Document, doc_id)
+    if row is None:
+        raise NotFoundError("E206", f"No document with id {doc_id}.")
+    pages = [
+        Page(
+            number=p.number,
+            text=p.text,
+            width=p.width,
+            height=p.height,
+            ocr=p.ocr,
+            words=[Word(*w) for w in (p.words or [])],
+        )
+        for p in session.scalars(select(PageRow).where(PageRow.document_id == doc_id).order_by(PageRow.number))
+    ]
+    return Doc(text=row.text, source=row.source, mime=row.mime, pages=pages, meta=dict(row.meta or {}), id=row.id)
