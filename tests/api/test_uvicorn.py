@@ -50,10 +50,13 @@ def server(trained):
             time.sleep(0.2)
     else:
         proc.kill()
-        pytest.fail("uvicorn did not start: " + proc.stdout.read().decode()[-2000:])
+        output = proc.stdout.read().decode()[-2000:]
+        proc.stdout.close()
+        pytest.fail("uvicorn did not start: " + output)
     yield base
     proc.terminate()
     proc.wait(timeout=10)
+    proc.stdout.close()
 
 
 def test_uvicorn_serves_predictions(server):
