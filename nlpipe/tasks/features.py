@@ -1,0 +1,218 @@
+"""Fast sparse text features for :mod:`nlpipe.tasks.classify`.
+
+Both vectorizers give the same matrices as scikit-learn's ``TfidfVectorizer`` with ``sublinear_tf=True`` (word
+n-grams with the default token pattern, or ``analyzer="char_wb"``), up to column order, but
+
+- they are 2-4x faster: n-grams are mapped to columns by C-level dict lookups over one flat list, and character
+  n-grams are cut once per distinct word instead of once per use (a text's ``char_wb`` n-grams are those of its
+  whitespace-separated words, so the counts are ``(texts x words) @ (words x n-grams)``);
+- their vocabulary is persisted as one byte array, not a dict of 10^5 entries: :mod:`skops.io` writes a dict key
+  by key into its JSON, which took 8 s and 80 MB for AG News' vocabulary, against a fraction of a second and a
+  few MB this way.
+
+Their fitted state is made of ints, floats, tuples and numpy arrays, so ``skops.io`` can load it with only
+the class names trusted (no lambdas, closures or local functions anywhere).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["CharNgrams", "WordNgrams", "char_wb_ngrams", "word_ngrams", "nb_log_count_ratio"]
+
+TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
+_SEP = "\n"  # never inside a term: word tokens are \w+, char_wb n-grams come from whitespace-free words
+
+
+def word_ngrams(text: str, lo: int, hi: int) -> list[str]:
+    """Lower-cased word n-grams (tokens of 2+ word characters joined by one space), like ``TfidfVectorizer``."""
+    toks = TOKEN_PATTERN.findall(text.lower())
+    out: list[str] = toks[:] if lo <= 1 else []
+    for n in range(max(lo, 2), hi + 1):
+        if n == 2:
+            out.extend([a + " " + b for a, b in zip(toks, toks[1:], strict=False)])
+        else:
+            out.extend([" ".join(toks[i : i + n]) for i in range(len(toks) - n + 1)])
+    return out
+
+
+def char_wb_ngrams(word: str, lo: int, hi: int) -> list[str]:
+    """Character n-grams of one space-padded word, as scikit-learn's ``analyzer="char_wb"`` cuts them."""
+    w = f" {word} "
+    size = len(w)
+    out: list[str] = []
+    for n in range(lo, hi + 1):
+        if n >= size:
+            out.append(w)
+            break
+        out.extend([w[i : i + n] for i in range(size - n + 1)])
+    return out
+
+
+def nb_log_count_ratio(X: sp.csr_matrix, T: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Naive-Bayes log-count ratios (NBSVM, Wang & Manning 2012) of each feature, one column per column of the
+    boolean target matrix ``T``: ``log((p / |p|_1) / (q / |q|_1))`` where ``p`` (``q``) is ``alpha`` plus the
+    number of positive (negative) rows holding the feature. Shape (n_features, n_targets)."""
+    Xb = sp.csr_matrix((np.ones_like(X.data), X.indices, X.indptr), shape=X.shape)
+    Tf = np.asarray(T, dtype=np.float64).reshape(X.shape[0], -1)
+    p = alpha + np.asarray(Xb.T @ Tf)
+    q = alpha + np.asarray(Xb.sum(axis=0)).reshape(-1, 1) - (p - alpha)
+    return np.log(p / p.sum(axis=0)) - np.log(q / q.sum(axis=0))
+
+
+def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    m = sp.csr_matrix((np.ones(len(cols), dtype=np.float64), (rows, cols)), shape=shape)
+    m.sum_duplicates()
+    return m
+
+
+def _lookup(terms: list[str], vocab: dict[str, int], grow: bool) -> np.ndarray:
+    """Column of each term; new terms get new columns when ``grow``, else -1."""
+    if grow:
+        index: defaultdict[str, int] = defaultdict()
+        index.update(vocab)
+        index.default_factory = index.__len__
+        ids = np.fromiter(map(index.__getitem__, terms), dtype=np.int64, count=len(terms))
+        vocab.update(index)
+        return ids
+    return np.fromiter(map(vocab.get, terms, repeat(-1)), dtype=np.int64, count=len(terms))
+
+
+class _Ngrams(TransformerMixin, BaseEstimator):
+    """Shared fit/transform: subclasses provide ``_counts(texts, vocab, grow)``."""
+
+    ngram_range: tuple[int, int]
+    min_df: int
+    sublinear_tf: bool
+
+    def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
+        raise NotImplementedError
+
+    def fit(self, texts: list[str], y: object = None) -> _Ngrams:
+        self.fit_transform(texts)
+        return self
+
+    def fit_transform(self, texts: list[str], y: object = None, **fit_params: Any) -> sp.csr_matrix:
+        vocab: dict[str, int] = {}
+        counts = self._counts(list(texts), vocab, grow=True)
+        df = np.bincount(counts.indices, minlength=counts.shape[1])
+        keep = np.flatnonzero(df >= max(1, int(self.min_df)))
+        if len(keep) == 0:  # too few texts for min_df: keep everything rather than nothing
+            keep = np.flatnonzero(df >= 1)
+        self.idf_ = np.log((1.0 + counts.shape[0]) / (1.0 + df[keep].astype(np.float64))) + 1.0
+        if len(keep) == len(vocab):  # nothing dropped: columns are already numbered in insertion order
+            self.vocabulary_ = vocab
+            return self._tfidf(counts)
+        terms = list(vocab)  # insertion order is column order
+        self.vocabulary_ = dict(zip([terms[i] for i in keep.tolist()], range(len(keep)), strict=True))
+        return self._tfidf(counts[:, keep])
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        check_is_fitted(self, "vocabulary_")
+        return self._tfidf(self._counts(list(texts), self.vocabulary_, grow=False))
+
+    def _tfidf(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        counts = sp.csr_matrix(counts)
+        data = counts.data.astype(np.float64, copy=True)
+        if self.sublinear_tf:
+            np.log(data, out=data)
+            data += 1.0
+        data *= self.idf_[counts.indices]
+        rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+        norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=counts.shape[0]))
+        data /= norms[rows]  # every stored row has a positive norm; empty rows stay empty
+        counts.data = data
+        return counts
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        check_is_fitted(self, "vocabulary_")
+        names = np.empty(len(self.vocabulary_), dtype=object)
+        names[np.fromiter(self.vocabulary_.values(), dtype=np.int64, count=len(self.vocabulary_))] = list(
+            self.vocabulary_
+        )
+        return names
+
+    # Persistence: the vocabulary travels as the UTF-8 bytes of its terms in column order, joined by newlines, in
+    # a uint8 array (skops writes arrays as .npy files; a dict or a str would go term by term into its JSON).
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())  # object.__getstate__ returns the live __dict__: copy it
+        vocab = state.get("vocabulary_")
+        if isinstance(vocab, dict):
+            blob = _SEP.join(self.get_feature_names_out().tolist()).encode("utf-8")
+            state["vocabulary_"] = np.frombuffer(blob, dtype=np.uint8).copy()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vocab = state.get("vocabulary_")
+        if isinstance(vocab, np.ndarray):
+            terms = vocab.tobytes().decode("utf-8").split(_SEP) if vocab.size else []
+            state = {**state, "vocabulary_": dict(zip(terms, range(len(terms)), strict=True))}
+        super().__setstate__(state)
+
+
+class WordNgrams(_Ngrams):
+    """Sublinear TF-IDF of lower-cased word n-grams (tokens of two or more word characters), L2-normalized."""
+
+    def __init__(self, ngram_range: tuple[int, int] = (1, 2), min_df: int = 1, sublinear_tf: bool = True):
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.sublinear_tf = sublinear_tf
+
+    def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
+        lo, hi = self.ngram_range
+        terms: list[str] = []
+        lengths = np.empty(len(texts), dtype=np.int64)
+        for i, text in enumerate(texts):
+            grams = word_ngrams(text, lo, hi)
+            lengths[i] = len(grams)
+            terms.extend(grams)
+        ids = _lookup(terms, vocab, grow)
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        if not grow:
+            found = ids >= 0
+            rows, ids = rows[found], ids[found]
+        return _csr(rows, ids, (len(texts), len(vocab)))
+
+
+class CharNgrams(_Ngrams):
+    """Sublinear TF-IDF of character n-grams inside space-padded words (``char_wb``), L2-normalized."""
+
+    def __init__(self, ngram_range: tuple[int, int] = (2, 5), min_df: int = 2, sublinear_tf: bool = True):
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.sublinear_tf = sublinear_tf
+
+    def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
+        lo, hi = self.ngram_range
+        words: dict[str, int] = {}
+        toks: list[str] = []
+        lengths = np.empty(len(texts), dtype=np.int64)
+        for i, text in enumerate(texts):
+            t = text.lower().split()
+            lengths[i] = len(t)
+            toks.extend(t)
+        word_ids = _lookup(toks, words, grow=True)
+        docs = _csr(np.repeat(np.arange(len(texts), dtype=np.int64), lengths), word_ids, (len(texts), len(words)))
+        grams: list[str] = []
+        glen = np.empty(len(words), dtype=np.int64)
+        for i, w in enumerate(words):
+            g = char_wb_ngrams(w, lo, hi)
+            glen[i] = len(g)
+            grams.extend(g)
+        ids = _lookup(grams, vocab, grow)
+        rows = np.repeat(np.arange(len(words), dtype=np.int64), glen)
+        if not grow:
+            found = ids >= 0
+            rows, ids = rows[found], ids[found]
+        word_grams = _csr(rows, ids, (len(words), len(vocab)))
+        counts = (docs @ word_grams).tocsr()
+        counts.sum_duplicates()
+        return counts

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import skops.io as sio
+from nlpipe.tasks.classify import TextClassifier
+
+from nlpipe import artifacts
+from nlpipe.errors import ArtifactError, InputError, NotFoundError
+
+TEXTS = ["good match win", "great goal team", "vote election law", "senate vote bill"] * 5
+LABELS = [["sports"], ["sports"], ["politics"], ["politics"]] * 5
+
+
+@pytest.fixture(scope="module")
+def model():
+    return TextClassifier(time_budget=5).fit(TEXTS, LABELS)
+
+
+def _save(tmp_path, model, name="m"):
+    return artifacts.save(
+        tmp_path, name, model, {"task": "classify", "format": "nlpipe.classify.v1", "labels": list(model.labels_)}
+    )
+
+
+def test_artifacts_versions_and_aliases(tmp_path, model):
+    assert _save(tmp_path, model).name == "v1"
+    assert _save(tmp_path, model).name == "v2"
+    assert artifacts.versions(tmp_path, "m") == ["v1", "v2"]
+    assert artifacts.resolve(tmp_path, "m").name == "v2"  # newest without production
+    artifacts.promote(tmp_path, "m", "v1")
+    assert artifacts.resolve(tmp_path, "m").name == "v1"
+    assert artifacts.resolve(tmp_path, "m", "production").name == "v1"
+    assert artifacts.resolve(tmp_path, "m", "v2").name == "v2"
+    rows = artifacts.list_models(tmp_path)
+    assert [(r["version"], r["aliases"]) for r in rows] == [("v1", ["production"]), ("v2", [])]
+
+
+def test_artifacts_load_round_trip(tmp_path, model):
+    loaded = artifacts.load(_save(tmp_path, model))
+    assert loaded.name == "m" and loaded.version == "v1"
+    assert (loaded.model.predict_proba(TEXTS) == model.predict_proba(TEXTS)).all()
+
+
+def test_artifacts_unknown_name_and_version(tmp_path, model):
+    with pytest.raises(NotFoundError) as exc:
+        artifacts.resolve(tmp_path, "m")
+    assert exc.value.code == "E403"
+    _save(tmp_path, model)
+    with pytest.raises(NotFoundError) as exc:
+        artifacts.resolve(tmp_path, "m", "v3")
+    assert exc.value.code == "E404" and "v1" in exc.value.message
+    with pytest.raises(InputError):
+        artifacts.resolve(tmp_path, "../etc")
+
+
+def test_artifacts_refuse_other_sklearn_version(tmp_path, model):
+    path = _save(tmp_path, model)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["versions"]["scikit-learn"] = "0.24.2"
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError) as exc:
+        artifacts.load(path)
+    assert exc.value.code == "E407" and "0.24.2" in exc.value.message
+
+
+def test_artifacts_refuse_unknown_format(tmp_path, model):
+    path = _save(tmp_path, model)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["format"] = "nlpipe.classify.v99"
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError) as exc:
+        artifacts.load(path)
+    assert exc.value.code == "E406"
+
+
+class Sneaky:
+    """Not a trusted type: loading a file that holds it must fail before anything is built."""
+
+    def __init__(self) -> None:
+        self.x = 1
+
+
+def test_artifacts_refuse_untrusted_types(tmp_path, model):
+    path = _save(tmp_path, model)
+    sio.dump({"model": Sneaky()}, path / "model.skops")
+    with pytest.raises(ArtifactError) as exc:
+        artifacts.load(path)
+    assert exc.value.code == "E408" and "Sneaky" in exc.value.message
+
+
+def test_artifacts_damaged_files(tmp_path, model):
+    path = _save(tmp_path, model)
+    (path / "model.skops").write_bytes(b"not a zip file")
+    with pytest.raises(ArtifactError) as exc:
+        artifacts.load(path)
+    assert exc.value.code == "E410"
+    (path / "meta.json").write_text("{broken")
+    with pytest.raises(ArtifactError) as exc:
+        artifacts.load(path)
+    assert exc.value.code == "E405"

@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nlpipe.errors import InputError, TrainingError
+from nlpipe.predict import Predictor
+from nlpipe.store.datasets import LabeledData, import_records
+from nlpipe.train import data_checks, train
+from nlpipe.types import Record
+from tests.conftest import news_records
+
+
+def _data(texts, labels, split="train") -> LabeledData:
+    return LabeledData(list(range(len(texts))), texts, labels, [split] * len(texts), [None] * len(texts))
+
+
+def test_train_saves_a_self_describing_version(trained):
+    meta = json.loads((trained.models_dir / "news" / "v1" / "meta.json").read_text())
+    assert meta["task"] == "classify" and meta["format"] == "nlpipe.classify.v1"
+    assert sorted(meta["labels"]) == ["business", "politics", "science", "sports"]
+    assert meta["training"]["n_train"] == 192 and meta["training"]["n_test"] == 48
+    assert len(meta["training"]["fingerprint"]) == 64
+    assert {"nlpipe", "scikit-learn", "numpy", "skops", "python"} <= set(meta["versions"])
+    assert meta["metrics"]["accuracy"] > meta["baseline"]["accuracy"]
+    assert (trained.models_dir / "news" / "v1" / "report" / "report.html").is_file()
+
+
+def test_train_overfit_save_load_identical_predictions(settings, store):
+    """Train on a few examples -> save -> load -> identical predictions (spaCy's test_overfitting_IO).
+
+    The metrics train() computes with the in-memory model must equal those of the model loaded from disk.
+    """
+    from nlpipe.evaluate.run import evaluate_model
+
+    recs = news_records()[:80]
+    import_records(store, "small", recs, create=True)
+    result = train(store, settings, "small", "small", time_budget=10)
+    reloaded = evaluate_model(store, settings, "small", "small", split="test")
+    assert reloaded.metrics == result.metrics
+    preds = Predictor.load(settings.models_dir, "small").predict([r.text for r in recs[:20]])
+    right = sum(p.predicted == r.labels for p, r in zip(preds, recs[:20], strict=True))
+    assert right >= 18  # it fits the examples it was trained on (most of the first 20 are in train)
+
+
+def test_train_is_reproducible(tmp_path):
+    from nlpipe.store.db import open_store
+    from tests.conftest import make_settings
+
+    probs = []
+    for run in range(2):
+        cfg = make_settings(tmp_path / str(run))
+        st = open_store(cfg)
+        import_records(st, "news", news_records(), create=True, seed=1)
+        result = train(st, cfg, "news", "m", time_budget=20, seed=1)
+        probs.append((result.metrics, Predictor.load(cfg.models_dir, "m").model.predict_proba(["a match", "a vote"])))
+        st.close()
+    assert probs[0][0] == probs[1][0]
+    np.testing.assert_array_equal(probs[0][1], probs[1][1])
+
+
+def test_train_never_sees_the_test_split(tmp_path):
+    """Changing the test split's labels changes nothing about the fitted model."""
+    from nlpipe.store.db import open_store
+    from tests.conftest import make_settings
+
+    recs = news_records()
+    outputs = []
+    for run, flip in enumerate((False, True)):
+        cfg = make_settings(tmp_path / str(run))
+        st = open_store(cfg)
+        changed = [
+            Record(r.text, ["sports"] if flip and i % 5 == 0 else r.labels, split="test" if i % 5 == 0 else "train")
+            for i, r in enumerate(recs)
+        ]
+        import_records(st, "news", changed, create=True)
+        train(st, cfg, "news", "m", time_budget=20)
+        outputs.append(Predictor.load(cfg.models_dir, "m").model.predict_proba([r.text for r in recs[:30]]))
+        st.close()
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_train_multilabel_learns_thresholds(settings, store):
+    from nlpipe.label.formats import read_records
+    from tests.conftest import DATA
+
+    import_records(store, "fb", read_records(DATA / "feedback.csv", label_col="labels", label_sep="|"), create=True)
+    result = train(store, settings, "fb", "fb", time_budget=20)
+    p = Predictor.load(settings.models_dir, "fb")
+    assert p.multi_label is True and len(p.thresholds) == 5
+    assert "hamming_loss" in result.metrics and "subset_accuracy" in result.metrics
+    assert result.metrics["micro_f1"] > result.metrics["baseline"]["micro_f1"]
+
+
+def test_train_checks_warn_about_small_imbalanced_and_leaky_data():
+    texts = [f"text {i}" for i in range(1015)]
+    labels = [["big"]] * 1010 + [["small"]] * 5
+    test = _data(["TEXT  0", "other"], [["big"], ["unseen"]], "test")
+    codes = {c.code for c in data_checks(_data(texts, labels), test, multi_label=False)}
+    assert codes == {"W301", "W302", "W303", "W304"}
+
+
+def test_train_checks_errors():
+    empty = _data([], [])
+    assert data_checks(empty, empty, multi_label=False)[0].code == "E310"
+    one = _data(["a", "b"], [["x"], ["x"]])
+    assert data_checks(one, empty, multi_label=False)[0].code == "E311"
+    multi = _data(["a", "b"], [["x", "y"], ["y"]])
+    assert [c.code for c in data_checks(multi, empty, multi_label=False) if c.level == "error"] == ["E312"]
+    assert not [c for c in data_checks(multi, empty, multi_label=True) if c.level == "error"]
+
+
+def test_train_refuses_single_label_training_on_multilabel_data(settings, store):
+    recs = [Record(f"text {i}", ["a", "b"] if i % 3 == 0 else ["a" if i % 2 else "b"]) for i in range(40)]
+    import_records(store, "d", recs, create=True)
+    with pytest.raises(TrainingError) as exc:
+        train(store, settings, "d", "m", multi_label=False)
+    assert exc.value.code == "E312" and "--multi-label" in exc.value.message
+
+
+def test_train_refuses_one_label(settings, store):
+    import_records(store, "d", [Record(f"text {i}", ["a"]) for i in range(30)], create=True)
+    with pytest.raises(TrainingError) as exc:
+        train(store, settings, "d", "m")
+    assert exc.value.code == "E311"
+
+
+def test_train_bad_parameters(settings, store):
+    import_records(store, "d", news_records()[:40], create=True)
+    with pytest.raises(InputError) as exc:
+        train(store, settings, "d", "m", task="summarise")
+    assert exc.value.code == "E313"
+    with pytest.raises(InputError) as exc:
+        train(store, settings, "d", "m", time_budget=0)
+    assert exc.value.code == "E314"
