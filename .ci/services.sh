@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Test services for `make test`: a throwaway PostgreSQL server on a loopback port.
+# System packages and services for `make test`: Tesseract OCR, and a throwaway PostgreSQL server on a
+# loopback port.
 #
-#   .ci/services.sh start   installs PostgreSQL if missing (root + apt only), starts a private cluster and
-#                           prints `export NLPIPE_TEST_POSTGRES_URL=...` for eval; prints nothing it cannot do
+#   .ci/services.sh start   installs tesseract-ocr and postgresql if missing (root + apt only), starts a
+#                           private PostgreSQL cluster and prints `export NLPIPE_TEST_POSTGRES_URL=...` for
+#                           eval; prints nothing it cannot do
 #   .ci/services.sh stop    stops that cluster and removes its folder
 #
 # Tests that need PostgreSQL skip when the URL is missing, unless NLPIPE_REQUIRE_SERVICES=1 (set by .ci/run),
@@ -15,13 +17,17 @@ log() { echo "services: $*" >&2; }
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
-install_pg() {
-  [ -n "$(pg_bin)" ] && return 0
+install_packages() {  # the Debian packages the tests need that are missing, in one apt-get run
+  local missing=()
+  [ -n "$(pg_bin)" ] || missing+=(postgresql)
+  command -v tesseract >/dev/null || missing+=(tesseract-ocr tesseract-ocr-eng)
+  [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    log "PostgreSQL is not installed and cannot be installed here (needs root and apt-get)"; return 1
+    log "missing ${missing[*]}, which cannot be installed here (needs root and apt-get)"; return 0
   fi
-  log "installing postgresql (apt-get)"
-  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } >&2 || return 1
+  log "installing ${missing[*]} (apt-get)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >&2 \
+    || log "apt-get could not install ${missing[*]}"
 }
 
 as_pg() {  # run a command as the postgres user when we are root (initdb refuses root)
@@ -29,8 +35,9 @@ as_pg() {  # run a command as the postgres user when we are root (initdb refuses
 }
 
 start() {
-  install_pg || return 0
+  install_packages
   local bin; bin="$(pg_bin)"
+  [ -n "$bin" ] || return 0
   if [ ! -f "$DIR/data/PG_VERSION" ]; then
     rm -rf "$DIR"; mkdir -p "$DIR"
     [ "$(id -u)" = 0 ] && chown postgres "$DIR"

@@ -11,8 +11,9 @@ import nlpipe
 from api import errors
 from api.deps import ModelCache
 from api.limits import BodySizeLimit
-from api.routes import health, models
+from api.routes import datasets, health, models
 from nlpipe.config import Settings, get_settings
+from nlpipe.store.db import open_store
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -20,13 +21,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = open_store(settings)
         app.state.models.preload()
-        yield
+        try:
+            yield
+        finally:
+            app.state.store.close()
 
     app = FastAPI(
         title="nlpipe",
         version=nlpipe.__version__,
-        description="Text classification: list models and predict labels. Write endpoints need X-API-Key.",
+        description="Text classification: datasets, document uploads, models and predictions. Write endpoints "
+        "need X-API-Key.",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -34,5 +40,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(models.router)
+    app.include_router(datasets.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

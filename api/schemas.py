@@ -67,14 +67,22 @@ class LabelScoreOut(BaseModel):
 
 
 class PredictionOut(BaseModel):
+    source: str | None = Field(None, description="The document's source (file uploads only).")
     predicted: list[str]
     labels: list[LabelScoreOut]
+
+
+class FailureOut(BaseModel):
+    source: str
+    code: str
+    message: str
 
 
 class PredictResponse(BaseModel):
     model: str
     version: str
     predictions: list[PredictionOut]
+    failures: list[FailureOut] | None = Field(None, description="Files in an uploaded archive that could not be read.")
 
 
 class PromoteRequest(BaseModel):

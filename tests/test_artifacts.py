@@ -4,10 +4,10 @@ import json
 
 import pytest
 import skops.io as sio
-from nlpipe.tasks.classify import TextClassifier
 
 from nlpipe import artifacts
 from nlpipe.errors import ArtifactError, InputError, NotFoundError
+from nlpipe.tasks.classify import TextClassifier
 
 TEXTS = ["good match win", "great goal team", "vote election law", "senate vote bill"] * 5
 LABELS = [["sports"], ["sports"], ["politics"], ["politics"]] * 5

@@ -18,6 +18,7 @@ LAYERS = {
     "nlpipe.label": 1,
     "nlpipe.tasks": 1,
     "nlpipe.train": 2,
+    "nlpipe.intake": 2,
     "nlpipe.evaluate": 2,
     "nlpipe.artifacts": 2,
     "nlpipe.predict": 3,

@@ -56,20 +56,28 @@ def test_migrations_keep_data_of_a_0001_database(backend_settings):
     """A database written by the first release (revision 0001) opens in this one with its rows intact."""
     from alembic import command
 
-    from nlpipe.store.db import _alembic_config
     from nlpipe.store.datasets import load_dataset
+    from nlpipe.store.db import _alembic_config
 
     engine = make_engine(backend_settings.resolved_database_url)
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "0001")
         conn.execute(text("INSERT INTO datasets (id, name, created_at) VALUES (1, 'old', CURRENT_TIMESTAMP)"))
         conn.execute(
-            text("INSERT INTO documents (id, sha256, text, mime, created_at) VALUES (1, :h, 'kept', 'text/plain', CURRENT_TIMESTAMP)"),
+            text(
+                "INSERT INTO documents (id, sha256, text, mime, created_at) "
+                "VALUES (1, :h, 'kept', 'text/plain', CURRENT_TIMESTAMP)"
+            ),
             {"h": "0" * 64},
         )
-        conn.execute(text("INSERT INTO dataset_documents (dataset_id, document_id, created_at) VALUES (1, 1, CURRENT_TIMESTAMP)"))
         conn.execute(
-            text("INSERT INTO annotations (dataset_id, document_id, kind, label, source, created_at) VALUES (1, 1, 'label', 'x', 'import', CURRENT_TIMESTAMP)")
+            text("INSERT INTO dataset_documents (dataset_id, document_id, created_at) VALUES (1, 1, CURRENT_TIMESTAMP)")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO annotations (dataset_id, document_id, kind, label, source, created_at) "
+                "VALUES (1, 1, 'label', 'x', 'import', CURRENT_TIMESTAMP)"
+            )
         )
     engine.dispose()
     assert _revision(backend_settings.resolved_database_url) == "0001"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
 
 from api.deps import ApiKeyDep, ModelsDep, SettingsDep
 from api.schemas import AliasesOut, ModelDetail, ModelSummary, PredictRequest, PredictResponse, PromoteRequest
 from nlpipe import artifacts
 from nlpipe.errors import LimitError
+from nlpipe.intake import documents_for_prediction
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -40,6 +43,36 @@ def predict(name: str, body: PredictRequest, settings: SettingsDep, models: Mode
     predictor = models.get(name, body.version)
     preds = predictor.predict(texts, top_k=body.top_k, threshold=body.threshold, explain=body.explain)
     return {"model": predictor.name, "version": predictor.version, "predictions": [p.to_dict() for p in preds]}
+
+
+@router.post("/{name}:predictFile", response_model=PredictResponse, response_model_exclude_none=True)
+async def predict_file(
+    name: str,
+    settings: SettingsDep,
+    models: ModelsDep,
+    file: Annotated[UploadFile, File(description="A document (text, HTML, DOCX, e-mail, PDF, image) or archive.")],
+    version: Annotated[str | None, Form()] = None,
+    top_k: Annotated[int | None, Form(ge=1)] = None,
+    threshold: Annotated[float | None, Form(ge=0.0, le=1.0)] = None,
+    explain: Annotated[bool, Form()] = False,
+    ocr: Annotated[str | None, Form(description="auto, always or never.")] = None,
+    password: Annotated[str | None, Form()] = None,
+) -> dict:
+    """Predict on an uploaded document; an archive gives one prediction per document inside."""
+    predictor = models.get(name, version)
+    data = await file.read()
+    docs, failures = documents_for_prediction(data, settings, name=file.filename or "upload", password=password,
+                                              ocr=ocr)  # fmt: skip
+    if len(docs) > settings.max_batch_texts:
+        raise LimitError("E607", f"{len(docs)} documents in one upload; the limit is {settings.max_batch_texts} "
+                         "(NLPIPE_MAX_BATCH_TEXTS).", field="file")  # fmt: skip
+    preds = predictor.predict([d.text for d in docs], top_k=top_k, threshold=threshold, explain=explain)
+    return {
+        "model": predictor.name,
+        "version": predictor.version,
+        "predictions": [{"source": d.source} | p.to_dict() for d, p in zip(docs, preds, strict=True)],
+        "failures": [f.__dict__ for f in failures],
+    }
 
 
 @router.post("/{name}:promote", response_model=AliasesOut)

@@ -37,10 +37,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from nlpipe.cli import datasets, models, run
+    from nlpipe.cli import datasets, ingest, models, run
 
     app.add_typer(datasets.app, name="datasets")
     app.add_typer(models.app, name="models")
+    app.command("ingest")(ingest.ingest)
     run.register(app)
 
 

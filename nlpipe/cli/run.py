@@ -115,36 +115,42 @@ def predict(
     text: Annotated[
         str | None, typer.Argument(help="Text to classify, or '-' to read one text per line from stdin.")
     ] = None,
-    file: Annotated[Path | None, typer.Option("--file", help="Classify the whole file as one document.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Classify a document file (text, HTML, DOCX, PDF, ...) or archive.")
+    ] = None,
     version: Annotated[str | None, typer.Option(help="Version or alias (default: production, else newest).")] = None,
     top_k: Annotated[int | None, typer.Option(help="Labels to list per text.")] = None,
     threshold: Annotated[float | None, typer.Option(help="Predict every label scoring at least this.")] = None,
     explain: Annotated[bool, typer.Option(help="List the terms that pushed each predicted label up.")] = False,
+    ocr: Annotated[str | None, typer.Option(help="With --file: OCR of scanned PDF pages: auto, always, never.")] = None,
+    password: Annotated[str | None, typer.Option(help="With --file: password of an encrypted PDF.")] = None,
 ) -> None:
-    """Predict labels; prints one JSON object per text."""
-    from nlpipe.label.formats import read_text
+    """Predict labels; prints one JSON object per text (per document for --file, with its source)."""
+    from nlpipe.intake import documents_for_prediction
     from nlpipe.predict import Predictor
 
     given = [x for x in (text, file) if x is not None]
     if len(given) != 1:
         raise InputError("E414", "Give exactly one of TEXT, '-' (stdin, one text per line) or --file PATH.")
     cfg = settings()
+    sources: list[str | None]
     if file is not None:
-        if not file.is_file():
-            raise InputError("E100", f"{file}: no such file.", file=str(file))
-        if file.stat().st_size > cfg.max_document_bytes:
-            raise InputError(
-                "E107", f"{file} is larger than the {cfg.max_document_bytes} byte document limit.", file=str(file)
-            )
-        texts = [read_text(file)]
+        docs, failures = documents_for_prediction(file, cfg, password=password, ocr=ocr)
+        for f in failures:
+            err.print(f"[yellow]warning {f.code}:[/yellow] {f.message}")
+        texts = [d.text for d in docs]
+        sources = [d.source for d in docs]
     elif text == "-":
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+        sources = [None] * len(texts)
     else:
         texts = [str(text)]
+        sources = [None]
     predictor = Predictor.load(cfg.models_dir, model, version)
     preds = predictor.predict(texts, top_k=top_k, threshold=threshold, explain=explain)
-    for p in preds:
-        print(json.dumps({"model": predictor.name, "version": predictor.version, **p.to_dict()}))
+    for src, p in zip(sources, preds, strict=True):
+        head = {"model": predictor.name, "version": predictor.version} | ({"source": src} if src else {})
+        print(json.dumps(head | p.to_dict()))
 
 
 def serve(

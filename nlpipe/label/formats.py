@@ -34,7 +34,7 @@ import csv
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from nlpipe.errors import LimitError
 from nlpipe.label.textfile import fail, iter_lines, read_head, read_text
 from nlpipe.types import Record
 
-__all__ = ["FORMATS", "detect_format", "read_records", "read_text"]
+__all__ = ["FORMATS", "detect_format", "parse_bytes", "read_records", "read_text"]
 
 FORMATS: tuple[str, ...] = ("jsonl", "csv", "automl", "comprehend", "folder", "fasttext")
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -326,6 +326,32 @@ def read_records(
     return _non_empty(path, _READERS[fmt](path, **options))
 
 
+def parse_bytes(
+    data: bytes,
+    name: str,
+    fmt: str,
+    *,
+    text_col: str | None = None,
+    label_col: str | None = None,
+    label_sep: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> Iterator[Record]:
+    """The records of a ``jsonl`` or ``csv`` file given as bytes (an upload, an archive member).
+
+    ``name`` stands for the file in messages and decides the CSV delimiter (``.tsv``: tab). The same rules and
+    error codes as :func:`read_records`.
+    """
+    path = Path(name)
+    options = {"text_col": text_col, "label_col": label_col, "label_sep": label_sep, "max_bytes": max_bytes}
+    content = read_text(data, source=name)
+    if fmt == "jsonl":
+        lines = ((n, line.removesuffix("\r")) for n, line in enumerate(content.split("\n"), 1))
+        return _non_empty(path, _jsonl_records(lines, path, **options))
+    if fmt == "csv":
+        return _non_empty(path, _csv_records(content, path, **options))
+    raise fail("E111", f"parse_bytes reads jsonl or csv, not {fmt!r}", file=path)
+
+
 def _non_empty(path: Path, records: Iterator[Record]) -> Iterator[Record]:
     count = 0
     for record in records:
@@ -336,8 +362,15 @@ def _non_empty(path: Path, records: Iterator[Record]) -> Iterator[Record]:
 
 
 def _read_jsonl(path: Path, *, text_col, label_col, label_sep, encoding, max_bytes) -> Iterator[Record]:
+    return _jsonl_records(iter_lines(path, encoding), path, text_col=text_col, label_col=label_col,
+                          label_sep=label_sep, max_bytes=max_bytes)  # fmt: skip
+
+
+def _jsonl_records(
+    lines: Iterable[tuple[int, str]], path: Path, *, text_col, label_col, label_sep, max_bytes
+) -> Iterator[Record]:
     text_key = text_col or "text"
-    for n, line in iter_lines(path, encoding):
+    for n, line in lines:
         if not line.strip():
             continue
         try:
@@ -444,7 +477,11 @@ def _column(header: list[str], wanted: str | None, defaults: tuple[str, ...]) ->
 
 
 def _read_csv(path: Path, *, text_col, label_col, label_sep, encoding, max_bytes) -> Iterator[Record]:
-    content = read_text(path, encoding)
+    return _csv_records(read_text(path, encoding), path, text_col=text_col, label_col=label_col,
+                        label_sep=label_sep, max_bytes=max_bytes)  # fmt: skip
+
+
+def _csv_records(content: str, path: Path, *, text_col, label_col, label_sep, max_bytes) -> Iterator[Record]:
     rows = _csv_rows(path, content, _delimiter(path, _first_line(content)), max_bytes)
     first = next(rows, None)
     if first is None:

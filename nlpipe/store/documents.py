@@ -42,6 +42,27 @@ def save_original(home: Path, data: bytes) -> str:
     return sha
 
 
+def save_original_file(home: Path, path: Path, chunk: int = 1 << 20) -> str:
+    """Like :func:`save_original` for a file on disk, streamed (an archive may be larger than memory)."""
+    digest = hashlib.sha256()
+    originals_dir(home).mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=originals_dir(home), prefix=".tmp-")
+    try:
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+            while block := src.read(chunk):
+                digest.update(block)
+                dst.write(block)
+        sha = digest.hexdigest()
+        target = original_path(home, sha)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return sha
+
+
 def get_document(session: Session, doc_id: int) -> Doc:
     """A stored document with its pages and word boxes."""
     row = session.get(Document, doc_id)

@@ -114,7 +114,7 @@ def test_cli_train_errors():
 
 def test_cli_predict_needs_exactly_one_input(tmp_path):
     fails("E414", "predict", "news")
-    fails("E100", "predict", "news", "--file", str(tmp_path / "missing.txt"))
+    fails("E195", "predict", "news", "--file", str(tmp_path / "missing.txt"))
 
 
 @pytest.mark.parametrize("value", ["2", "0.5x"])

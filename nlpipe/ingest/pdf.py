@@ -1,0 +1,1011 @@
+"""Read PDFs into :class:`~nlpipe.types.Document`: text per page, words with boxes, OCR where there is no text.
+
+Which tool does what
+--------------------
+**pypdfium2 (PDFium): the text layer, fast** (:func:`pdf_page_texts`, and the text and words of
+:func:`read_pdf`). PDFium's text page gives each character's code and its loose box (font advance, descent
+and ascent) -- one ``FPDFText_GetLooseCharBox`` call per character; the character matrix is asked for only
+where the orientation is not obvious from the neighbours, the font size once per page and box height. PDFium's
+own reading order and spacing are *not* used: the characters are laid out in NumPy the way pdfplumber's
+``page.extract_text()`` lays them out (several pages at once, see ``_BATCH_PAGES``):
+
+* pdfminer's coordinates: origin at the top-left of the media box as displayed (``/Rotate`` applied), and
+  ``top = bottom - font size`` (pdfminer's box; PDFium's ends at the font's ascent instead);
+* per page, characters form runs of equal uprightness (pdfminer's definition); in each run, lines are chained
+  3 pt clusters of ``top`` and characters are sorted by ``x0`` (vertical text: clusters of ``x0``, sorted by
+  ``top``);
+* a word ends at a whitespace character, a gap of more than 3 pt, a step back, or a jump of more than 3 pt
+  across the line; PDFium's generated spaces and line breaks are dropped (pdfminer has none);
+* consecutive words whose tops fall in one page-wide 3 pt cluster share a text line; words are joined by a
+  space, lines by a newline; ligatures U+FB00-FB06 are expanded.
+
+On pdfplumber's own test corpus this gives pdfplumber's text (normalised similarity >= 0.98) on 87% of the
+pages, at about 25-30 times its speed (``benchmarks/ingest.py``). Where it differs, PDFium sees other
+characters than pdfminer: it drops glyphs painted twice at the same spot (fake bold) and space glyphs painted
+over other characters, which pdfplumber keeps; it turns no-break spaces into generated spaces; it cannot
+decode some non-embedded CJK fonts (``GBK-EUC-H`` without ``/ToUnicode``) that pdfminer's CMaps can; and it
+orders mirrored text differently.
+
+**Words** (``words=True``) come from the same characters and rules, as pdfplumber's
+``extract_words(extra_attrs=["size"])`` makes them: a word also ends where the font size changes, and carries
+the size of its first character (``Word.size``, points). Boxes (``x0, y0=top, x1, y1=bottom``) are in PDF
+points in the coordinates above, clipped to the page. They agree with pdfplumber's words (same text, IoU >=
+0.5) wherever both see the same characters, and cost a fraction of pdfplumber's time.
+
+**pdfplumber: the fallback, and tables.** A file PDFium cannot open is read by pdfplumber if pdfminer can
+(every page then in ``meta["fallback_pages"]``; no OCR, which renders with PDFium). A page PDFium cannot
+load, or whose text it could not decode -- more text objects with empty bounds (glyphs PDFium failed to load)
+than characters, e.g. the CJK fonts above -- is read by pdfplumber instead, unless pdfplumber finds no more
+text. :func:`pdf_tables` extracts tables with pdfplumber; PDFium has no notion of tables.
+:func:`pdf_page_texts` is the fast path alone and never falls back.
+
+**Tesseract: pages without a usable text layer** (:mod:`nlpipe.ingest.ocr`). ``ocr="auto"`` OCRs a page with
+fewer than ``MIN_TEXT_CHARS`` printable characters whose images cover at least ``MIN_IMAGE_COVER`` of it (a
+scan; a blank or vector-only page is left alone), or whose characters are mostly undecodable (more than
+``MAX_GARBAGE_SHARE`` U+FFFD, private-use or control characters). ``"always"`` OCRs every page, ``"never"``
+none; pages left without text are listed in ``meta["no_text_pages"]``. An OCR'd page replaces the text-layer
+page (``Page.ocr``); its words have boxes in the same coordinates.
+
+Document text is the pages' texts joined with ``PAGE_SEPARATOR`` (``"\\n\\f\\n"``: a form feed on a line of its
+own marks each page break); ``meta["page_offsets"]`` says where each page starts in it.
+
+PDFium is not thread-safe: every call into it here holds ``PDFIUM_LOCK`` (OCR workers are processes).
+
+Errors (all name the file, and the page where there is one): E150 empty file, E151 not a PDF, E152 truncated
+(no ``%%EOF``), E153 damaged (neither PDFium nor pdfplumber can open it), E154 encrypted and no password,
+E155 wrong password, E156 unsupported encryption, E157 more pages than ``max_pages``
+(:class:`~nlpipe.errors.LimitError`), E158 no pages, E159 a page neither PDFium nor pdfplumber can read, E160
+an invalid option; OCR errors E161-E166 are listed in :mod:`nlpipe.ingest.ocr`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import itertools
+import logging
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+
+from nlpipe.errors import InputError, LimitError, NlpipeError
+from nlpipe.types import Document, Page, Word
+
+__all__ = [
+    "read_pdf",
+    "pdf_page_texts",
+    "pdf_tables",
+    "PAGE_SEPARATOR",
+    "OCR_MODES",
+    "MIN_TEXT_CHARS",
+    "PDFIUM_LOCK",
+]
+
+PAGE_SEPARATOR = "\n\f\n"
+OCR_MODES = ("auto", "always", "never")
+MIN_TEXT_CHARS = 20
+MIN_IMAGE_COVER = 0.10
+MAX_GARBAGE_SHARE = 0.5
+MIN_DPI, MAX_DPI = 50, 1200
+PDFIUM_LOCK = threading.RLock()
+
+_TOL = 3.0  # pdfplumber's default x_tolerance / y_tolerance
+_HEAD = 1024  # PDFium, like Acrobat, accepts junk before %PDF- within the first 1024 bytes
+_LIGATURES = {"ﬀ": "ff", "ﬃ": "ffi", "ﬄ": "ffl", "ﬁ": "fi", "ﬂ": "fl", "ﬆ": "st", "ﬅ": "st"}
+_LIGATURE_TABLE = str.maketrans(_LIGATURES)
+_WS_LUT = np.zeros(0x3002, dtype=bool)  # index min(code, 0x3001); str.isspace() has no code point above 0x3000
+_WS_LUT[[c for c in range(0x3001) if chr(c).isspace()]] = True
+
+
+# ----------------------------------------------------------------------------------------------- errors
+
+
+def _fail(
+    code: str, message: str, source: str, page: int | None = None, kind: type[NlpipeError] = InputError
+) -> NlpipeError:
+    where = f"{source}, page {page}" if page is not None else source
+    return kind(code, f"{where}: {message}", file=source, page=page)
+
+
+def _check_options(source: str, ocr: str, ocr_dpi: int, ocr_workers: int, max_pages: int) -> None:
+    if ocr not in OCR_MODES:
+        raise _fail("E160", f"unknown OCR mode '{ocr}'; use one of: {', '.join(OCR_MODES)} (--ocr)", source)
+    if not MIN_DPI <= int(ocr_dpi) <= MAX_DPI:
+        raise _fail(
+            "E160", f"OCR resolution {ocr_dpi} dpi is outside {MIN_DPI}-{MAX_DPI}; 300 suits most scans", source
+        )
+    if int(ocr_workers) < 0:
+        raise _fail("E160", f"OCR workers must be 0 (one per CPU core) or more, not {ocr_workers}", source)
+    if int(max_pages) < 1:
+        raise _fail("E160", f"max_pages must be at least 1, not {max_pages} (NLPIPE_MAX_PAGES)", source)
+
+
+def _open_error(data: bytes, source: str, password: str | None, exc: pdfium.PdfiumError) -> NlpipeError:
+    code = getattr(exc, "err_code", None)
+    if code == pdfium_c.FPDF_ERR_PASSWORD:
+        if password:
+            return _fail(
+                "E155", "wrong password for this encrypted PDF; check it and pass the right one (--password)", source
+            )
+        return _fail("E154", "the PDF is encrypted; pass its password (--password)", source)
+    if code == pdfium_c.FPDF_ERR_SECURITY:
+        return _fail(
+            "E156", "the PDF uses an encryption scheme that cannot be opened; re-save it without encryption", source
+        )
+    if b"%PDF" not in data[:_HEAD]:
+        return _not_pdf(data, source)
+    return _fail("E153", f"the PDF is damaged and cannot be opened ({exc}); re-export or re-download it", source)
+
+
+def _not_pdf(data: bytes, source: str) -> NlpipeError:
+    head = data[:8]
+    shown = head.decode("ascii") if head.isascii() and head.decode("ascii").isprintable() else head.hex(" ")
+    return _fail("E151", f"not a PDF (it starts with {shown!r}, not '%PDF-'); check the file type", source)
+
+
+def _check_bytes(data: bytes, source: str) -> None:
+    if not data:
+        raise _fail("E150", "the file is empty (0 bytes); upload it again", source)
+    if b"%PDF" not in data[:_HEAD]:
+        raise _not_pdf(data, source)
+    if data.rfind(b"%%EOF") < 0:
+        raise _fail(
+            "E152",
+            "the PDF is truncated (no %%EOF end marker); the download or copy was cut short, get it again",
+            source,
+        )
+
+
+# ----------------------------------------------------------------------------------------------- PDFium plumbing
+
+_V, _I = ctypes.c_void_p, ctypes.c_int
+
+
+def _proto(fn: Any, restype: Any, *argtypes: Any) -> Any:
+    """The same C function with plain ``void*``/``int`` arguments, so ``map`` can feed it addresses.
+
+    Declared like a Python C-API function (``PYFUNCTYPE``): the GIL stays held, which saves releasing and
+    taking it back around each of these sub-microsecond calls (they never call back into Python).
+    """
+    return ctypes.PYFUNCTYPE(restype, *argtypes)(ctypes.cast(fn, ctypes.c_void_p).value)
+
+
+_loose_box = _proto(pdfium_c.FPDFText_GetLooseCharBox, _I, _V, _I, _V)
+_char_matrix = _proto(pdfium_c.FPDFText_GetMatrix, _I, _V, _I, _V)
+_is_generated = _proto(pdfium_c.FPDFText_IsGenerated, _I, _V, _I)
+_unicode = _proto(pdfium_c.FPDFText_GetUnicode, ctypes.c_uint, _V, _I)
+_font_size = _proto(pdfium_c.FPDFText_GetFontSize, ctypes.c_double, _V, _I)
+_get_text = _proto(pdfium_c.FPDFText_GetText, _I, _V, _I, _I, _V)
+_count_chars = _proto(pdfium_c.FPDFText_CountChars, _I, _V)
+_media_box = _proto(pdfium_c.FPDFPage_GetMediaBox, _I, _V, _V, _V, _V, _V)
+_consume = deque(maxlen=0).extend
+
+
+def _addr(handle: Any) -> int:
+    return ctypes.cast(handle, ctypes.c_void_p).value or 0
+
+
+def _fetch_floats(fn: Any, textpages: Any, index: Any, count: int, width: int) -> np.ndarray:
+    """Call ``fn(textpage, i, float[width]*)`` for each (textpage, index) pair; a ``count x width`` float32 array."""
+    out = np.zeros((count, width), dtype=np.float32)
+    base = out.ctypes.data
+    step = 4 * width
+    _consume(map(fn, textpages, index, range(base, base + step * count, step)))
+    return out
+
+
+def _page_box(page: Any) -> tuple[float, float, float, float]:
+    """The media box (left, bottom, right, top); PDFium's page bounding box when the page has none of its own."""
+    vals = np.zeros(4, dtype=np.float32)
+    base = vals.ctypes.data
+    if _media_box(_addr(page), base, base + 4, base + 8, base + 12):
+        left, bottom, right, top = vals.tolist()
+    else:
+        rect = pdfium_c.FS_RECTF()
+        pdfium_c.FPDF_GetPageBoundingBox(page, rect)
+        left, bottom, right, top = rect.left, rect.bottom, rect.right, rect.top
+    return min(left, right), min(bottom, top), max(left, right), max(bottom, top)
+
+
+@dataclass
+class _Frame:
+    """Page space -> display space (origin top-left, y down, ``/Rotate`` applied), as pdfminer's CTM does it."""
+
+    box: tuple[float, float, float, float]
+    rot: int
+
+    @property
+    def size(self) -> tuple[float, float]:
+        x0, y0, x1, y1 = self.box
+        return (y1 - y0, x1 - x0) if self.rot in (90, 270) else (x1 - x0, y1 - y0)
+
+    def rect(self, left: Any, bottom: Any, right: Any, top: Any) -> tuple[Any, Any, Any, Any]:
+        """(x0, x1, top, bottom) in display space of page-space rectangles (scalars or arrays)."""
+        return _to_display(self.rot, self.box, left, bottom, right, top)
+
+
+def _to_display(rot: int, box: Any, left: Any, bottom: Any, right: Any, top: Any) -> tuple[Any, Any, Any, Any]:
+    x0m, y0m, x1m, y1m = box
+    if rot == 90:
+        return bottom - y0m, top - y0m, left - x0m, right - x0m
+    if rot == 180:
+        return x1m - right, x1m - left, bottom - y0m, top - y0m
+    if rot == 270:
+        return y1m - top, y1m - bottom, x1m - right, x1m - left
+    return left - x0m, right - x0m, y1m - top, y1m - bottom
+
+
+def _rotate_matrix(rot: int, a: Any, b: Any, c: Any, d: Any) -> tuple[Any, Any, Any, Any]:
+    """A character matrix's (a, b, c, d) after a page rotation of ``rot`` degrees."""
+    if rot == 90:
+        return b, -a, d, -c
+    if rot == 180:
+        return -a, -b, -c, -d
+    if rot == 270:
+        return -b, a, -d, c
+    return a, b, c, d
+
+
+def _per_rotation(rot: np.ndarray, fn: Any, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Apply ``fn(rot, *arrays)`` per rotation value, for arrays whose elements have different rotations."""
+    kinds = np.unique(rot)
+    if len(kinds) == 1:
+        return tuple(np.asarray(v) for v in fn(int(kinds[0]), *arrays))
+    outs = [np.empty(len(rot), dtype=np.float64) for _ in range(4)]
+    for r in kinds.tolist():
+        sel = rot == r
+        for out, v in zip(outs, fn(int(r), *(x[sel] for x in arrays)), strict=True):
+            out[sel] = v
+    return tuple(outs)
+
+
+@dataclass
+class _Sheet:
+    """Characters of several pages (PDFium order, generated spaces and line breaks dropped), display coordinates."""
+
+    page: np.ndarray  # slot of the character's page in the batch
+    codes: np.ndarray  # uint32 code points
+    ws: np.ndarray  # str.isspace()
+    x0: np.ndarray
+    x1: np.ndarray
+    top: np.ndarray  # pdfminer's top: bottom - size (upright axis-aligned characters)
+    bottom: np.ndarray
+    upright: np.ndarray
+    size: np.ndarray  # font size in points
+
+
+def _sheet(textpages: list[int], frames: list[_Frame]) -> _Sheet | None:
+    """Read the characters of a batch of text pages and put them in pdfplumber's coordinates."""
+    parts_codes, parts_box, counts = [], [], []
+    for tp in textpages:
+        n = _count_chars(tp) if tp else 0
+        if n <= 0:
+            counts.append(0)
+            continue
+        buf = np.zeros(n + 1, dtype=np.uint16)
+        got = _get_text(tp, 0, n, buf.ctypes.data)
+        codes = buf[:n].astype(np.uint32)
+        if got - 1 != n or ((codes >= 0xD800) & (codes < 0xE000)).any():
+            # the text buffer does not line up with the character list (surrogates, dropped characters)
+            codes = np.fromiter(map(_unicode, itertools.repeat(tp, n), range(n)), dtype=np.uint32, count=n)
+        parts_codes.append(codes)
+        parts_box.append(_fetch_floats(_loose_box, itertools.repeat(tp, n), range(n), n, 4))
+        counts.append(n)
+    if not parts_codes:
+        return None
+    codes = np.concatenate(parts_codes)
+    box = np.concatenate(parts_box)  # left, top, right, bottom (y up), float32
+    if not np.isfinite(box).all():
+        box = np.nan_to_num(box, nan=0.0, posinf=0.0, neginf=0.0)
+    ns = np.asarray(counts)
+    page = np.repeat(np.arange(len(ns)), ns)
+    local = np.arange(len(codes)) - np.repeat(np.cumsum(ns) - ns, ns)  # index within the page's text page
+    tps = np.asarray(textpages, dtype=np.int64)
+    left, top_up, right, bottom_up = box[:, 0], box[:, 1], box[:, 2], box[:, 3]
+    ws = _WS_LUT[np.minimum(codes, 0x3001)]
+
+    # PDFium's generated spaces and line breaks have empty boxes (real whitespace with an empty box is kept;
+    # an empty-box CR or LF is always PDFium's)
+    empty_ws = ws & (left == right) & (top_up == bottom_up)
+    keep = (codes != 0) & ~(empty_ws & ((codes == 10) | (codes == 13)))
+    maybe = np.flatnonzero(empty_ws & keep)
+    if len(maybe):
+        gen = np.fromiter(
+            map(_is_generated, tps[page[maybe]].tolist(), local[maybe].tolist()), dtype=bool, count=len(maybe)
+        )
+        keep[maybe[gen]] = False
+    if not keep.all():
+        idx = np.flatnonzero(keep)
+        if not len(idx):
+            return None
+        codes, ws, left, top_up, right, bottom_up, page, local = (
+            v[idx] for v in (codes, ws, left, top_up, right, bottom_up, page, local)
+        )
+    m = len(codes)
+    rots = np.asarray([f.rot for f in frames])
+    rot = rots[page]
+    default_up = (rot == 0) | (rot == 180)
+
+    # Orientation. A character on the same baseline box as the next or previous non-space character of its page,
+    # and left of the next, is plain horizontal text (matrix a, d > 0, b = c = 0); the others ask PDFium for
+    # their matrix. Whitespace takes the orientation of the character before it.
+    upright = default_up
+    axis: np.ndarray | None = None  # None: every character axis-aligned
+    nwi = np.flatnonzero(~ws)
+    if len(nwi):
+        bn, tn, ln, pn = bottom_up[nwi], top_up[nwi], left[nwi], page[nwi]
+        same = (
+            (pn[1:] == pn[:-1])
+            & (np.abs(bn[1:] - bn[:-1]) < 0.01)
+            & (np.abs(tn[1:] - tn[:-1]) < 0.01)
+            & (ln[1:] >= ln[:-1] - 0.01)
+        )
+        paired = np.zeros(len(nwi), dtype=bool)
+        paired[1:] |= same
+        paired[:-1] |= same
+        odd_pos = np.flatnonzero(~(paired & (tn > bn)))
+        if len(odd_pos):
+            odd = nwi[odd_pos]
+            mo = _fetch_floats(_char_matrix, tps[page[odd]].tolist(), local[odd].tolist(), len(odd), 6)
+            a, b, c, d = _per_rotation(rot[odd], _rotate_matrix, *(mo[:, k].astype(np.float64) for k in range(4)))
+            eps = 1e-4 * np.maximum(np.abs(a) + np.abs(b) + np.abs(c) + np.abs(d), 1e-9)
+            a, b, c, d = (np.where(np.abs(v) < eps, 0.0, v) for v in (a, b, c, d))
+            up_odd = (a * d > 0) & (b * c <= 0)  # pdfminer's definition
+            axis_odd = (b == 0) & (c == 0)
+            if (up_odd != default_up[odd]).any() or not axis_odd.all():
+                up_nw = default_up[nwi].copy()
+                up_nw[odd_pos] = up_odd
+                axis_nw = np.ones(len(nwi), dtype=bool)
+                axis_nw[odd_pos] = axis_odd
+                if len(nwi) < m:
+                    src = np.searchsorted(nwi, np.arange(m), side="right") - 1
+                    src[src < 0] = 0
+                    up_nw, axis_nw = up_nw[src], axis_nw[src]
+                upright, axis = up_nw, axis_nw
+
+    boxes = np.asarray([f.box for f in frames], dtype=np.float64)[page].T
+    x0, x1, top, bottom = _per_rotation(
+        rot, lambda r, *v: _to_display(r, v[4:], *v[:4]), left, bottom_up, right, top_up, *boxes
+    )
+
+    # pdfminer's char box is [baseline + descent, baseline + descent + size]; PDFium's loose box shares the
+    # bottom but ends at the font's ascent, so for upright axis-aligned text pdfminer's top is bottom - size.
+    # Characters of a page with the same loose-box height share a font and size: ask PDFium for the size once
+    # per such class.
+    key = page.astype(np.int64) * (1 << 32) + np.rint((top_up - bottom_up) * 64).astype(np.int64)
+    change = np.empty(m, dtype=bool)
+    change[0] = True
+    np.not_equal(key[1:], key[:-1], out=change[1:])
+    run_first = np.flatnonzero(change)
+    classes, pos = np.unique(key[run_first], return_index=True)
+    cls = np.searchsorted(classes, key)
+    rep = run_first[pos]
+    rep_tp, rep_local = tps[page[rep]].tolist(), local[rep].tolist()
+    fsize = np.fromiter(map(_font_size, rep_tp, rep_local), np.float64, len(rep))
+    rmat = _fetch_floats(_char_matrix, rep_tp, rep_local, len(rep), 6).astype(np.float64)
+    ra, rb, rc, rd = _per_rotation(rot[rep], _rotate_matrix, rmat[:, 0], rmat[:, 1], rmat[:, 2], rmat[:, 3])
+    size_axis = (fsize * np.abs(rd))[cls]
+    size_any = (fsize * np.sqrt(np.abs(ra * rd - rb * rc)))[cls]
+    fix = upright if axis is None else upright & axis
+    size = np.where(fix, size_axis, size_any)
+    top = np.where(fix & (size > 0), bottom - size, top)
+    return _Sheet(page, codes, ws, x0, x1, top, bottom, upright, size)
+
+
+def _cluster(values: np.ndarray) -> np.ndarray:
+    """pdfplumber's cluster_list: sort, chain values no more than 3 pt apart; cluster id per value."""
+    uniq = np.unique(values)
+    if len(uniq) == 1:
+        return np.zeros(len(values), dtype=np.int64)
+    ids = np.empty(len(uniq), dtype=np.int64)
+    ids[0] = 0
+    np.cumsum(np.diff(uniq) > _TOL, out=ids[1:])
+    return ids[np.searchsorted(uniq, values)]
+
+
+_SPREAD = 1e7  # offset between groups (pages, runs of equal uprightness) so clusters never chain across them
+
+
+@dataclass
+class _Layout:
+    order: np.ndarray  # indices of non-space characters, in reading order
+    wstart: np.ndarray  # True where a word starts (aligned with order)
+    sizebreak: np.ndarray  # True where the font size changes inside a word (extract_words' extra_attrs)
+    wline: np.ndarray  # per word: line id (words of a line are consecutive)
+
+
+def _layout(sh: _Sheet) -> _Layout | None:
+    """pdfplumber's ``extract_text`` / ``extract_words`` ordering, for every page of a batch at once.
+
+    Per page, characters form runs of equal uprightness (in PDFium's order); in each run, lines are clusters of
+    ``top`` (vertical text: ``x0``) and characters are sorted along the line; words break at whitespace, gaps
+    over 3 pt, steps back and jumps across the line. Words whose tops cluster together form a text line.
+    """
+    up, page = sh.upright, sh.page
+    n = len(up)
+    group = np.empty(n, dtype=np.int64)
+    group[0] = 0
+    np.cumsum((up[1:] != up[:-1]) | (page[1:] != page[:-1]), out=group[1:])
+    if up.all():
+        key, lo, hi, across, sort2 = sh.top, sh.x0, sh.x1, sh.top, None
+    else:
+        key = np.where(up, sh.top, sh.x0)
+        lo = np.where(up, sh.x0, sh.top)
+        hi = np.where(up, sh.x1, sh.bottom)
+        across = key
+        sort2 = np.where(up, sh.x0, sh.bottom)
+    spread = max(_SPREAD, 4 * float(np.abs(key).max(initial=0.0)) + 1.0)
+    line = _cluster(key + group * spread)
+    span = float(lo.max() - lo.min()) if n else 0.0
+    if sort2 is None and span < 1e6 and line.max() < 1e7:  # one stable sort on (line, x0)
+        o = np.argsort(line * 1e7 + (lo - lo.min()), kind="stable")
+    else:
+        o = np.lexsort((lo if sort2 is None else sort2, lo, line))
+    lo_o, across_o, line_o = lo[o], across[o], line[o]
+    brk = np.empty(n, dtype=bool)
+    brk[0] = True
+    brk[1:] = (
+        sh.ws[o[:-1]]
+        | (lo_o[1:] < lo_o[:-1])
+        | (lo_o[1:] > hi[o[:-1]] + _TOL)
+        | (np.abs(across_o[1:] - across_o[:-1]) > _TOL)
+        | (line_o[1:] != line_o[:-1])
+    )
+    size_o = np.rint(sh.size[o] * 100)
+    sizebreak = np.zeros(n, dtype=bool)
+    sizebreak[1:] = size_o[1:] != size_o[:-1]
+    keep = ~sh.ws[o]
+    order = o[keep]
+    if not len(order):
+        return None
+    wstart, sizebreak = brk[keep], sizebreak[keep]
+    wpos = np.flatnonzero(wstart)
+    wtop = np.minimum.reduceat(sh.top[order], wpos)
+    wspread = max(_SPREAD, 4 * float(np.abs(wtop).max(initial=0.0)) + 1.0)
+    wline = _cluster(wtop + page[order[wpos]] * wspread)
+    return _Layout(order, wstart, sizebreak, wline)
+
+
+def _decode(codes: np.ndarray) -> str:
+    text = codes.astype(np.uint32).tobytes().decode("utf-32-le", errors="replace")
+    if ((codes >= 0xFB00) & (codes <= 0xFB06)).any():
+        text = text.translate(_LIGATURE_TABLE)
+    return text
+
+
+def _page_bounds(page_of: np.ndarray, pages: int) -> np.ndarray:
+    """Start offsets (length pages + 1) of each page's block in an array sorted by page."""
+    return np.searchsorted(page_of, np.arange(pages + 1))
+
+
+def _layout_texts(sh: _Sheet, lay: _Layout, pages: int) -> list[str]:
+    chars = sh.codes[lay.order]
+    wpos = np.flatnonzero(lay.wstart)
+    sep = np.zeros(len(chars), dtype=np.uint32)
+    sep[wpos[1:]] = np.where(lay.wline[1:] != lay.wline[:-1], 10, 32)
+    page_of = sh.page[lay.order]
+    bounds = _page_bounds(page_of, pages)
+    sep[bounds[1:-1][bounds[1:-1] < len(sep)]] = 0  # no separator before a page's first word
+    out = np.empty(2 * len(chars), dtype=np.uint32)
+    out[0::2] = sep
+    out[1::2] = chars
+    texts = []
+    for p in range(pages):
+        block = out[2 * bounds[p] : 2 * bounds[p + 1]]
+        texts.append(_decode(block[block != 0]) if len(block) else "")
+    return texts
+
+
+def _layout_words(sh: _Sheet, lay: _Layout, sizes: list[tuple[float, float]]) -> list[list[Word]]:
+    order = lay.order
+    wpos = np.flatnonzero(lay.wstart | lay.sizebreak)
+    text = _decode_raw(sh.codes[order])
+    word_page = sh.page[order[wpos]]
+    width = np.asarray([w for w, _ in sizes], dtype=np.float64)[word_page]
+    height = np.asarray([h for _, h in sizes], dtype=np.float64)[word_page]
+    x0 = np.clip(np.minimum.reduceat(sh.x0[order], wpos), 0, width).round(2).tolist()
+    x1 = np.clip(np.maximum.reduceat(sh.x1[order], wpos), 0, width).round(2).tolist()
+    top = np.clip(np.minimum.reduceat(sh.top[order], wpos), 0, height).round(2).tolist()
+    bottom = np.clip(np.maximum.reduceat(sh.bottom[order], wpos), 0, height).round(2).tolist()
+    size = sh.size[order[wpos]].round(2).tolist()
+    starts = wpos.tolist()
+    ends = [*starts[1:], len(order)]
+    lig = bool(((sh.codes >= 0xFB00) & (sh.codes <= 0xFB06)).any())
+    out: list[list[Word]] = [[] for _ in sizes]
+    for i, (p, s, e) in enumerate(zip(word_page.tolist(), starts, ends, strict=True)):
+        t = text[s:e]
+        if lig:
+            t = t.translate(_LIGATURE_TABLE)
+        out[p].append(Word(t, x0[i], top[i], x1[i], bottom[i], size[i] or None))
+    return out
+
+
+def _decode_raw(codes: np.ndarray) -> str:
+    return codes.astype(np.uint32).tobytes().decode("utf-32-le", errors="replace")
+
+
+@dataclass
+class _PageResult:
+    number: int
+    text: str
+    words: list[Word]
+    width: float
+    height: float
+    chars: int  # non-space characters in the text layer
+    garbage: int  # of which undecodable (U+FFFD, private use, control)
+    text_objects_lost: bool  # more undecodable text objects (empty bounds) than characters
+    image_cover: float | None  # share of the page covered by images (computed only when it matters)
+    loaded: bool  # PDFium could load the page
+
+
+def _garbage_mask(codes: np.ndarray) -> np.ndarray:
+    return (
+        (codes == 0xFFFD)
+        | ((codes >= 0xE000) & (codes <= 0xF8FF))
+        | (codes < 0x20)
+        | ((codes >= 0x7F) & (codes < 0xA0))
+    )
+
+
+def _empty_text_objects(page: Any, limit: int) -> int:
+    """Text objects with empty bounds (form XObjects included, two levels deep); counting stops past ``limit``.
+
+    PDFium gives a text object empty bounds when it cannot load the font's glyphs; such objects yield no
+    characters. Space-only objects have empty bounds too, hence the comparison with the page's characters.
+    """
+    count = 0
+    vals = [ctypes.c_float() for _ in range(4)]
+    refs = list(map(ctypes.byref, vals))
+    stack = [(page, pdfium_c.FPDFPage_CountObjects, pdfium_c.FPDFPage_GetObject, 0)]
+    while stack:
+        parent, count_fn, get_fn, depth = stack.pop()
+        for i in range(count_fn(parent)):
+            obj = get_fn(parent, i)
+            kind = pdfium_c.FPDFPageObj_GetType(obj)
+            if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
+                pdfium_c.FPDFPageObj_GetBounds(obj, *refs)
+                left, bottom, right, top = (v.value for v in vals)
+                if (right - left) * (top - bottom) <= 0:
+                    count += 1
+                    if count > limit:
+                        return count
+            elif kind == pdfium_c.FPDF_PAGEOBJ_FORM and depth < 2:
+                stack.append((obj, pdfium_c.FPDFFormObj_CountObjects, pdfium_c.FPDFFormObj_GetObject, depth + 1))
+    return count
+
+
+def _image_cover(page: Any, frame: _Frame) -> float:
+    """Share of the page area covered by image objects (sum of their bounds, capped at 1)."""
+    width, height = frame.size
+    area = max(width * height, 1e-9)
+    covered = 0.0
+    stack = [(page, pdfium_c.FPDFPage_CountObjects, pdfium_c.FPDFPage_GetObject, 0)]
+    vals = [ctypes.c_float() for _ in range(4)]
+    refs = list(map(ctypes.byref, vals))
+    while stack:
+        parent, count_fn, get_fn, depth = stack.pop()
+        for i in range(count_fn(parent)):
+            obj = get_fn(parent, i)
+            kind = pdfium_c.FPDFPageObj_GetType(obj)
+            if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE and pdfium_c.FPDFPageObj_GetBounds(obj, *refs):
+                left, bottom, right, top = (v.value for v in vals)
+                x0, x1, y0, y1 = frame.rect(left, bottom, right, top)
+                w = min(x1, width) - max(x0, 0.0)
+                h = min(y1, height) - max(y0, 0.0)
+                if w > 0 and h > 0:
+                    covered += w * h
+            elif kind == pdfium_c.FPDF_PAGEOBJ_FORM and depth < 2:
+                stack.append((obj, pdfium_c.FPDFFormObj_CountObjects, pdfium_c.FPDFFormObj_GetObject, depth + 1))
+    return min(covered / area, 1.0)
+
+
+_BATCH_PAGES = 64  # pages whose text pages stay open together while their characters are laid out
+_BATCH_CHARS = 400_000
+
+
+def _read_pages(doc: Any, indices: list[int], *, words: bool, probe: bool, ocr_auto: bool) -> list[_PageResult]:
+    """Pages through PDFium, laid out in batches. ``probe``: look for text objects PDFium could not decode;
+    ``ocr_auto``: measure how much of nearly text-less pages images cover."""
+    results: list[_PageResult] = []
+    pending: list[tuple[int, Any, Any, _Frame | None]] = []
+    chars = 0
+
+    def flush() -> None:
+        nonlocal chars
+        try:
+            results.extend(_finish_batch(pending, words=words, probe=probe, ocr_auto=ocr_auto))
+        finally:
+            for _, page, textpage, _ in pending:
+                if textpage:
+                    pdfium_c.FPDFText_ClosePage(textpage)
+                if page:
+                    pdfium_c.FPDF_ClosePage(page)
+            pending.clear()
+            chars = 0
+
+    try:
+        for index in indices:
+            page = pdfium_c.FPDF_LoadPage(doc, index)
+            textpage, frame = None, None
+            if page:
+                frame = _Frame(_page_box(page), (pdfium_c.FPDFPage_GetRotation(page) % 4) * 90)
+                textpage = pdfium_c.FPDFText_LoadPage(page)
+            pending.append((index, page, textpage, frame))
+            chars += max(pdfium_c.FPDFText_CountChars(textpage), 0) if textpage else 0
+            if len(pending) >= _BATCH_PAGES or chars >= _BATCH_CHARS:
+                flush()
+        if pending:
+            flush()
+    finally:
+        for _, page, textpage, _ in pending:
+            if textpage:
+                pdfium_c.FPDFText_ClosePage(textpage)
+            if page:
+                pdfium_c.FPDF_ClosePage(page)
+    return results
+
+
+def _finish_batch(
+    pending: list[tuple[int, Any, Any, _Frame | None]], *, words: bool, probe: bool, ocr_auto: bool
+) -> list[_PageResult]:
+    live = [(k, item) for k, item in enumerate(pending) if item[2]]
+    count = len(live)
+    texts = [""] * count
+    word_lists: list[list[Word]] = [[] for _ in range(count)]
+    nchars = np.zeros(count, dtype=np.int64)
+    garbage = np.zeros(count, dtype=np.int64)
+    if live:
+        frames = [item[3] for _, item in live]
+        sh = _sheet([_addr(item[2]) for _, item in live], frames)
+        lay = _layout(sh) if sh is not None else None
+        if lay is not None:
+            texts = _layout_texts(sh, lay, count)
+            page_of = sh.page[lay.order]
+            nchars = np.bincount(page_of, minlength=count)
+            garbage = np.bincount(page_of, weights=_garbage_mask(sh.codes[lay.order]), minlength=count).astype(int)
+            if words:
+                word_lists = _layout_words(sh, lay, [f.size for f in frames])
+    out = []
+    slot = {k: j for j, (k, _) in enumerate(live)}
+    for k, (index, page, _, frame) in enumerate(pending):
+        if k not in slot:
+            width, height = frame.size if frame else (0.0, 0.0)
+            out.append(_PageResult(index + 1, "", [], width, height, 0, 0, False, None, False))
+            continue
+        j = slot[k]
+        n, bad = int(nchars[j]), int(garbage[j])
+        lost = False
+        limit = max(n, MIN_TEXT_CHARS)
+        if probe and pdfium_c.FPDFPage_CountObjects(page) > limit:
+            lost = _empty_text_objects(page, limit) > limit
+        cover = _image_cover(page, frame) if ocr_auto and n - bad < MIN_TEXT_CHARS else None
+        width, height = frame.size
+        out.append(_PageResult(index + 1, texts[j], word_lists[j], width, height, n, bad, lost, cover, True))
+    return out
+
+
+@contextlib.contextmanager
+def _quiet_pdfminer() -> Iterator[None]:
+    """pdfminer logs a warning for every oddity it repairs; keep them out of the caller's logs."""
+    logger = logging.getLogger("pdfminer")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+class _Plumber:
+    """pdfplumber opened lazily, once per document, for fallback pages."""
+
+    def __init__(self, data: bytes, password: str | None) -> None:
+        self.data, self.password = data, password
+        self.pdf: Any = None
+        self.error: Exception | None = None
+
+    def _ensure(self) -> bool:
+        if self.pdf is None and self.error is None:
+            try:
+                import pdfplumber
+
+                self.pdf = pdfplumber.open(io.BytesIO(self.data), password=self.password or "")
+            except Exception as exc:  # pdfminer raises many types on damaged files; any of them means "no"
+                self.error = exc
+        return self.pdf is not None
+
+    def page_count(self) -> int | None:
+        with _quiet_pdfminer():
+            if not self._ensure():
+                return None
+            try:
+                return len(self.pdf.pages)
+            except Exception as exc:
+                self.error = exc
+                return None
+
+    def page(self, number: int, words: bool) -> tuple[str, list[Word], float, float] | None:
+        with _quiet_pdfminer():
+            if not self._ensure():
+                return None
+            try:
+                if number > len(self.pdf.pages):
+                    return None
+                page = self.pdf.pages[number - 1]
+                text = page.extract_text() or ""
+                word_list = []
+                if words:
+                    width, height = float(page.width), float(page.height)
+                    for w in page.extract_words(extra_attrs=["size"]):
+                        word_list.append(
+                            Word(
+                                w["text"],
+                                round(min(max(float(w["x0"]), 0.0), width), 2),
+                                round(min(max(float(w["top"]), 0.0), height), 2),
+                                round(min(max(float(w["x1"]), 0.0), width), 2),
+                                round(min(max(float(w["bottom"]), 0.0), height), 2),
+                                round(float(w["size"]), 2),
+                            )
+                        )
+                result = (text, word_list, float(page.width), float(page.height))
+                page.close()
+                return result
+            except Exception:  # pdfminer raises many types on damaged pages; any of them means "no"
+                return None
+
+    def close(self) -> None:
+        if self.pdf is not None:
+            with _quiet_pdfminer(), contextlib.suppress(Exception):
+                self.pdf.close()
+
+
+def _nonspace(text: str) -> int:
+    return sum(1 for c in text if not c.isspace())
+
+
+def _needs_ocr(res: _PageResult) -> bool:
+    usable = res.chars - res.garbage
+    if res.chars and res.garbage > MAX_GARBAGE_SHARE * res.chars:
+        return True
+    return usable < MIN_TEXT_CHARS and (res.image_cover or 0.0) >= MIN_IMAGE_COVER
+
+
+@contextlib.contextmanager
+def _open(data: bytes, source: str, password: str | None) -> Iterator[Any]:
+    if not isinstance(data, bytes):
+        data = bytes(data)  # bytearray, memoryview: PDFium needs bytes
+    _check_bytes(data, source)
+    with PDFIUM_LOCK:
+        try:
+            doc = pdfium.PdfDocument(data, password=password or None)
+        except pdfium.PdfiumError as exc:
+            raise _open_error(data, source, password, exc) from None
+        try:
+            yield doc
+        finally:
+            doc.close()
+
+
+def _page_count(doc: Any, source: str, max_pages: int) -> int:
+    n = len(doc)
+    if n < 1:
+        raise _fail("E158", "the PDF has no pages", source)
+    if n > max_pages:
+        raise _fail(
+            "E157",
+            f"the PDF has {n:,} pages, more than the {max_pages:,}-page limit; split it or raise NLPIPE_MAX_PAGES",
+            source,
+            kind=LimitError,
+        )
+    return n
+
+
+# ----------------------------------------------------------------------------------------------- public API
+
+
+def pdf_page_texts(data: bytes, *, source: str, password: str | None = None, max_pages: int = 2000) -> list[str]:
+    """Each page's text through the fast path alone (PDFium, pdfplumber-style layout; no OCR, no fallback).
+
+    For prediction and batch work where speed matters. A page PDFium cannot load comes back as ``""``; a file it
+    cannot open is E153 (:func:`read_pdf` tries pdfplumber for both). Errors E150-E158 as in :func:`read_pdf`.
+    """
+    with _open(data, source, password) as doc:
+        n = _page_count(doc, source, max_pages)
+        results = _read_pages(doc.raw, list(range(n)), words=False, probe=False, ocr_auto=False)
+        return [r.text for r in results]
+
+
+def read_pdf(
+    data: bytes,
+    *,
+    source: str,
+    password: str | None = None,
+    ocr: str = "auto",
+    ocr_lang: str = "eng",
+    ocr_dpi: int = 300,
+    ocr_workers: int = 0,
+    max_pages: int = 2000,
+    words: bool = True,
+) -> Document:
+    """Read a PDF: text per page, words with boxes (``words=True``), OCR for pages without a text layer.
+
+    Parameters
+    ----------
+    data:
+        The file's bytes.
+    source:
+        The file's name, used in error messages and stored as ``Document.source``.
+    password:
+        For encrypted PDFs (E154 without one, E155 when wrong).
+    ocr:
+        ``"auto"`` (pages whose text layer is unusable, see the module docs), ``"always"`` or ``"never"``.
+    ocr_lang, ocr_dpi, ocr_workers:
+        Tesseract language(s) (``eng+deu``), render resolution, worker processes (0: one per CPU core).
+    max_pages:
+        More pages than this is E157 (``NLPIPE_MAX_PAGES``).
+    words:
+        ``True``: words with boxes and font sizes (from PDFium's characters, pdfplumber's word rules);
+        ``False``: text only, faster.
+
+    Returns
+    -------
+    Document
+        ``text`` is the pages joined with ``PAGE_SEPARATOR``; ``pages`` one :class:`~nlpipe.types.Page` each;
+        ``meta``: ``pages``, ``page_offsets``, ``ocr_pages``, ``no_text_pages``, ``fallback_pages`` (read with
+        pdfplumber because PDFium could not), ``encrypted`` and the PDF's ``info`` (title, author, ...).
+    """
+    _check_options(source, ocr, ocr_dpi, ocr_workers, max_pages)
+    if not isinstance(data, bytes):
+        data = bytes(data)
+    results: list[_PageResult] = []
+    fallback: list[int] = []
+    plumber = _Plumber(data, password)
+    try:
+        try:
+            with _open(data, source, password) as doc:
+                n = _page_count(doc, source, max_pages)
+                encrypted = pdfium_c.FPDF_GetSecurityHandlerRevision(doc.raw) != -1
+                info = _metadata(doc)
+                results = _read_pages(doc.raw, list(range(n)), words=words, probe=True, ocr_auto=ocr == "auto")
+        except NlpipeError as exc:
+            if exc.code != "E153":
+                raise
+            # PDFium cannot open it; pdfplumber (pdfminer) sometimes can, and then reads every page
+            results, encrypted, info = _plumber_document(plumber, exc, source, max_pages, words), False, {}
+            fallback = [r.number for r in results]
+        for res in results:
+            if res.number in fallback or (res.loaded and not res.text_objects_lost):
+                continue
+            alt = plumber.page(res.number, words)
+            if alt is None:
+                if not res.loaded:
+                    raise _fail(
+                        "E159",
+                        "neither PDFium nor pdfplumber can read this page; the PDF is damaged, re-export it",
+                        source,
+                        res.number,
+                    )
+                continue
+            text, word_list, width, height = alt
+            if res.loaded and _nonspace(text) <= res.chars:
+                continue  # pdfplumber finds no more text than PDFium did
+            res.text, res.words = text, word_list
+            res.width, res.height = res.width or width, res.height or height
+            res.chars, res.garbage = _nonspace(text), 0
+            fallback.append(res.number)
+    finally:
+        plumber.close()
+
+    pages = [Page(r.number, r.text, round(r.width, 2), round(r.height, 2), r.words) for r in results]
+    renderable = [r for r in results if r.loaded]  # OCR renders with PDFium
+    if ocr == "always":
+        ocr_numbers = [r.number for r in renderable]
+    elif ocr == "auto":
+        ocr_numbers = [r.number for r in renderable if r.number not in fallback and _needs_ocr(r)]
+    else:
+        ocr_numbers = []
+    if ocr_numbers:
+        from nlpipe.ingest.ocr import ocr_pages
+
+        done = ocr_pages(
+            data, ocr_numbers, source=source, password=password, lang=ocr_lang, dpi=ocr_dpi, workers=ocr_workers
+        )
+        for page in done:
+            pages[page.number - 1] = page
+    offsets, pos = [], 0
+    for page in pages:
+        offsets.append(pos)
+        pos += len(page.text) + len(PAGE_SEPARATOR)
+    meta: dict[str, Any] = {
+        "pages": len(pages),
+        "page_offsets": offsets,
+        "ocr_pages": ocr_numbers,
+        "no_text_pages": [p.number for p in pages if not p.text.strip()],
+        "fallback_pages": sorted(fallback),
+        "encrypted": encrypted,
+    }
+    if info:
+        meta["info"] = info
+    return Document(
+        text=PAGE_SEPARATOR.join(p.text for p in pages),
+        source=source,
+        mime="application/pdf",
+        pages=pages,
+        meta=meta,
+    )
+
+
+def _plumber_document(
+    plumber: _Plumber, error: NlpipeError, source: str, max_pages: int, words: bool
+) -> list[_PageResult]:
+    """Every page through pdfplumber, for a file PDFium cannot open; re-raise ``error`` if pdfplumber cannot either."""
+    count = plumber.page_count()
+    if count is None:
+        raise error
+    if count < 1:
+        raise _fail("E158", "the PDF has no pages", source)
+    if count > max_pages:
+        raise _fail(
+            "E157",
+            f"the PDF has {count:,} pages, more than the {max_pages:,}-page limit; split it or raise NLPIPE_MAX_PAGES",
+            source,
+            kind=LimitError,
+        )
+    results = []
+    for number in range(1, count + 1):
+        alt = plumber.page(number, words)
+        if alt is None:
+            raise _fail("E159", "pdfplumber cannot read this page (and PDFium cannot open the file)", source, number)
+        text, word_list, width, height = alt
+        results.append(_PageResult(number, text, word_list, width, height, _nonspace(text), 0, False, None, False))
+    return results
+
+
+def _metadata(doc: Any) -> dict[str, str]:
+    try:
+        items = doc.get_metadata_dict(skip_empty=True).items()
+        return {k.lower(): v.strip() for k, v in items if isinstance(v, str) and v.strip()}
+    except Exception:  # metadata is a nicety; a broken info dictionary must not lose the document
+        return {}
+
+
+def pdf_tables(
+    data: bytes, *, source: str, password: str | None = None, pages: list[int] | None = None
+) -> dict[int, list[list[list[str | None]]]]:
+    """Tables per page number (1-based), with pdfplumber's ``extract_tables`` (ruled tables work best).
+
+    ``pages`` limits the pages read (default: all). Open errors are the same coded errors as :func:`read_pdf`.
+    """
+    with _open(data, source, password):
+        pass  # PDFium's verdict on encryption and damage gives the coded error before pdfplumber is tried
+    import pdfplumber
+
+    out: dict[int, list[list[list[str | None]]]] = {}
+    with _quiet_pdfminer():
+        try:
+            pdf = pdfplumber.open(io.BytesIO(data), password=password or "")
+        except Exception as exc:
+            raise _fail(
+                "E153", f"pdfplumber cannot open the PDF ({type(exc).__name__}); re-export it", source
+            ) from None
+        with pdf:
+            numbers = pages or list(range(1, len(pdf.pages) + 1))
+            for number in numbers:
+                if not 1 <= number <= len(pdf.pages):
+                    raise _fail("E160", f"there is no page {number} (the PDF has {len(pdf.pages)})", source)
+                try:
+                    tables = pdf.pages[number - 1].extract_tables()
+                except Exception as exc:
+                    raise _fail(
+                        "E159", f"pdfplumber cannot read this page ({type(exc).__name__})", source, number
+                    ) from None
+                if tables:
+                    out[number] = tables
+    return out

@@ -1,0 +1,181 @@
+"""Files, folders, archives and uploads -> stored documents of a dataset.
+
+Every input is read by :mod:`nlpipe.ingest.dispatch`; each document is stored with its pages and word boxes,
+and the file it came from is kept content-addressed under ``NLPIPE_HOME/originals`` (an archive member points
+at its archive: its ``source`` says ``archive.zip!path/inside``). A file that cannot be read is listed in the
+summary with its code and message and everything else is stored: one bad member never aborts an archive.
+Documents are written in batches, each in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nlpipe.config import Settings
+from nlpipe.errors import InputError
+from nlpipe.ingest.dispatch import IngestFailure, IngestSkipped, iter_ingest
+from nlpipe.store.datasets import import_records
+from nlpipe.store.db import Store
+from nlpipe.store.documents import save_original, save_original_file
+from nlpipe.types import Document, Record
+
+BATCH = 200
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class IntakeSummary:
+    dataset: str
+    documents: int = 0
+    added: int = 0
+    already_present: int = 0
+    pages: int = 0
+    ocr_pages: int = 0
+    failures: list[IngestFailure] = field(default_factory=list)
+    skipped: list[IngestFailure] = field(default_factory=list)
+    per_file: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "documents": self.documents,
+            "added": self.added,
+            "already_present": self.already_present,
+            "pages": self.pages,
+            "ocr_pages": self.ocr_pages,
+            "failures": [f.__dict__ for f in self.failures],
+            "skipped": [f.__dict__ for f in self.skipped],
+            "files": self.per_file,
+        }
+
+
+def _top_file(source: str) -> str:
+    """The file on disk (or upload name) a document's source starts with."""
+    return source.split("!", 1)[0].split("#line=", 1)[0]
+
+
+def _record(doc: Document) -> Record:
+    meta = doc.meta
+    labels = [str(x) for x in meta.get("labels") or []]
+    return Record(
+        text=doc.text,
+        labels=labels,
+        split=meta.get("split"),
+        external_id=meta.get("id") or doc.source,
+        file=doc.source,
+        document=doc,
+    )
+
+
+class _Batcher:
+    def __init__(self, store: Store, settings: Settings, dataset: str, summary: IntakeSummary) -> None:
+        self.store, self.settings, self.dataset, self.summary = store, settings, dataset, summary
+        self.pending: list[Record] = []
+
+    def add(self, doc: Document) -> None:
+        self.pending.append(_record(doc))
+        s = self.summary
+        s.documents += 1
+        s.pages += len(doc.pages)
+        s.ocr_pages += sum(1 for p in doc.pages if p.ocr)
+        entry = s.per_file.setdefault(_top_file(doc.source or ""), {"documents": 0, "failures": 0})
+        entry["documents"] += 1
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        result = import_records(
+            self.store, self.dataset, self.pending, seed=self.settings.seed,
+            test_fraction=self.settings.test_fraction, create=True,
+        )  # fmt: skip
+        self.summary.added += result.added
+        self.summary.already_present += result.already_present
+        self.pending = []
+
+
+def _consume(items: Iterable[Document | IngestFailure], batcher: _Batcher, original: Callable[[str], str]) -> None:
+    summary = batcher.summary
+    for item in items:
+        if isinstance(item, IngestSkipped):
+            summary.skipped.append(item)
+        elif isinstance(item, IngestFailure):
+            summary.failures.append(item)
+            summary.per_file.setdefault(_top_file(item.source), {"documents": 0, "failures": 0})["failures"] += 1
+        else:
+            item.meta["original_sha256"] = original(_top_file(item.source or ""))
+            batcher.add(item)
+    batcher.flush()
+
+
+def ingest_paths(
+    store: Store,
+    settings: Settings,
+    dataset: str,
+    paths: Iterable[Path],
+    *,
+    password: str | None = None,
+    ocr: str | None = None,
+    progress: Progress | None = None,
+) -> IntakeSummary:
+    """Store every document found in ``paths`` (files, folders, archives) in ``dataset`` (created if missing)."""
+    summary = IntakeSummary(dataset=dataset)
+    batcher = _Batcher(store, settings, dataset, summary)
+    saved: dict[str, str] = {}
+
+    def original(path: str) -> str:
+        if path not in saved:
+            saved[path] = save_original_file(settings.home, Path(path))
+        return saved[path]
+
+    for path in paths:
+        _consume(iter_ingest(Path(path), settings, password=password, ocr=ocr, progress=progress), batcher, original)
+    return summary
+
+
+def ingest_uploads(
+    store: Store,
+    settings: Settings,
+    dataset: str,
+    uploads: Iterable[tuple[str, bytes]],
+    *,
+    password: str | None = None,
+    ocr: str | None = None,
+) -> IntakeSummary:
+    """Store the documents of uploaded files, given as (file name, bytes) pairs."""
+    summary = IntakeSummary(dataset=dataset)
+    batcher = _Batcher(store, settings, dataset, summary)
+    for name, data in uploads:
+        sha = save_original(settings.home, data)
+        _consume(iter_ingest(data, settings, name=name, password=password, ocr=ocr), batcher, lambda _p, h=sha: h)
+    return summary
+
+
+def documents_for_prediction(
+    source: Path | bytes,
+    settings: Settings,
+    *,
+    name: str | None = None,
+    password: str | None = None,
+    ocr: str | None = None,
+) -> tuple[list[Document], list[IngestFailure]]:
+    """The documents of one file or upload (an archive gives several), for prediction: nothing is stored.
+
+    Raises the first failure as a coded error when the input yields no document at all.
+    """
+    docs: list[Document] = []
+    problems: list[IngestFailure] = []
+    for item in iter_ingest(source, settings, name=name, password=password, ocr=ocr):
+        (problems if isinstance(item, IngestFailure) else docs).append(item)  # type: ignore[arg-type]
+    failures = [p for p in problems if not isinstance(p, IngestSkipped)]
+    if not docs:
+        first = failures[0] if failures else (problems[0] if problems else None)
+        if first is None:
+            raise InputError("E198", f"{name or source}: no document found to predict on.", file=str(name or source))
+        raise InputError(first.code, first.message, file=first.source)
+    return docs, failures

@@ -1,0 +1,103 @@
+"""Files, folders, archives and uploads into the store: documents, pages, originals, per-file failures."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from nlpipe.cli.main import app
+from nlpipe.intake import ingest_paths, ingest_uploads
+from nlpipe.store.datasets import load_dataset
+from nlpipe.store.documents import get_document, original_path
+from nlpipe.store.schema import PageRow
+from tests.conftest import DATA, SHARED
+
+PDFS = SHARED / "pdfplumber_test_pdfs" / "pdfs"
+needs_pdfs = pytest.mark.skipif(not PDFS.is_dir(), reason="shared pdfplumber test PDFs not present")
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_intake_folder_with_a_bad_member_keeps_the_rest(store, settings, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("First document about the harbour.")
+    (tmp_path / "in" / "b.html").write_text("<html><script>x()</script><p>Second document</p></html>")
+    (tmp_path / "in" / "empty.txt").write_bytes(b"")
+    (tmp_path / "in" / "c.zip").write_bytes(_zip({"inner/d.txt": b"Third one", "../evil.txt": b"nope"}))
+    summary = ingest_paths(store, settings, "docs", [tmp_path / "in"])
+    assert summary.documents == 3 and summary.added == 3
+    assert [(f.code, f.source.endswith("empty.txt")) for f in summary.failures] == [("E176", True)]
+    assert [f.code for f in summary.skipped] == ["E188"]
+    with store.session() as s:
+        data = load_dataset(s, "docs", labeled_only=False)
+    assert sorted(data.texts) == ["First document about the harbour.", "Second document", "Third one"]
+    assert any(e.endswith("c.zip!inner/d.txt") for e in data.external_ids)
+    again = ingest_paths(store, settings, "docs", [tmp_path / "in"])
+    assert again.added == 0 and again.already_present == 3
+
+
+@needs_pdfs
+def test_intake_pdf_pages_words_and_original(store, settings):
+    pdf = PDFS / "cupertino_usd_4-6-16.pdf"
+    summary = ingest_paths(store, settings, "pdfs", [pdf])
+    assert summary.documents == 1 and summary.pages == 1
+    with store.session() as s:
+        doc_id = load_dataset(s, "pdfs", labeled_only=False).doc_ids[0]
+        doc = get_document(s, doc_id)
+        assert s.scalar(select(func.count()).select_from(PageRow)) == 1
+    assert doc.mime == "application/pdf" and doc.pages[0].words
+    word = doc.pages[0].words[0]
+    assert 0 <= word.x0 < word.x1 <= doc.pages[0].width and word.size
+    assert original_path(settings.home, doc.meta["original_sha256"]).read_bytes() == pdf.read_bytes()
+
+
+@needs_pdfs
+def test_intake_uploads_report_encrypted_and_empty_files(store, settings):
+    uploads = [
+        ("locked.pdf", (PDFS / "password-example.pdf").read_bytes()),
+        ("empty.pdf", b""),
+        ("notes.txt", "Caf\u00e9 au lait, s'il vous pla\u00eet".encode("cp1252")),
+    ]
+    summary = ingest_uploads(store, settings, "up", uploads)
+    codes = {f.source: f.code for f in summary.failures}
+    assert codes == {"locked.pdf": "E154", "empty.pdf": "E176"}
+    assert summary.documents == 1
+    with store.session() as s:
+        assert load_dataset(s, "up", labeled_only=False).texts == ["Caf\u00e9 au lait, s'il vous pla\u00eet"]
+    unlocked = ingest_uploads(store, settings, "up", uploads[:1], password="test")
+    assert unlocked.documents == 1 and not unlocked.failures
+
+
+def test_intake_csv_rows_keep_labels(store, settings):
+    summary = ingest_paths(store, settings, "fb", [DATA / "feedback.csv"])
+    assert summary.documents == 200
+    with store.session() as s:
+        data = load_dataset(s, "fb")
+    assert len(data) == 200 and any(len(labs) == 2 for labs in data.labels)
+
+
+def test_cli_ingest_summary_and_exit_codes(tmp_path):
+    runner = CliRunner()
+    good = tmp_path / "good.txt"
+    good.write_text("A perfectly ordinary document.")
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"\x00\x01\x02binary")
+    result = runner.invoke(app, ["ingest", "d", str(good), str(bad), "--json"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["added"] == 1 and [f["code"] for f in body["failures"]] == ["E175"]
+    only_bad = runner.invoke(app, ["ingest", "d", str(bad)])
+    assert only_bad.exit_code == 1 and "E175" in only_bad.stderr
+    missing = runner.invoke(app, ["ingest", "d", str(tmp_path / "nope.txt")])
+    assert missing.exit_code == 1 and "[E195]" in missing.stderr and "Traceback" not in missing.stderr
