@@ -78,6 +78,18 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     get_settings.cache_clear()
 
 
+def make_zip(members: dict[str, bytes]) -> bytes:
+    """A zip archive in memory with the given member names and contents."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
 def news_records() -> list[Record]:
     rows = [json.loads(line) for line in (DATA / "news.jsonl").read_text().splitlines() if line.strip()]
     return [Record(text=r["text"], labels=[r["label"]], external_id=r["id"]) for r in rows]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 
 import pytest
 from sqlalchemy import func, select
@@ -15,18 +13,11 @@ from nlpipe.intake import ingest_paths, ingest_uploads
 from nlpipe.store.datasets import load_dataset
 from nlpipe.store.documents import get_document, original_path
 from nlpipe.store.schema import PageRow
-from tests.conftest import DATA, SHARED
+from tests.conftest import DATA, SHARED, make_zip
 
 PDFS = SHARED / "pdfplumber_test_pdfs" / "pdfs"
 needs_pdfs = pytest.mark.skipif(not PDFS.is_dir(), reason="shared pdfplumber test PDFs not present")
 
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def test_intake_folder_with_a_bad_member_keeps_the_rest(store, settings, tmp_path):
@@ -34,7 +25,7 @@ def test_intake_folder_with_a_bad_member_keeps_the_rest(store, settings, tmp_pat
     (tmp_path / "in" / "a.txt").write_text("First document about the harbour.")
     (tmp_path / "in" / "b.html").write_text("<html><script>x()</script><p>Second document</p></html>")
     (tmp_path / "in" / "empty.txt").write_bytes(b"")
-    (tmp_path / "in" / "c.zip").write_bytes(_zip({"inner/d.txt": b"Third one", "../evil.txt": b"nope"}))
+    (tmp_path / "in" / "c.zip").write_bytes(make_zip({"inner/d.txt": b"Third one", "../evil.txt": b"nope"}))
     summary = ingest_paths(store, settings, "docs", [tmp_path / "in"])
     assert summary.documents == 3 and summary.added == 3
     assert [(f.code, f.source.endswith("empty.txt")) for f in summary.failures] == [("E176", True)]

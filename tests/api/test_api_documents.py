@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from tests.api.test_api import assert_error
-from tests.conftest import SHARED
+from tests.conftest import SHARED, make_zip
 
 KEY = {"X-API-Key": "k1"}
 PDFS = SHARED / "pdfplumber_test_pdfs" / "pdfs"
@@ -23,13 +20,6 @@ def client(trained, tmp_path):
         yield c
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
-
 
 def test_api_upload_needs_a_key(client):
     r = client.post("/v1/datasets/up/documents", files={"files": ("a.txt", b"hello there")})
@@ -37,7 +27,7 @@ def test_api_upload_needs_a_key(client):
 
 
 def test_api_upload_files_and_archive(client):
-    archive = _zip({"a/one.txt": b"The match ended in a draw.", "a/empty.txt": b"", "../up.txt": b"x"})
+    archive = make_zip({"a/one.txt": b"The match ended in a draw.", "a/empty.txt": b"", "../up.txt": b"x"})
     r = client.post(
         "/v1/datasets/up/documents",
         files=[("files", ("news.zip", archive)), ("files", ("two.html", b"<p>Second <b>document</b></p>"))],
@@ -69,7 +59,7 @@ def test_api_predict_file_text_and_archive(client):
     assert r.status_code == 200, r.text
     [pred] = r.json()["predictions"]
     assert pred["source"] == "a.txt" and pred["predicted"] == ["sports"] and len(pred["labels"]) == 1
-    archive = _zip({"x.txt": b"Parliament votes on the new budget", "y.txt": b""})
+    archive = make_zip({"x.txt": b"Parliament votes on the new budget", "y.txt": b""})
     body = client.post("/v1/models/news:predictFile", files={"file": ("b.zip", archive)}).json()
     assert [p["source"] for p in body["predictions"]] == ["b.zip!x.txt"]
     assert [f["code"] for f in body["failures"]] == ["E176"]
