@@ -46,6 +46,7 @@ test-slow: install
 bench: install
 	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python benchmarks/classify.py
+	$(BIN)/python benchmarks/ingest.py
 
 lint: install
 	$(BIN)/ruff check nlpipe api tests benchmarks

@@ -4,9 +4,10 @@ Which tool does what
 --------------------
 **pypdfium2 (PDFium): the text layer, fast** (:func:`pdf_page_texts`, and the text and words of
 :func:`read_pdf`). PDFium's text page gives each character's code and its loose box (font advance, descent
-and ascent) -- one ``FPDFText_GetLooseCharBox`` call per character; the character matrix is asked for only
-where the orientation is not obvious from the neighbours, the font size once per page and box height. PDFium's
-own reading order and spacing are *not* used: the characters are laid out in NumPy the way pdfplumber's
+and ascent; ``FPDFText_GetLooseCharBox``, asked for the ends of each word and spread evenly over the inner
+characters of ordinary-size words, see :func:`_loose_boxes`); the character matrix is asked for only where
+the orientation is not obvious from the neighbours, the font size once per page and box height. PDFium's own
+reading order and spacing are *not* used: the characters are laid out in NumPy the way pdfplumber's
 ``page.extract_text()`` lays them out (several pages at once, see ``_BATCH_PAGES``):
 
 * pdfminer's coordinates: origin at the top-left of the media box as displayed (``/Rotate`` applied), and
@@ -281,9 +282,65 @@ class _Sheet:
     size: np.ndarray  # font size in points
 
 
+_INTERPOLATE_MAX_HEIGHT = 14.0  # points; see _page_boxes
+
+
+def _loose_boxes(tps: np.ndarray, page: np.ndarray, local: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Loose boxes (left, top, right, bottom; y up) of a batch's characters, asking PDFium for fewer of them.
+
+    PDFium puts a (generated) space wherever the gap between characters is large for their font size, so inside
+    a run of non-space characters the characters touch. Where the run's first and last character sit on one
+    baseline box, left to right, in a font of ordinary size (loose height up to ``_INTERPOLATE_MAX_HEIGHT``: in
+    bigger fonts a gap PDFium ignores can exceed pdfplumber's 3 pt), the inner characters are spread evenly
+    between the two, on the same box; their exact advances matter neither to the text nor to the word boxes.
+    Other runs, spaces and the ends of runs are asked for. CR and LF are PDFium's line breaks: no box needed.
+    """
+    n = len(codes)
+    ws = _WS_LUT[np.minimum(codes, 0x3001)]
+    box = np.zeros((n, 4), dtype=np.float32)
+    edge = np.ones(n + 1, dtype=bool)  # between two characters: whitespace or a page break on either side
+    edge[1:-1] = ws[:-1] | ws[1:] | (page[1:] != page[:-1])
+    first = ~ws & edge[:-1]
+    last = ~ws & edge[1:]
+    need = np.flatnonzero((ws & (codes != 10) & (codes != 13)) | first | last)
+    box[need] = _fetch_floats(_loose_box, tps[page[need]].tolist(), local[need].tolist(), len(need), 4)
+    starts, ends = np.flatnonzero(first), np.flatnonzero(last)
+    inner_count = ends - starts - 1
+    runs = np.flatnonzero(inner_count > 0)
+    if not len(runs):
+        return box
+    fb, lb = box[starts[runs]], box[ends[runs]]
+    span = lb[:, 0] - fb[:, 2]  # from the first character's right edge to the last one's left edge
+    height = fb[:, 1] - fb[:, 3]
+    ok = (
+        (np.abs(fb[:, 3] - lb[:, 3]) < 0.01)
+        & (np.abs(fb[:, 1] - lb[:, 1]) < 0.01)
+        & (height > 0)
+        & (height <= _INTERPOLATE_MAX_HEIGHT)
+        & (span >= 0)
+    )
+    counts = inner_count[runs]
+    run_of = np.repeat(np.arange(len(runs)), counts)
+    pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    inner = starts[runs][run_of] + 1 + pos
+    good = ok[run_of]
+    ask = inner[~good]
+    if len(ask):
+        box[ask] = _fetch_floats(_loose_box, tps[page[ask]].tolist(), local[ask].tolist(), len(ask), 4)
+    gi, gr, gp = inner[good], run_of[good], pos[good]
+    if len(gi):
+        step = span[gr] / counts[gr]
+        left = fb[gr, 2] + gp * step
+        box[gi, 0] = left
+        box[gi, 2] = left + step
+        box[gi, 1] = fb[gr, 1]
+        box[gi, 3] = fb[gr, 3]
+    return box
+
+
 def _sheet(textpages: list[int], frames: list[_Frame]) -> _Sheet | None:
     """Read the characters of a batch of text pages and put them in pdfplumber's coordinates."""
-    parts_codes, parts_box, counts = [], [], []
+    parts_codes, counts = [], []
     for tp in textpages:
         n = _count_chars(tp) if tp else 0
         if n <= 0:
@@ -296,18 +353,17 @@ def _sheet(textpages: list[int], frames: list[_Frame]) -> _Sheet | None:
             # the text buffer does not line up with the character list (surrogates, dropped characters)
             codes = np.fromiter(map(_unicode, itertools.repeat(tp, n), range(n)), dtype=np.uint32, count=n)
         parts_codes.append(codes)
-        parts_box.append(_fetch_floats(_loose_box, itertools.repeat(tp, n), range(n), n, 4))
         counts.append(n)
     if not parts_codes:
         return None
     codes = np.concatenate(parts_codes)
-    box = np.concatenate(parts_box)  # left, top, right, bottom (y up), float32
-    if not np.isfinite(box).all():
-        box = np.nan_to_num(box, nan=0.0, posinf=0.0, neginf=0.0)
     ns = np.asarray(counts)
     page = np.repeat(np.arange(len(ns)), ns)
     local = np.arange(len(codes)) - np.repeat(np.cumsum(ns) - ns, ns)  # index within the page's text page
     tps = np.asarray(textpages, dtype=np.int64)
+    box = _loose_boxes(tps, page, local, codes)  # left, top, right, bottom (y up), float32
+    if not np.isfinite(box).all():
+        box = np.nan_to_num(box, nan=0.0, posinf=0.0, neginf=0.0)
     left, top_up, right, bottom_up = box[:, 0], box[:, 1], box[:, 2], box[:, 3]
     ws = _WS_LUT[np.minimum(codes, 0x3001)]
 
@@ -794,7 +850,11 @@ def _open(data: bytes, source: str, password: str | None) -> Iterator[Any]:
 
 
 def _page_count(doc: Any, source: str, max_pages: int) -> int:
-    n = len(doc)
+    return _check_page_count(len(doc), source, max_pages)
+
+
+def _check_page_count(n: int, source: str, max_pages: int) -> int:
+    """``n`` if it is a page count nlpipe reads: E158 for none, E157 (LimitError) past ``max_pages``."""
     if n < 1:
         raise _fail("E158", "the PDF has no pages", source)
     if n > max_pages:
@@ -949,15 +1009,7 @@ def _plumber_document(
     count = plumber.page_count()
     if count is None:
         raise error
-    if count < 1:
-        raise _fail("E158", "the PDF has no pages", source)
-    if count > max_pages:
-        raise _fail(
-            "E157",
-            f"the PDF has {count:,} pages, more than the {max_pages:,}-page limit; split it or raise NLPIPE_MAX_PAGES",
-            source,
-            kind=LimitError,
-        )
+    _check_page_count(count, source, max_pages)
     results = []
     for number in range(1, count + 1):
         alt = plumber.page(number, words)
