@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -24,32 +25,14 @@ def original_path(home: Path, sha256: str) -> Path:
     return originals_dir(home) / sha256[:2] / sha256
 
 
-def save_original(home: Path, data: bytes) -> str:
-    """Store ``data`` as ``originals/<first two hex digits>/<sha256>`` (once) and return the hash."""
-    sha = hashlib.sha256(data).hexdigest()
-    path = original_path(home, sha)
-    if path.exists():
-        return sha
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return sha
-
-
-def save_original_file(home: Path, path: Path, chunk: int = 1 << 20) -> str:
-    """Like :func:`save_original` for a file on disk, streamed (an archive may be larger than memory)."""
+def _save_blocks(home: Path, blocks: Iterable[bytes]) -> str:
+    """Write ``blocks`` to ``originals/<first two hex digits>/<sha256>`` (once, atomically); return the hash."""
     digest = hashlib.sha256()
     originals_dir(home).mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=originals_dir(home), prefix=".tmp-")
     try:
-        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
-            while block := src.read(chunk):
+        with os.fdopen(fd, "wb") as dst:
+            for block in blocks:
                 digest.update(block)
                 dst.write(block)
         sha = digest.hexdigest()
@@ -61,6 +44,17 @@ def save_original_file(home: Path, path: Path, chunk: int = 1 << 20) -> str:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return sha
+
+
+def save_original(home: Path, data: bytes) -> str:
+    """Store uploaded bytes content-addressed and return their SHA-256."""
+    return _save_blocks(home, [data])
+
+
+def save_original_file(home: Path, path: Path, chunk: int = 1 << 20) -> str:
+    """Like :func:`save_original` for a file on disk, streamed (an archive may be larger than memory)."""
+    with open(path, "rb") as src:
+        return _save_blocks(home, iter(lambda: src.read(chunk), b""))
 
 
 def get_document(session: Session, doc_id: int) -> Doc:
