@@ -182,6 +182,20 @@ def _skip(source: str, code: str, why: str) -> Problem:
     return Problem(source, fail(code, f"skipped: {why}; nothing was read from it", file=source), skipped=True)
 
 
+def _refuse_by_declared_size(msrc: str, size: int, budget: ArchiveBudget) -> Problem | None:
+    """Refuse a zip or tar member by the size it declares, before reading it: empty (E176), over the document
+    limit (E178), or past the archive's total (E185, which also stops the rest of the archive)."""
+    limits = budget.limits
+    if size == 0:
+        return Problem(msrc, fail("E176", "empty file (0 bytes); nothing to read", file=msrc))
+    if size > limits.max_member_bytes:
+        return Problem(msrc, _too_large(msrc, size, limits, declared=True))
+    if budget.total_bytes + size > limits.max_total_bytes:
+        budget.exhausted = True
+        return Problem(msrc, _too_much(msrc, limits, budget.total_bytes, size))
+    return None
+
+
 def _too_large(source: str, size: int, limits: ArchiveLimits, *, declared: bool) -> NlpipeError:
     what = f"declares {size:,} bytes" if declared else f"holds more than {size:,} bytes (stopped reading there)"
     return fail(
@@ -357,13 +371,9 @@ def _zip_member(
             fail("E183", "the member is encrypted; pass the archive's password, or re-create the archive "
                  "without encryption", file=msrc),
         )  # fmt: skip
-    if info.file_size == 0:
-        return Problem(msrc, fail("E176", "empty file (0 bytes); nothing to read", file=msrc))
-    if info.file_size > limits.max_member_bytes:
-        return Problem(msrc, _too_large(msrc, info.file_size, limits, declared=True))
-    if budget.total_bytes + info.file_size > limits.max_total_bytes:
-        budget.exhausted = True
-        return Problem(msrc, _too_much(msrc, limits, budget.total_bytes, info.file_size))
+    refused = _refuse_by_declared_size(msrc, info.file_size, budget)
+    if refused is not None:
+        return refused
     if _ratio_exceeded(info.file_size, info.compress_size, limits):
         return Problem(msrc, _bomb(msrc, limits, info.file_size, info.compress_size, declared=True))
     try:
@@ -537,7 +547,6 @@ def _tarinfo_class(state: dict[str, str | None], source: str) -> type[tarfile.Ta
 
 
 def _iter_tar(fileobj: IO[bytes], source: str, budget: ArchiveBudget) -> Iterator[Member | Problem]:
-    limits = budget.limits
     compression = compression_of(_peek(fileobj, 16))
     what = "tar" if compression is None else f"tar.{_EXT[compression]}"
     state: dict[str, str | None] = {"end": None}
@@ -575,13 +584,8 @@ def _iter_tar(fileobj: IO[bytes], source: str, budget: ArchiveBudget) -> Iterato
                 yield _skip(msrc, "E189", "not a regular file (device, FIFO or socket)")
             elif is_hidden(info.name):
                 yield _skip(msrc, "E191", "a hidden or system file")
-            elif info.size == 0:
-                yield Problem(msrc, fail("E176", "empty file (0 bytes); nothing to read", file=msrc))
-            elif info.size > limits.max_member_bytes:
-                yield Problem(msrc, _too_large(msrc, info.size, limits, declared=True))
-            elif budget.total_bytes + info.size > limits.max_total_bytes:
-                budget.exhausted = True
-                yield Problem(msrc, _too_much(msrc, limits, budget.total_bytes, info.size))
+            elif (refused := _refuse_by_declared_size(msrc, info.size, budget)) is not None:
+                yield refused
             else:
                 handle = tf.extractfile(info)
                 if handle is None:  # pragma: no cover - isreg() members always have data
