@@ -24,12 +24,10 @@ Results are printed as a table and written to ``benchmarks/results/ingest.json``
 from __future__ import annotations
 
 import argparse
-import difflib
 import io
 import json
 import logging
 import os
-import re
 import statistics
 import sys
 import time
@@ -39,7 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from nlpipe.errors import NlpipeError  # noqa: E402
-from nlpipe.ingest.ocr import char_error_rate, levenshtein, ocr_available  # noqa: E402
+from nlpipe.ingest.ocr import (  # noqa: E402
+    char_error_rate,
+    levenshtein,
+    normalise_space,
+    ocr_available,
+    text_similarity,
+)
 from nlpipe.ingest.pdf import pdf_page_texts, read_pdf  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "datasets" / "pdfplumber_test_pdfs" / "pdfs"
@@ -63,17 +67,6 @@ KNOWN = {
     "pr-88-example.pdf": "no-break space glyphs: PDFium turns them into generated spaces, which (like any "
     "generated space) do not split words",
 }
-
-
-def norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def similarity(a: str, b: str) -> float:
-    a, b = norm(a), norm(b)
-    if not a and not b:
-        return 1.0
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 def load_corpus(folder: Path) -> list[tuple[str, bytes, str | None]]:
@@ -190,8 +183,9 @@ def ocr_benchmark(pages: int) -> dict:
         doc = read_pdf(scanned, source="ocr-corpus.pdf", ocr="auto", ocr_dpi=300, ocr_workers=workers, words=True)
         elapsed = time.perf_counter() - start
         assert doc.meta["ocr_pages"] == list(range(1, pages + 1))
-        distance = sum(levenshtein(norm(t), norm(p.text)) for t, p in zip(truths, doc.pages, strict=True))
-        length = sum(len(norm(t)) for t in truths)
+        pairs = zip(truths, doc.pages, strict=True)
+        distance = sum(levenshtein(normalise_space(t), normalise_space(p.text)) for t, p in pairs)
+        length = sum(len(normalise_space(t)) for t in truths)
         results[label] = {
             "seconds": elapsed,
             "pages_per_minute": 60 * pages / elapsed,
@@ -251,7 +245,7 @@ def main() -> int:
         for i, ref in enumerate(theirs):
             if i >= len(ours_fast):
                 break
-            rows.append((name, i + 1, similarity(ref, ours_fast[i]), similarity(ref, ours_read[i])))
+            rows.append((name, i + 1, text_similarity(ref, ours_fast[i]), text_similarity(ref, ours_read[i])))
     fast_sims = [r[2] for r in rows]
     read_sims = [r[3] for r in rows]
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import io
-import re
 import threading
 from pathlib import Path
 
 import pytest
 
 from nlpipe.errors import InputError, LimitError
+from nlpipe.ingest.ocr import normalise_space, text_similarity
 from nlpipe.ingest.pdf import PAGE_SEPARATOR, pdf_page_texts, pdf_tables, read_pdf
 from nlpipe.types import Document
 from tests.pdfgen import Placed, text_pdf
@@ -34,17 +33,6 @@ BIG = {
 @functools.cache
 def _read_corpus(name: str, words: bool) -> Document:
     return read_pdf((CORPUS / name).read_bytes(), source=name, ocr="never", words=words)
-
-
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _similarity(a: str, b: str) -> float:
-    a, b = _norm(a), _norm(b)
-    if not a and not b:
-        return 1.0
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 # ----------------------------------------------------------------------------------------------- the corpus
@@ -100,7 +88,7 @@ def test_corpus_malformed_file_extracts() -> None:
     """pdfplumber opens this one only with repair=True; PDFium repairs it on its own."""
     doc = read_pdf((CORPUS / "malformed-from-issue-932.pdf").read_bytes(), source="m.pdf", ocr="never")
     assert doc.meta["pages"] == 1
-    assert _norm(doc.text) == "2021 3 31"
+    assert normalise_space(doc.text) == "2021 3 31"
 
 
 @needs_corpus
@@ -134,7 +122,7 @@ def test_fast_path_text_matches_pdfplumber(name: str, page: int) -> None:
     ours = pdf_page_texts(data, source=name)[page - 1]
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         theirs = pdf.pages[page - 1].extract_text()
-    assert _similarity(theirs, ours) >= 0.98
+    assert text_similarity(theirs, ours) >= 0.98
 
 
 @needs_corpus
@@ -146,7 +134,7 @@ def test_corpus_words_inside_page_with_sizes(name: str) -> None:
     total = 0
     for page in doc.pages:
         assert page.width and page.height
-        text = _norm(page.text)
+        text = normalise_space(page.text)
         for w in page.words:
             assert 0 <= w.x0 <= w.x1 <= page.width
             assert 0 <= w.y0 <= w.y1 <= page.height

@@ -460,10 +460,26 @@ def levenshtein(a: str, b: str) -> int:
     return score
 
 
+def normalise_space(text: str) -> str:
+    """Whitespace runs collapsed to one space, ends stripped: how extracted texts are compared."""
+    return " ".join(text.split())
+
+
+def text_similarity(a: str, b: str) -> float:
+    """difflib's ratio of two texts after :func:`normalise_space` (1.0 for two empty texts): the per-page
+    similarity the PDF fast path is measured by against pdfplumber."""
+    import difflib
+
+    a, b = normalise_space(a), normalise_space(b)
+    if not a and not b:
+        return 1.0
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
 def char_error_rate(reference: str, hypothesis: str) -> float:
-    """Levenshtein distance / reference length, both with whitespace runs collapsed to one space and stripped."""
-    ref = " ".join(reference.split())
-    hyp = " ".join(hypothesis.split())
+    """Levenshtein distance / reference length, both after :func:`normalise_space`."""
+    ref = normalise_space(reference)
+    hyp = normalise_space(hypothesis)
     if not ref:
         return 0.0 if not hyp else 1.0
     return levenshtein(ref, hyp) / len(ref)
