@@ -148,8 +148,7 @@ def train(
     progress: Progress | None = None,
 ) -> TrainResult:
     """Train ``name`` on ``dataset`` and save it as a new version (see module docstring)."""
-    from nlpipe.evaluate.metrics import classification_metrics
-    from nlpipe.evaluate.report import write_report
+    from nlpipe.evaluate.run import score_split
     from nlpipe.tasks.classify import TextClassifier
 
     if task not in TASKS:
@@ -182,28 +181,20 @@ def train(
     clf.fit(train_part.texts, train_part.labels, validation=validation, progress=progress)
     seconds = time.perf_counter() - started
 
-    known = set(clf.labels_)
     metrics = None
     with tempfile.TemporaryDirectory() as tmp:
         report_dir = Path(tmp) / "report"
         if len(test_part):
             if progress:
                 progress("evaluate", 0, 1)
-            keep = [i for i, labs in enumerate(test_part.labels) if labs and set(labs) <= known]
-            texts = [test_part.texts[i] for i in keep]
-            truth = [test_part.labels[i] for i in keep]
-            metrics = classification_metrics(
-                truth,
-                clf.predict_proba(texts),
+            metrics, _, _ = score_split(
+                clf,
                 clf.labels_,
+                test_part,
                 multi_label=multi_label,
                 thresholds=clf.thresholds_,
-                texts=texts,
                 train_labels=train_part.labels,
-            )
-            write_report(
-                metrics,
-                report_dir,
+                out_dir=report_dir,
                 title=f"{name}: evaluation on {dataset} (test split)",
                 meta={"model": name, "dataset": dataset, "split": "test"},
             )

@@ -11,7 +11,7 @@ import numpy as np
 from nlpipe import artifacts
 from nlpipe.config import Settings
 from nlpipe.errors import InputError
-from nlpipe.store.datasets import load_dataset
+from nlpipe.store.datasets import LabeledData, load_dataset
 from nlpipe.store.db import Store
 from nlpipe.types import SPLITS
 
@@ -35,9 +35,6 @@ def evaluate_model(
     split: str = "test",
     out: Path | None = None,
 ) -> EvaluationResult:
-    from nlpipe.evaluate.metrics import classification_metrics
-    from nlpipe.evaluate.report import write_report
-
     if split not in (*SPLITS, "all"):
         raise InputError("E530", f"--split must be one of {', '.join(SPLITS)}, all; got {split!r}.", field="split")
     loaded = artifacts.load(artifacts.resolve(settings.models_dir, model, version))
@@ -46,33 +43,53 @@ def evaluate_model(
     part = data if split == "all" else data.subset(split)
     if not len(part):
         raise InputError("E531", f"Dataset {dataset!r} has no labeled documents in the {split!r} split.", field="split")
-    known = set(loaded.meta["labels"])
-    keep = [i for i, labs in enumerate(part.labels) if set(labs) <= known]
-    if not keep:
-        raise InputError(
-            "E532",
-            f"None of the labels in {dataset!r} ({split}) are labels model {model!r} "
-            f"knows ({', '.join(sorted(known)[:10])}).",
-        )
-    texts = [part.texts[i] for i in keep]
-    truth = [part.labels[i] for i in keep]
-    train_labels = data.subset(["train", "validation"]).labels or None
-    metrics = classification_metrics(
-        truth,
-        loaded.model.predict_proba(texts),
+    out_dir = out or loaded.path / "evaluations" / f"{dataset}-{split}"
+    metrics, report, skipped = score_split(
+        loaded.model,
         list(loaded.meta["labels"]),
+        part,
         multi_label=bool(loaded.meta.get("multi_label")),
         thresholds=np.asarray(loaded.meta["thresholds"]) if loaded.meta.get("thresholds") else None,
-        texts=texts,
-        train_labels=train_labels,
-    )
-    out_dir = out or loaded.path / "evaluations" / f"{dataset}-{split}"
-    report = write_report(
-        metrics,
-        out_dir,
+        train_labels=data.subset(["train", "validation"]).labels or None,
+        out_dir=out_dir,
         title=f"{loaded.name} {loaded.version}: evaluation on {dataset} ({split})",
         meta={"model": loaded.name, "version": loaded.version, "dataset": dataset, "split": split},
     )
-    return EvaluationResult(
-        metrics=metrics, report=report, model=loaded.name, version=loaded.version, skipped=len(part) - len(keep)
+    return EvaluationResult(metrics=metrics, report=report, model=loaded.name, version=loaded.version, skipped=skipped)
+
+
+def score_split(
+    model: Any,
+    labels: list[str],
+    part: LabeledData,
+    *,
+    multi_label: bool,
+    thresholds: np.ndarray | None,
+    train_labels: list[list[str]] | None,
+    out_dir: Path,
+    title: str,
+    meta: dict[str, Any],
+) -> tuple[dict[str, Any], Path, int]:
+    """Metrics and report of ``model`` on ``part``; documents with a label the model does not know are left out
+    (their count is returned). Used by training (on the in-memory model) and by ``nlpipe evaluate``."""
+    from nlpipe.evaluate.metrics import classification_metrics
+    from nlpipe.evaluate.report import write_report
+
+    known = set(labels)
+    keep = [i for i, labs in enumerate(part.labels) if labs and set(labs) <= known]
+    if not keep:
+        raise InputError(
+            "E532",
+            f"None of the {len(part)} documents have only labels the model knows ({', '.join(sorted(known)[:10])}).",
+        )
+    texts = [part.texts[i] for i in keep]
+    metrics = classification_metrics(
+        [part.labels[i] for i in keep],
+        model.predict_proba(texts),
+        labels,
+        multi_label=multi_label,
+        thresholds=thresholds,
+        texts=texts,
+        train_labels=train_labels,
     )
+    return metrics, write_report(metrics, out_dir, title=title, meta=meta), len(part) - len(keep)
