@@ -13,7 +13,7 @@ from fastapi.security import APIKeyHeader
 from nlpipe import artifacts
 from nlpipe.config import Settings
 from nlpipe.errors import AuthError
-from nlpipe.predict import Predictor
+from nlpipe.predict import BasePredictor, predictor_for
 
 
 class ModelCache:
@@ -21,10 +21,10 @@ class ModelCache:
 
     def __init__(self, models_dir: Path) -> None:
         self.models_dir = models_dir
-        self._loaded: dict[tuple[str, str], Predictor] = {}
+        self._loaded: dict[tuple[str, str], BasePredictor] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str, version: str | None = None) -> Predictor:
+    def get(self, name: str, version: str | None = None) -> BasePredictor:
         path = artifacts.resolve(self.models_dir, name, version)
         key = (name, path.name)
         found = self._loaded.get(key)
@@ -32,7 +32,7 @@ class ModelCache:
             return found
         with self._lock:
             if key not in self._loaded:
-                self._loaded[key] = Predictor(artifacts.load(path))
+                self._loaded[key] = predictor_for(artifacts.load(path))
             return self._loaded[key]
 
     def preload(self) -> None:

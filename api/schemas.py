@@ -36,6 +36,10 @@ class ModelDetail(BaseModel):
     aliases: dict[str, str]
 
 
+# PredictRequest fields that are task options, passed to the predictor as keywords.
+OPTION_FIELDS = ("top_k", "threshold", "explain")
+
+
 class PredictRequest(BaseModel):
     text: str | None = Field(None, description="One text to classify.")
     texts: list[str] | None = Field(None, description="Several texts to classify.")
@@ -53,6 +57,10 @@ class PredictRequest(BaseModel):
     @property
     def all_texts(self) -> list[str]:
         return [self.text] if self.text is not None else list(self.texts or [])
+
+    def options(self) -> dict[str, Any]:
+        """The task options set in the request (the predictor refuses ones its task does not take: E415)."""
+        return {k: getattr(self, k) for k in OPTION_FIELDS}
 
 
 class Term(BaseModel):

@@ -7,6 +7,7 @@ skops and loaded with an explicit list of trusted types per saved format, never 
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -25,8 +26,16 @@ META_FILE = "meta.json"
 ALIASES_FILE = "aliases.json"
 VERSION_RE = re.compile(r"^v(\d+)$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-# Saved formats this nlpipe can load. A change in what a saved model means gets a new format name.
-FORMATS = ("nlpipe.classify.v1",)
+# Saved formats this nlpipe can load, each owned by the module that defines its model. A change in what a saved
+# model means gets a new format name. A format module either lists the types its skops file may hold
+# (``TRUSTED_TYPES``; the model is saved as ``model.skops``), or writes and reads its own files with
+# ``model.save_artifact(folder)`` and ``load_artifact(folder, meta)`` (which must never unpickle).
+FORMAT_MODULES: dict[str, str] = {
+    "nlpipe.classify.v1": "nlpipe.tasks.classify",
+    "nlpipe.sentiment.v1": "nlpipe.tasks.sentiment",
+    "nlpipe.entities.v1": "nlpipe.tasks.entities",
+}
+FORMATS = tuple(FORMAT_MODULES)
 
 
 def library_versions() -> dict[str, str]:
@@ -120,7 +129,10 @@ def save(models_dir: Path, name: str, model: Any, meta: dict[str, Any], report_d
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
     try:
-        sio.dump(model, tmp / MODEL_FILE)
+        if hasattr(model, "save_artifact"):
+            model.save_artifact(tmp)
+        else:
+            sio.dump(model, tmp / MODEL_FILE)
         if report_dir is not None and report_dir.exists():
             shutil.copytree(report_dir, tmp / "report")
         while True:  # another process may take the same number: retry with the next one
@@ -155,16 +167,14 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise ArtifactError("E405", f"{meta_path} is not valid JSON ({exc}).", file=str(meta_path)) from exc
 
 
-def _trusted_types(fmt: str) -> list[str]:
-    if fmt == "nlpipe.classify.v1":
-        from nlpipe.tasks.classify import TRUSTED_TYPES
-
-        return list(TRUSTED_TYPES)
-    raise ArtifactError(
-        "E406",
-        f"Saved format {fmt!r} is not one this nlpipe can load ({', '.join(FORMATS)}); "
-        "it was written by a newer nlpipe. Upgrade nlpipe or retrain the model.",
-    )
+def _format_module(fmt: str) -> Any:
+    if fmt not in FORMAT_MODULES:
+        raise ArtifactError(
+            "E406",
+            f"Saved format {fmt!r} is not one this nlpipe can load ({', '.join(FORMATS)}); "
+            "it was written by a newer nlpipe. Upgrade nlpipe or retrain the model.",
+        )
+    return importlib.import_module(FORMAT_MODULES[fmt])
 
 
 @dataclass
@@ -184,10 +194,8 @@ class LoadedModel:
 
 def load(path: Path) -> LoadedModel:
     """Load the model in ``path`` with only the types its saved format trusts."""
-    import skops.io as sio
-
     meta = read_meta(path)
-    trusted = _trusted_types(str(meta.get("format")))
+    module = _format_module(str(meta.get("format")))
     saved = meta.get("versions", {}).get("scikit-learn", "")
     current = library_versions()["scikit-learn"]
     if saved.split(".")[:2] != current.split(".")[:2]:
@@ -196,7 +204,15 @@ def load(path: Path) -> LoadedModel:
             f"{path} was trained with scikit-learn {saved}, but {current} is installed. Install "
             f"scikit-learn=={saved} to use it, or retrain the model with this version.",
         )
-    model_path = path / MODEL_FILE
+    if hasattr(module, "load_artifact"):
+        return LoadedModel(path=path, meta=meta, model=module.load_artifact(path, meta))
+    return LoadedModel(path=path, meta=meta, model=load_skops(path / MODEL_FILE, list(module.TRUSTED_TYPES)))
+
+
+def load_skops(model_path: Path, trusted: list[str]) -> Any:
+    """Load one skops file, refusing any type outside ``trusted`` (E408) and naming damage (E409, E410)."""
+    import skops.io as sio
+
     try:
         untrusted = sorted(set(sio.get_untrusted_types(file=model_path)) - set(trusted))
         if untrusted:
@@ -204,14 +220,13 @@ def load(path: Path) -> LoadedModel:
                 "E408",
                 f"{model_path} contains types nlpipe does not trust ({', '.join(untrusted[:5])}); refusing to load it.",
             )
-        model = sio.load(model_path, trusted=trusted)
+        return sio.load(model_path, trusted=trusted)
     except ArtifactError:
         raise
     except FileNotFoundError as exc:
         raise ArtifactError("E409", f"{model_path} is missing; the model directory is incomplete.") from exc
     except Exception as exc:  # skops raises many types for a damaged file
         raise ArtifactError("E410", f"{model_path} cannot be read ({type(exc).__name__}: {exc}).") from exc
-    return LoadedModel(path=path, meta=meta, model=model)
 
 
 def promote(models_dir: Path, name: str, version: str, alias: str = "production") -> dict[str, str]:

@@ -1,7 +1,15 @@
-"""Predictor: one loaded model -> predictions for texts, in batches."""
+"""Predictors: one loaded model -> predictions for texts, in batches.
+
+:func:`load_predictor` / :func:`predictor_for` pick the predictor class for a model's task: :class:`Predictor`
+here for classification; sentiment and entity models bring their own (``Predictor`` in
+``nlpipe.tasks.sentiment`` / ``nlpipe.tasks.entities``), built on :class:`BasePredictor`. Every predictor's
+``predict(texts, **options)`` returns one :class:`~nlpipe.types.Prediction` per text and refuses an option its
+task does not have (E415).
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -9,24 +17,25 @@ from typing import Any
 import numpy as np
 
 from nlpipe import artifacts
-from nlpipe.errors import InputError
+from nlpipe.errors import ArtifactError, InputError
 from nlpipe.types import LabelScore, Prediction
 
 
-class Predictor:
-    """Wraps a loaded model directory. Thread-safe for concurrent ``predict`` calls (read-only state)."""
+class BasePredictor:
+    """What every task's predictor shares: the loaded model, its name and version, option checks, describe().
+
+    Subclasses set ``task`` and ``options`` (the keyword options their ``predict`` takes) and implement
+    ``predict``. Thread-safe for concurrent ``predict`` calls as long as the model's state is read-only.
+    """
+
+    task = "classify"
+    options: tuple[str, ...] = ()
 
     def __init__(self, loaded: artifacts.LoadedModel) -> None:
         self.loaded = loaded
         self.meta = loaded.meta
         self.model = loaded.model
-        self.labels: list[str] = list(self.meta["labels"])
-        self.multi_label: bool = bool(self.meta.get("multi_label", False))
-        self.thresholds = np.asarray(self.meta.get("thresholds") or [0.5] * len(self.labels), dtype=float)
-
-    @classmethod
-    def load(cls, models_dir: Path, name: str, version: str | None = None) -> Predictor:
-        return cls(artifacts.load(artifacts.resolve(models_dir, name, version)))
+        self.labels: list[str] = list(self.meta.get("labels") or [])
 
     @property
     def name(self) -> str:
@@ -35,6 +44,74 @@ class Predictor:
     @property
     def version(self) -> str:
         return self.loaded.version
+
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Drop unset options (None / False); refuse set ones this task does not take (E415)."""
+        given = {k: v for k, v in options.items() if v is not None and v is not False}
+        for key in given:
+            if key not in self.options:
+                takes = ", ".join(self.options) or "none"
+                raise InputError(
+                    "E415",
+                    f"Model {self.name!r} is a {self.task} model; option {key!r} does not apply to it "
+                    f"(its options: {takes}).",
+                    field=key,
+                )
+        return given
+
+    def predict(self, texts: Sequence[str], **options: Any) -> list[Prediction]:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        meta = self.meta
+        return {
+            "name": meta["name"],
+            "version": meta["version"],
+            "task": meta.get("task"),
+            "labels": self.labels,
+            "multi_label": bool(meta.get("multi_label", False)),
+            "metrics": meta.get("metrics"),
+            "created_at": meta.get("created_at"),
+        }
+
+
+def check_texts(texts: Sequence[object]) -> None:
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise InputError("E413", f"Text {i} is {type(t).__name__}, not a string.", field=f"texts[{i}]")
+
+
+def predictor_for(loaded: artifacts.LoadedModel) -> BasePredictor:
+    """The predictor for a loaded model, chosen by the task in its meta.json."""
+    task = str(loaded.meta.get("task") or "classify")
+    if task == "classify":
+        return Predictor(loaded)
+    from nlpipe.train import TASK_MODULES
+
+    if task not in TASK_MODULES:
+        raise ArtifactError("E416", f"{loaded.path} is a model for task {task!r}, which this nlpipe does not know.")
+    return importlib.import_module(TASK_MODULES[task]).Predictor(loaded)
+
+
+def load_predictor(models_dir: Path, name: str, version: str | None = None) -> BasePredictor:
+    return predictor_for(artifacts.load(artifacts.resolve(models_dir, name, version)))
+
+
+class Predictor(BasePredictor):
+    """Classification: label scores per text, with top-k, thresholds and word-level explanations."""
+
+    task = "classify"
+    options = ("top_k", "threshold", "explain", "explain_terms", "batch_size")
+
+    def __init__(self, loaded: artifacts.LoadedModel) -> None:
+        super().__init__(loaded)
+        self.labels = list(self.meta["labels"])
+        self.multi_label: bool = bool(self.meta.get("multi_label", False))
+        self.thresholds = np.asarray(self.meta.get("thresholds") or [0.5] * len(self.labels), dtype=float)
+
+    @classmethod
+    def load(cls, models_dir: Path, name: str, version: str | None = None) -> Predictor:
+        return cls(artifacts.load(artifacts.resolve(models_dir, name, version)))
 
     def predict(
         self,
@@ -56,9 +133,7 @@ class Predictor:
             raise InputError("E411", f"top_k must be a positive integer, got {top_k}.", field="top_k")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
             raise InputError("E412", f"threshold must be between 0 and 1, got {threshold}.", field="threshold")
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise InputError("E413", f"Text {i} is {type(t).__name__}, not a string.", field=f"texts[{i}]")
+        check_texts(texts)
         k = top_k or (len(self.labels) if len(self.labels) <= 10 else 10)
         out: list[Prediction] = []
         for start in range(0, len(texts), batch_size):
@@ -90,15 +165,3 @@ class Predictor:
                 terms = self.model.explain(text, self.labels[i], k=n_terms)
             scores.append(LabelScore(self.labels[i], float(row[i]), terms))
         return Prediction(labels=scores, predicted=predicted)
-
-    def describe(self) -> dict[str, Any]:
-        meta = self.meta
-        return {
-            "name": meta["name"],
-            "version": meta["version"],
-            "task": meta.get("task"),
-            "labels": self.labels,
-            "multi_label": self.multi_label,
-            "metrics": meta.get("metrics"),
-            "created_at": meta.get("created_at"),
-        }

@@ -7,6 +7,7 @@ split is used for the evaluation stored with the model and never for fitting or 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import re
 import tempfile
@@ -26,7 +27,14 @@ from nlpipe.store.datasets import LabeledData, get_dataset, load_dataset
 from nlpipe.store.db import Store
 from nlpipe.store.schema import ModelRecord
 
-TASKS = ("classify",)
+# Every task but classify lives in its own module, which provides ``train_task(store, settings, dataset, name,
+# *, time_budget, seed, progress, **options) -> TrainResult`` (and ``evaluate_task`` for nlpipe.evaluate.run).
+TASK_MODULES: dict[str, str] = {
+    "classify": "nlpipe.tasks.classify",
+    "sentiment": "nlpipe.tasks.sentiment",
+    "entities": "nlpipe.tasks.entities",
+}
+TASKS = tuple(TASK_MODULES)
 MIN_EXAMPLES = 10
 MAX_IMBALANCE = 100.0
 HEADLINE = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "log_loss")
@@ -146,8 +154,13 @@ def train(
     time_budget: float | None = None,
     seed: int | None = None,
     progress: Progress | None = None,
+    **options: Any,
 ) -> TrainResult:
-    """Train ``name`` on ``dataset`` and save it as a new version (see module docstring)."""
+    """Train ``name`` on ``dataset`` and save it as a new version (see module docstring).
+
+    ``options`` are the task's own (``scale`` for sentiment, ``base`` for entities, ...); classification
+    takes none beyond ``multi_label``.
+    """
     from nlpipe.evaluate.run import score_split
     from nlpipe.tasks.classify import TextClassifier
 
@@ -158,6 +171,16 @@ def train(
         raise InputError(
             "E314", f"--time-budget must be a positive number of seconds, got {time_budget}.", field="time_budget"
         )
+    if task != "classify":
+        module = importlib.import_module(TASK_MODULES[task])
+        if multi_label is not None:
+            options["multi_label"] = multi_label
+        return module.train_task(
+            store, settings, dataset, name, time_budget=time_budget, seed=seed, progress=progress, **options
+        )
+    unknown = sorted(k for k, v in options.items() if v is not None)
+    if unknown:
+        raise InputError("E315", f"Option {unknown[0]!r} does not apply to task 'classify'.", field=unknown[0])
     seed = settings.seed if seed is None else seed
     budget = settings.time_budget if time_budget is None else time_budget
     with store.session() as s:
@@ -224,17 +247,8 @@ def train(
         }
         path = artifacts.save(settings.models_dir, name, clf, meta, report_dir=report_dir)
     version = path.name
-    with store.session() as s:
-        s.execute(
-            insert(ModelRecord).values(
-                name=name,
-                version=version,
-                task=task,
-                dataset_id=dataset_id,
-                path=str(path.resolve()),
-                metrics=meta["metrics"],
-            )
-        )
+    register_model(store, name=name, version=version, task=task, dataset_id=dataset_id, path=path,
+                   metrics=meta["metrics"])  # fmt: skip
     return TrainResult(
         name=name,
         version=version,
@@ -245,3 +259,15 @@ def train(
         best=clf.best_,
         seconds=seconds,
     )
+
+
+def register_model(
+    store: Store, *, name: str, version: str, task: str, dataset_id: int | None, path: Path, metrics: Any
+) -> None:
+    """Record a saved model version in the store's ``models`` table (what `nlpipe models list` reads)."""
+    with store.session() as s:
+        s.execute(
+            insert(ModelRecord).values(
+                name=name, version=version, task=task, dataset_id=dataset_id, path=str(path.resolve()), metrics=metrics
+            )
+        )

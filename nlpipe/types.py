@@ -64,7 +64,9 @@ class Record:
 
     ``line`` is the 1-based line (or row) in ``file`` it came from, so later checks can name it.
     ``document`` carries what an ingested file adds to the text (source, mime, pages with word boxes, the
-    SHA-256 of the stored original in ``meta["original_sha256"]``).
+    SHA-256 of the stored original in ``meta["original_sha256"]``). ``spans`` are entity annotations as
+    character offsets into ``text`` (end exclusive); a span's ``source`` is ignored on import (the import's
+    own source applies).
     """
 
     text: str
@@ -74,6 +76,7 @@ class Record:
     file: str | None = None
     line: int | None = None
     document: Document | None = None
+    spans: list[Span] = field(default_factory=list)
 
 
 @dataclass

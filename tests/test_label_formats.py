@@ -10,7 +10,7 @@ import pytest
 from nlpipe.errors import InputError, LimitError, NlpipeError
 from nlpipe.label.export import write_records
 from nlpipe.label.formats import FORMATS, detect_format, read_records, read_text
-from nlpipe.types import Record
+from nlpipe.types import Record, Span
 
 
 def _write(path: Path, content: str | bytes, encoding: str = "utf-8") -> Path:
@@ -496,3 +496,30 @@ def test_formats_round_trip_write_accepts_generators(tmp_path):
     assert write_records((r for r in _RECORDS), out) == len(_RECORDS)
     line = json.loads(out.read_text(encoding="utf-8").splitlines()[0])
     assert list(line) == ["id", "text", "labels", "split"]
+
+
+def test_formats_jsonl_spans_round_trip(tmp_path):
+    recs = [
+        Record("Acme Corp hired Jane.", ["hiring"], "train", "s1", spans=[Span(0, 9, "ORG"), Span(16, 20, "PER")]),
+        Record("No entities here.", [], "test", "s2"),
+    ]
+    out = tmp_path / "spans.jsonl"
+    write_records(recs, out)
+    back = _read(out)
+    assert [(r.text, [(s.start, s.end, s.label) for s in r.spans]) for r in back] == [
+        ("Acme Corp hired Jane.", [(0, 9, "ORG"), (16, 20, "PER")]),
+        ("No entities here.", []),
+    ]
+    write_records(back, tmp_path / "again.jsonl")
+    assert (tmp_path / "again.jsonl").read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "spans",
+    ['"ORG"', '["ORG"]', '[{"start": 0, "end": "2", "label": "ORG"}]', '[{"start": 0, "end": 2}]',
+     '[{"start": 0, "end": 2, "label": ""}]', '[{"start": true, "end": 2, "label": "X"}]'],
+)  # fmt: skip
+def test_formats_e117_malformed_spans(tmp_path, spans):
+    f = _write(tmp_path / "s.jsonl", '{"text": "ok"}\n{"text": "Acme", "spans": ' + spans + "}\n")
+    err = _raises("E117", _read, f)
+    assert "line 2" in str(err)

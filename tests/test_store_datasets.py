@@ -16,7 +16,7 @@ from nlpipe.store.datasets import (
     seeded_split,
 )
 from nlpipe.store.schema import Annotation, Document, Split
-from nlpipe.types import Record
+from nlpipe.types import Record, Span
 from tests.conftest import news_records
 
 
@@ -190,3 +190,43 @@ def test_store_documents_keep_pages_words_and_originals(store, settings):
         back = get_document(s, doc_id)
     assert back.pages[0].words == words and back.pages[0].ocr is True
     assert back.mime == "application/pdf" and back.meta["original_sha256"] == sha and back.source == "in.pdf"
+
+
+def test_store_spans_import_dedupe_precedence_and_export(store):
+    text = "Acme Corp hired Jane Doe in Paris."
+    recs = [
+        Record(text=text, labels=[], spans=[Span(0, 9, "ORG"), Span(16, 24, "PER")]),
+        Record(text=text, labels=[], spans=[Span(16, 24, "PER"), Span(28, 33, "LOC")]),  # repeat: merged
+        Record(text="Nothing to see here.", labels=[], split="train"),
+    ]
+    summary = import_records(store, "ner", recs, create=True)
+    assert summary.spans_added == 3 and summary.duplicates_in_file == 1
+    again = import_records(store, "ner", recs[:1])  # nothing new on a second import
+    assert again.spans_added == 0
+    # rule spans never override human/imported ones; a model's never count
+    import_records(store, "ner", [Record(text=text, labels=[], spans=[Span(0, 4, "ORG")])], source="rule")
+    import_records(store, "ner", [Record(text="Bob went home.", labels=[], spans=[Span(0, 3, "PER")])], source="rule")
+    with store.session() as s:
+        data = load_dataset(s, "ner", labeled_only=False, with_spans=True)
+        plain = load_dataset(s, "ner")
+        exported = list(export_records(s, "ner"))
+    by_text = dict(zip(data.texts, data.spans, strict=True))
+    assert [(sp.start, sp.end, sp.label) for sp in by_text[text]] == [(0, 9, "ORG"), (16, 24, "PER"), (28, 33, "LOC")]
+    assert [(sp.start, sp.end, sp.label, sp.source) for sp in by_text["Bob went home."]] == [(0, 3, "PER", "rule")]
+    assert by_text["Nothing to see here."] == []
+    assert len(plain) == 0  # no document labels and spans not asked for: nothing counts as labeled
+    assert {r.text: len(r.spans) for r in exported}[text] == 3
+    assert len(data.subset("train").spans) == len(data.subset("train"))
+
+
+@pytest.mark.parametrize(
+    ("span", "needle"),
+    [(Span(5, 99, "ORG"), "not inside the text"), (Span(3, 3, "ORG"), "not inside"), (Span(0, 2, " "), "no label")],
+)
+def test_store_bad_span_is_refused_naming_the_line(store, span, needle):
+    bad = Record(text="short text", labels=[], spans=[span], file="x.jsonl", line=7)
+    with pytest.raises(InputError) as exc:
+        import_records(store, "ner", [Record(text="fine", labels=["a"]), bad], create=True)
+    assert exc.value.code == "E207" and needle in exc.value.message and "x.jsonl, line 7" in exc.value.message
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Annotation)) == 0

@@ -135,3 +135,13 @@ def test_train_bad_parameters(settings, store):
     with pytest.raises(InputError) as exc:
         train(store, settings, "d", "m", time_budget=0)
     assert exc.value.code == "E314"
+
+
+def test_train_refuses_options_of_other_tasks(store, settings):
+    import_records(store, "opts", news_records()[:40], create=True)
+    with pytest.raises(InputError) as exc:
+        train(store, settings, "opts", "m", scale=4)
+    assert exc.value.code == "E315" and "scale" in exc.value.message
+    with pytest.raises(InputError) as exc:
+        train(store, settings, "opts", "m", task="nope")
+    assert exc.value.code == "E313"

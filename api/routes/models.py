@@ -41,7 +41,7 @@ def predict(name: str, body: PredictRequest, settings: SettingsDep, models: Mode
             field="texts",
         )
     predictor = models.get(name, body.version)
-    preds = predictor.predict(texts, top_k=body.top_k, threshold=body.threshold, explain=body.explain)
+    preds = predictor.predict(texts, **predictor.check_options(body.options()))
     return {"model": predictor.name, "version": predictor.version, "predictions": [p.to_dict() for p in preds]}
 
 
@@ -66,7 +66,8 @@ async def predict_file(
     if len(docs) > settings.max_batch_texts:
         raise LimitError("E607", f"{len(docs)} documents in one upload; the limit is {settings.max_batch_texts} "
                          "(NLPIPE_MAX_BATCH_TEXTS).", field="file")  # fmt: skip
-    preds = predictor.predict([d.text for d in docs], top_k=top_k, threshold=threshold, explain=explain)
+    options = {"top_k": top_k, "threshold": threshold, "explain": explain}
+    preds = predictor.predict([d.text for d in docs], **predictor.check_options(options))
     return {
         "model": predictor.name,
         "version": predictor.version,

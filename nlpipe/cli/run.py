@@ -39,7 +39,7 @@ def per_label_table(metrics: dict[str, Any], limit: int = 30) -> Table:
 def train(
     dataset: str,
     name: Annotated[str, typer.Option("--name", "-n", help="Model name (folder under the models dir).")],
-    task: Annotated[str, typer.Option(help="What to train: classify.")] = "classify",
+    task: Annotated[str, typer.Option(help="What to train: classify, sentiment or entities.")] = "classify",
     multi_label: Annotated[
         bool | None,
         typer.Option("--multi-label/--single-label", help="Default: multi-label if any document has several labels."),
@@ -48,6 +48,16 @@ def train(
         float | None, typer.Option(help="Seconds the model search may spend (default: NLPIPE_TIME_BUDGET).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: NLPIPE_SEED).")] = None,
+    scale: Annotated[
+        int | None, typer.Option(help="Sentiment: an ordinal score 0..N (N from 1 to 10) instead of categories.")
+    ] = None,
+    base: Annotated[
+        str | None, typer.Option(help="Entities: an installed spaCy pipeline to start from (default: blank).")
+    ] = None,
+    entity_list: Annotated[
+        list[Path] | None,
+        typer.Option("--entity-list", help="Entities: a Text,Type CSV entity list (gazetteer); repeatable."),
+    ] = None,
 ) -> None:
     """Train a model on a dataset's train split and evaluate it on its test split."""
     from nlpipe.train import train as do_train
@@ -70,17 +80,20 @@ def train(
             time_budget=time_budget,
             seed=seed,
             progress=progress,
+            **{k: v for k, v in {"scale": scale, "base": base, "entity_lists": entity_list}.items() if v},
         )
     for c in result.checks:
         err.print(f"[yellow]warning {c.code}:[/yellow] {c.message}")
-    search = Table("candidate", "validation macro F1", "seconds", title="Model search")
-    for row in result.search:
-        mark = " *" if row["name"] == result.best else ""
-        search.add_row(row["name"] + mark, fmt(row.get("score")), fmt(row.get("seconds"), 2))
-    out.print(search)
+    if result.search:
+        search = Table("candidate", "validation score", "seconds", title="Model search")
+        for row in result.search:
+            mark = " *" if row["name"] == result.best else ""
+            search.add_row(row["name"] + mark, fmt(row.get("score")), fmt(row.get("seconds"), 2))
+        out.print(search)
     if result.metrics:
         out.print(metrics_table(result.metrics, f"{result.name} {result.version} on the test split"))
-        out.print(per_label_table(result.metrics))
+        if "per_label" in result.metrics:
+            out.print(per_label_table(result.metrics))
         out.print(f"Report: {result.path / 'report' / 'report.html'}")
     else:
         err.print("[yellow]warning:[/yellow] the dataset has no test split documents; no evaluation was made.")
@@ -104,7 +117,8 @@ def evaluate(
         print_json(result.metrics)
         return
     out.print(metrics_table(result.metrics, f"{result.model} {result.version} on {dataset} ({split})"))
-    out.print(per_label_table(result.metrics))
+    if "per_label" in result.metrics:
+        out.print(per_label_table(result.metrics))
     if result.skipped:
         err.print(f"[yellow]warning:[/yellow] {result.skipped} documents have labels the model does not know; skipped.")
     out.print(f"Report: {result.report}")
@@ -127,7 +141,7 @@ def predict(
 ) -> None:
     """Predict labels; prints one JSON object per text (per document for --file, with its source)."""
     from nlpipe.intake import documents_for_prediction
-    from nlpipe.predict import Predictor
+    from nlpipe.predict import load_predictor
 
     given = [x for x in (text, file) if x is not None]
     if len(given) != 1:
@@ -146,8 +160,9 @@ def predict(
     else:
         texts = [str(text)]
         sources = [None]
-    predictor = Predictor.load(cfg.models_dir, model, version)
-    preds = predictor.predict(texts, top_k=top_k, threshold=threshold, explain=explain)
+    predictor = load_predictor(cfg.models_dir, model, version)
+    preds = predictor.predict(texts, **predictor.check_options({"top_k": top_k, "threshold": threshold,
+                                                                "explain": explain}))  # fmt: skip
     for src, p in zip(sources, preds, strict=True):
         head = {"model": predictor.name, "version": predictor.version} | ({"source": src} if src else {})
         print(json.dumps(head | p.to_dict()))

@@ -38,6 +38,15 @@ def evaluate_model(
     if split not in (*SPLITS, "all"):
         raise InputError("E530", f"--split must be one of {', '.join(SPLITS)}, all; got {split!r}.", field="split")
     loaded = artifacts.load(artifacts.resolve(settings.models_dir, model, version))
+    task = str(loaded.meta.get("task") or "classify")
+    if task != "classify":  # the task's module scores its own kind of prediction
+        import importlib
+
+        from nlpipe.train import TASK_MODULES
+
+        module = importlib.import_module(TASK_MODULES[task])
+        out_dir = out or loaded.path / "evaluations" / f"{dataset}-{split}"
+        return module.evaluate_task(store, settings, loaded, dataset, split=split, out_dir=out_dir)
     with store.session() as s:
         data = load_dataset(s, dataset)
     part = data if split == "all" else data.subset(split)

@@ -21,7 +21,6 @@ from nlpipe.types import Record
 __all__ = ["write_records"]
 
 
-
 def write_records(records: Iterable[Record], out: Path, fmt: str | None = None, *, label_sep: str = "|") -> int:
     """Write ``records`` to ``out`` and return how many were written.
 
@@ -84,6 +83,8 @@ def _write_jsonl(records: Iterable[Record], fh: IO[str], *, out: Path, label_sep
             obj["id"] = rec.external_id
         obj["text"] = rec.text
         obj["labels"] = list(rec.labels)
+        if rec.spans:
+            obj["spans"] = [{"start": sp.start, "end": sp.end, "label": sp.label} for sp in rec.spans]
         if rec.split is not None:
             obj["split"] = rec.split
         fh.write(json.dumps(obj, ensure_ascii=False) + "\n")

@@ -6,6 +6,9 @@ Formats (``FORMATS``):
     One JSON object per line: ``{"text": ..., "label": "x"}`` or ``{"text": ..., "labels": ["x", "y"]}``,
     optional ``"split"`` (train / validation / test; dev and valid mean validation) and ``"id"``.
     A line with neither ``label`` nor ``labels`` is an unlabeled document; ``"labels": []`` too.
+    Entity annotations ride along as ``"spans": [{"start": 0, "end": 2, "label": "ORG"}]`` (the spaCy /
+    Prodigy shape; character offsets, end exclusive; E117 when malformed, E207 on import when outside the
+    text).
 ``csv``
     Header row; text column ``text`` (or content, body, document, review, comment), label column ``label``
     (or labels, category, class), optional ``split`` and ``id``. ``.tsv`` files use tabs. ``label_sep``
@@ -40,7 +43,7 @@ from typing import Any
 
 from nlpipe.errors import LimitError
 from nlpipe.label.textfile import fail, iter_lines, read_head, read_text
-from nlpipe.types import Record
+from nlpipe.types import Record, Span
 
 __all__ = ["FORMATS", "detect_format", "parse_bytes", "read_records", "read_text"]
 
@@ -405,7 +408,37 @@ def _jsonl_records(
             external_id=_json_id(obj.get("id"), file=path, line=n),
             file=str(path),
             line=n,
+            spans=_json_spans(obj.get("spans"), file=path, line=n),
         )
+
+
+def _json_spans(value: Any, *, file: Path, line: int) -> list[Span]:
+    """``"spans": [{"start": 0, "end": 5, "label": "ORG"}, ...]`` (the spaCy / Prodigy shape); E117 if malformed.
+
+    Offsets are characters into the text, end exclusive; whether they fit the text is checked on import (E207).
+    Extra keys (``token_start``, ``text``...) are allowed and ignored.
+    """
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise fail("E117", f"spans must be a list of objects, got {type(value).__name__}", file=file, line=line,
+                   field="spans")  # fmt: skip
+    out: list[Span] = []
+    for i, item in enumerate(value):
+        where = f"spans[{i}]"
+        if not isinstance(item, dict):
+            raise fail(
+                "E117", f"{where} must be an object with start, end and label", file=file, line=line, field=where
+            )
+        start, end, label = item.get("start"), item.get("end"), item.get("label")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+            raise fail("E117", f"{where} needs integer 'start' and 'end' character offsets, got {start!r}, {end!r}",
+                       file=file, line=line, field=where)  # fmt: skip
+        if not isinstance(label, str) or not label.strip():
+            raise fail("E117", f"{where} needs a non-empty string 'label', got {label!r}", file=file, line=line,
+                       field=where)  # fmt: skip
+        out.append(Span(start, end, label.strip()))
+    return out
 
 
 def _json_labels(obj: dict, label_col: str | None, sep: str | None, *, file: Path, line: int) -> list[str]:

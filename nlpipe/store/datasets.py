@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from nlpipe.errors import ConflictError, InputError, NotFoundError
 from nlpipe.store.db import Store
 from nlpipe.store.schema import Annotation, Dataset, DatasetDocument, Document, PageRow, Split
-from nlpipe.types import SPLITS, Record
+from nlpipe.types import SPLITS, Record, Span
 from nlpipe.types import Document as InDocument
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -77,6 +77,7 @@ class ImportSummary:
     already_present: int = 0
     duplicates_in_file: int = 0
     labels_added: int = 0
+    spans_added: int = 0
     split_counts: dict[str, int] = field(default_factory=dict)
     seeded_split: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -85,8 +86,29 @@ class ImportSummary:
         return dict(self.__dict__)
 
 
+def check_spans(rec: Record) -> list[Span]:
+    """The record's spans, each checked against its text (E207 names the file, line and span)."""
+    n = len(rec.text)
+    for i, sp in enumerate(rec.spans):
+        where = f"{rec.file or 'input'}, line {rec.line}"
+        if not isinstance(sp.label, str) or not sp.label.strip():
+            raise InputError(
+                "E207", f"{where}: span {i} has no label.", file=rec.file, line=rec.line, field=f"spans[{i}]"
+            )
+        if not (isinstance(sp.start, int) and isinstance(sp.end, int) and 0 <= sp.start < sp.end <= n):
+            raise InputError(
+                "E207",
+                f"{where}: span {i} ({sp.start}, {sp.end}, {sp.label!r}) is not inside the text of {n} characters "
+                "(offsets are 0-based characters, end exclusive, start < end).",
+                file=rec.file,
+                line=rec.line,
+                field=f"spans[{i}]",
+            )
+    return list(dict.fromkeys((sp.start, sp.end, sp.label) for sp in rec.spans))  # type: ignore[arg-type]
+
+
 def _merge_records(records: Iterable[Record]) -> tuple[dict[str, dict[str, Any]], int, list[str]]:
-    """Group records by text hash; merge labels of repeats and keep the first split and id."""
+    """Group records by text hash; merge labels and spans of repeats and keep the first split and id."""
     merged: dict[str, dict[str, Any]] = {}
     dups = 0
     warnings: list[str] = []
@@ -99,16 +121,20 @@ def _merge_records(records: Iterable[Record]) -> tuple[dict[str, dict[str, Any]]
                 line=rec.line,
                 field="split",
             )
+        spans = check_spans(rec)
         key = sha256_text(rec.text)
         entry = merged.get(key)
         if entry is None:
-            merged[key] = {"rec": rec, "labels": list(dict.fromkeys(rec.labels))}
+            merged[key] = {"rec": rec, "labels": list(dict.fromkeys(rec.labels)), "spans": spans}
             continue
         dups += 1
         first: Record = entry["rec"]
         for lab in rec.labels:
             if lab not in entry["labels"]:
                 entry["labels"].append(lab)
+        for sp in spans:
+            if sp not in entry["spans"]:
+                entry["spans"].append(sp)
         if rec.split and first.split and rec.split != first.split and len(warnings) < 20:
             warnings.append(
                 f"line {rec.line} repeats the text of line {first.line} with split {rec.split!r}; kept {first.split!r}"
@@ -146,12 +172,12 @@ def import_records(
     create: bool = False,
     progress: Progress | None = None,
 ) -> ImportSummary:
-    """Store labeled records in ``dataset`` in one transaction.
+    """Store labeled records (document labels and entity spans) in ``dataset`` in one transaction.
 
     All records are read (and so validated by the reader) before anything is written: a bad row leaves the
     database as it was. Documents already in the store are reused (deduplicated by SHA-256 of the text);
-    labels already on a document are not added twice. Documents without a split get a seeded, stratified
-    train/test split, recorded in the ``splits`` table so later commands see the same one.
+    labels and spans already on a document (from any source) are not added twice. Documents without a split
+    get a seeded, stratified train/test split, recorded in the ``splits`` table so later commands see the same one.
     """
     merged, dups, warnings = _merge_records(records)
     summary = ImportSummary(dataset=dataset, duplicates_in_file=dups, warnings=warnings)
@@ -170,17 +196,18 @@ def import_records(
         members = _members(s, ds.id, doc_ids.values())
         split_of = dict(s.execute(select(Split.document_id, Split.split).where(Split.dataset_id == ds.id)).all())
         existing_labels: set[tuple[int, str]] = set()
+        existing_spans: set[tuple[int, int | None, int | None, str]] = set()
         for chunk in _chunks(list(doc_ids.values())):
-            existing_labels.update(
-                s.execute(
-                    select(Annotation.document_id, Annotation.label).where(
-                        Annotation.dataset_id == ds.id,
-                        Annotation.kind == "label",
-                        Annotation.document_id.in_(chunk),
-                    )
-                ).all()
-            )
-        new_members, new_labels, named_splits = [], [], []
+            for doc_id, kind, label, start, end in s.execute(
+                select(
+                    Annotation.document_id, Annotation.kind, Annotation.label, Annotation.start, Annotation.end
+                ).where(Annotation.dataset_id == ds.id, Annotation.document_id.in_(chunk))
+            ):
+                if kind == "label":
+                    existing_labels.add((doc_id, label))
+                else:
+                    existing_spans.add((doc_id, start, end, label))
+        new_members, new_labels, new_spans, named_splits = [], [], [], []
         to_draw: list[str] = []
         for i, h in enumerate(hashes, 1):
             entry = merged[h]
@@ -203,6 +230,22 @@ def import_records(
                             "author": author,
                         }
                     )
+                    existing_labels.add((doc_id, lab))
+            for start, end, lab in entry["spans"]:
+                if (doc_id, start, end, lab) not in existing_spans:
+                    new_spans.append(
+                        {
+                            "dataset_id": ds.id,
+                            "document_id": doc_id,
+                            "kind": "span",
+                            "label": lab,
+                            "start": start,
+                            "end": end,
+                            "source": source,
+                            "author": author,
+                        }
+                    )
+                    existing_spans.add((doc_id, start, end, lab))
             if doc_id not in split_of:
                 if rec.split:
                     named_splits.append(
@@ -226,12 +269,13 @@ def import_records(
         ]
         for table, rows in (
             (DatasetDocument, new_members),
-            (Annotation, new_labels),
+            (Annotation, new_labels + new_spans),
             (Split, named_splits + seeded_rows),
         ):
             for chunk in _chunks(rows):
                 s.execute(insert(table), chunk)
         summary.labels_added = len(new_labels)
+        summary.spans_added = len(new_spans)
         summary.seeded_split = len(seeded_rows)
         summary.split_counts = dict(Counter(r["split"] for r in named_splits + seeded_rows))
     return summary
@@ -311,6 +355,7 @@ class LabeledData:
     labels: list[list[str]]
     splits: list[str]
     external_ids: list[str | None]
+    spans: list[list[Span]] = field(default_factory=list)
 
     def subset(self, split: str | Iterable[str]) -> LabeledData:
         wanted = {split} if isinstance(split, str) else set(split)
@@ -321,6 +366,7 @@ class LabeledData:
             [self.labels[i] for i in idx],
             [self.splits[i] for i in idx],
             [self.external_ids[i] for i in idx],
+            [self.spans[i] for i in idx] if self.spans else [],
         )
 
     def __len__(self) -> int:
@@ -343,9 +389,41 @@ def truth_labels(rows: Iterable[tuple[int, str, str]]) -> dict[int, list[str]]:
     return out
 
 
-def load_dataset(session: Session, name: str, *, labeled_only: bool = True) -> LabeledData:
-    """Every document of the dataset with its truth labels and split (unlabeled ones skipped by default)."""
+def truth_spans(rows: Iterable[tuple[int, str, int, int, str]]) -> dict[int, list[Span]]:
+    """Pick each document's truth spans from (document_id, label, start, end, source) rows.
+
+    Same precedence as labels: spans from human or imported annotations when a document has any, else
+    rule-made spans; model spans never count. Spans are sorted by (start, end, label).
+    """
+    by_doc: dict[int, dict[str, set[tuple[int, int, str]]]] = defaultdict(lambda: defaultdict(set))
+    for doc_id, label, start, end, src in rows:
+        by_doc[doc_id][src].add((start, end, label))
+    out: dict[int, list[Span]] = {}
+    for doc_id, by_src in by_doc.items():
+        for group in TRUTH_SOURCES:
+            found = sorted({t for src in group for t in by_src.get(src, set())})
+            if found:
+                out[doc_id] = [Span(st, en, lab, source=group[0]) for st, en, lab in found]
+                break
+    return out
+
+
+def load_dataset(session: Session, name: str, *, labeled_only: bool = True, with_spans: bool = False) -> LabeledData:
+    """Every document of the dataset with its truth labels and split (unlabeled ones skipped by default).
+
+    ``with_spans`` also loads each document's truth entity spans into ``LabeledData.spans``; a document with
+    spans but no labels then counts as labeled.
+    """
     ds = get_dataset(session, name)
+    spans: dict[int, list[Span]] = {}
+    if with_spans:
+        spans = truth_spans(
+            session.execute(
+                select(
+                    Annotation.document_id, Annotation.label, Annotation.start, Annotation.end, Annotation.source
+                ).where(Annotation.dataset_id == ds.id, Annotation.kind == "span")
+            ).all()
+        )
     labels = truth_labels(
         session.execute(
             select(Annotation.document_id, Annotation.label, Annotation.source).where(
@@ -363,20 +441,29 @@ def load_dataset(session: Session, name: str, *, labeled_only: bool = True) -> L
     out = LabeledData([], [], [], [], [])
     for doc_id, text, split, ext in rows:
         labs = labels.get(doc_id, [])
-        if labeled_only and not labs:
+        if labeled_only and not labs and not spans.get(doc_id):
             continue
         out.doc_ids.append(doc_id)
         out.texts.append(text)
         out.labels.append(labs)
         out.splits.append(split or "train")
         out.external_ids.append(ext)
+        if with_spans:
+            out.spans.append(spans.get(doc_id, []))
     return out
 
 
 def export_records(session: Session, name: str) -> Iterator[Record]:
-    data = load_dataset(session, name, labeled_only=False)
+    """Every document of the dataset as a Record with its truth labels, truth spans and split."""
+    data = load_dataset(session, name, labeled_only=False, with_spans=True)
     for i in range(len(data)):
-        yield Record(text=data.texts[i], labels=data.labels[i], split=data.splits[i], external_id=data.external_ids[i])
+        yield Record(
+            text=data.texts[i],
+            labels=data.labels[i],
+            split=data.splits[i],
+            external_id=data.external_ids[i],
+            spans=data.spans[i],
+        )
 
 
 def list_datasets(session: Session) -> list[dict[str, Any]]:
