@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# System packages and services for `make test`: Tesseract OCR, and a throwaway PostgreSQL server on a
-# loopback port.
+# System packages and services for `make test`: Tesseract OCR, Chromium (the labeling page's browser tests),
+# and a throwaway PostgreSQL server on a loopback port.
 #
-#   .ci/services.sh start   installs tesseract-ocr and postgresql if missing (root + apt only), starts a
+#   .ci/services.sh start   installs tesseract-ocr, chromium and postgresql if missing (root + apt only), starts a
 #                           private PostgreSQL cluster and prints `export NLPIPE_TEST_POSTGRES_URL=...` for
 #                           eval; prints nothing it cannot do
 #   .ci/services.sh stop    stops that cluster and removes its folder
@@ -21,6 +21,7 @@ install_packages() {  # the Debian packages the tests need that are missing, in 
   local missing=()
   [ -n "$(pg_bin)" ] || missing+=(postgresql)
   command -v tesseract >/dev/null || missing+=(tesseract-ocr tesseract-ocr-eng)
+  command -v chromium >/dev/null || missing+=(chromium chromium-driver)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     log "missing ${missing[*]}, which cannot be installed here (needs root and apt-get)"; return 0
