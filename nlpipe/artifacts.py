@@ -34,6 +34,7 @@ FORMAT_MODULES: dict[str, str] = {
     "nlpipe.classify.v1": "nlpipe.tasks.classify",
     "nlpipe.sentiment.v1": "nlpipe.tasks.sentiment",
     "nlpipe.entities.v1": "nlpipe.tasks.entities",
+    "nlpipe.layout.v1": "nlpipe.tasks.layout",
 }
 FORMATS = tuple(FORMAT_MODULES)
 

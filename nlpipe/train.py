@@ -33,6 +33,7 @@ TASK_MODULES: dict[str, str] = {
     "classify": "nlpipe.tasks.classify",
     "sentiment": "nlpipe.tasks.sentiment",
     "entities": "nlpipe.tasks.entities",
+    "layout": "nlpipe.tasks.layout",
 }
 TASKS = tuple(TASK_MODULES)
 MIN_EXAMPLES = 10

@@ -37,10 +37,12 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from nlpipe.cli import datasets, ingest, models, run
+    from nlpipe.cli import datasets, ingest, label, models, run
 
     app.add_typer(datasets.app, name="datasets")
     app.add_typer(models.app, name="models")
+    label.register()
+    app.add_typer(label.app, name="label")
     app.command("ingest")(ingest.ingest)
     run.register(app)
 

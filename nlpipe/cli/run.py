@@ -39,7 +39,7 @@ def per_label_table(metrics: dict[str, Any], limit: int = 30) -> Table:
 def train(
     dataset: str,
     name: Annotated[str, typer.Option("--name", "-n", help="Model name (folder under the models dir).")],
-    task: Annotated[str, typer.Option(help="What to train: classify, sentiment or entities.")] = "classify",
+    task: Annotated[str, typer.Option(help="What to train: classify, sentiment, entities or layout (fields from PDF word boxes).")] = "classify",
     multi_label: Annotated[
         bool | None,
         typer.Option("--multi-label/--single-label", help="Default: multi-label if any document has several labels."),
