@@ -11,8 +11,8 @@ import statistics
 
 import pytest
 
-from nlpipe.errors import InputError, LimitError
-from nlpipe.ingest.ocr import char_error_rate, levenshtein, ocr_available, ocr_image, ocr_pages
+from nlpipe.errors import ConfigError, InputError, LimitError
+from nlpipe.ingest.ocr import char_error_rate, levenshtein, ocr_available, ocr_image, ocr_image_pages, ocr_pages
 from nlpipe.ingest.pdf import read_pdf
 from tests.pdfgen import PARAGRAPHS, Placed, image_pdf, paragraph_pdf, png, text_pdf
 
@@ -147,13 +147,121 @@ def test_missing_tesseract(scan: tuple[bytes, bytes, str], monkeypatch: pytest.M
     _, scanned, _ = scan
     monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", str(tmp_path / "no-such-tesseract"))
     assert ocr_available() is False
-    with pytest.raises(InputError) as exc:
+    # a server without Tesseract is misconfigured; the file is fine: ConfigError, not InputError
+    with pytest.raises(ConfigError) as exc:
         read_pdf(scanned, source="scan.pdf", ocr="auto")
+    assert not isinstance(exc.value, InputError)
     assert exc.value.code == "E161"
     assert "scan.pdf" in str(exc.value)
     assert "apt-get install tesseract-ocr" in str(exc.value) and "--ocr never" in str(exc.value)
+    with pytest.raises(ConfigError) as exc:
+        ocr_image(png(text_pdf([[Placed("x", 72, 100)]]), dpi=100), source="photo.png")
+    assert exc.value.code == "E161" and "photo.png" in str(exc.value)
+    # the API answers 500 (a server problem) with the usual error shape, not 422 (a bad upload)
+    from api.errors import status_of
+
+    assert status_of(exc.value) == 500
     # without OCR the same file still reads (empty page recorded)
     assert read_pdf(scanned, source="scan.pdf", ocr="never").meta["no_text_pages"] == [1]
+
+
+def test_tesseract_vanishing_mid_run_is_a_config_error(
+    scan: tuple[bytes, bytes, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tesseract found by the start-up check but gone when a page runs: still E161, still ConfigError."""
+    import pytesseract
+
+    _, scanned, _ = scan
+
+    def gone(*args: object, **kwargs: object) -> None:
+        raise pytesseract.TesseractNotFoundError()
+
+    monkeypatch.setattr(pytesseract, "image_to_data", gone)
+    with pytest.raises(ConfigError) as exc:
+        read_pdf(scanned, source="scan.pdf", ocr="auto", ocr_dpi=100, ocr_workers=1)
+    assert exc.value.code == "E161" and exc.value.details == {"file": "scan.pdf", "page": 1}
+
+
+# ----------------------------------------------------------------------------------------------- multi-page TIFF
+
+TIFF_LINES = ["Invoice for the harbour office", "Second page lists the cargo", "Third page has the signatures"]
+
+
+def _tiff(lines: list[str], *, dpi: int = 200, sizes: list[tuple[int, int]] | None = None) -> bytes:
+    """A multi-page TIFF, one frame per line of text (rendered from a small PDF page), recording its dpi."""
+    import io
+
+    from PIL import Image
+
+    frames = []
+    for line in lines:
+        data = png(text_pdf([[Placed(line, 36, 60, "Helvetica", 14)]], pagesize=(396, 144)), dpi=dpi)
+        frames.append(Image.open(io.BytesIO(data)).convert("L"))
+    for i, size in enumerate(sizes or []):
+        frames[i] = frames[i].resize(size)
+    out = io.BytesIO()
+    frames[0].save(out, format="TIFF", save_all=True, append_images=frames[1:], dpi=(dpi, dpi))
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tiff3() -> bytes:
+    return _tiff(TIFF_LINES)
+
+
+def test_multi_page_tiff_reads_every_frame(tiff3: bytes) -> None:
+    pages = ocr_image_pages(tiff3, source="fax.tiff", workers=1)
+    assert [p.number for p in pages] == [1, 2, 3] and all(p.ocr for p in pages)
+    for truth, page in zip(TIFF_LINES, pages, strict=True):
+        assert char_error_rate(truth, page.text) <= 0.05, page.text
+        assert page.width == pytest.approx(396, abs=0.5) and page.height == pytest.approx(144, abs=0.5)
+        assert page.words and page.words[0].x0 == pytest.approx(36, abs=3)
+    # the one-frame reader still reads one frame, the one asked for
+    assert char_error_rate(TIFF_LINES[1], ocr_image(tiff3, source="fax.tiff", frame=1, number=2).text) <= 0.05
+
+
+def test_multi_page_tiff_in_worker_processes(tiff3: bytes) -> None:
+    pages = ocr_image_pages(tiff3, source="fax.tiff", workers=2)
+    assert [p.number for p in pages] == [1, 2, 3]
+    assert [char_error_rate(t, p.text) <= 0.05 for t, p in zip(TIFF_LINES, pages, strict=True)] == [True] * 3
+
+
+def test_multi_page_tiff_page_cap(tiff3: bytes) -> None:
+    with pytest.raises(LimitError) as exc:
+        ocr_image_pages(tiff3, source="fax.tiff", max_pages=2)
+    assert exc.value.code == "E167"
+    assert "fax.tiff" in str(exc.value) and "3 frames" in str(exc.value) and "NLPIPE_MAX_PAGES" in str(exc.value)
+    assert len(ocr_image_pages(tiff3, source="fax.tiff", max_pages=3, workers=1)) == 3
+
+
+def test_multi_page_tiff_checks_every_frame_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pixel cap applies to each frame: a small first frame must not let a huge later one through."""
+    import nlpipe.ingest.ocr as ocr_module
+
+    data = _tiff(["small first page", "huge second page"], dpi=100, sizes=[(200, 100), (2000, 1000)])
+    monkeypatch.setattr(ocr_module, "MAX_IMAGE_PIXELS", 1_000_000)
+    with pytest.raises(LimitError) as exc:
+        ocr_image_pages(data, source="odd.tiff", workers=1)
+    assert exc.value.code == "E165" and exc.value.details == {"file": "odd.tiff", "page": 2}
+
+
+def test_multi_page_tiff_through_the_dispatcher(tiff3: bytes, tmp_path) -> None:
+    from nlpipe.ingest.dispatch import ingest_bytes
+    from nlpipe.ingest.pdf import PAGE_SEPARATOR
+    from tests.conftest import make_settings
+
+    result = ingest_bytes(tiff3, "scans/fax.tif", make_settings(tmp_path, ocr_workers=1))
+    assert not result.failures
+    [doc] = result.documents
+    assert doc.mime == "image/tiff" and doc.source == "scans/fax.tif"
+    assert len(doc.pages) == 3 and doc.meta["pages"] == 3 and doc.meta["ocr_pages"] == [1, 2, 3]
+    assert doc.text == PAGE_SEPARATOR.join(p.text for p in doc.pages)
+    assert [doc.text[o : o + len(p.text)] for o, p in zip(doc.meta["page_offsets"], doc.pages, strict=True)] == [
+        p.text for p in doc.pages
+    ]
+    # over the page cap: one coded failure naming the file, nothing read
+    capped = ingest_bytes(tiff3, "fax.tif", make_settings(tmp_path, ocr_workers=1, max_pages=2))
+    assert not capped.documents and [(f.source, f.code) for f in capped.failures] == [("fax.tif", "E167")]
 
 
 def test_ocr_image_png() -> None:

@@ -113,6 +113,8 @@ def test_corpus_undecodable_cjk_font_falls_back_to_pdfplumber() -> None:
         ("senate-expenditures.pdf", 1),  # text drawn rotated on a rotated page
         ("federal-register-2020-17221.pdf", 8),  # vertical margin text
         ("pdffill-demo.pdf", 2),  # mixed font sizes on one line
+        ("pr-88-example.pdf", 1),  # no-break spaces in text objects of their own, which PDFium drops
+        *[("issue-848.pdf", n) for n in range(1, 9)],  # the same text mirrored and rotated eight ways
     ],
 )
 def test_fast_path_text_matches_pdfplumber(name: str, page: int) -> None:
@@ -123,6 +125,68 @@ def test_fast_path_text_matches_pdfplumber(name: str, page: int) -> None:
     with pdfplumber.open(io.BytesIO(data)) as pdf:
         theirs = pdf.pages[page - 1].extract_text()
     assert text_similarity(theirs, ours) >= 0.98
+
+
+def _plumber_page(name: str, page: int) -> object:
+    import pdfplumber
+
+    pdf = pdfplumber.open(io.BytesIO((CORPUS / name).read_bytes()))
+    return pdf, pdf.pages[page - 1]
+
+
+@needs_corpus
+@pytest.mark.parametrize(
+    ("name", "page"),
+    [
+        ("issue-71-duplicate-chars.pdf", 1),
+        ("issue-71-duplicate-chars.pdf", 2),
+        ("issue-71-duplicate-chars-2.pdf", 1),
+        ("issue-842-example.pdf", 1),
+    ],
+)
+def test_fast_path_drops_glyphs_painted_twice(name: str, page: int) -> None:
+    """Fake bold: every glyph painted two to four times a fraction of a point apart. pdfplumber's extract_text
+    keeps each copy ('项项目目'); the fast path keeps one, as pdfplumber's own dedupe_chars() does."""
+    ours = pdf_page_texts((CORPUS / name).read_bytes(), source=name)[page - 1]
+    pdf, theirs = _plumber_page(name, page)
+    with pdf:
+        raw = theirs.extract_text()
+        deduped = theirs.dedupe_chars(extra_attrs=()).extract_text()
+    assert raw != deduped  # the page really has copies
+    assert text_similarity(deduped, ours) >= 0.98
+    assert text_similarity(raw, ours) < text_similarity(deduped, ours)
+
+
+@needs_corpus
+def test_fast_path_ignores_padding_spaces_painted_under_text() -> None:
+    """WARN-Report pads each column with space glyphs, then paints the next column's dates over them. pdfplumber
+    sorts the invisible spaces in between the digits ('0 3 / 2 5 / 2 0 16'); the fast path reads the dates as
+    printed, which is pdfplumber's text once the spaces under other glyphs are left out."""
+    name = "WARN-Report-for-7-1-2015-to-03-25-2016.pdf"
+    ours = pdf_page_texts((CORPUS / name).read_bytes(), source=name)[0]
+    pdf, theirs = _plumber_page(name, 1)
+    with pdf:
+        raw = theirs.extract_text()
+        hidden = _spaces_under_glyphs(theirs.chars)
+        visible = theirs.filter(lambda obj: id(obj) not in hidden).extract_text()
+    assert "0 3 / 2 5 / 2 0 16" in raw and "03/25/2016" in ours
+    assert text_similarity(visible, ours) >= 0.98 > text_similarity(raw, ours)
+
+
+def _spaces_under_glyphs(chars: list[dict]) -> set[int]:
+    """ids of whitespace characters whose box lies more than half under a visible character's box."""
+    import numpy as np
+
+    blank = [c for c in chars if c["text"].isspace()]
+    ink = [c for c in chars if not c["text"].isspace()]
+    if not blank or not ink:
+        return set()
+    b = np.array([[c["x0"], c["x1"], c["top"], c["bottom"]] for c in blank])
+    i = np.array([[c["x0"], c["x1"], c["top"], c["bottom"]] for c in ink])
+    ox = np.minimum(b[:, None, 1], i[None, :, 1]) - np.maximum(b[:, None, 0], i[None, :, 0])
+    oy = np.minimum(b[:, None, 3], i[None, :, 3]) - np.maximum(b[:, None, 2], i[None, :, 2])
+    under = ((ox > 0.5 * np.maximum(b[:, 1] - b[:, 0], 1e-9)[:, None]) & (oy > 0)).any(axis=1)
+    return {id(c) for c, u in zip(blank, under, strict=True) if u}
 
 
 @needs_corpus
@@ -186,6 +250,81 @@ def test_words_at_known_positions() -> None:
     assert p1.words[1].x0 > invoice.x1  # left to right
     assert p2.words[0].text == "Second" and p2.words[0].size == pytest.approx(10)
     assert not any(p.ocr for p in doc.pages)
+
+
+def _canvas_pdf(draw: object, pagesize: tuple[float, float] = (300, 200)) -> bytes:
+    from reportlab.pdfgen import canvas
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=pagesize, invariant=1)
+    draw(c)  # type: ignore[operator]
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _plumber_text(data: bytes) -> str:
+    import pdfplumber
+
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        return pdf.pages[0].extract_text()
+
+
+@pytest.mark.parametrize("size", [8, 10])
+def test_space_in_a_text_object_of_its_own_breaks_the_word(size: int) -> None:
+    """PDFium drops a text object holding only a (no-break) space: its glyph has no ink, so no width. The gap it
+    leaves is under pdfplumber's 3 pt tolerance, yet pdfplumber breaks the word at the space glyph; so does
+    the fast path, which finds the dropped object between the two words."""
+
+    def draw(c: object) -> None:
+        x = 20.0
+        for i, word in enumerate(["Defense", "Advanced", "Research"]):
+            for text in ([" "] if i else []) + [word]:
+                t = c.beginText(x, 150)  # type: ignore[attr-defined]
+                t.setFont("Helvetica", size)
+                t.textOut(text)
+                c.drawText(t)  # type: ignore[attr-defined]
+                x += c.stringWidth(text, "Helvetica", size)  # type: ignore[attr-defined]
+
+    data = _canvas_pdf(draw)
+    assert _plumber_text(data) == "Defense Advanced Research"
+    assert pdf_page_texts(data, source="nbsp.pdf") == ["Defense Advanced Research"]
+    assert [w.text for w in read_pdf(data, source="nbsp.pdf").pages[0].words] == ["Defense", "Advanced", "Research"]
+
+
+def test_text_painted_twice_is_read_once() -> None:
+    """A page drawn twice, the copy 0.25 pt off (too many objects apart for PDFium's own check): one copy."""
+    lines = [f"Line {i} of the quarterly report" for i in range(8)]
+
+    def draw(c: object) -> None:
+        for dx in (0.0, 0.25):
+            for i, line in enumerate(lines):
+                c.setFont("Helvetica", 11)  # type: ignore[attr-defined]
+                c.drawString(40 + dx, 180 - 20 * i + dx, line)  # type: ignore[attr-defined]
+
+    data = _canvas_pdf(draw)
+    assert "LLiinnee" in _plumber_text(data).replace(" ", "")  # pdfplumber keeps both copies
+    assert pdf_page_texts(data, source="bold.pdf") == ["\n".join(lines)]
+    words = read_pdf(data, source="bold.pdf").pages[0].words
+    assert [w.text for w in words] == " ".join(lines).split()
+    assert words[0].x0 == pytest.approx(40, abs=0.5)
+
+
+@pytest.mark.parametrize("matrix", [(-1, 0, 0, 1), (1, 0, 0, -1), (-1, 0, 0, -1)])
+def test_mirrored_text_reads_like_pdfplumber(matrix: tuple[int, int, int, int]) -> None:
+    """Text mirrored left to right, top to bottom, or both (rotated 180 degrees), several runs per line."""
+
+    def draw(c: object) -> None:
+        for i, line in enumerate(["Mirror image of the notice", "second line of the same notice"]):
+            for j, word in enumerate(line.split()):
+                c.saveState()  # type: ignore[attr-defined]
+                c.transform(*matrix, 150 + matrix[0] * 30 * j, 120 - 30 * i)  # type: ignore[attr-defined]
+                c.setFont("Helvetica", 12)  # type: ignore[attr-defined]
+                c.drawString(0, 0, word)  # type: ignore[attr-defined]
+                c.restoreState()  # type: ignore[attr-defined]
+
+    data = _canvas_pdf(draw)
+    assert text_similarity(_plumber_text(data), pdf_page_texts(data, source="mirror.pdf")[0]) >= 0.98
 
 
 def test_words_false_gives_text_only_and_same_text() -> None:

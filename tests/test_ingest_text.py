@@ -504,9 +504,9 @@ def test_ingest_image_goes_to_ocr(cfg, monkeypatch):
         calls.append((source, lang, dpi))
         return Page(number=1, text="scanned words", ocr=True)
 
-    fake = types.ModuleType("nlpipe.ingest.ocr")
-    fake.ocr_image = ocr_image  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "nlpipe.ingest.ocr", fake)
+    from nlpipe.ingest import ocr
+
+    monkeypatch.setattr(ocr, "ocr_image", ocr_image)  # the real module, whatever imported it first
     doc = _only_doc(ingest_bytes(b"\x89PNG\r\n\x1a\n rest", "scan.png", cfg))
     assert doc.text == "scanned words" and doc.mime == "image/png" and doc.pages[0].ocr
     assert calls == [("scan.png", "eng", 300)]

@@ -308,13 +308,34 @@ def _read_pdf(data: bytes, source: str, run: _Run) -> list[Document]:
 
 
 def _read_image(data: bytes, source: str, name: str, run: _Run) -> list[Document]:
+    """An image file as one document: one OCR'd page, or one per frame of a (multi-page) TIFF."""
+    s = run.settings
+    tiff = _image_mime(data, name) == "image/tiff"  # PNG and JPEG hold one page; a TIFF may hold many
     try:
-        from nlpipe.ingest.ocr import ocr_image
-    except ImportError as exc:
+        from nlpipe.ingest import ocr
+        from nlpipe.ingest.pdf import PAGE_SEPARATOR
+
+        reader = ocr.ocr_image_pages if tiff else ocr.ocr_image
+    except (ImportError, AttributeError) as exc:
         raise fail("E194", f"OCR support is not available ({exc}); install Tesseract and nlpipe's OCR "
                    "dependencies", file=source) from None  # fmt: skip
-    page = ocr_image(data, source=source, lang=run.settings.ocr_lang, dpi=run.settings.ocr_dpi)
-    return [Document(text=page.text, source=source, mime=_image_mime(data, name), pages=[page])]
+    if tiff:
+        pages = reader(data, source=source, lang=s.ocr_lang, dpi=s.ocr_dpi, workers=s.ocr_workers,
+                       max_pages=s.max_pages)  # fmt: skip
+    else:
+        pages = [reader(data, source=source, lang=s.ocr_lang, dpi=s.ocr_dpi)]
+    offsets, pos = [], 0
+    for page in pages:
+        offsets.append(pos)
+        pos += len(page.text) + len(PAGE_SEPARATOR)
+    meta = {
+        "pages": len(pages),
+        "page_offsets": offsets,
+        "ocr_pages": [p.number for p in pages],
+        "no_text_pages": [p.number for p in pages if not p.text.strip()],
+    }
+    text = PAGE_SEPARATOR.join(p.text for p in pages)
+    return [Document(text=text, source=source, mime=_image_mime(data, name), pages=pages, meta=meta)]
 
 
 def _parse(kind: str, data: bytes, source: str, name: str, run: _Run) -> list[Document]:

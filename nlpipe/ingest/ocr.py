@@ -14,9 +14,11 @@ displayed, like text-layer words (pixel boxes are scaled by 72/dpi and shifted b
 
 Pages are rendered at most ``MAX_PIXELS`` pixels (the resolution is lowered for larger pages).
 
-Errors (all name the file; page errors the page too): E161 Tesseract is not installed, E162 an OCR language
+Errors (all name the file; page errors the page too): E161 Tesseract is not installed (a
+:class:`~nlpipe.errors.ConfigError`: the server lacks a system package, the file is fine), E162 an OCR language
 is not installed, E163 Tesseract failed on a page, E164 not a readable image, E165 an image too large to read
-(:class:`~nlpipe.errors.LimitError`), E166 an OCR worker process died.
+(:class:`~nlpipe.errors.LimitError`), E166 an OCR worker process died, E167 an image file with more frames
+than the page cap (:class:`~nlpipe.errors.LimitError`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from nlpipe.errors import InputError, LimitError, NlpipeError
+from nlpipe.errors import ConfigError, InputError, LimitError, NlpipeError
 from nlpipe.types import Page, Word
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "ocr_languages",
     "ocr_pages",
     "ocr_image",
+    "ocr_image_pages",
     "image_frames",
     "levenshtein",
     "char_error_rate",
@@ -56,10 +59,16 @@ _checked: dict[str, bool] = {}
 _langs: dict[str, list[str]] = {}
 
 
+# Codes that are not about the file: the server lacks something (HTTP 500 through the API, not 422).
+_CONFIG_CODES = frozenset({"E161"})
+
+
 def _fail(
-    code: str, message: str, source: str, page: int | None = None, kind: type[NlpipeError] = InputError
+    code: str, message: str, source: str, page: int | None = None, kind: type[NlpipeError] | None = None
 ) -> NlpipeError:
     where = f"{source}, page {page}" if page is not None else source
+    if kind is None:
+        kind = ConfigError if code in _CONFIG_CODES else InputError
     return kind(code, f"{where}: {message}", file=source, page=page)
 
 
@@ -353,15 +362,84 @@ def ocr_pages(
 def ocr_image(
     image_bytes: bytes, *, source: str, lang: str = "eng", dpi: int = 300, frame: int = 0, number: int = 1
 ) -> Page:
-    """OCR an image file (PNG, JPEG, TIFF, ...): one :class:`~nlpipe.types.Page` with ``ocr=True``.
+    """OCR one frame of an image file (PNG, JPEG, TIFF, ...): one :class:`~nlpipe.types.Page` with ``ocr=True``.
 
-    ``frame`` picks the frame of a multi-page TIFF/GIF (0-based; ``image_frames`` counts them); ``number`` is the
-    page number given to the result. Boxes are in points: pixels x 72 / the image's own dpi (``dpi`` when the
-    file records none). E164 for data that is not a readable image, E165 (LimitError) for an image over
-    ``MAX_IMAGE_PIXELS`` pixels, plus the OCR errors of :func:`ocr_pages`.
+    ``frame`` picks the frame of a multi-page TIFF/GIF (0-based; ``image_frames`` counts them, and
+    :func:`ocr_image_pages` reads them all); ``number`` is the page number given to the result. Boxes are in
+    points: pixels x 72 / the image's own dpi (``dpi`` when the file records none). E164 for data that is not a
+    readable image, E165 (LimitError) for an image over ``MAX_IMAGE_PIXELS`` pixels, plus the OCR errors of
+    :func:`ocr_pages`.
     """
     image = _open_image(image_bytes, source, frame)
     _check_ready(lang, source)
+    return _ocr_frame(image, source, lang, dpi, number, page=None)
+
+
+def ocr_image_pages(
+    image_bytes: bytes,
+    *,
+    source: str,
+    lang: str = "eng",
+    dpi: int = 300,
+    workers: int = 1,
+    max_pages: int = 2000,
+) -> list[Page]:
+    """OCR every frame of an image file: one :class:`~nlpipe.types.Page` per frame, numbered from 1.
+
+    Most images have one frame; a multi-page TIFF (a fax, a scanner's batch) or an animated GIF has several.
+    More frames than ``max_pages`` is E167 (:class:`~nlpipe.errors.LimitError`, ``NLPIPE_MAX_PAGES``), checked
+    before any frame is read. Several frames run in ``workers`` worker processes (0: one per CPU core; 1: in this
+    process). Errors as :func:`ocr_image`; a frame's error names its page.
+    """
+    image = _open_image(image_bytes, source, 0)
+    count = int(getattr(image, "n_frames", 1) or 1)
+    if count > max_pages:
+        raise _fail(
+            "E167",
+            f"the image has {count:,} frames (pages), more than the {max_pages:,}-page limit; split it or raise "
+            "NLPIPE_MAX_PAGES",
+            source,
+            kind=LimitError,
+        )
+    _check_ready(lang, source)
+    if count == 1:
+        return [_ocr_frame(image, source, lang, dpi, 1, page=None)]
+    pool_size = min(workers or os.cpu_count() or 1, count)
+    if pool_size <= 1:
+        pages = [_ocr_frame(image, source, lang, dpi, 1, page=1)]
+        for frame in range(1, count):
+            image = _open_image(image_bytes, source, frame, page=frame + 1)
+            pages.append(_ocr_frame(image, source, lang, dpi, frame + 1, page=frame + 1))
+        return pages
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # fork is unsafe in threaded servers
+    pool = ProcessPoolExecutor(
+        pool_size,
+        mp_context=context,
+        initializer=_image_worker_init,
+        initargs=(image_bytes, source, _tesseract_cmd(), lang, dpi),
+    )
+    pages = []
+    try:
+        for out in pool.map(_image_worker_frame, range(count)):
+            if out[0] == "error":
+                _, kind, code, message, details = out
+                raise {"LimitError": LimitError, "ConfigError": ConfigError}.get(kind, InputError)(
+                    code, message, **details
+                )
+            pages.append(out[1])
+    except BrokenProcessPool:
+        raise _fail(
+            "E166", "an OCR worker process died (out of memory?); lower --ocr-dpi or the worker count", source
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on an error, do not OCR the remaining frames
+    return pages
+
+
+def _ocr_frame(image: Any, source: str, lang: str, dpi: int, number: int, page: int | None) -> Page:
+    """OCR a loaded frame; ``page`` goes into error messages (None for a single-frame image)."""
     file_dpi = image.info.get("dpi")
     try:
         res = float(file_dpi[0]) if file_dpi else 0.0
@@ -384,8 +462,32 @@ def ocr_image(
         text, words = _tesseract(shot, lang)
     except Exception as exc:
         code, message = _describe(exc)
-        raise _fail(code, message, source) from None
+        raise _fail(code, message, source, page) from None
     return Page(number, text, round(width, 2), round(height, 2), words, ocr=True)
+
+
+_image_worker: dict[str, Any] = {}
+
+
+def _image_worker_init(data: bytes, source: str, cmd: str, lang: str, dpi: int) -> None:
+    import pytesseract
+
+    pytesseract.pytesseract.tesseract_cmd = cmd
+    _image_worker.update(data=data, source=source, lang=lang, dpi=dpi)
+
+
+def _image_worker_frame(frame: int) -> tuple[Any, ...]:
+    w = _image_worker
+    number = frame + 1
+    try:
+        image = _open_image(w["data"], w["source"], frame, page=number)
+        return ("ok", _ocr_frame(image, w["source"], w["lang"], w["dpi"], number, page=number))
+    except NlpipeError as exc:  # sent back as data: NlpipeError does not survive pickling
+        return ("error", type(exc).__name__, exc.code, exc.message, exc.details)
+    except Exception as exc:
+        code, message = _describe(exc)
+        err = _fail(code, message, w["source"], number)
+        return ("error", type(err).__name__, err.code, err.message, err.details)
 
 
 def image_frames(image_bytes: bytes, *, source: str) -> int:
@@ -394,35 +496,44 @@ def image_frames(image_bytes: bytes, *, source: str) -> int:
     return int(getattr(image, "n_frames", 1) or 1)
 
 
-def _open_image(image_bytes: bytes, source: str, frame: int) -> Any:
+def _open_image(image_bytes: bytes, source: str, frame: int, page: int | None = None) -> Any:
+    """The image with ``frame`` (0-based) loaded; every frame's size is checked, not only the first one's."""
     from PIL import Image, UnidentifiedImageError
 
     if not image_bytes:
         raise _fail("E164", "the image file is empty (0 bytes); upload it again", source)
+
+    def check_size(image: Any) -> None:
+        w, h = image.size
+        if w * h > MAX_IMAGE_PIXELS:
+            raise _fail(
+                "E165",
+                f"the image is {w:,} x {h:,} pixels, more than {MAX_IMAGE_PIXELS:,}; scale it down",
+                source,
+                page,
+                kind=LimitError,
+            )
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(image_bytes))
-            w, h = image.size
-            if w * h > MAX_IMAGE_PIXELS:
-                raise _fail(
-                    "E165",
-                    f"the image is {w:,} x {h:,} pixels, more than {MAX_IMAGE_PIXELS:,}; scale it down",
-                    source,
-                    kind=LimitError,
-                )
+            check_size(image)
             if frame:
                 image.seek(frame)
+                check_size(image)  # a later frame of a TIFF may be far larger than the first
             image.load()
     except NlpipeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _fail("E165", "the image is too large to decode safely; scale it down", source, kind=LimitError) from None
+        raise _fail(
+            "E165", "the image is too large to decode safely; scale it down", source, page, kind=LimitError
+        ) from None
     except EOFError:
         raise _fail("E164", f"the image has no frame {frame + 1}", source) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise _fail(
-            "E164", f"not a readable image ({type(exc).__name__}); check the file is a PNG, JPEG or TIFF", source
+            "E164", f"not a readable image ({type(exc).__name__}); check the file is a PNG, JPEG or TIFF", source, page
         ) from None
     return image
 

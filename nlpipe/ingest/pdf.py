@@ -5,13 +5,15 @@ Which tool does what
 **pypdfium2 (PDFium): the text layer, fast** (:func:`pdf_page_texts`, and the text and words of
 :func:`read_pdf`). PDFium's text page gives each character's code and its loose box (font advance, descent
 and ascent; ``FPDFText_GetLooseCharBox``, asked for the ends of each word and spread evenly over the inner
-characters of ordinary-size words, see :func:`_loose_boxes`); the character matrix is asked for only where
-the orientation is not obvious from the neighbours, the font size once per page and box height. PDFium's own
-reading order and spacing are *not* used: the characters are laid out in NumPy the way pdfplumber's
-``page.extract_text()`` lays them out (several pages at once, see ``_BATCH_PAGES``):
+characters of ordinary-size words, see :func:`_loose_boxes`); the character matrix is asked for where the
+orientation is not obvious from the neighbours and for the first character of each run that looks plain (the
+rest of the run follows it), the font size once per page and box height. PDFium's own reading order and spacing
+are *not* used: the characters are laid out in NumPy the way pdfplumber's ``page.extract_text()`` lays them
+out (several pages at once, see ``_BATCH_PAGES``):
 
 * pdfminer's coordinates: origin at the top-left of the media box as displayed (``/Rotate`` applied), and
-  ``top = bottom - font size`` (pdfminer's box; PDFium's ends at the font's ascent instead);
+  ``top = bottom - font size`` (pdfminer's box; PDFium's ends at the font's ascent instead; text mirrored top
+  to bottom hangs ``font size`` below PDFium's top);
 * per page, characters form runs of equal uprightness (pdfminer's definition); in each run, lines are chained
   3 pt clusters of ``top`` and characters are sorted by ``x0`` (vertical text: clusters of ``x0``, sorted by
   ``top``);
@@ -20,12 +22,24 @@ reading order and spacing are *not* used: the characters are laid out in NumPy t
 * consecutive words whose tops fall in one page-wide 3 pt cluster share a text line; words are joined by a
   space, lines by a newline; ligatures U+FB00-FB06 are expanded.
 
-On pdfplumber's own test corpus this gives pdfplumber's text (normalised similarity >= 0.98) on 87% of the
-pages, at about 25-30 times its speed (``benchmarks/ingest.py``). Where it differs, PDFium sees other
-characters than pdfminer: it drops glyphs painted twice at the same spot (fake bold) and space glyphs painted
-over other characters, which pdfplumber keeps; it turns no-break spaces into generated spaces; it cannot
-decode some non-embedded CJK fonts (``GBK-EUC-H`` without ``/ToUnicode``) that pdfminer's CMaps can; and it
-orders mirrored text differently.
+Where PDFium sees other characters than pdfminer, the fast path corrects for it:
+
+* a text object holding only a space or no-break space has no width (its glyph has no ink) and PDFium drops
+  it; where such an object sits in a gap narrower than 3 pt between two words, the space is put back, as
+  pdfplumber breaks the word there (:func:`_restore_dropped_spaces`; the page's objects are looked at only
+  where PDFium generated a space in such a gap between two text objects);
+* mirrored text (matrix ``a < 0`` or ``d < 0`` as displayed) is put back in content-stream order, which PDFium
+  changes by sorting a line's text objects by x and pdfplumber keeps for ties (:func:`_stream_order`);
+* glyphs painted two or more times at (nearly) one spot -- fake bold, shadows -- are kept once, by
+  pdfplumber's ``dedupe_chars()`` rule (:func:`_dedupe`; pages are checked with one sort).
+
+On pdfplumber's own test corpus the fast path gives pdfplumber's ``extract_text()`` (normalised similarity >=
+0.98) on 221 of 246 pages at about 25-30 times its speed (``benchmarks/ingest.py``, which checks the other 25):
+on 19 of them pdfplumber's text is the odd one out -- it keeps every copy of fake-bold glyphs ("项项目目"),
+and it sorts space glyphs painted under a column of dates in between the digits ("0 3 / 2 5"; PDFium folds a
+run of spaces into one) -- and the fast path matches pdfplumber's text without them; 6 pages use a
+non-embedded CJK font (``GBK-EUC-H`` without ``/ToUnicode``) that PDFium cannot decode and pdfminer's CMaps
+can: :func:`read_pdf` reads those with pdfplumber.
 
 **Words** (``words=True``) come from the same characters and rules, as pdfplumber's
 ``extract_words(extra_attrs=["size"])`` makes them: a word also ends where the font size changes, and carries
@@ -69,7 +83,7 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -180,7 +194,6 @@ def _proto(fn: Any, restype: Any, *argtypes: Any) -> Any:
 
 _loose_box = _proto(pdfium_c.FPDFText_GetLooseCharBox, _I, _V, _I, _V)
 _char_matrix = _proto(pdfium_c.FPDFText_GetMatrix, _I, _V, _I, _V)
-_is_generated = _proto(pdfium_c.FPDFText_IsGenerated, _I, _V, _I)
 _unicode = _proto(pdfium_c.FPDFText_GetUnicode, ctypes.c_uint, _V, _I)
 _font_size = _proto(pdfium_c.FPDFText_GetFontSize, ctypes.c_double, _V, _I)
 _get_text = _proto(pdfium_c.FPDFText_GetText, _I, _V, _I, _I, _V)
@@ -338,8 +351,13 @@ def _loose_boxes(tps: np.ndarray, page: np.ndarray, local: np.ndarray, codes: np
     return box
 
 
-def _sheet(textpages: list[int], frames: list[_Frame]) -> _Sheet | None:
-    """Read the characters of a batch of text pages and put them in pdfplumber's coordinates."""
+def _sheet(textpages: list[int], frames: list[_Frame], pages: list[int] | None = None) -> _Sheet | None:
+    """Read the characters of a batch of text pages and put them in pdfplumber's coordinates.
+
+    ``pages`` (the FPDF_PAGE handles) lets the few pages that need it look at their page objects: invisible
+    space glyphs PDFium dropped (:func:`_restore_dropped_spaces`) and the content-stream order of mirrored text
+    (:func:`_stream_order`).
+    """
     parts_codes, counts = [], []
     for tp in textpages:
         n = _count_chars(tp) if tp else 0
@@ -367,16 +385,14 @@ def _sheet(textpages: list[int], frames: list[_Frame]) -> _Sheet | None:
     left, top_up, right, bottom_up = box[:, 0], box[:, 1], box[:, 2], box[:, 3]
     ws = _WS_LUT[np.minimum(codes, 0x3001)]
 
-    # PDFium's generated spaces and line breaks have empty boxes (real whitespace with an empty box is kept;
-    # an empty-box CR or LF is always PDFium's)
+    # PDFium's generated spaces and line breaks (always U+0020, CR, LF) have empty boxes; a character it read
+    # from the page never has one (PDFium widens an empty glyph box to the font size and advance), so no need to
+    # ask FPDFText_IsGenerated, which costs three times a box. Other empty-box whitespace is kept.
     empty_ws = ws & (left == right) & (top_up == bottom_up)
-    keep = (codes != 0) & ~(empty_ws & ((codes == 10) | (codes == 13)))
-    maybe = np.flatnonzero(empty_ws & keep)
-    if len(maybe):
-        gen = np.fromiter(
-            map(_is_generated, tps[page[maybe]].tolist(), local[maybe].tolist()), dtype=bool, count=len(maybe)
-        )
-        keep[maybe[gen]] = False
+    generated = empty_ws & ((codes == 32) | (codes == 10) | (codes == 13))
+    keep = (codes != 0) & ~generated
+    if pages is not None and generated.any():
+        _restore_dropped_spaces(np.flatnonzero(generated & (codes == 32)), textpages, pages, page, local, box, ws, keep)
     if not keep.all():
         idx = np.flatnonzero(keep)
         if not len(idx):
@@ -390,10 +406,13 @@ def _sheet(textpages: list[int], frames: list[_Frame]) -> _Sheet | None:
     default_up = (rot == 0) | (rot == 180)
 
     # Orientation. A character on the same baseline box as the next or previous non-space character of its page,
-    # and left of the next, is plain horizontal text (matrix a, d > 0, b = c = 0); the others ask PDFium for
-    # their matrix. Whitespace takes the orientation of the character before it.
+    # and left of the next, looks like plain horizontal text; PDFium is asked for the matrix of the first
+    # character of each such run (a mirrored or rotated run can look plain too; the rest of the run follows its
+    # first character) and of every other character. Whitespace takes the orientation of the character before
+    # it on its page. ``flip``: axis-aligned but mirrored top to bottom (matrix d < 0 as displayed).
     upright = default_up
     axis: np.ndarray | None = None  # None: every character axis-aligned
+    flip: np.ndarray | None = None  # None: no character mirrored top to bottom
     nwi = np.flatnonzero(~ws)
     if len(nwi):
         bn, tn, ln, pn = bottom_up[nwi], top_up[nwi], left[nwi], page[nwi]
@@ -406,25 +425,56 @@ def _sheet(textpages: list[int], frames: list[_Frame]) -> _Sheet | None:
         paired = np.zeros(len(nwi), dtype=bool)
         paired[1:] |= same
         paired[:-1] |= same
-        odd_pos = np.flatnonzero(~(paired & (tn > bn)))
-        if len(odd_pos):
-            odd = nwi[odd_pos]
-            mo = _fetch_floats(_char_matrix, tps[page[odd]].tolist(), local[odd].tolist(), len(odd), 6)
-            a, b, c, d = _per_rotation(rot[odd], _rotate_matrix, *(mo[:, k].astype(np.float64) for k in range(4)))
+        plain = paired & (tn > bn)
+
+        def orientation(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            idx = nwi[pos]
+            mo = _fetch_floats(_char_matrix, tps[page[idx]].tolist(), local[idx].tolist(), len(idx), 6)
+            a, b, c, d = _per_rotation(rot[idx], _rotate_matrix, *(mo[:, k].astype(np.float64) for k in range(4)))
             eps = 1e-4 * np.maximum(np.abs(a) + np.abs(b) + np.abs(c) + np.abs(d), 1e-9)
             a, b, c, d = (np.where(np.abs(v) < eps, 0.0, v) for v in (a, b, c, d))
-            up_odd = (a * d > 0) & (b * c <= 0)  # pdfminer's definition
-            axis_odd = (b == 0) & (c == 0)
-            if (up_odd != default_up[odd]).any() or not axis_odd.all():
-                up_nw = default_up[nwi].copy()
-                up_nw[odd_pos] = up_odd
-                axis_nw = np.ones(len(nwi), dtype=bool)
-                axis_nw[odd_pos] = axis_odd
-                if len(nwi) < m:
-                    src = np.searchsorted(nwi, np.arange(m), side="right") - 1
-                    src[src < 0] = 0
-                    up_nw, axis_nw = up_nw[src], axis_nw[src]
-                upright, axis = up_nw, axis_nw
+            axis_aligned = (b == 0) & (c == 0)
+            return (a * d > 0) & (b * c <= 0), axis_aligned, axis_aligned & (d < 0)  # pdfminer's upright
+
+        run_start = plain.copy()
+        run_start[1:] &= ~(plain[:-1] & same)
+        ask = np.flatnonzero(~plain | run_start)
+        up_ask, axis_ask, flip_ask = orientation(ask)
+        unusual = (up_ask != default_up[nwi[ask]]) | ~axis_ask | flip_ask
+        if unusual.any():
+            up_nw = default_up[nwi].copy()
+            up_nw[ask] = up_ask
+            axis_nw = np.ones(len(nwi), dtype=bool)
+            axis_nw[ask] = axis_ask
+            flip_nw = np.zeros(len(nwi), dtype=bool)
+            flip_nw[ask] = flip_ask
+            # the rest of a plain-looking run is oriented like its first character
+            member = np.flatnonzero(plain & ~run_start)
+            if len(member):
+                first = np.flatnonzero(run_start)[np.cumsum(run_start)[member] - 1]
+                up_nw[member], axis_nw[member], flip_nw[member] = up_nw[first], axis_nw[first], flip_nw[first]
+            if len(nwi) < m:  # whitespace: as the character before it on its page, else the page's default
+                src = np.searchsorted(nwi, np.arange(m), side="right") - 1
+                alone = (src < 0) | (page[nwi[np.maximum(src, 0)]] != page)
+                src[src < 0] = 0
+                up_nw, axis_nw, flip_nw = up_nw[src], axis_nw[src], flip_nw[src]
+                up_nw[alone], axis_nw[alone], flip_nw[alone] = default_up[alone], True, False
+            upright, axis, flip = up_nw, axis_nw, (flip_nw if flip_nw.any() else None)
+
+    mirrored = None
+    if axis is not None:
+        mirrored = axis & ~upright  # axis-aligned as displayed yet not upright: mirrored left to right
+        if flip is not None:
+            mirrored |= flip & ~upright
+    if pages is not None and mirrored is not None and mirrored.any():
+        order = _stream_order(pages, tps, page, local, mirrored)
+        if order is not None:
+            codes, ws, left, top_up, right, bottom_up, page, local, rot = (
+                v[order] for v in (codes, ws, left, top_up, right, bottom_up, page, local, rot)
+            )
+            upright = upright[order]
+            axis = axis[order] if axis is not None else None
+            flip = flip[order] if flip is not None else None
 
     boxes = np.asarray([f.box for f in frames], dtype=np.float64)[page].T
     x0, x1, top, bottom = _per_rotation(
@@ -450,9 +500,261 @@ def _sheet(textpages: list[int], frames: list[_Frame]) -> _Sheet | None:
     size_axis = (fsize * np.abs(rd))[cls]
     size_any = (fsize * np.sqrt(np.abs(ra * rd - rb * rc)))[cls]
     fix = upright if axis is None else upright & axis
-    size = np.where(fix, size_axis, size_any)
+    if axis is not None:  # mirrored left to right: pdfminer's box is still [bottom - size, bottom] as displayed
+        fix = fix | (axis & ~upright & (flip is None or ~flip))
+    size = np.where(fix if axis is None else axis, size_axis, size_any)
     top = np.where(fix & (size > 0), bottom - size, top)
-    return _Sheet(page, codes, ws, x0, x1, top, bottom, upright, size)
+    if flip is not None:  # mirrored top to bottom: PDFium's top is pdfminer's, the box hangs from it
+        bottom = np.where(flip & (size > 0), top + size, bottom)
+    sh = _Sheet(page, codes, ws, x0, x1, top, bottom, upright, size)
+    keep_unique = _dedupe(sh)
+    if keep_unique is not None:
+        sh = _Sheet(*(getattr(sh, f.name)[keep_unique] for f in fields(_Sheet)))
+    return sh
+
+
+_DEDUPE_TOL = 1.0  # pdfplumber's dedupe_chars tolerance, points
+
+
+def _dedupe(sh: _Sheet) -> np.ndarray | None:
+    """Which characters to keep once glyphs painted twice or more at the same spot (fake bold, shadows) are
+    dropped, the way pdfplumber's ``dedupe_chars()`` drops them: among characters of one page with the same
+    uprightness, code and font size whose tops chain within 1 pt and then whose x0s chain within 1 pt, the one
+    with the smallest (top, x0) stays. PDFium's pieces of a ligature (``ﬃ`` -> f, f, i: consecutive, one box)
+    are one pdfminer character and always stay. ``None`` when nothing is dropped (the usual case)."""
+    n = len(sh.codes)
+    if n < 2:
+        return None
+    # Cheap look first (one sort): pages where two characters of one code share a 1-pt cell of (x0, top). A copy
+    # painted a fraction of a point off its glyph nearly always shares its cell; only those pages are
+    # deduplicated, all of their characters. PDFium's pieces of a ligature share a box and are left out.
+    piece = np.zeros(n, dtype=bool)
+    piece[1:] = (sh.x0[1:] == sh.x0[:-1]) & (sh.x1[1:] == sh.x1[:-1]) & (sh.top[1:] == sh.top[:-1])
+    cell = (
+        (sh.page.astype(np.int64) << 53)
+        | (sh.codes.astype(np.int64) << 32)
+        | (np.clip(np.rint(sh.top), 0, 0xFFFF).astype(np.int64) << 16)
+        | np.clip(np.rint(sh.x0), 0, 0xFFFF).astype(np.int64)
+    )
+    cell = np.sort(cell[~piece])
+    twins = cell[1:][cell[1:] == cell[:-1]]
+    if not len(twins):
+        return None
+    near = np.isin(sh.page, np.unique(twins >> 53))
+    rows = np.flatnonzero(near)
+    keep = np.ones(n, dtype=bool)
+    sub = _Sheet(*(getattr(sh, f.name)[rows] for f in fields(_Sheet)))
+    kept = _dedupe_all(sub)
+    if kept is None:
+        return None
+    keep[rows[~kept]] = False
+    return keep
+
+
+def _dedupe_all(sh: _Sheet) -> np.ndarray | None:
+    """:func:`_dedupe` on every character of ``sh``."""
+    n = len(sh.codes)
+    piece = np.zeros(n, dtype=bool)
+    piece[1:] = (
+        (sh.x0[1:] == sh.x0[:-1])
+        & (sh.x1[1:] == sh.x1[:-1])
+        & (sh.top[1:] == sh.top[:-1])
+        & (sh.page[1:] == sh.page[:-1])
+    )
+    sel = np.flatnonzero(~piece) if piece.any() else np.arange(n)
+    size = np.clip(np.rint(sh.size[sel] * 100).astype(np.int64), 0, (1 << 20) - 1)
+    key = (
+        (sh.page[sel].astype(np.int64) << 42)
+        | (sh.upright[sel].astype(np.int64) << 41)
+        | (sh.codes[sel].astype(np.int64) << 20)
+        | size
+    )
+    top = sh.top[sel]
+    o = np.lexsort((top, key))
+    ko, to = key[o], top[o]
+    start = np.empty(len(sel), dtype=bool)
+    start[0] = True
+    start[1:] = (ko[1:] != ko[:-1]) | (to[1:] - to[:-1] > _DEDUPE_TOL)
+    if start[1:].all():  # no two alike characters whose tops are that close
+        return None
+    c1 = np.cumsum(start) - 1  # top cluster of each sorted character
+    multi = np.bincount(c1)[c1] >= 2
+    idx = sel[o[multi]]
+    cl = c1[multi]
+    o2 = np.lexsort((sh.x0[idx], cl))
+    idx, cl = idx[o2], cl[o2]
+    xs = sh.x0[idx]
+    xstart = np.empty(len(idx), dtype=bool)
+    xstart[0] = True
+    xstart[1:] = (cl[1:] != cl[:-1]) | (xs[1:] - xs[:-1] > _DEDUPE_TOL)
+    c2 = np.cumsum(xstart) - 1
+    o3 = np.lexsort((xs, sh.top[idx], c2))
+    first = np.empty(len(idx), dtype=bool)
+    first[0] = True
+    first[1:] = c2[o3][1:] != c2[o3][:-1]
+    if first.all():
+        return None
+    keep = np.ones(n, dtype=bool)
+    keep[idx[o3[~first]]] = False
+    return keep
+
+
+def _restore_dropped_spaces(
+    generated: np.ndarray,
+    textpages: list[int],
+    pages: list[int],
+    page: np.ndarray,
+    local: np.ndarray,
+    box: np.ndarray,
+    ws: np.ndarray,
+    keep: np.ndarray,
+) -> None:
+    """Put back space glyphs PDFium dropped, in place (``box``, ``local``, ``keep``).
+
+    PDFium skips a text object without width -- a lone space or no-break space, whose glyph has no ink -- and
+    may generate a space of its own in the gap. pdfminer keeps the glyph, so pdfplumber breaks the word there
+    even when the gap is under its 3 pt tolerance. Only such narrow gaps matter (a wider one breaks the word
+    anyway): where a generated space sits in one and a zero-width text object of the page lies in it, the
+    generated space becomes a real one spanning the gap, on the left neighbour's line.
+    """
+    n = len(page)
+    g = generated[(generated > 0) & (generated < n - 1)]
+    if not len(g):
+        return
+    prev, nxt = g - 1, g + 1
+    left, top_up, right, bottom_up = box[:, 0], box[:, 1], box[:, 2], box[:, 3]
+    gap = left[nxt] - right[prev]
+    narrow = (
+        (page[prev] == page[g])
+        & (page[nxt] == page[g])
+        & ~ws[prev]
+        & ~ws[nxt]
+        & (gap <= _TOL)
+        & (gap > -_TOL)
+        & (np.abs(bottom_up[nxt] - bottom_up[prev]) < 0.5)
+        & (top_up[prev] > bottom_up[prev])
+    )
+    if not narrow.any():
+        return
+    g, prev, nxt = g[narrow], prev[narrow], nxt[narrow]
+    # a dropped object lies between the two neighbours' text objects in the content stream, never inside one
+    tps = np.asarray(textpages, dtype=np.int64)[page[g]].tolist()
+    before = np.fromiter(map(_text_object, tps, local[prev].tolist()), dtype=np.uint64, count=len(g))
+    after = np.fromiter(map(_text_object, tps, local[nxt].tolist()), dtype=np.uint64, count=len(g))
+    between = (before != 0) & (after != 0) & (before != after)
+    if not between.any():
+        return
+    cells = np.zeros(4, dtype=np.float32)
+    base = cells.ctypes.data
+    numbering: dict[int, _ObjectIndex] = {}
+    for k, a, b, obj_a, obj_b in zip(
+        g[between].tolist(),
+        prev[between].tolist(),
+        nxt[between].tolist(),
+        before[between].tolist(),
+        after[between].tolist(),
+        strict=True,
+    ):
+        handle = pages[int(page[k])]
+        index = numbering.get(handle)
+        if index is None:
+            index = numbering[handle] = _ObjectIndex(handle)
+        lo, hi = index.find(obj_a), index.find(obj_b)
+        if lo is None or hi is None or not 1 < abs(hi - lo) <= _DROPPED_SCAN:
+            continue
+        x0, x1 = min(right[a], left[b]) - 0.5, max(right[a], left[b]) + 0.5
+        for i in range(min(lo, hi) + 1, max(lo, hi)):
+            obj = _get_object(handle, i)
+            if _object_type(obj) != pdfium_c.FPDF_PAGEOBJ_TEXT:
+                continue
+            _object_bounds(obj, base, base + 4, base + 8, base + 12)
+            ox0, oy0, ox1, _ = cells.tolist()
+            if ox1 - ox0 < 0.01 and x0 <= ox0 <= x1 and bottom_up[a] - 0.5 <= oy0 <= top_up[a]:
+                box[k] = (min(right[a], left[b]), top_up[a], max(right[a], left[b]), bottom_up[a])
+                local[k] = local[a]
+                keep[k] = True
+                break
+
+
+_DROPPED_SCAN = 16  # most objects looked at between two neighbouring characters' text objects
+
+
+class _ObjectIndex:
+    """Stream positions of a page's top-level objects, numbered only as far as a lookup needs."""
+
+    def __init__(self, page: int) -> None:
+        count = _count_objects(page)
+        self._objects = enumerate(map(_get_object, itertools.repeat(page, count), range(count)))
+        self._seen: dict[int, int] = {}
+
+    def find(self, obj: int) -> int | None:
+        seen = self._seen
+        if obj in seen:
+            return seen[obj]
+        for i, other in self._objects:
+            seen[other] = i
+            if other == obj:
+                return i
+        return None
+
+
+_count_objects = _proto(pdfium_c.FPDFPage_CountObjects, _I, _V)
+_get_object = _proto(pdfium_c.FPDFPage_GetObject, ctypes.c_size_t, _V, _I)  # 0 for none
+_object_type = _proto(pdfium_c.FPDFPageObj_GetType, _I, _V)
+_object_bounds = _proto(pdfium_c.FPDFPageObj_GetBounds, _I, _V, _V, _V, _V, _V)
+_form_count = _proto(pdfium_c.FPDFFormObj_CountObjects, _I, _V)
+_form_object = _proto(pdfium_c.FPDFFormObj_GetObject, ctypes.c_size_t, _V, ctypes.c_ulong)
+_text_object = _proto(pdfium_c.FPDFText_GetTextObject, ctypes.c_size_t, _V, _I)  # 0 for none
+
+
+def _stream_order(
+    pages: list[int], tps: np.ndarray, page: np.ndarray, local: np.ndarray, mirrored: np.ndarray
+) -> np.ndarray | None:
+    """A permutation putting the characters of pages with mirrored text in content-stream order.
+
+    PDFium orders the text objects of a line by their origin's x, which scrambles mirrored runs (drawn right to
+    left); pdfminer keeps the stream order, and for such text pdfplumber's sort leaves ties in that order. The
+    page's objects are numbered depth first (form XObjects where they are drawn) and each character sorted by
+    its object's number, keeping PDFium's order inside an object. ``None`` when no page needs it.
+    """
+    slots = np.unique(page[mirrored]).tolist()
+    if not slots:
+        return None
+    order = np.arange(len(page))
+    bounds = np.searchsorted(page, np.arange(len(pages) + 1))
+    changed = False
+    for slot in slots:
+        a, b = int(bounds[slot]), int(bounds[slot + 1])
+        seq = _object_sequence(pages[slot])
+        objs = map(_text_object, itertools.repeat(int(tps[slot]), b - a), local[a:b].tolist())
+        rank = np.fromiter((seq.get(o or 0, -1) for o in objs), dtype=np.int64, count=b - a)
+        if (rank < 0).all():
+            continue
+        known = np.maximum.accumulate(np.where(rank >= 0, np.arange(b - a), 0))
+        rank = rank[known]  # a character of an unknown object follows the character before it
+        sub = np.argsort(rank, kind="stable")
+        if (sub != np.arange(b - a)).any():
+            order[a:b] = a + sub
+            changed = True
+    return order if changed else None
+
+
+def _object_sequence(page: int) -> dict[int, int]:
+    """Page objects (form XObjects' objects included, where the form is drawn) numbered in stream order."""
+    seq: dict[int, int] = {}
+    stack: list[tuple[int, bool, int, int]] = [(page, False, 0, _count_objects(page))]
+    while stack:
+        parent, form, i, count = stack.pop()
+        while i < count:
+            obj = _form_object(parent, i) if form else _get_object(parent, i)
+            i += 1
+            if not obj:
+                continue
+            seq[obj] = len(seq)
+            if _object_type(obj) == pdfium_c.FPDF_PAGEOBJ_FORM and len(stack) < 8:
+                stack.append((parent, form, i, count))
+                parent, form, i, count = obj, True, 0, _form_count(obj)
+    return seq
 
 
 def _cluster(values: np.ndarray) -> np.ndarray:
@@ -719,7 +1021,7 @@ def _finish_batch(
     garbage = np.zeros(count, dtype=np.int64)
     if live:
         frames = [item[3] for _, item in live]
-        sh = _sheet([_addr(item[2]) for _, item in live], frames)
+        sh = _sheet([_addr(item[2]) for _, item in live], frames, [_addr(item[1]) for _, item in live])
         lay = _layout(sh) if sh is not None else None
         if lay is not None:
             texts = _layout_texts(sh, lay, count)
