@@ -243,7 +243,8 @@ def test_formats_detect_each_format(tmp_path, name, content, expected):
 def test_formats_detect_folder_and_formats_constant(tmp_path):
     (tmp_path / "ds" / "pos").mkdir(parents=True)
     assert detect_format(tmp_path / "ds") == "folder"
-    assert set(FORMATS) == {"jsonl", "csv", "automl", "comprehend", "folder", "fasttext"}
+    assert set(FORMATS) == {"jsonl", "csv", "automl", "comprehend", "folder", "fasttext",
+                            "conll", "spacy", "labelstudio", "comprehend-entities"}  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- errors

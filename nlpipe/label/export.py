@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from nlpipe.label import annotations
 from nlpipe.label.formats import _CHOICES, _FT_PREFIX, _ML_USE_OUT, _check_format, _hidden
 from nlpipe.label.textfile import fail
 from nlpipe.types import Record
@@ -21,18 +22,25 @@ from nlpipe.types import Record
 __all__ = ["write_records"]
 
 
-def write_records(records: Iterable[Record], out: Path, fmt: str | None = None, *, label_sep: str = "|") -> int:
+def write_records(
+    records: Iterable[Record], out: Path, fmt: str | None = None, *, label_sep: str = "|", conll_scheme: str = "iob2"
+) -> int:
     """Write ``records`` to ``out`` and return how many were written.
 
     ``fmt`` defaults from the extension: .jsonl/.ndjson -> jsonl, .csv/.tsv -> csv, .txt/.ft -> fasttext.
     ``folder`` writes ``out/<label>/<id or n>.txt`` (a multi-label document goes in each label's folder).
     Files are written to a temporary name and moved into place, so a failure (E115, a record the format
     cannot carry) leaves nothing behind. A folder export needs ``out`` to be absent or empty (E116).
+    Entity-annotation formats (.conll/.iob -> conll, .spacy -> spacy, .json -> labelstudio, and
+    ``comprehend-entities``) are written by :func:`nlpipe.label.annotations.write`; ``conll_scheme`` is
+    ``iob2`` or ``iob1``.
     """
     out = Path(out)
     fmt = _check_format(fmt) if fmt else _export_format(out)
     if not label_sep:
         raise fail("E115", "label_sep must not be empty", field="label_sep")
+    if fmt in annotations.ANNOTATION_FORMATS:
+        return annotations.write(records, out, fmt, conll_scheme=conll_scheme)
     if fmt == "folder":
         return _write_folder(records, out)
     if out.is_dir():
@@ -53,6 +61,8 @@ def _export_format(out: Path) -> str:
     suffix = out.suffix.lower()
     by_suffix = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "csv", ".txt": "fasttext",
                  ".ft": "fasttext"}  # fmt: skip
+    if found := annotations.export_format_for_suffix(suffix):
+        return found
     if suffix not in by_suffix:
         raise fail(
             "E101",

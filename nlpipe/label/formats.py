@@ -26,6 +26,9 @@ Formats (``FORMATS``):
     label folders is one multi-label document (this is how :func:`write_records` exports them).
 ``fasttext``
     ``__label__a __label__b text`` per line.
+``conll``, ``spacy``, ``labelstudio``, ``comprehend-entities``
+    Entity-annotation formats, read by the modules :mod:`nlpipe.label.annotations` names. ``conll_docs``
+    (conll) and ``documents`` (comprehend-entities) are their options.
 
 Every error is an :class:`~nlpipe.errors.InputError` (or ``LimitError`` for E107) whose message starts
 with the file and line. Readers raise on the first bad row.
@@ -42,12 +45,15 @@ from pathlib import Path
 from typing import Any
 
 from nlpipe.errors import LimitError
+from nlpipe.label import annotations
 from nlpipe.label.textfile import fail, iter_lines, read_head, read_text
 from nlpipe.types import Record, Span
 
 __all__ = ["FORMATS", "detect_format", "parse_bytes", "read_records", "read_text"]
 
-FORMATS: tuple[str, ...] = ("jsonl", "csv", "automl", "comprehend", "folder", "fasttext")
+FORMATS: tuple[str, ...] = (
+    "jsonl", "csv", "automl", "comprehend", "folder", "fasttext", *annotations.ANNOTATION_FORMATS
+)  # fmt: skip
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 _TEXT_COLUMNS = ("text", "content", "body", "document", "review", "comment")
@@ -221,6 +227,8 @@ def detect_format(path: Path, *, text_col: str | None = None) -> str:
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
+    if found := annotations.format_for_suffix(suffix):
+        return found
     head, complete = read_head(path)
     if not head.strip():
         raise fail("E110", "file is empty; nothing to import", file=path)
@@ -229,14 +237,18 @@ def detect_format(path: Path, *, text_col: str | None = None) -> str:
     if suffix == ".json":
         if _looks_like_json_object(first, truncated=truncated):
             return "jsonl"
+        if found := annotations.detect_from_head(suffix, head):
+            return found
         raise _undetected(
             path,
-            "a .json file is read as JSON Lines (one object per line), but its first line "
-            "is not a JSON object -- convert a JSON array to one object per line",
+            "a .json file is read as JSON Lines (one object per line) or as a Label Studio export (a list of "
+            "tasks with 'data'), but it is neither -- convert a JSON array to one object per line",
         )
     if suffix in (".txt", ".ft", ".fasttext"):
         if first.lstrip().startswith(_FT_PREFIX):
             return "fasttext"
+        if found := annotations.detect_from_head(suffix, head):
+            return found
         raise _undetected(
             path, f"a text file is read as fastText, but its first line does not start with '{_FT_PREFIX}'"
         )
@@ -246,6 +258,8 @@ def detect_format(path: Path, *, text_col: str | None = None) -> str:
         return "jsonl"
     if first.lstrip().startswith(_FT_PREFIX):
         return "fasttext"
+    if found := annotations.detect_from_head(suffix, head):
+        return found
     raise _undetected(path, f"unrecognised extension '{suffix or '(none)'}'")
 
 
@@ -282,6 +296,8 @@ def _sniff_csv(path: Path, head: str, complete: bool, text_col: str | None) -> s
     first = [cell.strip() for cell in rows[0]]
     if first[0].upper() in _ML_USE:
         return "automl"
+    if found := annotations.detect_from_csv_header(first):
+        return found
     names = {cell.lower() for cell in first}
     wanted = {text_col.strip().lower()} if text_col else set(_TEXT_COLUMNS)
     if names & wanted:
@@ -308,11 +324,15 @@ def read_records(
     label_sep: str | None = None,
     encoding: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    conll_docs: bool = False,
+    documents: Path | None = None,
 ) -> Iterator[Record]:
     """Stream the records of a labeled-data file (or folder).
 
     The path, format and detection are checked at call time (E100, E101, E111, E114); row errors are
-    raised while iterating. An input without any record raises E110 at the end.
+    raised while iterating. An input without any record raises E110 at the end. ``conll_docs`` (one record
+    per ``-DOCSTART-`` block) applies to ``conll`` only, ``documents`` (the folder of the documents files)
+    to ``comprehend-entities`` only (E130 otherwise).
     """
     path = Path(path)
     if not path.exists():
@@ -326,6 +346,13 @@ def read_records(
         )
     options = {"text_col": text_col, "label_col": label_col, "label_sep": label_sep, "encoding": encoding,
                "max_bytes": max_bytes}  # fmt: skip
+    if conll_docs and fmt != "conll":
+        raise fail("E130", f"--conll-docs applies to --format conll, not {fmt}", file=path, field="--conll-docs")
+    if documents is not None and fmt != "comprehend-entities":
+        raise fail("E130", f"--documents applies to --format comprehend-entities, not {fmt}", file=path,
+                   field="--documents")  # fmt: skip
+    if fmt in annotations.ANNOTATION_FORMATS:
+        return _non_empty(path, annotations.read(path, fmt, conll_docs=conll_docs, documents=documents, **options))
     return _non_empty(path, _READERS[fmt](path, **options))
 
 
