@@ -64,7 +64,7 @@ def require_api_key(settings: SettingsDep, key: Annotated[str | None, Depends(ap
         raise AuthError("E601", "Write endpoints are disabled: no API keys are configured. Set NLPIPE_API_KEYS.")
     if key is None:
         raise AuthError("E601", "This endpoint needs an API key in the X-API-Key header.")
-    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in settings.api_keys):
+    if not any(hmac.compare_digest(key.encode(), k.encode()) for k in settings.api_key_names):
         raise AuthError("E601", "The API key in X-API-Key is not valid.")
     return key
 

@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     max_batch_texts: int = Field(1000, description="Most texts one predict request may carry.")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="API keys allowed to call write endpoints (JSON list or comma-separated).",
+        description="API keys allowed to call write endpoints (JSON list or comma-separated); an entry NAME:KEY "
+        "names the annotator who uses the key.",
     )
     host: str = Field("127.0.0.1", description="Address `nlpipe serve` binds to.")
     port: int = Field(8000, description="Port `nlpipe serve` listens on.")
@@ -76,6 +77,18 @@ class Settings(BaseSettings):
                 return json.loads(v)
             return [k.strip() for k in v.split(",") if k.strip()]
         return v
+
+    @property
+    def api_key_names(self) -> dict[str, str | None]:
+        """Each API key with the annotator name it carries: ``alice:key1`` -> {"key1": "alice"}; plain keys -> None."""
+        out: dict[str, str | None] = {}
+        for entry in self.api_keys:
+            name, sep, key = entry.partition(":")
+            if sep and name.strip() and key.strip():
+                out[key.strip()] = name.strip()
+            else:
+                out[entry] = None
+        return out
 
     @property
     def resolved_database_url(self) -> str:

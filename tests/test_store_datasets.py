@@ -230,3 +230,17 @@ def test_store_bad_span_is_refused_naming_the_line(store, span, needle):
     assert exc.value.code == "E207" and needle in exc.value.message and "x.jsonl, line 7" in exc.value.message
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(Annotation)) == 0
+
+
+def test_store_import_warns_when_a_document_keeps_its_earlier_split(store):
+    import_records(
+        store, "sp", [Record("shared sentence", ["a"], "train"), Record("other", ["b"], "train")], create=True
+    )
+    summary = import_records(store, "sp", [Record("shared sentence", ["a"], "test"), Record("new", ["b"], "test")])
+    assert summary.warnings == [
+        "1 documents marked 'test' were already in the dataset's 'train' split; kept 'train' "
+        "(a document is in one split per dataset)"
+    ]
+    with store.session() as s:
+        data = load_dataset(s, "sp")
+    assert dict(zip(data.texts, data.splits, strict=True))["shared sentence"] == "train"

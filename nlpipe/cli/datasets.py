@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from nlpipe.cli.common import err, out, print_json, progress_bar, settings, store
+from nlpipe.cli.common import err, fmt, out, print_json, progress_bar, settings, store
 
 app = typer.Typer(help="Create datasets, import labeled text, inspect and export them.", no_args_is_help=True)
 
@@ -32,7 +32,12 @@ def import_(
     path: Path,
     format: Annotated[
         str | None,
-        typer.Option("--format", "-f", help="jsonl, csv, automl, comprehend, folder or fasttext (default: detect)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="jsonl, csv, automl, comprehend, folder, fasttext, or for entity annotations conll, spacy, "
+            "labelstudio, comprehend-entities (default: detect).",
+        ),
     ] = None,
     text_col: Annotated[str | None, typer.Option(help="CSV column holding the text (default: text).")] = None,
     label_col: Annotated[str | None, typer.Option(help="CSV column holding the label(s) (default: label).")] = None,
@@ -41,12 +46,23 @@ def import_(
     ] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detect).")] = None,
     create: Annotated[bool, typer.Option("--create/--no-create", help="Create the dataset if missing.")] = True,
+    split: Annotated[
+        str | None, typer.Option(help="Split (train, validation, test) of the records whose file names none.")
+    ] = None,
+    conll_docs: Annotated[
+        bool, typer.Option("--conll-docs", help="conll: one document per -DOCSTART- block, not per sentence.")
+    ] = False,
+    documents: Annotated[
+        Path | None,
+        typer.Option(help="comprehend-entities: folder of the documents files the CSV names (default: its folder)."),
+    ] = None,
 ) -> None:
     """Import labeled text into a dataset. A bad row stores nothing and names the file and line."""
-    from nlpipe.label.formats import read_records
+    from nlpipe.label.formats import _split_value, read_records
     from nlpipe.store.datasets import import_records
 
     cfg = settings()
+    default_split = _split_value(split, file=None, line=None, field="--split")
     records = list(
         read_records(
             path,
@@ -56,8 +72,13 @@ def import_(
             label_sep=label_sep,
             encoding=encoding,
             max_bytes=cfg.max_document_bytes,
+            conll_docs=conll_docs,
+            documents=documents,
         )
     )
+    if default_split:
+        for rec in records:
+            rec.split = rec.split or default_split
     with store() as st, progress_bar() as bar:
         task = bar.add_task(f"importing {path.name}", total=len(records))
         summary = import_records(
@@ -75,6 +96,7 @@ def import_(
     table.add_row("already in dataset", str(summary.already_present))
     table.add_row("repeated in file", str(summary.duplicates_in_file))
     table.add_row("labels added", str(summary.labels_added))
+    table.add_row("spans added", str(summary.spans_added))
     table.add_row("splits", ", ".join(f"{k}={v}" for k, v in sorted(summary.split_counts.items())) or "-")
     table.add_row("seeded split", str(summary.seeded_split))
     out.print(table)
@@ -121,6 +143,20 @@ def stats(name: str, as_json: Annotated[bool, typer.Option("--json", help="Print
     out.print(table)
     if data["annotations_by_source"]:
         out.print("annotations by source: " + ", ".join(f"{k}={v}" for k, v in data["annotations_by_source"].items()))
+    if data.get("agreement"):
+        out.print(agreement_table(data["agreement"]))
+
+
+def agreement_table(agr: dict) -> Table:
+    """Cohen's kappa per pair of annotators (per-label kappas for multi-label data)."""
+    table = Table("annotator A", "annotator B", "documents", "same labels", "Cohen's kappa")
+    table.title = f"Inter-annotator agreement ({agr['mode']}, {agr['documents']} documents with several annotators)"
+    for p in agr["pairs"]:
+        table.add_row(p["a"], p["b"], str(p["documents"]), fmt(p["observed"], 3), fmt(p["kappa"], 3))
+        for lab, k in (p.get("per_label") or {}).items():
+            table.add_row("", f"  {lab}", "", "", fmt(k, 3))
+    table.caption = f"mean kappa {fmt(agr['mean_kappa'], 3)}; - where kappa is undefined (one label throughout)"
+    return table
 
 
 @app.command("export")
@@ -128,13 +164,20 @@ def export(
     name: str,
     out_path: Annotated[Path, typer.Argument(metavar="OUT")],
     format: Annotated[
-        str | None, typer.Option("--format", "-f", help="jsonl, csv, automl, fasttext or folder (default: from OUT).")
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="jsonl, csv, automl, comprehend, fasttext, folder, conll, spacy, labelstudio or "
+            "comprehend-entities (default: from OUT).",
+        ),
     ] = None,
+    conll_scheme: Annotated[str, typer.Option(help="conll: tag scheme, iob2 or iob1.")] = "iob2",
 ) -> None:
-    """Export a dataset's documents with labels and splits."""
+    """Export a dataset's documents with labels, entity spans and splits."""
     from nlpipe.label.export import write_records
     from nlpipe.store.datasets import export_records
 
     with store() as st, st.session() as s:
-        n = write_records(export_records(s, name), out_path, format)
+        n = write_records(export_records(s, name), out_path, format, conll_scheme=conll_scheme)
     out.print(f"Exported {n} documents from {name} to {out_path}.")

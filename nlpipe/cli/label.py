@@ -9,3 +9,7 @@ app = typer.Typer(help="Label datasets: keyword/phrase rules and the active-lear
 
 def register() -> None:
     """Add the label sub-commands (each lives in its own module)."""
+    from nlpipe.cli import label_queue, label_rules
+
+    app.command("queue")(label_queue.queue)
+    app.command("apply")(label_rules.apply)

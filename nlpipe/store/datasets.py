@@ -208,6 +208,7 @@ def import_records(
                 else:
                     existing_spans.add((doc_id, start, end, label))
         new_members, new_labels, new_spans, named_splits = [], [], [], []
+        split_kept: Counter[tuple[str, str]] = Counter()  # (asked, kept) for documents already in a split
         to_draw: list[str] = []
         for i, h in enumerate(hashes, 1):
             entry = merged[h]
@@ -260,6 +261,8 @@ def import_records(
                     split_of[doc_id] = rec.split
                 else:
                     to_draw.append(h)
+            elif rec.split and rec.split != split_of[doc_id]:
+                split_kept[(rec.split, split_of[doc_id])] += 1
             if progress and (i % CHUNK == 0 or i == total):
                 progress(i, total)
         drawn = seeded_split(to_draw, [min(merged[h]["labels"], default="") for h in to_draw], test_fraction, seed)
@@ -274,6 +277,11 @@ def import_records(
         ):
             for chunk in _chunks(rows):
                 s.execute(insert(table), chunk)
+        for (asked, kept), n in sorted(split_kept.items()):
+            summary.warnings.append(
+                f"{n} documents marked {asked!r} were already in the dataset's {kept!r} split; kept {kept!r} "
+                "(a document is in one split per dataset)"
+            )
         summary.labels_added = len(new_labels)
         summary.spans_added = len(new_spans)
         summary.seeded_split = len(seeded_rows)
@@ -482,6 +490,8 @@ def list_datasets(session: Session) -> list[dict[str, Any]]:
 
 
 def dataset_stats(session: Session, name: str) -> dict[str, Any]:
+    from nlpipe.store.agreement import dataset_agreement
+
     ds = get_dataset(session, name)
     data = load_dataset(session, name, labeled_only=False)
     per_split: dict[str, Counter[str]] = defaultdict(Counter)
@@ -513,4 +523,6 @@ def dataset_stats(session: Session, name: str) -> dict[str, Any]:
         },
         "annotations_by_source": by_source,
         "mean_chars": round(float(np.mean(lengths)), 1) if lengths else 0.0,
+        # Cohen's kappa between human annotators on documents several labeled; None when none did.
+        "agreement": dataset_agreement(session, ds.id),
     }

@@ -126,6 +126,30 @@ class Annotation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class AnnotationReview(Base):
+    """An annotator's decision on a pre-annotation (rule, model or import): ``accept`` or ``reject``.
+
+    The pre-annotation is named by its content (kind, label, start, end, source), so model suggestions that
+    are not stored rows can be reviewed too. ``annotation_id`` is the human copy an ``accept`` made.
+    """
+
+    __tablename__ = "annotation_reviews"
+    __table_args__ = (Index("ix_annotation_reviews_dataset_doc_author", "dataset_id", "document_id", "author"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(200))
+    decision: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(String(200))
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(10))
+    annotation_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ModelRecord(Base):
     """A trained model version; the files live in ``models/<name>/<version>/``."""
 

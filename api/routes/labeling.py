@@ -1,0 +1,172 @@
+"""Labeling: the active-learning queue, documents with their annotations, per-annotator labels and spans,
+accept/reject of pre-annotations, progress; and the labeling page at /ui (``api/routes/ui.py``).
+
+Reads are open like the other GET endpoints and take the annotator as ``?annotator=``. Writes need an API
+key; the annotator is the name the key carries (``NLPIPE_API_KEYS="alice:key1"``) or, for a plain key, the
+``X-Annotator`` header.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+
+from api.deps import ApiKeyDep, ModelsDep, SettingsDep
+from api.routes import ui
+from api.schemas import AnnotationsIn, ReviewIn
+from nlpipe.errors import AuthError, InputError
+from nlpipe.label.queue import build_queue
+from nlpipe.store import annotations as store_annotations
+
+router = APIRouter(tags=["labeling"])
+router.include_router(ui.router)
+
+AnnotatorQuery = Annotated[
+    str | None, Query(description="Annotator name: their own annotations and progress, their queue.")
+]
+
+
+def _store(request: Request) -> Any:
+    return request.app.state.store
+
+
+def current_annotator(
+    settings: SettingsDep,
+    key: ApiKeyDep,
+    x_annotator: Annotated[
+        str | None, Header(alias="X-Annotator", description="Annotator name, for API keys that carry none.")
+    ] = None,
+) -> str:
+    """The annotator of a write: the name the API key carries, else the X-Annotator header."""
+    named = settings.api_key_names.get(key)
+    if named is not None:
+        if x_annotator is not None and x_annotator.strip() != named:
+            raise AuthError(
+                "E631",
+                f"This API key belongs to annotator {named!r}, but X-Annotator says {x_annotator!r}.",
+                field="annotator",
+            )
+        return store_annotations.check_annotator(named)
+    if x_annotator is None or not x_annotator.strip():
+        raise InputError(
+            "E630",
+            "Name the annotator: send the X-Annotator header, or give the key a name in NLPIPE_API_KEYS (NAME:KEY).",
+            field="annotator",
+        )
+    return store_annotations.check_annotator(x_annotator)
+
+
+AnnotatorDep = Annotated[str, Depends(current_annotator)]
+
+
+@router.get("/v1/labeling/annotator")
+def whoami(annotator: AnnotatorDep, settings: SettingsDep, key: ApiKeyDep) -> dict[str, Any]:
+    """Who the API key (and X-Annotator header) identify; the labeling page checks its sign-in with this."""
+    return {"annotator": annotator, "from": "key" if settings.api_key_names.get(key) else "header"}
+
+
+@router.get("/v1/datasets/{name}/queue")
+def queue(
+    name: str,
+    request: Request,
+    settings: SettingsDep,
+    models: ModelsDep,
+    strategy: Annotated[
+        str | None, Query(description="uncertainty, random or diversity (default: uncertainty with a model).")
+    ] = None,
+    model: Annotated[str | None, Query(description="Classification model for the uncertainty strategy.")] = None,
+    version: Annotated[str | None, Query(description="Model version or alias.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many documents to return.")] = 20,
+    annotator: AnnotatorQuery = None,
+    seed: Annotated[int | None, Query(description="Seed of the random strategy (default: NLPIPE_SEED).")] = None,
+) -> dict[str, Any]:
+    """The dataset's documents that still need a person (for ``annotator``: not yet labeled by them), in order."""
+    predictor = models.get(model, version) if model else None
+    with _store(request).session() as s:
+        return build_queue(
+            s,
+            name,
+            strategy=strategy,
+            predictor=predictor,
+            limit=limit,
+            annotator=annotator,
+            seed=settings.seed if seed is None else seed,
+        )
+
+
+@router.get("/v1/datasets/{name}/labels")
+def labels(name: str, request: Request) -> dict[str, list[str]]:
+    """The document labels and entity types the dataset's annotations use."""
+    with _store(request).session() as s:
+        return store_annotations.label_set(s, name)
+
+
+@router.get("/v1/datasets/{name}/progress")
+def progress(name: str, request: Request, annotator: AnnotatorQuery = None) -> dict[str, Any]:
+    """Documents to label, done by the annotator (by anyone without one), remaining."""
+    with _store(request).session() as s:
+        return store_annotations.progress(s, name, annotator)
+
+
+@router.get("/v1/datasets/{name}/documents/{document_id}")
+def document(
+    name: str,
+    document_id: int,
+    request: Request,
+    models: ModelsDep,
+    annotator: AnnotatorQuery = None,
+    model: Annotated[str | None, Query(description="Also suggest this model's predictions as pre-annotations.")] = None,
+    version: Annotated[str | None, Query(description="Model version or alias.")] = None,
+) -> dict[str, Any]:
+    """A document's text, the annotator's own annotations, and the rule/model/import pre-annotations to review."""
+    suggestions: list[dict[str, Any]] = []
+    with _store(request).session() as s:
+        text = store_annotations.get_document(s, name, document_id)["text"]
+    if model:
+        predictor = models.get(model, version)
+        [pred] = predictor.predict([text])
+        by = [f"{predictor.name}@{predictor.version}"]
+        scores = {ls.label: ls.score for ls in pred.labels}  # document labels (an entity model has none)
+        suggestions += [
+            {"kind": "label", "label": lab, "score": scores[lab], "by": by} for lab in pred.predicted if lab in scores
+        ]
+        suggestions += [
+            {"kind": "span", "label": sp.label, "start": sp.start, "end": sp.end, "score": sp.score, "by": by}
+            for sp in pred.spans
+        ]
+    with _store(request).session() as s:
+        return store_annotations.get_document(s, name, document_id, annotator=annotator, suggestions=suggestions)
+
+
+@router.post("/v1/datasets/{name}/documents/{document_id}/annotations", status_code=201)
+def annotate(
+    name: str, document_id: int, body: AnnotationsIn, request: Request, annotator: AnnotatorDep
+) -> dict[str, Any]:
+    """Add labels and spans as the calling annotator; ones they already have are returned with created=false."""
+    with _store(request).session() as s:
+        rows = store_annotations.add_annotations(
+            s, name, document_id, annotator, labels=body.labels, spans=[sp.model_dump() for sp in body.spans]
+        )
+    return {"annotator": annotator, "annotations": rows}
+
+
+@router.delete("/v1/datasets/{name}/annotations/{annotation_id}")
+def unannotate(name: str, annotation_id: int, request: Request, annotator: AnnotatorDep) -> dict[str, Any]:
+    """Delete one of the caller's own annotations (undo)."""
+    with _store(request).session() as s:
+        return {"deleted": store_annotations.delete_annotation(s, name, annotation_id, annotator)}
+
+
+@router.post("/v1/datasets/{name}/documents/{document_id}/reviews", status_code=201)
+def review(name: str, document_id: int, body: ReviewIn, request: Request, annotator: AnnotatorDep) -> dict[str, Any]:
+    """Accept (store a human copy) or reject a rule/model/import pre-annotation as the calling annotator."""
+    with _store(request).session() as s:
+        return store_annotations.review(s, name, document_id, annotator, **body.model_dump())
+
+
+@router.delete("/v1/datasets/{name}/reviews/{review_id}")
+def unreview(name: str, review_id: int, request: Request, annotator: AnnotatorDep) -> dict[str, Any]:
+    """Undo one of the caller's reviews (an accept's human copy is deleted with it)."""
+    with _store(request).session() as s:
+        return {"deleted": store_annotations.delete_review(s, name, review_id, annotator)}

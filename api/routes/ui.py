@@ -1,0 +1,29 @@
+"""The labeling page: static HTML, JavaScript and CSS from ``api/static``, served at ``/ui``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+STATIC = Path(__file__).resolve().parents[1] / "static"
+
+NO_CACHE = {"Cache-Control": "no-cache"}
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/ui")
+def page() -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html", headers=NO_CACHE)
+
+
+@router.get("/ui/app.js")
+def script() -> FileResponse:
+    return FileResponse(STATIC / "app.js", media_type="text/javascript", headers=NO_CACHE)
+
+
+@router.get("/ui/style.css")
+def style() -> FileResponse:
+    return FileResponse(STATIC / "style.css", media_type="text/css", headers=NO_CACHE)

@@ -1,0 +1,96 @@
+"""Inter-annotator agreement: Cohen's kappa between pairs of annotators on the documents both labeled.
+
+Pure functions over ``(document_id, annotator, label)`` rows; :func:`dataset_agreement` reads them from the
+store. Single-label data (every annotator gives each document one label) is compared as one categorical
+variable. Multi-label data (some annotator gives a document several labels) is compared label by label: for
+each label, "present on the document or not" is a yes/no variable with its own kappa, and the pair's kappa is
+the mean over the labels either annotator used.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Hashable, Iterable, Sequence
+from itertools import combinations
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float | None:
+    """Cohen's kappa of two raters' categories for the same items: (p_o - p_e) / (1 - p_e).
+
+    ``p_o`` is the share of items they agree on and ``p_e`` the agreement expected by chance from each rater's
+    category frequencies. Returns None where kappa is undefined: no items, or both raters used one and the
+    same category throughout (p_e = 1).
+    """
+    if len(a) != len(b):
+        raise ValueError(f"the raters rated different numbers of items: {len(a)} and {len(b)}")
+    n = len(a)
+    if n == 0:
+        return None
+    p_o = sum(x == y for x, y in zip(a, b, strict=True)) / n
+    ca, cb = Counter(a), Counter(b)
+    p_e = sum(ca[c] * cb[c] for c in ca.keys() | cb.keys()) / (n * n)
+    if p_e >= 1.0:
+        return None
+    return (p_o - p_e) / (1.0 - p_e)
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def agreement(rows: Iterable[tuple[Any, str, str]]) -> dict[str, Any] | None:
+    """Pairwise Cohen's kappa over annotators, on the documents both of a pair labeled.
+
+    ``rows`` are (document_id, annotator, label). Returns None when no document has two annotators; otherwise
+    ``{"mode", "annotators", "documents", "pairs": [...], "mean_kappa"}`` where ``documents`` counts documents
+    with at least two annotators and each pair has ``a``, ``b``, ``documents``, ``observed`` (share of documents
+    with the same label set), ``kappa`` and, for multi-label data, ``per_label`` kappas.
+    """
+    by_annotator: dict[str, dict[Any, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for doc, who, label in rows:
+        by_annotator[who][doc].add(label)
+    annotators = sorted(by_annotator)
+    doc_counts = Counter(doc for who in annotators for doc in by_annotator[who])
+    shared_docs = sum(1 for c in doc_counts.values() if c > 1)
+    if shared_docs == 0:
+        return None
+    multi = any(len(labs) > 1 for who in annotators for labs in by_annotator[who].values())
+    pairs = []
+    for a, b in combinations(annotators, 2):
+        docs = sorted(by_annotator[a].keys() & by_annotator[b].keys(), key=str)
+        if not docs:
+            continue
+        sets_a = [by_annotator[a][d] for d in docs]
+        sets_b = [by_annotator[b][d] for d in docs]
+        pair: dict[str, Any] = {
+            "a": a,
+            "b": b,
+            "documents": len(docs),
+            "observed": sum(x == y for x, y in zip(sets_a, sets_b, strict=True)) / len(docs),
+        }
+        if multi:
+            labels = sorted(set().union(*sets_a, *sets_b))
+            per_label = {lab: cohen_kappa([lab in s for s in sets_a], [lab in s for s in sets_b]) for lab in labels}
+            pair["per_label"] = per_label
+            pair["kappa"] = _mean(per_label.values())
+        else:
+            pair["kappa"] = cohen_kappa([min(s) for s in sets_a], [min(s) for s in sets_b])
+        pairs.append(pair)
+    return {
+        "mode": "multi-label" if multi else "single-label",
+        "annotators": annotators,
+        "documents": shared_docs,
+        "pairs": pairs,
+        "mean_kappa": _mean(p["kappa"] for p in pairs),
+    }
+
+
+def dataset_agreement(session: Session, dataset_id: int) -> dict[str, Any] | None:
+    """Agreement of the dataset's human annotators on document labels (None with fewer than two per document)."""
+    from nlpipe.store.annotations import human_labels
+
+    return agreement(human_labels(session, dataset_id))

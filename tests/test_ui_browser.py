@@ -1,0 +1,278 @@
+"""The labeling page end to end: a real uvicorn process, driven in headless Chromium through Playwright.
+
+Without Playwright or Chromium these tests skip; under NLPIPE_REQUIRE_SERVICES=1 (CI) they fail instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from nlpipe.store.datasets import import_records, load_dataset
+from nlpipe.store.db import open_store
+from nlpipe.store.schema import Annotation
+from nlpipe.types import Record, Span
+from tests.api.test_uvicorn import _call, _free_port
+from tests.conftest import REQUIRE_SERVICES, make_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+KEYS = "alice:key-alice,plain-key"
+UNLABELED = [
+    "The striker scored twice as the home team won the cup final",
+    "Shares slid after the bank missed its quarterly profit forecast",
+    "Parliament passed the budget after a long debate among senators",
+    "Acme Corp opened a new factory in Leeds to build electric buses",
+    "Rain delayed the start of the cricket test in Sydney",
+]
+PRE = ["Globex announced record profits for the year", "The senate rejected the proposed tax reform"]
+
+
+def _missing(message: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(message + " (NLPIPE_REQUIRE_SERVICES=1: the browser tests must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        _missing("Playwright is not installed: pip install -e '.[test]'")
+    if not CHROMIUM.exists():
+        _missing(f"no Chromium at {CHROMIUM}: install the Debian packages chromium and chromium-driver")
+    with sync_playwright() as pw:
+        try:
+            b = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        except Error as exc:
+            _missing(f"Chromium at {CHROMIUM} did not start: {exc}")
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A store with two datasets and `nlpipe serve` on a loopback port; yields (base URL, settings)."""
+    settings = make_settings(tmp_path_factory.mktemp("ui"))
+    st = open_store(settings)
+    labeled = [
+        Record(text="Initech reported higher revenue", labels=["business"], spans=[Span(0, 7, "ORG")]),
+        Record(text="The minister resigned", labels=["politics"]),
+        Record(text="The keeper saved a penalty", labels=["sports"]),
+    ]
+    import_records(st, "news", labeled + [Record(text=t, labels=[]) for t in UNLABELED], create=True)
+    import_records(st, "pre", labeled + [Record(text=t, labels=[]) for t in PRE], create=True)
+    import_records(st, "pre", [Record(text=t, labels=["business"]) for t in PRE], source="rule", author="kw")
+    st.close()
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("NLPIPE_")},
+        "NLPIPE_HOME": str(settings.home),
+        "NLPIPE_MODELS_DIR": str(settings.models_dir),
+        "NLPIPE_API_KEYS": KEYS,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nlpipe.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if _call(base + "/health")[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        output = proc.stdout.read().decode()[-2000:]
+        proc.stdout.close()
+        pytest.fail("uvicorn did not start: " + output)
+    yield base, settings
+    proc.terminate()
+    proc.wait(timeout=10)
+    proc.stdout.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _ready(page) -> None:
+    page.wait_for_selector("body[data-ready='1']")
+
+
+def _doc_id(page) -> int:
+    from playwright.sync_api import expect
+
+    expect(page.locator("#doc-title")).to_have_text(re.compile(r"^Document \d+"))
+    return int(page.locator("#doc-title").inner_text().split()[1])
+
+
+def _select_text(page, word: str) -> None:
+    """Select the first occurrence of ``word`` in the document text, as a person dragging the mouse would."""
+    page.evaluate(
+        """(word) => {
+            const box = document.querySelector('#doc-text');
+            const at = box.textContent.indexOf(word);
+            const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+            const range = document.createRange();
+            let seen = 0, node;
+            while ((node = walker.nextNode())) {
+                const n = node.textContent.length;
+                if (at >= seen && at < seen + n) range.setStart(node, at - seen);
+                const end = at + word.length;
+                if (end > seen && end <= seen + n) { range.setEnd(node, end - seen); break; }
+                seen += n;
+            }
+            const sel = window.getSelection();
+            sel.removeAllRanges();
+            sel.addRange(range);
+        }""",
+        word,
+    )
+
+
+def test_ui_label_three_documents_with_the_keyboard_and_mark_a_span(page, served):
+    from playwright.sync_api import expect
+
+    base, settings = served
+    page.goto(base + "/ui")
+    _ready(page)
+    page.fill("#api-key", "key-alice")  # a key that carries the name alice
+    page.click("#signin-button")
+    expect(page.locator("#whoami")).to_have_text("Signed in as alice")
+    expect(page.locator("#annotator")).to_have_value("alice")
+    page.select_option("#strategy", "random")
+    page.select_option("#dataset", "news")
+    expect(page.locator("#progress-text")).to_have_text("0 / 5 labeled by you · 5 remaining")
+    buttons = page.locator("#labels button.key")
+    expect(buttons).to_have_count(3)
+    assert buttons.all_inner_texts() == ["1\nbusiness", "2\npolitics", "3\nsports"]
+
+    done: dict[int, str] = {}
+    for key, label in (("1", "business"), ("3", "sports"), ("2", "politics")):
+        doc = _doc_id(page)
+        assert doc not in done
+        page.keyboard.press(key)
+        expect(page.locator(f"#labels button[data-name='{label}']")).to_have_attribute("aria-pressed", "true")
+        if label == "politics":  # on the third document, also mark an entity span
+            text = page.locator("#doc-text").inner_text()
+            word = text.split()[0]
+            _select_text(page, word)
+            page.keyboard.press("q")  # the first entity type (ORG) has key q
+            expect(page.locator("#doc-text mark.span.own")).to_have_text(word)
+            expect(page.locator("#my-spans li")).to_have_count(1)
+            span_doc, span_word = doc, word
+        done[doc] = label
+        page.keyboard.press("Enter")
+        expect(page.locator("#doc-title")).not_to_have_text(f"Document {doc}")
+    expect(page.locator("#progress-text")).to_have_text("3 / 5 labeled by you · 2 remaining")
+
+    page.reload()
+    _ready(page)
+    expect(page.locator("#whoami")).to_have_text("Signed in as alice")
+    expect(page.locator("#progress-text")).to_have_text("3 / 5 labeled by you · 2 remaining")
+    assert _doc_id(page) not in done  # the queue no longer offers what alice labeled
+
+    # Stored: through the API ...
+    for doc, label in done.items():
+        got = _get(f"{base}/v1/datasets/news/documents/{doc}?annotator=alice")
+        assert [a["label"] for a in got["annotations"] if a["kind"] == "label"] == [label]
+    spans = [a for a in _get(f"{base}/v1/datasets/news/documents/{span_doc}?annotator=alice")["annotations"]
+             if a["kind"] == "span"]  # fmt: skip
+    assert [(s["label"], s["start"], s["end"]) for s in spans] == [("ORG", 0, len(span_word))]
+    # ... and in the store, as alice's human annotations.
+    st = open_store(settings)
+    with st.session() as s:
+        data = load_dataset(s, "news", labeled_only=False)
+        texts = dict(zip(data.doc_ids, data.texts, strict=True))
+        rows = s.execute(
+            select(Annotation.document_id, Annotation.kind, Annotation.label, Annotation.author).where(
+                Annotation.source == "human"
+            )
+        ).all()
+    st.close()
+    assert sorted(rows) == sorted(
+        [(d, "label", lab, "alice") for d, lab in done.items()] + [(span_doc, "span", "ORG", "alice")]
+    )
+    assert texts[span_doc].startswith(span_word)
+
+
+def test_ui_accept_reject_undo_and_custom_shortcuts(page, served):
+    from playwright.sync_api import expect
+
+    base, _ = served
+    page.goto(base + "/ui")
+    _ready(page)
+    page.fill("#annotator", "bob")
+    page.fill("#api-key", "plain-key")  # a plain key: the page sends the name as X-Annotator
+    page.click("#signin-button")
+    expect(page.locator("#whoami")).to_have_text("Signed in as bob")
+    page.select_option("#strategy", "random")
+    page.select_option("#dataset", "pre")
+    doc = _doc_id(page)
+    pre = page.locator("#pre li.pre-item")
+    expect(pre).to_have_count(1)
+    expect(pre).to_contain_text("business")
+
+    page.keyboard.press("a")  # accept the first suggestion
+    expect(pre).to_have_count(0)
+    expect(page.locator("#labels button[data-name='business']")).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Control+z")  # undo: the copy goes, the suggestion is back
+    expect(pre).to_have_count(1)
+    expect(page.locator("#labels button[data-name='business']")).to_have_attribute("aria-pressed", "false")
+    page.get_by_role("button", name=re.compile("^Reject rule label business")).click()
+    expect(pre).to_have_count(0)
+    got = _get(f"{base}/v1/datasets/pre/documents/{doc}?annotator=bob")
+    assert got["annotations"] == [] and [r["decision"] for r in got["reviews"]] == ["reject"]
+
+    # Shortcuts are configurable on the page and remembered by the browser.
+    page.click("#shortcuts summary")
+    page.fill("input[aria-label='Key for label politics']", "p")
+    page.keyboard.press("Tab")
+    expect(page.locator("#labels button[data-name='politics'] kbd")).to_have_text("p")
+    page.locator("#doc-text").focus()
+    page.keyboard.press("p")
+    expect(page.locator("#labels button[data-name='politics']")).to_have_attribute("aria-pressed", "true")
+    page.reload()
+    _ready(page)
+    expect(page.locator("#labels button[data-name='politics'] kbd")).to_have_text("p")
+    labels = [a["label"] for a in _get(f"{base}/v1/datasets/pre/documents/{doc}?annotator=bob")["annotations"]]
+    assert labels == ["politics"]
+    # The rejected suggestion stays hidden for bob after the reload, and alice still sees it.
+    assert _get(f"{base}/v1/datasets/pre/documents/{doc}?annotator=bob")["pre_annotations"] == []
+    assert len(_get(f"{base}/v1/datasets/pre/documents/{doc}?annotator=alice")["pre_annotations"]) == 1
