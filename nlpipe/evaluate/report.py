@@ -75,10 +75,12 @@ def render_html(metrics: Mapping[str, Any], *, title: str, meta: Mapping[str, An
         f"<h1>{_e(title)}</h1>",
         _meta_section(m, meta or {}),
         _headline_section(m),
+        _ordinal_section(m),
         _per_label_section(m),
         _confusion_section(m),
         _curves_section(m),
         _worst_errors_section(m),
+        _entities_section(m),
         "</body></html>",
     ]
     return "\n".join(p for p in parts if p) + "\n"
@@ -96,6 +98,8 @@ def _meta_section(m: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
         rows.append(f"<tr><th>{_e(key.replace('_', ' '))}</th><td>{_e(text)}</td></tr>")
     mode = "multi-label" if m.get("multi_label") else "single-label"
     n_labels = len(m.get("labels") or [])
+    if m.get("task") == "entities":
+        mode, n_labels = "entities", len([lab for lab in m.get("labels") or [] if lab != "(none)"])
     summary = (
         f'<p class="summary">{_e(_num(m.get("n_examples")))} examples &middot; {n_labels} labels &middot; {mode}</p>'
     )
@@ -161,6 +165,10 @@ def _per_label_section(m: Mapping[str, Any]) -> str:
     ml_counts = (m.get("confusion") or {}).get("per_label") if m.get("multi_label") else None
     order = sorted(per_label, key=lambda lab: (-(per_label[lab].get("support") or 0), str(lab)))
     extra_head = "<th>TP</th><th>FP</th><th>FN</th>" if ml_counts else ""
+    entities = m.get("task") == "entities"  # entity types have counts and overlap F1 instead of curves
+    tail_head = "<th>ROC AUC</th><th>Average precision</th>"
+    if entities:
+        tail_head = "<th>Predicted</th><th>Correct</th><th>Partial F1</th>"
     rows = []
     for lab in order:
         row = per_label[lab]
@@ -172,11 +180,16 @@ def _per_label_section(m: Mapping[str, Any]) -> str:
         rows.append(
             f"<tr><th>{_e(lab)}</th><td>{_num(row.get('support'))}</td><td>{_num(row.get('precision'))}</td>"
             f"<td>{_num(row.get('recall'))}</td><td>{_num(row.get('f1'))}</td>{extra}"
-            f"<td>{_num(auc.get(lab))}</td><td>{_num(ap)}</td></tr>"
+            + (
+                "".join(f"<td>{_num(row.get(k))}</td>" for k in ("predicted", "correct", "partial_f1"))
+                if entities
+                else f"<td>{_num(auc.get(lab))}</td><td>{_num(ap)}</td>"
+            )
+            + "</tr>"
         )
     return (
         '<section id="per-label"><h2>Per label</h2><table class="per-label"><tr><th>Label</th><th>Support</th>'
-        f"<th>Precision</th><th>Recall</th><th>F1</th>{extra_head}<th>ROC AUC</th><th>Average precision</th>"
+        f"<th>Precision</th><th>Recall</th><th>F1</th>{extra_head}{tail_head}"
         f"</tr>{''.join(rows)}</table></section>"
     )
 
@@ -265,6 +278,22 @@ def _worst_errors_section(m: Mapping[str, Any]) -> str:
         'first.</p><table class="errors"><tr><th>#</th><th>Score</th><th>True</th><th>Predicted</th>'
         f"<th>Text</th></tr>{''.join(rows)}</table></section>"
     )
+
+
+def _ordinal_section(m: Mapping[str, Any]) -> str:
+    if not isinstance(m.get("ordinal"), Mapping):
+        return ""
+    from nlpipe.evaluate.ordinal import render_section
+
+    return render_section(m["ordinal"])
+
+
+def _entities_section(m: Mapping[str, Any]) -> str:
+    if m.get("task") != "entities":
+        return ""
+    from nlpipe.evaluate.entities import render_section
+
+    return render_section(m)
 
 
 # ----------------------------------------------------------------------------------------------- plots

@@ -1,0 +1,242 @@
+"""Benchmark nlpipe's sentiment model against VADER, fastText and a scikit-learn TF-IDF + LinearSVC baseline.
+
+    .venv/bin/python benchmarks/sentiment.py [--corpora rt_polarity,airline,airline_scale] [--folds N]
+
+Datasets are read in place from ``../shared/datasets`` (loaders, the scikit-learn and fastText runners come from
+``benchmarks/classify.py``):
+
+- rt_polarity: 10,662 review snippets, positive / negative, 10-fold CV. Target: accuracy >= 0.805.
+- airline: 14,640 tweets, negative / neutral / positive, 5-fold CV. Targets: accuracy >= 0.82, macro-F1 >= 0.77.
+- airline_scale: the same tweets as an ordinal score 0..2 (negative 0, neutral 1, positive 2), 5-fold CV: MAE,
+  MSE and weighted kappas. nlpipe trains ``SentimentModel(scale=2)``; the other systems predict the scores as
+  categories.
+
+Every system sees the same seeded stratified folds. VADER needs no training: its label is VADER's own rule
+(compound >= 0.05 positive, <= -0.05 negative, else neutral; on the two-label rt-polarity, compound >= 0 is
+positive). Tables give means over folds (accuracy, macro-F1, ordinal errors) and medians (training seconds,
+prediction MB/s). Then the throughput of nlpipe's predictor (the product's path: features, VADER, probabilities
+and the sentiment dict) pinned to one CPU core: per text on the tweets, with ``sentences=True``, and one long
+document (the rt-polarity snippets joined, 1.2 MB) aggregated from its sentences a chunk at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one core per system, as measured
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
+from sklearn.model_selection import StratifiedKFold  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from classify import DATASETS, load_airline, load_rt_polarity, run_fasttext, run_sklearn  # noqa: E402
+
+from nlpipe.artifacts import LoadedModel  # noqa: E402
+from nlpipe.evaluate.ordinal import ordinal_metrics  # noqa: E402
+from nlpipe.tasks.lexicon import lexicon_decision, lexicon_version, vader_scores  # noqa: E402
+from nlpipe.tasks.sentiment import Predictor  # noqa: E402
+from nlpipe.tasks.sentiment_model import SentimentModel  # noqa: E402
+
+SCORES = {"negative": "0", "neutral": "1", "positive": "2"}
+SYSTEMS = ("vader", "sklearn", "fasttext", "nlpipe")
+
+
+def load_airline_scale() -> tuple[list[str], list[str]]:
+    texts, labels = load_airline()
+    return texts, [SCORES[y] for y in labels]
+
+
+@dataclass
+class Corpus:
+    load: Callable[[], tuple[list[str], list[str]]]
+    folds: int
+    min_accuracy: float | None = None
+    min_macro_f1: float | None = None
+    scale: int | None = None
+
+
+CORPORA = {
+    "rt_polarity": Corpus(load_rt_polarity, 10, 0.805),
+    "airline": Corpus(load_airline, 5, 0.82, 0.77),
+    "airline_scale": Corpus(load_airline_scale, 5, scale=2),
+}
+
+
+@dataclass
+class Result:
+    accuracy: list[float] = field(default_factory=list)
+    macro_f1: list[float] = field(default_factory=list)
+    train_s: list[float] = field(default_factory=list)
+    mb_per_s: list[float] = field(default_factory=list)
+    ordinal: list[dict] = field(default_factory=list)
+
+
+def run_vader(te_x: list[str], labels: set[str]) -> tuple[list[str], float, float]:
+    t0 = time.perf_counter()
+    compound = vader_scores(te_x)[:, 3]
+    if labels == {"pos", "neg"}:
+        pred = ["pos" if c >= 0 else "neg" for c in compound]
+    else:
+        names = [lexicon_decision(float(c))[0] for c in compound]
+        pred = [SCORES[n] for n in names] if labels <= set(SCORES.values()) else names
+    return pred, 0.0, time.perf_counter() - t0
+
+
+def run_nlpipe(tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int, scale: int | None
+               ) -> tuple[list[str], float, float, SentimentModel]:  # fmt: skip
+    t0 = time.perf_counter()
+    model = SentimentModel(scale=scale, seed=seed).fit(tr_x, tr_y)
+    t1 = time.perf_counter()
+    pred = model.predict(te_x)
+    return pred, t1 - t0, time.perf_counter() - t1, model
+
+
+def mb(texts: list[str]) -> float:
+    return sum(len(t.encode("utf-8")) for t in texts) / 1e6
+
+
+def throughput(model: SentimentModel, texts: list[str], long_text: str, repeats: int = 3) -> dict[str, float]:
+    """MB/s of the predictor on one core: per text, per text with sentences, one long document."""
+    meta = {"name": "bench", "version": "v0", "task": "sentiment", "kind": "categorical", "scale": model.scale,
+            "lexicon": lexicon_version(), "labels": list(model.labels_)}  # fmt: skip
+    predictor = Predictor(LoadedModel(path=Path("."), meta=meta, model=model))
+    cases = {
+        "documents": lambda: predictor.predict(texts),
+        "sentences": lambda: predictor.predict(texts, sentences=True),
+        "long document": lambda: predictor.predict([long_text]),
+    }
+    sizes = {"documents": mb(texts), "sentences": mb(texts), "long document": mb([long_text])}
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if affinity:
+        os.sched_setaffinity(0, {min(affinity)})
+    try:
+        out = {}
+        for name, fn in cases.items():
+            runs = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                fn()
+                runs.append(sizes[name] / (time.perf_counter() - t0))
+            out[name] = statistics.median(runs)
+        return out
+    finally:
+        if affinity:
+            os.sched_setaffinity(0, affinity)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpora", default=",".join(CORPORA), help=f"comma-separated, from: {', '.join(CORPORA)}")
+    ap.add_argument("--folds", type=int, default=None, help="run only the first N folds of each corpus")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-throughput", action="store_true", help="skip the one-core throughput measurement")
+    args = ap.parse_args(argv)
+    names = [c.strip() for c in args.corpora.split(",") if c.strip()]
+    for n in names:
+        if n not in CORPORA:
+            ap.error(f"unknown corpus {n!r}; choose from {', '.join(CORPORA)}")
+    if not DATASETS.is_dir():
+        print(f"Datasets not found at {DATASETS}", file=sys.stderr)
+        return 2
+
+    all_pass = True
+    last_model: SentimentModel | None = None
+    timed: tuple[str, SentimentModel] | None = None  # the model whose throughput is measured
+    for name in names:
+        corpus = CORPORA[name]
+        texts, labels = corpus.load()
+        x, yv = np.array(texts, dtype=object), np.array(labels, dtype=object)
+        results = {s: Result() for s in SYSTEMS}
+        chosen: dict[str, int] = {}
+        n_folds = corpus.folds if args.folds is None else min(args.folds, corpus.folds)
+        folds = StratifiedKFold(corpus.folds, shuffle=True, random_state=args.seed).split(x, yv)
+        for i, (tr, te) in enumerate(folds):
+            if i >= n_folds:
+                break
+            tr_x, tr_y, te_x, te_y = list(x[tr]), list(yv[tr]), list(x[te]), list(yv[te])
+            for s in SYSTEMS:
+                if s == "vader":
+                    pred, t_train, t_pred = run_vader(te_x, set(labels))
+                elif s == "sklearn":
+                    pred, t_train, t_pred = run_sklearn(tr_x, tr_y, te_x)
+                elif s == "fasttext":
+                    pred, t_train, t_pred = run_fasttext(tr_x, tr_y, te_x, args.seed)
+                else:
+                    pred, t_train, t_pred, last_model = run_nlpipe(tr_x, tr_y, te_x, args.seed, corpus.scale)
+                    chosen[last_model.best_] = chosen.get(last_model.best_, 0) + 1
+                r = results[s]
+                r.accuracy.append(accuracy_score(te_y, pred))
+                r.macro_f1.append(f1_score(te_y, pred, average="macro"))
+                r.train_s.append(t_train)
+                r.mb_per_s.append(mb(te_x) / max(t_pred, 1e-9))
+                if corpus.scale is not None:
+                    r.ordinal.append(ordinal_metrics(te_y, pred, corpus.scale))
+            print(
+                f"  {name} fold {i + 1}/{n_folds}: "
+                + ", ".join(f"{s} acc {results[s].accuracy[-1]:.4f}" for s in SYSTEMS),
+                file=sys.stderr,
+                flush=True,
+            )
+
+        print(f"\n{name}: {len(texts)} texts, {len(set(labels))} labels, {n_folds} of {corpus.folds} folds")
+        head = f"{'system':<10} {'accuracy':>9} {'macro-F1':>9}"
+        if corpus.scale is not None:
+            head += f" {'MAE':>7} {'MSE':>7} {'kappa lin':>10} {'kappa quad':>11}"
+        print(head + f" {'train s':>8} {'pred MB/s':>10}")
+        for s, r in results.items():
+            line = f"{s:<10} {np.mean(r.accuracy):>9.4f} {np.mean(r.macro_f1):>9.4f}"
+            if corpus.scale is not None:
+                mean = {k: float(np.mean([o[k] for o in r.ordinal])) for k in
+                        ("mae", "mse", "kappa_linear", "kappa_quadratic")}  # fmt: skip
+                line += (f" {mean['mae']:>7.4f} {mean['mse']:>7.4f} {mean['kappa_linear']:>10.4f}"
+                         f" {mean['kappa_quadratic']:>11.4f}")  # fmt: skip
+            train = "-" if s == "vader" else f"{statistics.median(r.train_s):.2f}"
+            print(line + f" {train:>8} {statistics.median(r.mb_per_s):>10.2f}")
+        print(f"nlpipe chose: {', '.join(f'{k} x{v}' for k, v in sorted(chosen.items()))}")
+        if last_model is not None and (timed is None or name == "airline"):
+            timed = (name, last_model)
+        nl = results["nlpipe"]
+        acc, f1 = float(np.mean(nl.accuracy)), float(np.mean(nl.macro_f1))
+        others = [s for s in SYSTEMS if s != "nlpipe"]
+        best = max(others, key=lambda s: float(np.mean(results[s].accuracy)))
+        print(f"  nlpipe vs best other ({best}): accuracy {acc - float(np.mean(results[best].accuracy)):+.4f}")
+        checks = []
+        if corpus.min_accuracy is not None:
+            checks.append((f"accuracy {acc:.4f} >= {corpus.min_accuracy}", acc >= corpus.min_accuracy))
+        if corpus.min_macro_f1 is not None:
+            checks.append((f"macro-F1 {f1:.4f} >= {corpus.min_macro_f1}", f1 >= corpus.min_macro_f1))
+        for text, ok in checks:
+            all_pass &= ok
+            print(f"  {'PASS' if ok else 'FAIL'}  {text}")
+
+    if not args.no_throughput and timed is not None:
+        tweets, _ = load_airline()
+        snippets, _ = load_rt_polarity()
+        long_text = " ".join(snippets)
+        speed = throughput(timed[1], tweets, long_text)
+        print(f"\nthroughput of nlpipe's predictor on one core (the last fold's {timed[0]} model)")
+        print(f"{'mode':<40} {'MB/s':>6}")
+        print(f"{'per text (14,640 tweets, 1.5 MB)':<40} {speed['documents']:>6.2f}")
+        print(f"{'per text + sentences=True':<40} {speed['sentences']:>6.2f}")
+        print(f"{'one 1.2 MB document from its sentences':<40} {speed['long document']:>6.2f}")
+        t0 = time.perf_counter()
+        vader_scores(tweets)
+        print(f"{'VADER alone, per text (reference)':<40} {mb(tweets) / (time.perf_counter() - t0):>6.2f}")
+    print(f"\n{'ALL TARGETS MET' if all_pass else 'SOME TARGETS MISSED'}")
+    return 0 if all_pass else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,441 @@
+"""The sentiment task: dataset -> :class:`~nlpipe.tasks.sentiment_model.SentimentModel` -> saved version, its
+evaluation, and the predictors of trained models and of the VADER lexicon (no training data needed).
+
+This module is the task's glue, so it sits with ``nlpipe.predict`` in the import layers (tests/test_layers.py): it
+reads the store, saves artifacts and subclasses :class:`nlpipe.predict.BasePredictor`. The model
+(:mod:`nlpipe.tasks.sentiment_model`), the lexicon (:mod:`nlpipe.tasks.lexicon`) and the sentence splitter
+(:mod:`nlpipe.tasks.sentences`) know nothing of the store or the disk.
+
+Every prediction's ``sentiment`` has one shape (README "Sentiment"):
+
+``kind``
+    ``categorical`` (trained on labels), ``scale`` (trained on scores 0..N) or ``lexicon`` (VADER).
+``label``
+    The predicted label; on a scale, the score as a string ("0".."N").
+``score``
+    On a scale the predicted score (an integer 0..N); for categorical labels that name a polarity (negative,
+    neutral, positive; neg, neu, pos) the expected polarity in [-1, 1] (P(positive) - P(negative)); for the
+    lexicon VADER's compound score in [-1, 1]. Left out for other label sets.
+``confidence``
+    The probability of ``label`` (lexicon: how far the compound score is into the label's range).
+``magnitude``
+    0..1, how opinionated the text is regardless of direction: the share of its words that carry sentiment
+    according to the VADER lexicon, weighted by their strength (VADER's neg + pos). Mixed texts score high.
+``scale``
+    Scale models only: N.
+``aggregated``
+    True when the document's sentiment is the length-weighted mean over its sentences (texts over
+    :data:`LONG_DOCUMENT_CHARS` characters, which are read a chunk of sentences at a time).
+``sentences``
+    With ``sentences=True``: ``[{"start", "end", "label", "score"?, "confidence", "magnitude"}]`` per sentence,
+    offsets into the text (end exclusive).
+
+Error codes: E350-E355 training options and data (E350 scale out of range, E351 a label not on the scale, E352 a
+score of the scale missing from the train split, E354 multi-label, E355 unknown option), E356-E364 from the model;
+E420/E423 ``nlpipe predict`` without MODEL or ``--lexicon`` / with both, E421 ``batch_size``, E422 a trained model
+saved with another VADER version, E424 no VADER installed, E425 texts that are not strings; E543 nothing in the
+split the model can score.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlpipe import artifacts
+from nlpipe.config import Settings
+from nlpipe.errors import ArtifactError, InputError, TrainingError
+from nlpipe.evaluate.run import EvaluationResult
+from nlpipe.predict import BasePredictor, check_texts
+from nlpipe.store.datasets import LabeledData, get_dataset, load_dataset
+from nlpipe.store.db import Store
+from nlpipe.tasks.lexicon import LEXICON_LABELS, lexicon_decision, lexicon_version, magnitude, vader_scores
+from nlpipe.tasks.sentences import iter_sentences
+from nlpipe.tasks.sentiment_model import MAX_SCALE, TRUSTED_TYPES, SentimentModel
+from nlpipe.train import HEADLINE, Progress, TrainResult, data_checks, fingerprint, register_model
+from nlpipe.types import LabelScore, Prediction
+
+__all__ = ["TRUSTED_TYPES", "FORMAT", "Predictor", "LexiconPredictor", "lexicon_predictor", "train_task",
+           "evaluate_task", "score_sentiment", "polarity_values"]  # fmt: skip
+
+FORMAT = "nlpipe.sentiment.v1"
+#: Texts longer than this get their document sentiment from their sentences, read a chunk at a time.
+LONG_DOCUMENT_CHARS = 20_000
+ORDINAL_HEADLINE = ("mae", "mse", "kappa_linear", "kappa_quadratic")
+OPTIONS = ("scale",)
+#: Label names with a direction on the polarity axis (compared lower-cased).
+POLARITY = {"negative": -1.0, "neg": -1.0, "neutral": 0.0, "neu": 0.0, "positive": 1.0, "pos": 1.0}
+_DIGITS = 6
+
+
+def polarity_values(labels: Sequence[str]) -> np.ndarray | None:
+    """Each label's place on the polarity axis (-1, 0, +1) when every label names one and both ends occur."""
+    values = [POLARITY.get(str(lab).strip().lower()) for lab in labels]
+    if any(v is None for v in values) or -1.0 not in values or 1.0 not in values:
+        return None
+    return np.array(values, dtype=np.float64)
+
+
+# ------------------------------------------------------------------------------------------------- training
+
+
+def _check_scale_data(data: LabeledData, train: LabeledData, scale: int, dataset: str) -> None:
+    allowed = {str(k) for k in range(scale + 1)}
+    bad = [(ext, labs) for labs, ext in zip(data.labels, data.external_ids, strict=True) if labs[0] not in allowed]
+    if bad:
+        found = sorted({labs[0] for _, labs in bad})
+        ext, labs = bad[0]
+        example = f"document {ext!r} has {labs[0]!r}" if ext else f"one has {labs[0]!r}"
+        raise TrainingError(
+            "E351",
+            f"--scale {scale} needs every label of dataset {dataset!r} to be one of '0'..'{scale}', but "
+            f"{len(bad)} documents have other labels ({example}; labels found: {', '.join(map(repr, found[:10]))}). "
+            "Relabel them, or train without --scale for categorical labels.",
+            field="scale",
+        )
+    counts = {k: 0 for k in sorted(allowed, key=int)}
+    for labs in train.labels:
+        counts[labs[0]] += 1
+    missing = [k for k, n in counts.items() if n == 0]
+    if missing:
+        raise TrainingError(
+            "E352",
+            f"--scale {scale} needs an example of every score 0..{scale} in the train split of {dataset!r}; none "
+            f"has score {', '.join(missing)} (counts: {', '.join(f'{k}: {n}' for k, n in counts.items())}). Label "
+            "some, or choose the scale the data has.",
+            field="scale",
+        )
+
+
+def train_task(
+    store: Store,
+    settings: Settings,
+    dataset: str,
+    name: str,
+    *,
+    time_budget: float | None,
+    seed: int | None,
+    progress: Progress | None,
+    scale: int | None = None,
+    multi_label: bool | None = None,
+    **options: Any,
+) -> TrainResult:
+    """Train a sentiment model on ``dataset``'s train split (categorical labels, or scores 0..``scale``), evaluate
+    it on the test split and save it as a new version."""
+    unknown = sorted(k for k, v in options.items() if v is not None)
+    if unknown:
+        raise InputError("E355", f"Option {unknown[0]!r} does not apply to task 'sentiment' (its options: "
+                         f"{', '.join(OPTIONS)}).", field=unknown[0])  # fmt: skip
+    if multi_label:
+        raise InputError("E354", "Sentiment models take one label per document; train without --multi-label.",
+                         field="multi_label")  # fmt: skip
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_SCALE):
+        raise InputError("E350", f"--scale must be an integer from 1 to {MAX_SCALE}, got {scale!r}.", field="scale")
+    seed = settings.seed if seed is None else seed
+    budget = settings.time_budget if time_budget is None else time_budget
+    with store.session() as s:
+        data = load_dataset(s, dataset)
+        dataset_id = get_dataset(s, dataset).id
+    train_part, valid_part, test_part = data.subset("train"), data.subset("validation"), data.subset("test")
+    checks = data_checks(train_part, test_part, multi_label=False)
+    errors = [c for c in checks if c.level == "error"]
+    if errors:
+        hint = (
+            " Without labels, use the lexicon model, which needs no training: `nlpipe predict --lexicon TEXT`."
+            if errors[0].code == "E310"
+            else ""
+        )
+        raise TrainingError(errors[0].code, f"Cannot train on {dataset!r}: {errors[0].message}{hint}",
+                            checks=[c.__dict__ for c in checks])  # fmt: skip
+    if scale is not None:
+        _check_scale_data(data, data.subset(["train", "validation"]), scale, dataset)
+
+    started = time.perf_counter()
+    model = SentimentModel(scale=scale, time_budget=budget, seed=seed)
+    validation = (valid_part.texts, [labs[0] for labs in valid_part.labels]) if len(valid_part) else None
+    model.fit(train_part.texts, [labs[0] for labs in train_part.labels], validation=validation, progress=progress)
+    seconds = time.perf_counter() - started
+
+    metrics = None
+    with tempfile.TemporaryDirectory() as tmp:
+        report_dir = Path(tmp) / "report"
+        if len(test_part):
+            if progress:
+                progress("evaluate", 0, 1)
+            metrics, _, _ = score_sentiment(
+                model,
+                test_part,
+                scale=scale,
+                train_labels=data.subset(["train", "validation"]).labels,
+                out_dir=report_dir,
+                title=f"{name}: evaluation on {dataset} (test split)",
+                meta={"model": name, "dataset": dataset, "split": "test"},
+            )
+            if progress:
+                progress("evaluate", 1, 1)
+        meta = {
+            "task": "sentiment",
+            "format": FORMAT,
+            "kind": "scale" if scale is not None else "categorical",
+            "scale": scale,
+            "labels": list(model.labels_),
+            "multi_label": False,
+            "lexicon": model.lexicon_,
+            "metrics": _headline(metrics),
+            "baseline": (metrics or {}).get("baseline"),
+            "training": {
+                "dataset": dataset,
+                "n_train": len(train_part),
+                "n_validation": len(valid_part),
+                "n_test": len(test_part),
+                "fingerprint": fingerprint(data.subset(["train", "validation"])),
+                "seed": seed,
+                "time_budget": budget,
+                "seconds": round(seconds, 3),
+                "search": model.search_,
+                "best": model.best_,
+                "checks": [c.__dict__ for c in checks],
+            },
+        }
+        path = artifacts.save(settings.models_dir, name, model, meta, report_dir=report_dir)
+    register_model(store, name=name, version=path.name, task="sentiment", dataset_id=dataset_id, path=path,
+                   metrics=meta["metrics"])  # fmt: skip
+    return TrainResult(name=name, version=path.name, path=path, metrics=metrics, checks=checks,
+                       search=model.search_, best=model.best_, seconds=seconds)  # fmt: skip
+
+
+def _headline(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not metrics:
+        return None
+    out = {k: metrics[k] for k in HEADLINE if k in metrics}
+    ordinal = metrics.get("ordinal") or {}
+    out.update({k: ordinal[k] for k in ORDINAL_HEADLINE if k in ordinal})
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- evaluation
+
+
+def score_sentiment(
+    model: SentimentModel,
+    part: LabeledData,
+    *,
+    scale: int | None,
+    train_labels: list[list[str]] | None,
+    out_dir: Path,
+    title: str,
+    meta: dict[str, Any],
+) -> tuple[dict[str, Any], Path, int]:
+    """Metrics and report of ``model`` on ``part``: the classification metrics, plus for a scale the ordinal ones
+    (MAE, MSE, weighted kappas, confusion over the scale). Documents without exactly one label the model knows
+    are left out; their count is returned."""
+    from nlpipe.evaluate.metrics import classification_metrics
+    from nlpipe.evaluate.ordinal import ordinal_metrics
+    from nlpipe.evaluate.report import write_report
+
+    labels = list(model.labels_)
+    known = set(labels)
+    keep = [i for i, labs in enumerate(part.labels) if len(labs) == 1 and labs[0] in known]
+    if not keep:
+        raise InputError("E543", f"None of the {len(part)} documents has one label the model knows "
+                         f"({', '.join(labels[:10])}).", field="split")  # fmt: skip
+    texts = [part.texts[i] for i in keep]
+    truth = [part.labels[i][0] for i in keep]
+    proba = model.predict_proba(texts)
+    train = [labs for labs in train_labels or [] if len(labs) == 1 and labs[0] in known] or None
+    metrics = classification_metrics([[t] for t in truth], proba, labels, multi_label=False, texts=texts,
+                                     train_labels=train)  # fmt: skip
+    metrics["sentiment"] = {"kind": "scale" if scale is not None else "categorical", "scale": scale}
+    if scale is not None:
+        pred = [labels[j] for j in proba.argmax(axis=1)]
+        metrics["ordinal"] = ordinal_metrics(truth, pred, scale, train_scores=[t[0] for t in train or []])
+    return metrics, write_report(metrics, out_dir, title=title, meta=meta), len(part) - len(keep)
+
+
+def evaluate_task(
+    store: Store, settings: Settings, loaded: artifacts.LoadedModel, dataset: str, *, split: str, out_dir: Path
+) -> EvaluationResult:
+    with store.session() as s:
+        data = load_dataset(s, dataset)
+    part = data if split == "all" else data.subset(split)
+    if not len(part):
+        raise InputError("E531", f"Dataset {dataset!r} has no labeled documents in the {split!r} split.", field="split")
+    metrics, report, skipped = score_sentiment(
+        loaded.model,
+        part,
+        scale=loaded.meta.get("scale"),
+        train_labels=data.subset(["train", "validation"]).labels,
+        out_dir=out_dir,
+        title=f"{loaded.name} {loaded.version}: evaluation on {dataset} ({split})",
+        meta={"model": loaded.name, "version": loaded.version, "dataset": dataset, "split": split},
+    )
+    return EvaluationResult(metrics=metrics, report=report, model=loaded.name, version=loaded.version, skipped=skipped)
+
+
+# ----------------------------------------------------------------------------------------------- prediction
+
+
+class _SentimentPredictor(BasePredictor):
+    """Document and sentence sentiment, long documents a chunk of sentences at a time.
+
+    Subclasses turn texts into rows of numbers whose length-weighted mean is the sentiment of the sentences
+    together (:meth:`_rows`), and a row into the sentiment dict (:meth:`_describe`).
+    """
+
+    task = "sentiment"
+    options = ("sentences", "batch_size")
+    kind = ""
+
+    def _rows(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _describe(self, row: np.ndarray) -> tuple[dict[str, Any], list[LabelScore]]:
+        raise NotImplementedError
+
+    def predict(self, texts: Sequence[str], *, sentences: bool = False, batch_size: int = 1024) -> list[Prediction]:
+        """One prediction per text, with ``sentiment`` in the module's shape; ``sentences`` adds each sentence's.
+
+        Texts (and sentences) are scored ``batch_size`` at a time; a text over :data:`LONG_DOCUMENT_CHARS` is read
+        a chunk of sentences at a time.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError("E421", f"batch_size must be a positive integer, got {batch_size!r}.", field="batch_size")
+        check_texts(texts)
+        out: list[Prediction | None] = [None] * len(texts)
+        short = [i for i, t in enumerate(texts) if len(t) <= LONG_DOCUMENT_CHARS]
+        for start in range(0, len(short), batch_size):
+            idx = short[start : start + batch_size]
+            batch = [texts[i] for i in idx]
+            per_text = self._sentences_of(batch, batch_size) if sentences else [None] * len(batch)
+            for i, row, sents in zip(idx, self._rows(batch), per_text, strict=True):
+                out[i] = self._prediction(row, aggregated=False, sentences=sents)
+        for i, text in enumerate(texts):
+            if out[i] is None:
+                row, sents = self._from_sentences(text, bool(sentences), batch_size)
+                out[i] = self._prediction(row, aggregated=True, sentences=sents)
+        return [p for p in out if p is not None]
+
+    def _sentences_of(self, texts: list[str], batch_size: int) -> list[list[dict[str, Any]]]:
+        """Each (short) text's sentences with their sentiment; the sentences of all texts scored together."""
+        found = [(k, start, end, sent) for k, text in enumerate(texts) for start, end, sent in iter_sentences(text)]
+        out: list[list[dict[str, Any]]] = [[] for _ in texts]
+        for b in range(0, len(found), batch_size):
+            part = found[b : b + batch_size]
+            for (k, start, end, _), row in zip(part, self._rows([sent for *_, sent in part]), strict=True):
+                out[k].append({"start": start, "end": end, **self._describe(row)[0]})
+        return out
+
+    def _prediction(self, row: np.ndarray, *, aggregated: bool, sentences: list[dict[str, Any]] | None) -> Prediction:
+        found, labels = self._describe(row)
+        sentiment: dict[str, Any] = {"kind": self.kind, **found}
+        if self.meta.get("scale") is not None:
+            sentiment["scale"] = int(self.meta["scale"])
+        sentiment["aggregated"] = aggregated
+        if sentences is not None:
+            sentiment["sentences"] = sentences
+        return Prediction(labels=labels, predicted=[found["label"]], sentiment=sentiment)
+
+    def _sentence_rows(self, text: str, batch_size: int) -> Iterator[tuple[int, int, np.ndarray]]:
+        """(start, end, row) per sentence, scored ``batch_size`` sentences at a time."""
+        batch: list[tuple[int, int, str]] = []
+        for sentence in iter_sentences(text):
+            batch.append(sentence)
+            if len(batch) >= batch_size:
+                yield from self._score_batch(batch)
+                batch = []
+        if batch:
+            yield from self._score_batch(batch)
+
+    def _score_batch(self, batch: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, np.ndarray]]:
+        rows = self._rows([s for _, _, s in batch])
+        for (start, end, _), row in zip(batch, rows, strict=True):
+            yield start, end, row
+
+    def _from_sentences(self, text: str, keep: bool, batch_size: int) -> tuple[np.ndarray, list[dict] | None]:
+        """The length-weighted mean row of the sentences, and (``keep``) each sentence's sentiment."""
+        total, weight, kept = None, 0, []
+        for start, end, row in self._sentence_rows(text, batch_size):
+            total = row * (end - start) if total is None else total + row * (end - start)
+            weight += end - start
+            if keep:
+                kept.append({"start": int(start), "end": int(end), **self._describe(row)[0]})
+        if total is None:  # nothing but whitespace
+            return self._rows([""])[0], (kept if keep else None)
+        return total / weight, (kept if keep else None)
+
+
+class Predictor(_SentimentPredictor):
+    """A trained sentiment model (categorical or scale): probabilities of its labels plus the sentiment dict."""
+
+    def __init__(self, loaded: artifacts.LoadedModel) -> None:
+        super().__init__(loaded)
+        saved, current = str(self.meta.get("lexicon")), lexicon_version()
+        if saved != current:
+            raise ArtifactError(
+                "E422",
+                f"{loaded.path} was trained with the lexicon {saved}, but {current} is installed; its lexicon "
+                f"features would differ. Install vaderSentiment=={saved.removeprefix('vader-')} or retrain.",
+            )
+        self.kind = str(self.meta.get("kind") or "categorical")
+        self.labels = list(self.model.labels_)
+        self.scale = self.meta.get("scale")
+        self.polarity = None if self.scale is not None else polarity_values(self.labels)
+
+    def _rows(self, texts: list[str]) -> np.ndarray:
+        scores = vader_scores(texts)
+        return np.column_stack([self.model.predict_proba(texts, lexicon_scores=scores), magnitude(scores)])
+
+    def _describe(self, row: np.ndarray) -> tuple[dict[str, Any], list[LabelScore]]:
+        proba = row[:-1]
+        j = int(np.argmax(proba))
+        found: dict[str, Any] = {"label": self.labels[j]}
+        if self.scale is not None:
+            found["score"] = j
+        elif self.polarity is not None:
+            found["score"] = round(float(proba @ self.polarity), _DIGITS)
+        found["confidence"] = round(float(proba[j]), _DIGITS)
+        found["magnitude"] = round(float(row[-1]), _DIGITS)
+        order = np.argsort(-proba, kind="stable")
+        return found, [LabelScore(self.labels[i], float(proba[i])) for i in order]
+
+
+class LexiconPredictor(_SentimentPredictor):
+    """The VADER lexicon model: sentiment with no training data. Get it with :func:`lexicon_predictor`."""
+
+    kind = "lexicon"
+
+    def _rows(self, texts: list[str]) -> np.ndarray:
+        return vader_scores(texts)
+
+    def _describe(self, row: np.ndarray) -> tuple[dict[str, Any], list[LabelScore]]:
+        label, confidence = lexicon_decision(float(row[3]))
+        found = {
+            "label": label,
+            "score": round(float(row[3]), _DIGITS),
+            "confidence": round(float(confidence), _DIGITS),
+            "magnitude": round(float(magnitude(row)[0]), _DIGITS),
+        }
+        return found, [LabelScore(label, float(confidence))]
+
+
+@functools.cache
+def lexicon_predictor() -> LexiconPredictor:
+    """The lexicon model as a predictor named ``lexicon``, versioned by the VADER release (``vader-3.3.2``)."""
+    import vaderSentiment
+
+    meta = {
+        "name": "lexicon",
+        "version": lexicon_version(),
+        "task": "sentiment",
+        "kind": "lexicon",
+        "labels": list(LEXICON_LABELS),
+        "multi_label": False,
+        "metrics": None,
+    }
+    return LexiconPredictor(artifacts.LoadedModel(path=Path(vaderSentiment.__file__).parent, meta=meta, model=None))
