@@ -11,7 +11,7 @@ import nlpipe
 from api import errors
 from api.deps import ModelCache
 from api.limits import BodySizeLimit
-from api.routes import datasets, health, models
+from api.routes import datasets, health, jobs, labeling, models, sentiment
 from nlpipe.config import Settings, get_settings
 from nlpipe.store.db import open_store
 
@@ -40,6 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     app.include_router(models.router)
+    app.include_router(sentiment.router)
     app.include_router(datasets.router)
+    app.include_router(jobs.router)
+    app.include_router(labeling.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     return app

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Health(BaseModel):
@@ -37,7 +37,7 @@ class ModelDetail(BaseModel):
 
 
 # PredictRequest fields that are task options, passed to the predictor as keywords.
-OPTION_FIELDS = ("top_k", "threshold", "explain")
+OPTION_FIELDS = ("top_k", "threshold", "explain", "sentences")
 
 
 class PredictRequest(BaseModel):
@@ -47,6 +47,7 @@ class PredictRequest(BaseModel):
     top_k: int | None = Field(None, ge=1, description="How many labels to list per text.")
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Predict every label scoring at least this.")
     explain: bool = Field(False, description="List the terms that pushed each predicted label up.")
+    sentences: bool = Field(False, description="Sentiment models: add each sentence's sentiment with its offsets.")
 
     @model_validator(mode="after")
     def _one_of(self) -> PredictRequest:
@@ -74,10 +75,49 @@ class LabelScoreOut(BaseModel):
     terms: list[Term] | None = None
 
 
+class SpanOut(BaseModel):
+    start: int = Field(description="First character of the entity (0-based).")
+    end: int = Field(description="Character after the entity (end exclusive).")
+    label: str = Field(description="Entity type (layout models: the field).")
+    source: str = Field(description="model (the statistical recogniser) or rule (an entity list).")
+    score: float | None = Field(None, description="Mean marginal probability of the entity's tags (rules: 1).")
+    text: str | None = Field(None, description="The entity's text.")
+    page: int | None = Field(None, description="PDF/image uploads: 1-based page of the entity.")
+    bbox: list[float] | None = Field(None, description="PDF/image uploads: [x0, top, x1, bottom] in PDF points.")
+
+
+class SentenceSentimentOut(BaseModel):
+    start: int = Field(description="First character of the sentence (0-based).")
+    end: int = Field(description="Character after the sentence (end exclusive).")
+    label: str = Field(description="Predicted label; on a scale the score as a string.")
+    score: int | float | None = Field(None, description="Scale: the score 0..N; polarity labels and lexicon: -1..1.")
+    confidence: float = Field(description="Probability of the label (lexicon: strength within the label's range).")
+    magnitude: float = Field(description="0..1: how opinionated, regardless of direction (VADER neg + pos).")
+
+
+class SentimentOut(BaseModel):
+    kind: Literal["categorical", "scale", "lexicon"]
+    label: str = Field(description="Predicted label; on a scale the score as a string.")
+    score: int | float | None = Field(
+        None,
+        description="Scale: the score 0..N. Labels negative/neutral/positive: P(positive) - P(negative). Lexicon: "
+        "VADER's compound score. Absent for other label sets.",
+    )
+    confidence: float = Field(description="Probability of the label (lexicon: strength within the label's range).")
+    magnitude: float = Field(description="0..1: how opinionated, regardless of direction (VADER neg + pos).")
+    scale: int | None = Field(None, description="Scale models: N (scores run 0..N).")
+    aggregated: bool = Field(description="True when the document's sentiment is the mean over its sentences.")
+    sentences: list[SentenceSentimentOut] | None = Field(None, description="With sentences=true.")
+
+
 class PredictionOut(BaseModel):
     source: str | None = Field(None, description="The document's source (file uploads only).")
     predicted: list[str]
     labels: list[LabelScoreOut]
+    spans: list[SpanOut] | None = Field(
+        None, description="Entity models: the entities found; layout models: the fields found; in text order."
+    )
+    sentiment: SentimentOut | None = Field(None, description="Sentiment models: the document's sentiment.")
 
 
 class FailureOut(BaseModel):
@@ -101,3 +141,43 @@ class PromoteRequest(BaseModel):
 class AliasesOut(BaseModel):
     name: str
     aliases: dict[str, str]
+
+
+class SpanIn(BaseModel):
+    start: int = Field(description="First character of the span (0-based).")
+    end: int = Field(description="Character after the span (end exclusive).")
+    label: str = Field(description="Entity type.")
+
+
+class AnnotationsIn(BaseModel):
+    labels: list[str] = Field(default_factory=list, description="Document labels to add.")
+    spans: list[SpanIn] = Field(default_factory=list, description="Entity spans to add.")
+
+
+class ReviewIn(BaseModel):
+    decision: Literal["accept", "reject"]
+    kind: Literal["label", "span"] = "label"
+    label: str
+    source: Literal["rule", "model", "import"] = Field(description="Who made the pre-annotation.")
+    start: int | None = Field(None, description="Spans only.")
+    end: int | None = Field(None, description="Spans only.")
+
+
+class LexiconRequest(BaseModel):
+    """``POST /v1/sentiment:predict``: sentiment from the VADER lexicon, no trained model needed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(None, description="One text.")
+    texts: list[str] | None = Field(None, description="Several texts.")
+    sentences: bool = Field(False, description="Add each sentence's sentiment with its offsets.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> LexiconRequest:
+        if (self.text is None) == (self.texts is None):
+            raise ValueError("give exactly one of 'text' or 'texts'")
+        return self
+
+    @property
+    def all_texts(self) -> list[str]:
+        return [self.text] if self.text is not None else list(self.texts or [])

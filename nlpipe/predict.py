@@ -18,7 +18,7 @@ import numpy as np
 
 from nlpipe import artifacts
 from nlpipe.errors import ArtifactError, InputError
-from nlpipe.types import LabelScore, Prediction
+from nlpipe.types import Document, LabelScore, Prediction
 
 
 class BasePredictor:
@@ -61,6 +61,11 @@ class BasePredictor:
 
     def predict(self, texts: Sequence[str], **options: Any) -> list[Prediction]:
         raise NotImplementedError
+
+    def predict_documents(self, docs: Sequence[Document], **options: Any) -> list[Prediction]:
+        """Predictions for read documents (``predict --file``, ``:predictFile``). Tasks that use the pages and
+        word boxes (entities give each span its page and box) override it; the rest predict on the text."""
+        return self.predict([d.text for d in docs], **options)
 
     def describe(self) -> dict[str, Any]:
         meta = self.meta

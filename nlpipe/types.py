@@ -51,11 +51,20 @@ class Document:
 
 @dataclass(frozen=True)
 class Span:
+    """Characters ``start:end`` of a document's text (end exclusive) with a label.
+
+    Predicted spans may also carry their ``text``, and for documents with word boxes the 1-based ``page`` and
+    the ``bbox`` (x0, top, x1, bottom in PDF points, origin top-left) of their words.
+    """
+
     start: int
     end: int
     label: str
     source: str = "human"
     score: float | None = None
+    text: str | None = None
+    page: int | None = None
+    bbox: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -109,7 +118,9 @@ class Prediction:
             ],
         }
         if self.spans:
-            out["spans"] = [s.__dict__ for s in self.spans]
+            optional = ("text", "page", "bbox")  # left out when unknown
+            out["spans"] = [{k: v for k, v in s.__dict__.items() if v is not None or k not in optional}
+                            for s in self.spans]  # fmt: skip
         if self.sentiment is not None:
             out["sentiment"] = self.sentiment
         return out

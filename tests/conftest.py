@@ -95,6 +95,28 @@ def news_records() -> list[Record]:
     return [Record(text=r["text"], labels=[r["label"]], external_id=r["id"]) for r in rows]
 
 
+def entity_records() -> list[Record]:
+    """data/entities.jsonl: 120 short invented news sentences with PER, ORG, LOC, PRODUCT, MONEY, DATE spans."""
+    from nlpipe.types import Span
+
+    rows = [json.loads(line) for line in (DATA / "entities.jsonl").read_text().splitlines() if line.strip()]
+    return [Record(text=r["text"], labels=[], external_id=r["id"], spans=[Span(**s) for s in r["spans"]]) for r in rows]
+
+
+@pytest.fixture(scope="session")
+def trained_entities(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """An entity model 'ents' trained once for the session on data/entities.jsonl (dataset 'ents')."""
+    from nlpipe.store.datasets import import_records
+    from nlpipe.train import train
+
+    cfg = make_settings(tmp_path_factory.mktemp("trained_entities"))
+    st = open_store(cfg)
+    import_records(st, "ents", entity_records(), create=True, seed=0)
+    train(st, cfg, "ents", "ents", task="entities")
+    st.close()
+    return cfg
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A news classifier trained once for the session on data/news.jsonl (models dir inside the returned settings)."""
@@ -106,5 +128,42 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     st = open_store(cfg)
     import_records(st, "news", news_records(), create=True, seed=0)
     train(st, cfg, "news", "news", time_budget=20)
+    st.close()
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def trained_sentiment(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Sentiment models trained once for the session: 'feedback-sentiment' (negative/neutral/positive, dataset
+    'feedback' from data/feedback.csv's sentiment column) and 'ratings' (scale 0..4, dataset 'ratings' from
+    data/ratings.csv)."""
+    from nlpipe.label.formats import read_records
+    from nlpipe.store.datasets import import_records
+    from nlpipe.train import train
+
+    cfg = make_settings(tmp_path_factory.mktemp("trained_sentiment"))
+    st = open_store(cfg)
+    import_records(st, "feedback", read_records(DATA / "feedback.csv", label_col="sentiment"), create=True, seed=0)
+    import_records(st, "ratings", read_records(DATA / "ratings.csv", label_col="rating"), create=True, seed=0)
+    train(st, cfg, "feedback", "feedback-sentiment", task="sentiment", time_budget=20)
+    train(st, cfg, "ratings", "ratings", task="sentiment", scale=4, time_budget=20)
+    st.close()
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def trained_layout(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A layout model 'invoices' trained once for the session on data/invoices/ (24 generated invoice PDFs of
+    six layouts read by `ingest`, then their field spans imported from annotations.jsonl; dataset 'invoices')."""
+    from nlpipe.intake import ingest_paths
+    from nlpipe.label.formats import read_records
+    from nlpipe.store.datasets import import_records
+    from nlpipe.train import train
+
+    cfg = make_settings(tmp_path_factory.mktemp("trained_layout"))
+    st = open_store(cfg)
+    ingest_paths(st, cfg, "invoices", [DATA / "invoices" / "pdf"])
+    import_records(st, "invoices", read_records(DATA / "invoices" / "annotations.jsonl"))
+    train(st, cfg, "invoices", "invoices", task="layout")
     st.close()
     return cfg

@@ -55,6 +55,7 @@ async def predict_file(
     top_k: Annotated[int | None, Form(ge=1)] = None,
     threshold: Annotated[float | None, Form(ge=0.0, le=1.0)] = None,
     explain: Annotated[bool, Form()] = False,
+    sentences: Annotated[bool, Form(description="Sentiment models: each sentence's sentiment too.")] = False,
     ocr: Annotated[str | None, Form(description="auto, always or never.")] = None,
     password: Annotated[str | None, Form()] = None,
 ) -> dict:
@@ -66,8 +67,8 @@ async def predict_file(
     if len(docs) > settings.max_batch_texts:
         raise LimitError("E607", f"{len(docs)} documents in one upload; the limit is {settings.max_batch_texts} "
                          "(NLPIPE_MAX_BATCH_TEXTS).", field="file")  # fmt: skip
-    options = {"top_k": top_k, "threshold": threshold, "explain": explain}
-    preds = predictor.predict([d.text for d in docs], **predictor.check_options(options))
+    options = {"top_k": top_k, "threshold": threshold, "explain": explain, "sentences": sentences}
+    preds = predictor.predict_documents(docs, **predictor.check_options(options))
     return {
         "model": predictor.name,
         "version": predictor.version,

@@ -17,12 +17,21 @@ SUMMARY_KEYS = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "log_loss")
 
 
 def metrics_table(metrics: dict[str, Any], title: str) -> Table:
-    table = Table("metric", "model", "baseline (most frequent)", title=title)
     base = metrics.get("baseline") or {}
+    table = Table("metric", "model", f"baseline ({base.get('name') or 'most frequent'})", title=title)
     keys = SUMMARY_KEYS + (("hamming_loss", "subset_accuracy") if metrics.get("multi_label") else ())
     for key in keys:
         if key in metrics:
             table.add_row(key, fmt(metrics[key]), fmt(base.get(key)))
+    return table
+
+
+def ordinal_table(ordinal: dict[str, Any]) -> Table:
+    """Sentiment on a scale: MAE, MSE and weighted kappas beside the median-score baseline."""
+    table = Table("metric", "model", f"baseline (always {ordinal['baseline']['predicts']})",
+                  title=f"Ordinal scale 0..{ordinal['scale']}")  # fmt: skip
+    for key in ("mae", "mse", "kappa_linear", "kappa_quadratic"):
+        table.add_row(key, fmt(ordinal.get(key)), fmt(ordinal["baseline"].get(key)))
     return table
 
 
@@ -39,7 +48,9 @@ def per_label_table(metrics: dict[str, Any], limit: int = 30) -> Table:
 def train(
     dataset: str,
     name: Annotated[str, typer.Option("--name", "-n", help="Model name (folder under the models dir).")],
-    task: Annotated[str, typer.Option(help="What to train: classify, sentiment, entities or layout (fields from PDF word boxes).")] = "classify",
+    task: Annotated[
+        str, typer.Option(help="What to train: classify, sentiment, entities or layout (fields from PDF word boxes).")
+    ] = "classify",
     multi_label: Annotated[
         bool | None,
         typer.Option("--multi-label/--single-label", help="Default: multi-label if any document has several labels."),
@@ -57,6 +68,10 @@ def train(
     entity_list: Annotated[
         list[Path] | None,
         typer.Option("--entity-list", help="Entities: a Text,Type CSV entity list (gazetteer); repeatable."),
+    ] = None,
+    ruler: Annotated[
+        str | None,
+        typer.Option(help="Entities: run the entity lists before the model (lists win), after it, or none."),
     ] = None,
 ) -> None:
     """Train a model on a dataset's train split and evaluate it on its test split."""
@@ -80,7 +95,8 @@ def train(
             time_budget=time_budget,
             seed=seed,
             progress=progress,
-            **{k: v for k, v in {"scale": scale, "base": base, "entity_lists": entity_list}.items() if v},
+            **{k: v for k, v in {"scale": scale, "base": base, "entity_lists": entity_list,
+                                 "ruler": ruler}.items() if v or (k == "scale" and v is not None)},  # fmt: skip
         )
     for c in result.checks:
         err.print(f"[yellow]warning {c.code}:[/yellow] {c.message}")
@@ -92,6 +108,8 @@ def train(
         out.print(search)
     if result.metrics:
         out.print(metrics_table(result.metrics, f"{result.name} {result.version} on the test split"))
+        if "ordinal" in result.metrics:
+            out.print(ordinal_table(result.metrics["ordinal"]))
         if "per_label" in result.metrics:
             out.print(per_label_table(result.metrics))
         out.print(f"Report: {result.path / 'report' / 'report.html'}")
@@ -117,6 +135,8 @@ def evaluate(
         print_json(result.metrics)
         return
     out.print(metrics_table(result.metrics, f"{result.model} {result.version} on {dataset} ({split})"))
+    if "ordinal" in result.metrics:
+        out.print(ordinal_table(result.metrics["ordinal"]))
     if "per_label" in result.metrics:
         out.print(per_label_table(result.metrics))
     if result.skipped:
@@ -125,7 +145,9 @@ def evaluate(
 
 
 def predict(
-    model: str,
+    model: Annotated[
+        str | None, typer.Argument(help="Model name. Leave it out with --lexicon: the first argument is then TEXT.")
+    ] = None,
     text: Annotated[
         str | None, typer.Argument(help="Text to classify, or '-' to read one text per line from stdin.")
     ] = None,
@@ -136,33 +158,55 @@ def predict(
     top_k: Annotated[int | None, typer.Option(help="Labels to list per text.")] = None,
     threshold: Annotated[float | None, typer.Option(help="Predict every label scoring at least this.")] = None,
     explain: Annotated[bool, typer.Option(help="List the terms that pushed each predicted label up.")] = False,
+    sentences: Annotated[
+        bool, typer.Option(help="Sentiment: add each sentence's sentiment with its character offsets.")
+    ] = False,
+    lexicon: Annotated[
+        bool, typer.Option(help="Sentiment with the VADER lexicon: no trained model needed (give no MODEL).")
+    ] = False,
     ocr: Annotated[str | None, typer.Option(help="With --file: OCR of scanned PDF pages: auto, always, never.")] = None,
     password: Annotated[str | None, typer.Option(help="With --file: password of an encrypted PDF.")] = None,
 ) -> None:
-    """Predict labels; prints one JSON object per text (per document for --file, with its source)."""
+    """Predict labels or sentiment; prints one JSON object per text (per document for --file, with its source)."""
     from nlpipe.intake import documents_for_prediction
     from nlpipe.predict import load_predictor
 
+    if lexicon:
+        if (model is not None and text is not None) or version is not None:
+            raise InputError("E423", "--lexicon uses no model: give only TEXT, '-' or --file, e.g. "
+                             "nlpipe predict --lexicon \"Great service\" (and no --version).")  # fmt: skip
+        model, text = None, model if text is None else text
+    elif model is None:
+        raise InputError("E420", "Give the MODEL to predict with, or --lexicon for sentiment from the VADER lexicon "
+                         "(no trained model needed).", field="model")  # fmt: skip
     given = [x for x in (text, file) if x is not None]
     if len(given) != 1:
         raise InputError("E414", "Give exactly one of TEXT, '-' (stdin, one text per line) or --file PATH.")
     cfg = settings()
     sources: list[str | None]
+    documents = None
     if file is not None:
         docs, failures = documents_for_prediction(file, cfg, password=password, ocr=ocr)
         for f in failures:
             err.print(f"[yellow]warning {f.code}:[/yellow] {f.message}")
         texts = [d.text for d in docs]
         sources = [d.source for d in docs]
+        documents = docs
     elif text == "-":
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
         sources = [None] * len(texts)
     else:
         texts = [str(text)]
         sources = [None]
-    predictor = load_predictor(cfg.models_dir, model, version)
-    preds = predictor.predict(texts, **predictor.check_options({"top_k": top_k, "threshold": threshold,
-                                                                "explain": explain}))  # fmt: skip
+    if lexicon:
+        from nlpipe.tasks.sentiment import lexicon_predictor
+
+        predictor = lexicon_predictor()
+    else:
+        predictor = load_predictor(cfg.models_dir, str(model), version)
+    options = predictor.check_options({"top_k": top_k, "threshold": threshold, "explain": explain,
+                                       "sentences": sentences})  # fmt: skip
+    preds = predictor.predict_documents(documents, **options) if documents else predictor.predict(texts, **options)
     for src, p in zip(sources, preds, strict=True):
         head = {"model": predictor.name, "version": predictor.version} | ({"source": src} if src else {})
         print(json.dumps(head | p.to_dict()))

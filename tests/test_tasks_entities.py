@@ -1,0 +1,315 @@
+"""The entity task: features, the CRF pipeline, training from spans and entity lists, evaluation, saving."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from nlpipe import artifacts
+from nlpipe.errors import ArtifactError, ConfigError, InputError, TrainingError
+from nlpipe.evaluate.entities import entity_metrics, memorized_baseline
+from nlpipe.evaluate.run import evaluate_model
+from nlpipe.predict import load_predictor
+from nlpipe.store.datasets import import_records
+from nlpipe.tasks import entity_model
+from nlpipe.tasks.entity_features import bilou_to_spans, short_shape, spans_to_bilou, word_shape
+from nlpipe.tasks.entity_model import EntityRecognizer, read_entity_list, split_long_text
+from nlpipe.train import train
+from nlpipe.types import Document, Page, Record, Span, Word
+from tests.conftest import ROOT, entity_records
+
+RECORDS = entity_records()
+TEXTS = [r.text for r in RECORDS]
+SPANS = [r.spans for r in RECORDS]
+QUICK = {"two_pass": False, "max_iterations": 40}  # enough for these sentences; keeps the tests fast
+
+
+@pytest.fixture(scope="module")
+def small_model() -> EntityRecognizer:
+    return EntityRecognizer(seed=0).fit(TEXTS[:80], SPANS[:80], TEXTS[80:95], SPANS[80:95])
+
+
+# ------------------------------------------------------------------------------------------------ features
+
+
+def test_entity_features_bilou_round_trip():
+    spans = [(0, 2, "PER"), (3, 4, "LOC"), (4, 7, "ORG")]
+    tags = spans_to_bilou(8, spans)
+    assert tags == ["B-PER", "L-PER", "O", "U-LOC", "B-ORG", "I-ORG", "L-ORG", "O"]
+    assert bilou_to_spans(tags) == spans
+
+
+def test_entity_features_bilou_repairs_ill_formed_tags():
+    assert bilou_to_spans(["I-PER", "L-PER", "O", "B-ORG", "I-LOC", "O", "B-ORG"]) == [
+        (0, 2, "PER"),
+        (3, 4, "ORG"),
+        (4, 5, "LOC"),
+        (6, 7, "ORG"),
+    ]
+
+
+def test_entity_features_shapes():
+    assert word_shape("Hamburger") == "Xxxxxxx" and word_shape("1996-08-22") == "dddd-dd-dd"
+    assert short_shape("U.S.") == "X.X." and short_shape("McDonald") == "XxXx"
+
+
+def test_entity_model_split_long_text_cuts_at_paragraphs_and_keeps_offsets():
+    text = ("First paragraph line.\nSecond line here.\n\n" * 50).strip()
+    pieces = split_long_text(text, 200)
+    assert "".join(p for _, p in pieces) == text
+    assert all(len(p) <= 200 for _, p in pieces)
+    assert all(text[off : off + len(p)] == p for off, p in pieces)
+    assert all(p.endswith("\n\n") for _, p in pieces[:-1])
+
+
+# ------------------------------------------------------------------------------------------------- the model
+
+
+def test_entity_model_finds_entities_in_unseen_sentences(small_model):
+    [spans] = small_model.predict(["Kestrel Bank said on Friday it would cut 200 jobs in Lisbon."])
+    assert [(s.text, s.label) for s in spans] == [("Kestrel Bank", "ORG"), ("Friday", "DATE"), ("Lisbon", "LOC")]
+    assert all(0.5 < s.score <= 1.0 and s.source == "model" for s in spans)
+
+
+def test_entity_model_early_stopping_watches_the_dev_documents(small_model):
+    run = small_model.training_["runs"]["first pass"]
+    assert run["history"] and run["kept"] <= run["iterations"]
+    assert run["history"][run["kept"] - 1] == max(run["history"])
+    assert set(small_model.training_["runs"]) == {"first pass", "second pass"}
+
+
+def test_entity_model_save_load_gives_identical_predictions(small_model, tmp_path):
+    small_model.save_artifact(tmp_path)
+    assert (tmp_path / "spacy" / "config.cfg").is_file()
+    loaded = EntityRecognizer.from_disk(tmp_path / "spacy")
+    assert loaded.predict(TEXTS[95:]) == small_model.predict(TEXTS[95:])
+
+
+def test_entity_model_training_is_reproducible(small_model):
+    again = EntityRecognizer(seed=0).fit(TEXTS[:80], SPANS[:80], TEXTS[80:95], SPANS[80:95])
+    assert again.nlp_.get_pipe("nlpipe_crf_ner").models == small_model.nlp_.get_pipe("nlpipe_crf_ner").models
+    assert again.predict(TEXTS[95:]) == small_model.predict(TEXTS[95:])
+
+
+def test_entity_model_long_document_is_cut_and_offsets_mapped_back(small_model, monkeypatch):
+    monkeypatch.setattr(entity_model, "CHUNK_CHARS", 300)
+    text = "\n\n".join(TEXTS[95:115])
+    assert len(text) > 1000
+    [spans] = small_model.predict([text])
+    expected = sum(len(s) for s in small_model.predict(TEXTS[95:115]))
+    assert len(spans) == expected and spans
+    assert all(text[s.start : s.end] == s.text for s in spans)
+
+
+def test_entity_model_refuses_unknown_base_and_accepts_a_saved_pipeline(tmp_path):
+    import spacy
+
+    with pytest.raises(ConfigError) as exc:
+        EntityRecognizer(base="no_such_pipeline_xx").fit(TEXTS[:10], SPANS[:10])
+    assert exc.value.code == "E371"
+    spacy.blank("en").to_disk(tmp_path / "base")
+    model = EntityRecognizer(base=str(tmp_path / "base"), **QUICK).fit(TEXTS[:40], SPANS[:40])
+    assert "nlpipe_crf_ner" in model.nlp_.pipe_names and "sentencizer" in model.nlp_.pipe_names
+
+
+def test_entity_model_needs_spans():
+    with pytest.raises(TrainingError) as exc:
+        EntityRecognizer().fit(TEXTS[:10], [[] for _ in range(10)])
+    assert exc.value.code == "E370"
+
+
+# -------------------------------------------------------------------------------------------- entity lists
+
+
+def test_entity_list_reader(tmp_path):
+    good = tmp_path / "list.csv"
+    good.write_text("Text,Type\nZephyr router,PRODUCT\nGreta Holm,PER\n")
+    assert read_entity_list(good) == [("Zephyr router", "PRODUCT"), ("Greta Holm", "PER")]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Name,Kind\nx,y\n")
+    with pytest.raises(InputError) as exc:
+        read_entity_list(bad)
+    assert exc.value.code == "E373" and "Text and Type" in exc.value.message
+    with pytest.raises(InputError) as exc:
+        read_entity_list(tmp_path / "missing.csv")
+    assert exc.value.code == "E372"
+
+
+def test_entity_list_bootstraps_training_without_annotations():
+    entries = [("Kestrel Bank", "ORG"), ("Orion Air", "ORG"), ("Lisbon", "LOC"), ("Oslo", "LOC"), ("Madrid", "LOC")]
+    bare = [[] for _ in TEXTS[:80]]
+    model = EntityRecognizer(entity_list=entries, ruler=None, **QUICK).fit(TEXTS[:80], bare)
+    assert model.training_["n_list_spans"] > 20
+    [spans] = model.predict(["Kestrel Bank opened a branch in Oslo."])
+    assert {(s.text, s.label, s.source) for s in spans} == {("Kestrel Bank", "ORG", "model"), ("Oslo", "LOC", "model")}
+
+
+@pytest.mark.parametrize("ruler, label, source", [("before", "PRODUCT", "rule"), ("after", "ORG", "model")])
+def test_entity_list_runs_before_or_after_the_model(ruler, label, source):
+    model = EntityRecognizer(entity_list=[("Orion Air", "PRODUCT")], ruler=ruler, **QUICK)
+    model.fit(TEXTS[:80], SPANS[:80])
+    names = model.nlp_.pipe_names
+    assert (names.index("nlpipe_entity_list") < names.index("nlpipe_crf_ner")) == (ruler == "before")
+    [spans] = model.predict(["Orion Air reported a profit of $5 million for the quarter."])
+    first = spans[0]
+    assert (first.text, first.label, first.source) == ("Orion Air", label, source)
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+
+
+def test_entity_metrics_strict_partial_confusion_and_examples():
+    text = "Anna Berg met Tom at Kestrel Bank in Oslo"
+    gold = [[Span(0, 9, "PER"), Span(14, 17, "PER"), Span(21, 33, "ORG"), Span(37, 41, "LOC")]]
+    pred = [[Span(0, 4, "PER"), Span(14, 17, "PER"), Span(21, 33, "LOC"), Span(37, 41, "LOC"), Span(10, 13, "ORG")]]
+    m = entity_metrics(gold, pred, [text])
+    assert (m["n_gold"], m["n_predicted"], m["n_correct"]) == (4, 5, 2)
+    assert m["micro_precision"] == pytest.approx(2 / 5) and m["micro_recall"] == pytest.approx(2 / 4)
+    assert m["per_label"]["PER"] == pytest.approx(
+        {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2, "predicted": 2, "correct": 1, "partial_f1": 1.0}
+    )
+    assert m["partial"]["overlap_same_type"]["recall"] == pytest.approx(3 / 4)
+    assert m["partial"]["overlap_any_type"]["recall"] == pytest.approx(1.0)
+    labels, matrix = m["confusion"]["labels"], m["confusion"]["matrix"]
+    assert matrix[labels.index("ORG")][labels.index("LOC")] == 1
+    assert matrix[labels.index("(none)")][labels.index("ORG")] == 1
+    assert {x["text"] for x in m["missed"]} == {"Anna Berg", "Kestrel Bank"}
+    assert [(x["text"], x["label"]) for x in m["spurious"]] == [
+        ("Anna", "PER"),
+        ("met", "ORG"),
+        ("Kestrel Bank", "LOC"),
+    ]
+    assert m["missed"][0]["context"].startswith("[[Anna Berg]]")
+
+
+def test_entity_metrics_memorized_baseline():
+    base = memorized_baseline(["Kestrel Bank hired Anna Berg"], [[Span(0, 12, "ORG"), Span(19, 28, "PER")]],
+                              ["Anna Berg left Kestrel Bank."])  # fmt: skip
+    assert [(s.start, s.end, s.label) for s in base[0]] == [(0, 9, "PER"), (15, 27, "ORG")]
+
+
+# ------------------------------------------------------------------------------ the task (store, artifacts)
+
+
+def test_entities_train_task_saves_a_self_describing_version(trained_entities):
+    path = artifacts.resolve(trained_entities.models_dir, "ents")
+    meta = artifacts.read_meta(path)
+    import spacy
+
+    assert meta["task"] == "entities" and meta["format"] == "nlpipe.entities.v1"
+    assert meta["spacy"]["version"] == spacy.__version__ and "nlpipe_crf_ner" in meta["spacy"]["pipeline"]
+    assert (path / "spacy" / "config.cfg").is_file() and (path / "report" / "report.html").is_file()
+    assert sorted(meta["labels"]) == ["DATE", "LOC", "MONEY", "ORG", "PER", "PRODUCT"]
+    assert meta["training"]["validation"] == "carved from train" and meta["training"]["n_validation"] > 0
+    assert meta["metrics"]["micro_f1"] > 0.9
+    assert "most frequent type" in meta["baseline"]["method"]
+    assert meta["baseline"]["micro_f1"] < meta["metrics"]["micro_f1"]
+
+
+def test_entities_evaluate_writes_metrics_and_report(trained_entities, tmp_path):
+    from nlpipe.store.db import open_store
+
+    st = open_store(trained_entities)
+    try:
+        result = evaluate_model(st, trained_entities, "ents", "ents", out=tmp_path / "rep")
+    finally:
+        st.close()
+    saved = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert saved["micro_f1"] == result.metrics["micro_f1"] > 0.9
+    assert set(saved["partial"]) == {"overlap_same_type", "overlap_any_type", "exact_boundaries_any_type"}
+    html = result.report.read_text()
+    assert "Missed entities" in html and "Strict (CoNLL)" in html and "Partial F1" in html
+    assert "ROC AUC" not in html
+
+
+def test_entities_predictor_threshold_and_options(trained_entities):
+    predictor = load_predictor(trained_entities.models_dir, "ents")
+    [pred] = predictor.predict(["Maria Okafor joined Alder Telecom in Dublin."])
+    assert {(s.text, s.label) for s in pred.spans} == {
+        ("Maria Okafor", "PER"),
+        ("Alder Telecom", "ORG"),
+        ("Dublin", "LOC"),
+    }
+    assert pred.to_dict()["spans"][0]["text"] == "Maria Okafor"
+    assert predictor.predict(["Maria Okafor joined Alder Telecom in Dublin."], threshold=1.0)[0].spans == []
+    with pytest.raises(InputError) as exc:
+        predictor.check_options({"top_k": 2})
+    assert exc.value.code == "E415"
+
+
+def test_entities_refuses_a_model_from_another_spacy_version(trained_entities, tmp_path):
+    import shutil
+
+    src = artifacts.resolve(trained_entities.models_dir, "ents")
+    dst = tmp_path / "ents" / "v1"
+    shutil.copytree(src, dst)
+    meta = json.loads((dst / "meta.json").read_text())
+    meta["spacy"]["version"] = "3.1.0"
+    (dst / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError) as exc:
+        artifacts.load(dst)
+    assert exc.value.code == "E432" and "spacy==3.1.0" in exc.value.message
+
+
+def test_entities_train_task_refuses_unknown_options_and_empty_data(store, settings):
+    import_records(store, "plain", [Record(text=f"Nothing to see {i}.", labels=[]) for i in range(5)], create=True)
+    with pytest.raises(InputError) as exc:
+        train(store, settings, "plain", "m", task="entities", scale=3)
+    assert exc.value.code == "E375"
+    with pytest.raises(TrainingError) as exc:
+        train(store, settings, "plain", "m", task="entities")
+    assert exc.value.code == "E370"
+
+
+def test_entities_pdf_spans_get_page_and_box(trained_entities):
+    from nlpipe.intake import documents_for_prediction
+    from tests.pdfgen import Placed, text_pdf
+
+    pdf = text_pdf(
+        [[Placed("Annual report", 72, 72)], [Placed("Maria Okafor joined Alder Telecom in Dublin.", 100, 300)]]
+    )
+    docs, _ = documents_for_prediction(pdf, trained_entities, name="report.pdf")
+    predictor = load_predictor(trained_entities.models_dir, "ents")
+    [pred] = predictor.predict_documents(docs)
+    person = next(s for s in pred.spans if s.label == "PER")
+    assert person.page == 2 and person.text == "Maria Okafor"
+    x0, y0, x1, y1 = person.bbox
+    assert 99 <= x0 <= 101 and 285 <= y0 < y1 <= 303 and 150 < x1 < 200
+
+
+def test_entities_place_on_pages_maps_words_to_offsets():
+    from nlpipe.tasks.entities import place_on_pages
+
+    words = [Word("Total", 10, 10, 40, 20), Word("due", 45, 10, 60, 20), Word("Kestrel", 10, 30, 50, 40),
+             Word("Bank", 55, 30, 80, 40)]  # fmt: skip
+    page = Page(1, "Total due\nKestrel Bank", words=words)
+    doc = Document(text=page.text, pages=[page])
+    [span] = place_on_pages(doc, [Span(10, 22, "ORG")])
+    assert span.page == 1 and span.bbox == (10, 30, 80, 40)
+
+
+@pytest.mark.slow
+def test_entities_ten_megabyte_document_stays_under_two_gigabytes(tmp_path, small_model):
+    small_model.save_artifact(tmp_path)
+    code = textwrap.dedent(
+        f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        from nlpipe.tasks.entity_model import EntityRecognizer
+        model = EntityRecognizer.from_disk(__import__("pathlib").Path({str(tmp_path / "spacy")!r}))
+        para = "Kestrel Bank said on Friday it would cut 200 jobs in Lisbon. Rain is expected on the weekend.\\n\\n"
+        text = para * (10_000_000 // len(para))
+        [spans] = model.predict([text])
+        # VmHWM: this process's own peak (ru_maxrss would include the RSS of the parent it was forked from)
+        peak = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
+        print(len(text), len(spans), peak)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    n_chars, n_spans, rss_kb = (int(x) for x in out)
+    assert n_chars > 9_900_000 and n_spans >= 3 * (n_chars // 99)
+    assert rss_kb < 2 * 1024 * 1024
