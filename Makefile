@@ -32,6 +32,13 @@ demo: install
 	@echo "== 4. predict"
 	$(BIN)/nlpipe predict news "The central bank raised interest rates again as inflation stayed high" --top-k 2
 	$(BIN)/nlpipe predict feedback "I was charged twice and the parcel still has not arrived" --explain --top-k 3
+	@echo "== 5. label with rules: what a keyword/phrase rules file would add to the feedback comments (dry run)"
+	$(BIN)/nlpipe label apply data/rules/feedback.toml feedback --sample 3
+	@echo "== 6. sentiment: the VADER lexicon with no training, then a trained negative/neutral/positive model"
+	$(BIN)/nlpipe predict --lexicon "The courier was friendly but the refund still has not arrived" --sentences
+	$(BIN)/nlpipe datasets import feedback-sentiment data/feedback.csv --label-col sentiment
+	$(BIN)/nlpipe train feedback-sentiment --name feedback-sentiment --task sentiment --time-budget 30
+	$(BIN)/nlpipe predict feedback-sentiment "Great support, fixed in minutes. The app still crashes though." --sentences
 
 # The suite runs store tests on SQLite and on a throwaway PostgreSQL server (.ci/services.sh installs and
 # starts it when it can; those tests skip otherwise, and fail instead under NLPIPE_REQUIRE_SERVICES=1).
@@ -47,6 +54,9 @@ bench: install
 	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python benchmarks/classify.py
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/layout.py
+	$(BIN)/python benchmarks/entities.py
+	$(BIN)/python benchmarks/sentiment.py
 
 lint: install
 	$(BIN)/ruff check nlpipe api tests benchmarks
