@@ -18,6 +18,9 @@ from nlpipe.types import Record, Span
 from tests.conftest import SHARED
 
 CONLL = SHARED / "conll2003"
+needs_conll = pytest.mark.skipif(
+    not (CONLL / "eng.testa").is_file(), reason=f"shared CoNLL-2003 corpus not found at {CONLL}"
+)
 FORMAT_FILES = {"conll": "out.conll", "spacy": "out.spacy", "labelstudio": "out.json",
                 "comprehend-entities": "out.csv"}  # fmt: skip
 
@@ -60,6 +63,7 @@ def _count(store, table) -> int:
 # --------------------------------------------------------------------------------------------- CoNLL
 
 
+@needs_conll
 @pytest.mark.parametrize(
     ("name", "sentences", "entities", "documents"),
     [("eng.train", 14_041, 23_499, 946), ("eng.testa", 3_250, 5_942, 216), ("eng.testb", 3_453, 5_648, 231)],
@@ -144,6 +148,7 @@ def test_annotations_conll_bad_lines_name_line_and_store_nothing(store, tmp_path
     assert _count(store, Document) == 0 and _count(store, Annotation) == 0
 
 
+@needs_conll
 def test_annotations_conll2003_store_round_trip(store, tmp_path):
     """eng.testa -> store -> conll -> records: identical except where the store merged repeated sentences
     annotated differently into overlapping spans (CoNLL tags cannot overlap)."""
