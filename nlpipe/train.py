@@ -232,24 +232,22 @@ def train(
             "thresholds": [float(t) for t in clf.thresholds_],
             "metrics": {k: metrics[k] for k in HEADLINE if metrics and k in metrics} or None,
             "baseline": (metrics or {}).get("baseline"),
-            "training": {
-                "dataset": dataset,
-                "n_train": len(train_part),
-                "n_validation": len(valid_part),
-                "n_test": len(test_part),
-                "fingerprint": fingerprint(data.subset(["train", "validation"])),
-                "seed": seed,
-                "time_budget": budget,
-                "seconds": round(seconds, 3),
-                "search": clf.search_,
-                "best": clf.best_,
-                "checks": [c.__dict__ for c in checks],
-            },
+            "training": training_meta(
+                dataset,
+                data,
+                seed=seed,
+                time_budget=budget,
+                seconds=seconds,
+                n_train=len(train_part),
+                n_validation=len(valid_part),
+                n_test=len(test_part),
+                search=clf.search_,
+                best=clf.best_,
+                checks=[c.__dict__ for c in checks],
+            ),
         }
-        path = artifacts.save(settings.models_dir, name, clf, meta, report_dir=report_dir)
+        path = save_version(store, settings, name, clf, meta, report_dir=report_dir, dataset_id=dataset_id)
     version = path.name
-    register_model(store, name=name, version=version, task=task, dataset_id=dataset_id, path=path,
-                   metrics=meta["metrics"])  # fmt: skip
     return TrainResult(
         name=name,
         version=version,
@@ -260,6 +258,38 @@ def train(
         best=clf.best_,
         seconds=seconds,
     )
+
+
+def training_meta(
+    dataset: str, data: LabeledData, *, seed: int | None, time_budget: float | None, seconds: float, **fields: Any
+) -> dict[str, Any]:
+    """The ``training`` block of every task's meta.json: the dataset and the fingerprint of its train and
+    validation documents, seed, budget and time, plus the task's own ``fields`` (counts, search, checks...)."""
+    return {
+        "dataset": dataset,
+        "fingerprint": fingerprint(data.subset(["train", "validation"])),
+        "seed": seed,
+        "time_budget": time_budget,
+        "seconds": round(seconds, 3),
+        **fields,
+    }
+
+
+def save_version(
+    store: Store,
+    settings: Settings,
+    name: str,
+    model: Any,
+    meta: dict[str, Any],
+    *,
+    report_dir: Path | None,
+    dataset_id: int | None,
+) -> Path:
+    """Every task's last step: save ``model`` as a new version of ``name`` and record it in the store."""
+    path = artifacts.save(settings.models_dir, name, model, meta, report_dir=report_dir)
+    register_model(store, name=name, version=path.name, task=meta["task"], dataset_id=dataset_id, path=path,
+                   metrics=meta["metrics"])  # fmt: skip
+    return path
 
 
 def register_model(

@@ -27,7 +27,7 @@ from nlpipe.evaluate.run import EvaluationResult
 from nlpipe.predict import BasePredictor, check_texts
 from nlpipe.store.datasets import LabeledData, get_dataset, load_dataset
 from nlpipe.store.db import Store
-from nlpipe.train import Progress, TrainResult, fingerprint, register_model
+from nlpipe.train import Progress, TrainResult, save_version, training_meta
 from nlpipe.types import Document, Prediction, Span
 
 FORMAT = "nlpipe.entities.v1"
@@ -133,22 +133,20 @@ def train_task(
                 "entries": len(entity_list),
                 "ruler": ruler if entity_list else None,
             },  # fmt: skip
-            "training": {
-                "dataset": dataset,
-                "n_train": len(train_part),
-                "n_validation": len(dev_part),
-                "validation": "dataset" if len(data.subset("validation")) else "carved from train",
-                "n_test": len(test_part),
-                "fingerprint": fingerprint(data.subset(["train", "validation"])),
-                "seed": seed,
-                "time_budget": time_budget,
-                "seconds": round(seconds, 3),
-                **model.training_,
-            },
+            "training": training_meta(
+                dataset,
+                data,
+                seed=seed,
+                time_budget=time_budget,
+                seconds=seconds,
+                n_train=len(train_part),
+                n_validation=len(dev_part),
+                validation="dataset" if len(data.subset("validation")) else "carved from train",
+                n_test=len(test_part),
+            )
+            | model.training_,  # the model's own record (iterations, its own seconds) wins, as before
         }
-        path = artifacts.save(settings.models_dir, name, model, meta, report_dir=report_dir)
-    register_model(store, name=name, version=path.name, task="entities", dataset_id=dataset_id, path=path,
-                   metrics=meta["metrics"])  # fmt: skip
+        path = save_version(store, settings, name, model, meta, report_dir=report_dir, dataset_id=dataset_id)
     return TrainResult(name=name, version=path.name, path=path, metrics=metrics, seconds=seconds)
 
 

@@ -41,7 +41,7 @@ from nlpipe.store.db import Store
 from nlpipe.store.documents import get_document
 from nlpipe.tasks.layout_features import document_words, has_words, word_tags
 from nlpipe.tasks.layout_model import OUTSIDE, FieldExtractor
-from nlpipe.train import Check, Progress, TrainResult, fingerprint, register_model
+from nlpipe.train import Check, Progress, TrainResult, save_version, training_meta
 from nlpipe.types import Document, Prediction, Span
 
 __all__ = ["FORMAT", "TRUSTED_TYPES", "Predictor", "train_task", "evaluate_task", "load_annotated"]
@@ -143,22 +143,20 @@ def train_task(
             "single_valued": models["layout"].single_,
             "metrics": {k: metrics[k] for k in HEADLINE} if metrics else None,
             "baseline": {k: v for k, v in (metrics or {}).get("baseline", {}).items() if k != "per_label"} or None,
-            "training": {
-                "dataset": dataset,
-                "n_train": len(train_docs),
-                "n_test": len(test_docs),
-                "n_words": models["layout"].n_words_,
-                "fingerprint": fingerprint(data.subset(["train", "validation"])),
-                "seed": seed,
-                "time_budget": time_budget,
-                "seconds": round(seconds, 3),
-                "params": models["layout"].get_params(),
-                "checks": [c.__dict__ for c in checks],
-            },
+            "training": training_meta(
+                dataset,
+                data,
+                seed=seed,
+                time_budget=time_budget,
+                seconds=seconds,
+                n_train=len(train_docs),
+                n_test=len(test_docs),
+                n_words=models["layout"].n_words_,
+                params=models["layout"].get_params(),
+                checks=[c.__dict__ for c in checks],
+            ),
         }
-        path = artifacts.save(settings.models_dir, name, models, meta, report_dir=report_dir)
-    register_model(store, name=name, version=path.name, task="layout", dataset_id=dataset_id, path=path,
-                   metrics=meta["metrics"])  # fmt: skip
+        path = save_version(store, settings, name, models, meta, report_dir=report_dir, dataset_id=dataset_id)
     return TrainResult(name=name, version=path.name, path=path, metrics=metrics, checks=checks, seconds=seconds)
 
 

@@ -58,7 +58,7 @@ from nlpipe.store.db import Store
 from nlpipe.tasks.lexicon import LEXICON_LABELS, lexicon_decision, lexicon_version, magnitude, vader_scores
 from nlpipe.tasks.sentences import iter_sentences
 from nlpipe.tasks.sentiment_model import MAX_SCALE, TRUSTED_TYPES, SentimentModel
-from nlpipe.train import HEADLINE, Progress, TrainResult, data_checks, fingerprint, register_model
+from nlpipe.train import HEADLINE, Progress, TrainResult, data_checks, save_version, training_meta
 from nlpipe.types import LabelScore, Prediction
 
 __all__ = ["TRUSTED_TYPES", "FORMAT", "Predictor", "LexiconPredictor", "lexicon_predictor", "train_task",
@@ -189,23 +189,21 @@ def train_task(
             "lexicon": model.lexicon_,
             "metrics": _headline(metrics),
             "baseline": (metrics or {}).get("baseline"),
-            "training": {
-                "dataset": dataset,
-                "n_train": len(train_part),
-                "n_validation": len(valid_part),
-                "n_test": len(test_part),
-                "fingerprint": fingerprint(data.subset(["train", "validation"])),
-                "seed": seed,
-                "time_budget": budget,
-                "seconds": round(seconds, 3),
-                "search": model.search_,
-                "best": model.best_,
-                "checks": [c.__dict__ for c in checks],
-            },
+            "training": training_meta(
+                dataset,
+                data,
+                seed=seed,
+                time_budget=budget,
+                seconds=seconds,
+                n_train=len(train_part),
+                n_validation=len(valid_part),
+                n_test=len(test_part),
+                search=model.search_,
+                best=model.best_,
+                checks=[c.__dict__ for c in checks],
+            ),
         }
-        path = artifacts.save(settings.models_dir, name, model, meta, report_dir=report_dir)
-    register_model(store, name=name, version=path.name, task="sentiment", dataset_id=dataset_id, path=path,
-                   metrics=meta["metrics"])  # fmt: skip
+        path = save_version(store, settings, name, model, meta, report_dir=report_dir, dataset_id=dataset_id)
     return TrainResult(name=name, version=path.name, path=path, metrics=metrics, checks=checks,
                        search=model.search_, best=model.best_, seconds=seconds)  # fmt: skip
 
