@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -76,6 +83,45 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def nlpipe_serve(env: dict[str, str]) -> Iterator[str]:
+    """Run `nlpipe serve` (uvicorn) with ``env`` on a free loopback port; yields its base URL once /health
+    answers (fails the test with the server's output if it does not start within 30 s)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nlpipe.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/health", timeout=10) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        output = proc.stdout.read().decode()[-2000:]
+        proc.stdout.close()
+        pytest.fail("uvicorn did not start: " + output)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
 
 
 def make_zip(members: dict[str, bytes]) -> bytes:

@@ -8,9 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,8 +18,7 @@ from nlpipe.store.datasets import import_records, load_dataset
 from nlpipe.store.db import open_store
 from nlpipe.store.schema import Annotation
 from nlpipe.types import Record, Span
-from tests.api.test_uvicorn import _call, _free_port
-from tests.conftest import REQUIRE_SERVICES, make_settings
+from tests.conftest import REQUIRE_SERVICES, make_settings, nlpipe_serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -83,36 +79,14 @@ def served(tmp_path_factory):
     import_records(st, "pre", labeled + [Record(text=t, labels=[]) for t in PRE], create=True)
     import_records(st, "pre", [Record(text=t, labels=["business"]) for t in PRE], source="rule", author="kw")
     st.close()
-    port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("NLPIPE_")},
         "NLPIPE_HOME": str(settings.home),
         "NLPIPE_MODELS_DIR": str(settings.models_dir),
         "NLPIPE_API_KEYS": KEYS,
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nlpipe.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if _call(base + "/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        output = proc.stdout.read().decode()[-2000:]
-        proc.stdout.close()
-        pytest.fail("uvicorn did not start: " + output)
-    yield base, settings
-    proc.terminate()
-    proc.wait(timeout=10)
-    proc.stdout.close()
+    with nlpipe_serve(env) as base:
+        yield base, settings
 
 
 @pytest.fixture

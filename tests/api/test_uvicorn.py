@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import nlpipe_serve
 
 
 def _call(url: str, body: dict | None = None) -> tuple[int, dict]:
@@ -32,31 +24,9 @@ def _call(url: str, body: dict | None = None) -> tuple[int, dict]:
 
 @pytest.fixture
 def server(trained):
-    port = _free_port()
     env = {**os.environ, "NLPIPE_HOME": str(trained.home), "NLPIPE_MODELS_DIR": str(trained.models_dir)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nlpipe.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if _call(base + "/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        output = proc.stdout.read().decode()[-2000:]
-        proc.stdout.close()
-        pytest.fail("uvicorn did not start: " + output)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
-    proc.stdout.close()
+    with nlpipe_serve(env) as base:
+        yield base
 
 
 def test_uvicorn_serves_predictions(server):
