@@ -40,17 +40,14 @@ class ModelDetail(BaseModel):
 OPTION_FIELDS = ("top_k", "threshold", "explain", "sentences")
 
 
-class PredictRequest(BaseModel):
-    text: str | None = Field(None, description="One text to classify.")
-    texts: list[str] | None = Field(None, description="Several texts to classify.")
-    version: str | None = Field(None, description="Version or alias; default production, else newest.")
-    top_k: int | None = Field(None, ge=1, description="How many labels to list per text.")
-    threshold: float | None = Field(None, ge=0.0, le=1.0, description="Predict every label scoring at least this.")
-    explain: bool = Field(False, description="List the terms that pushed each predicted label up.")
-    sentences: bool = Field(False, description="Sentiment models: add each sentence's sentiment with its offsets.")
+class TextsIn(BaseModel):
+    """A request body that carries exactly one of ``text`` or ``texts``."""
+
+    text: str | None = Field(None, description="One text.")
+    texts: list[str] | None = Field(None, description="Several texts.")
 
     @model_validator(mode="after")
-    def _one_of(self) -> PredictRequest:
+    def _one_of(self) -> TextsIn:
         if (self.text is None) == (self.texts is None):
             raise ValueError("give exactly one of 'text' or 'texts'")
         return self
@@ -58,6 +55,14 @@ class PredictRequest(BaseModel):
     @property
     def all_texts(self) -> list[str]:
         return [self.text] if self.text is not None else list(self.texts or [])
+
+
+class PredictRequest(TextsIn):
+    version: str | None = Field(None, description="Version or alias; default production, else newest.")
+    top_k: int | None = Field(None, ge=1, description="How many labels to list per text.")
+    threshold: float | None = Field(None, ge=0.0, le=1.0, description="Predict every label scoring at least this.")
+    explain: bool = Field(False, description="List the terms that pushed each predicted label up.")
+    sentences: bool = Field(False, description="Sentiment models: add each sentence's sentiment with its offsets.")
 
     def options(self) -> dict[str, Any]:
         """The task options set in the request (the predictor refuses ones its task does not take: E415)."""
@@ -163,21 +168,9 @@ class ReviewIn(BaseModel):
     end: int | None = Field(None, description="Spans only.")
 
 
-class LexiconRequest(BaseModel):
+class LexiconRequest(TextsIn):
     """``POST /v1/sentiment:predict``: sentiment from the VADER lexicon, no trained model needed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str | None = Field(None, description="One text.")
-    texts: list[str] | None = Field(None, description="Several texts.")
     sentences: bool = Field(False, description="Add each sentence's sentiment with its offsets.")
-
-    @model_validator(mode="after")
-    def _one_of(self) -> LexiconRequest:
-        if (self.text is None) == (self.texts is None):
-            raise ValueError("give exactly one of 'text' or 'texts'")
-        return self
-
-    @property
-    def all_texts(self) -> list[str]:
-        return [self.text] if self.text is not None else list(self.texts or [])
