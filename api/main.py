@@ -14,6 +14,7 @@ from api.limits import BodySizeLimit
 from api.routes import datasets, health, jobs, labeling, models, sentiment
 from nlpipe.config import Settings, get_settings
 from nlpipe.store.db import open_store
+from nlpipe.store.staging import sweep_staging
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = open_store(settings)
+        sweep_staging(app.state.store, settings.home)  # jobs of a server that stopped: failed (E235), files removed
         app.state.models.preload()
         try:
             yield

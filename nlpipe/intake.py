@@ -9,14 +9,14 @@ Documents are written in batches, each in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nlpipe.config import Settings
 from nlpipe.errors import InputError
-from nlpipe.ingest.dispatch import IngestFailure, IngestSkipped, iter_ingest
+from nlpipe.ingest.dispatch import SNIFF_BYTES, IngestFailure, IngestSkipped, _is_archive, iter_ingest
 from nlpipe.store.datasets import import_records
 from nlpipe.store.db import Store
 from nlpipe.store.documents import save_original, save_original_file
@@ -25,6 +25,13 @@ from nlpipe.types import Document, Record
 BATCH = 200
 
 Progress = Callable[[str, int, int | None], None]
+
+
+def is_archive_upload(data_head: bytes, name: str) -> bool:
+    """Whether an upload is read as an archive (zip, tar, compressed file), judged as :func:`iter_ingest` judges
+    it: from its first :data:`SNIFF_BYTES` bytes (``data_head``; more are ignored) and its file ``name``. A
+    ``.docx`` counts as an archive here, as it does for ``iter_ingest``'s progress total."""
+    return _is_archive(data_head[:SNIFF_BYTES], name)
 
 
 @dataclass
@@ -146,14 +153,69 @@ def ingest_uploads(
     *,
     password: str | None = None,
     ocr: str | None = None,
+    progress: Progress | None = None,
 ) -> IntakeSummary:
-    """Store the documents of uploaded files, given as (file name, bytes) pairs."""
+    """Store the documents of uploaded files, given as (file name, bytes) pairs.
+
+    ``progress(source, done, total)`` is called after each upload that is not an archive and after each archive
+    member, whatever became of it (stored, failed or skipped; a CSV or JSON Lines file counts once however many
+    rows it holds). ``done`` counts them over all uploads so far. ``total`` is what ``done`` will end at, when
+    that is known: ``uploads`` must be a sequence (a list: counted and sniffed up front, see
+    :func:`is_archive_upload`) and no upload being read or still to be read may be an archive -- so with no
+    archive at all it is the number of uploads from the first call on, and after the last archive it is exact
+    again. Otherwise it is None (always, until the end, when ``uploads`` is an iterator). If the last call
+    had ``total`` None, one more call once everything is read repeats ``done`` with ``total`` equal to it.
+    """
     summary = IntakeSummary(dataset=dataset)
     batcher = _Batcher(store, settings, dataset, summary)
-    for name, data in uploads:
+    counter = _UploadProgress(progress, uploads) if progress is not None else None
+    for index, (name, data) in enumerate(uploads):
         sha = save_original(settings.home, data)
-        _consume(iter_ingest(data, settings, name=name, password=password, ocr=ocr), batcher, lambda _p, h=sha: h)
+        hook = counter.hook(index) if counter is not None else None
+        items = iter_ingest(data, settings, name=name, password=password, ocr=ocr, progress=hook)
+        _consume(items, batcher, lambda _p, h=sha: h)
+    if counter is not None:
+        counter.close()
     return summary
+
+
+class _UploadProgress:
+    """Turns :func:`iter_ingest`'s per-upload progress into counts over all uploads (see :func:`ingest_uploads`)."""
+
+    def __init__(self, progress: Progress, uploads: Iterable[tuple[str, bytes]]) -> None:
+        self.progress = progress
+        self.done = 0  # files and members read in all uploads so far
+        self.last: tuple[str, int | None] | None = None  # (source, total) of the last call made
+        # later[i]: how many uploads follow upload i when none of them is an archive, else None (unknown)
+        self.later: list[int | None] | None = None
+        if isinstance(uploads, Sequence):
+            self.later = [None] * len(uploads)
+            plain_after = 0
+            for i in range(len(uploads) - 1, -1, -1):
+                self.later[i] = plain_after
+                name, data = uploads[i]
+                if plain_after is not None and is_archive_upload(data, name):
+                    plain_after = None
+                elif plain_after is not None:
+                    plain_after += 1
+
+    def hook(self, index: int) -> Progress:
+        before = self.done
+        later = self.later[index] if self.later is not None else None
+
+        def tick(source: str, done: int, total: int | None) -> None:
+            # total: 1 for an upload that is not an archive, None for an archive (its member count is unknown)
+            self.done = before + done
+            exact = before + total + later if total is not None and later is not None else None
+            self.last = (source, exact)
+            self.progress(source, self.done, exact)
+
+        return tick
+
+    def close(self) -> None:
+        if self.last is not None and self.last[1] is None:
+            self.last = (self.last[0], self.done)
+            self.progress(self.last[0], self.done, self.done)
 
 
 def documents_for_prediction(

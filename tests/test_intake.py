@@ -19,7 +19,6 @@ PDFS = SHARED / "pdfplumber_test_pdfs" / "pdfs"
 needs_pdfs = pytest.mark.skipif(not PDFS.is_dir(), reason="shared pdfplumber test PDFs not present")
 
 
-
 def test_intake_folder_with_a_bad_member_keeps_the_rest(store, settings, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.txt").write_text("First document about the harbour.")
@@ -92,3 +91,44 @@ def test_cli_ingest_summary_and_exit_codes(tmp_path):
     assert only_bad.exit_code == 1 and "E175" in only_bad.stderr
     missing = runner.invoke(app, ["ingest", "d", str(tmp_path / "nope.txt")])
     assert missing.exit_code == 1 and "[E195]" in missing.stderr and "Traceback" not in missing.stderr
+
+
+# ------------------------------------------------------------------------------------------ upload progress
+
+ZIP7 = {f"m/{i}.txt": f"Member number {i} of the archive.".encode() for i in range(7)}
+ZIP7["m/broken.docx"] = b"PK\x03\x04no"  # a zip header and nothing more: E180
+
+
+def _calls(store, settings, uploads):
+    calls: list[tuple[str, int, int | None]] = []
+    summary = ingest_uploads(store, settings, "up", uploads, progress=lambda *call: calls.append(call))
+    return summary, calls
+
+
+def test_intake_upload_progress_counts_members_over_all_uploads(store, settings):
+    uploads = [("a.txt", b"First upload."), ("docs.zip", make_zip(ZIP7)), ("b.txt", b"Last upload.")]
+    summary, calls = _calls(store, settings, uploads)
+    assert summary.documents == 9 and [f.code for f in summary.failures] == ["E180"]
+    # a.txt: an archive is still to come; the members: the archive is being read; b.txt: all known now
+    assert [(done, total) for _, done, total in calls] == [(i, None) for i in range(1, 10)] + [(10, 10)]
+    assert calls[0][0] == "a.txt" and calls[1][0].startswith("docs.zip!m/") and calls[-1][0] == "b.txt"
+    assert calls[-1][1] == summary.documents + len(summary.failures) + len(summary.skipped)
+
+
+def test_intake_upload_progress_total_known_up_front_for_plain_files(store, settings):
+    uploads = [(f"{i}.txt", f"Plain upload {i}.".encode()) for i in range(3)] + [("e.txt", b"")]
+    summary, calls = _calls(store, settings, uploads)
+    assert calls == [("0.txt", 1, 4), ("1.txt", 2, 4), ("2.txt", 3, 4), ("e.txt", 4, 4)]
+    assert summary.documents == 3 and [f.code for f in summary.failures] == ["E176"]
+
+
+def test_intake_upload_progress_ends_on_an_exact_total(store, settings):
+    # the last upload is an archive: one more call once it is read, with the total
+    summary, calls = _calls(store, settings, [("a.txt", b"Before the archive."), ("docs.zip", make_zip(ZIP7))])
+    assert [(done, total) for _, done, total in calls] == [(i, None) for i in range(1, 10)] + [(9, 9)]
+    # an iterator cannot be counted up front: plain files too get their total at the end only
+    plain = ((f"{i}.txt", f"Streamed upload {i}.".encode()) for i in range(2))
+    summary, calls = _calls(store, settings, plain)
+    assert calls == [("0.txt", 1, None), ("1.txt", 2, None), ("1.txt", 2, 2)]
+    # nothing to count, nothing reported
+    assert _calls(store, settings, [("none.zip", make_zip({}))])[1] == []

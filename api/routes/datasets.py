@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,11 +12,13 @@ from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, Resp
 from api.deps import ApiKeyDep, SettingsDep
 from api.routes.jobs import job_location
 from nlpipe.config import Settings
-from nlpipe.errors import ConfigError, InputError
-from nlpipe.intake import ingest_uploads
+from nlpipe.errors import ConfigError, InputError, NlpipeError
+from nlpipe.intake import SNIFF_BYTES, ingest_uploads, is_archive_upload
 from nlpipe.store.datasets import check_name, dataset_stats, list_datasets
-from nlpipe.store.jobs import JobProgress, create_job, run_job
+from nlpipe.store.jobs import JobProgress, create_job, finish_job, run_job
+from nlpipe.store.staging import StagingFolder, create_staging
 
+log = logging.getLogger("nlpipe.api")
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 OCR_MODES = ("auto", "always", "never")
 
@@ -58,9 +60,12 @@ async def upload(
 ) -> dict[str, Any]:
     """Store the documents in the uploaded files; the result lists each file's documents and failures.
 
-    With ``wait=false`` the files are kept in a temporary folder and read by a background job: the answer is
-    202 with ``{"job": {...}}`` and a ``Location`` header (``/v1/jobs/{id}``) to poll; the job's ``result`` is
-    this endpoint's synchronous answer, ``total``/``done`` count uploaded files.
+    With ``wait=false`` the files are kept in the job's folder ``NLPIPE_HOME/uploads/job-<id>`` and read by a
+    background job: the answer is 202 with ``{"job": {...}}`` and a ``Location`` header (``/v1/jobs/{id}``) to
+    poll; the job's ``result`` is this endpoint's synchronous answer. ``done`` counts the files and archive
+    members read so far (stored, failed or skipped); ``total`` is the number of uploaded files when none is an
+    archive, else null until the job ends, when it equals ``done``. A job whose server stops before it ends is
+    failed with E235 when the server starts again.
     """
     check_name(name)
     for i, f in enumerate(files):
@@ -69,15 +74,13 @@ async def upload(
     if not wait:
         if ocr is not None and ocr not in OCR_MODES:  # checked now: the job would only fail with it later
             raise InputError("E196", f"unknown OCR mode '{ocr}'; use auto, always or never", field="ocr")
-        staged = _stage(settings, files)
-        names = [n for n, _ in staged[1]]
+        store = _store(request)
+        archives = any(is_archive_upload(_head(settings, f), f.filename or "") for f in files)
+        names = [f.filename or "" for f in files]
         params = {"dataset": name, "files": names, "ocr": ocr, "password_given": password is not None}
-        try:
-            job = create_job(_store(request), "ingest", params=params, total=len(files))
-        except BaseException:
-            shutil.rmtree(staged[0], ignore_errors=True)
-            raise
-        background.add_task(_ingest_job, _store(request), settings, job["id"], name, staged, password, ocr)
+        job = create_job(store, "ingest", params=params, total=None if archives else len(files))
+        staged = _stage(store, settings, job["id"], files)
+        background.add_task(_ingest_job, store, settings, job["id"], name, staged, password, ocr)
         response.status_code = 202
         response.headers["Location"] = job_location(job["id"])
         return {"job": job}
@@ -93,26 +96,48 @@ def _staging_error(settings: Settings, exc: OSError) -> ConfigError:
     )
 
 
-def _stage(settings: Settings, files: list[UploadFile]) -> tuple[Path, list[tuple[str, Path]]]:
-    """Copy the uploads to a new folder under ``NLPIPE_HOME/uploads``: (folder, [(file name, path)])."""
+def _head(settings: Settings, f: UploadFile) -> bytes:
+    """The first bytes of an upload, for :func:`is_archive_upload`."""
     try:
-        base = settings.home / "uploads"
-        base.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix="job-", dir=base))
+        f.file.seek(0)
+        head = f.file.read(SNIFF_BYTES)
+        f.file.seek(0)
     except OSError as exc:
         raise _staging_error(settings, exc) from None
-    staged = []
+    return head
+
+
+def _stage(
+    store: Any, settings: Settings, job_id: int, files: list[UploadFile]
+) -> tuple[StagingFolder, list[tuple[str, Path]]]:
+    """Copy the uploads to job ``job_id``'s folder, locked (see :mod:`nlpipe.store.staging`): (folder, [(file
+    name, path)]). When they cannot be stored the folder is removed and the job failed with the E620 raised."""
+    staging = None
     try:
+        staging = create_staging(settings.home, job_id)
+        staged = []
         for i, f in enumerate(files):
-            path = folder / f"{i:05d}"
+            path = staging.path / f"{i:05d}"
             with open(path, "wb") as out:
                 f.file.seek(0)
                 shutil.copyfileobj(f.file, out, 1 << 20)
             staged.append((f.filename or "", path))
-    except OSError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise _staging_error(settings, exc) from None
-    return folder, staged
+        return staging, staged
+    except BaseException as exc:
+        if staging is not None:
+            staging.remove()
+        error: NlpipeError = (
+            _staging_error(settings, exc)
+            if isinstance(exc, OSError)
+            else NlpipeError("E234", f"The upload stopped on an unexpected error ({type(exc).__name__}).")
+        )
+        try:
+            finish_job(store, job_id, error=error)
+        except Exception as store_exc:  # the client still gets the staging error
+            log.exception("job %s: could not record its failure", job_id, exc_info=store_exc)
+        if isinstance(exc, OSError):
+            raise error from None
+        raise
 
 
 def _ingest_job(
@@ -120,24 +145,31 @@ def _ingest_job(
     settings: Settings,
     job_id: int,
     dataset: str,
-    staged: tuple[Path, list[tuple[str, Path]]],
+    staged: tuple[StagingFolder, list[tuple[str, Path]]],
     password: str | None,
     ocr: str | None,
 ) -> None:
     """The background half of an asynchronous upload: read the staged files, record the result, clean up."""
-    folder, files = staged
+    staging, files = staged
 
     def work(progress: JobProgress) -> dict[str, Any]:
+        done, total = 0, None  # ingest_uploads' last count of files and archive members read, over all uploads
+
+        def counted(_source: str, count: int, count_total: int | None) -> None:
+            nonlocal done, total
+            done, total = count, count_total
+            progress(count, count_total)  # a None total leaves the job's total as it is
+
         def uploads() -> Any:
-            for i, (name, path) in enumerate(files):
-                progress(i, len(files))  # the files before this one are read and stored
+            for name, path in files:
                 yield name, path.read_bytes()
 
-        summary = ingest_uploads(store, settings, dataset, uploads(), password=password, ocr=ocr)
-        progress(len(files), len(files))
+        summary = ingest_uploads(store, settings, dataset, uploads(), password=password, ocr=ocr, progress=counted)
+        if total != done:  # ingest_uploads ends on an exact total when it counted anything; else this is 0 of 0
+            progress(done, done)
         return summary.to_dict()
 
     try:
         run_job(store, job_id, work)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        staging.remove()  # the folder, then its lock

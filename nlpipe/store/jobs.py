@@ -12,7 +12,9 @@ and records the result or the error -- whatever the work raises.
 
 Errors: E230 no job with that id (:class:`~nlpipe.errors.NotFoundError`); E231 an unknown status; E232 a
 finished job cannot change (:class:`~nlpipe.errors.ConflictError`); E233 negative counts or ``done`` above
-``total``; E234 the job's work stopped on an unexpected error (recorded in the job, never raised).
+``total``; E234 the job's work stopped on an unexpected error (recorded in the job, never raised); E235 the
+server stopped before the job finished (recorded by :func:`abandon_job`, which the start-up sweep of
+:mod:`nlpipe.store.staging` calls for a job whose process is gone).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "get_job",
     "job_dict",
     "run_job",
+    "abandon_job",
 ]
 
 log = logging.getLogger("nlpipe.jobs")
@@ -158,6 +161,20 @@ def finish_job(
         row.updated_at = utcnow()
         s.flush()
         return job_dict(row)
+
+
+def abandon_job(store: Store, job_id: int) -> dict[str, Any] | None:
+    """Fail job ``job_id`` with E235 because the process that ran it is gone; returns the finished job, or None
+    when there is no such job or it had already finished (it is left as it is)."""
+    error = {
+        "code": "E235",
+        "message": "The server stopped before this job finished; upload the files again.",
+        "details": {"job": job_id},
+    }
+    try:
+        return finish_job(store, job_id, error=error)
+    except (NotFoundError, ConflictError):
+        return None
 
 
 def run_job(store: Store, job_id: int, work: Callable[[JobProgress], dict[str, Any]]) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
 import time
 
 import pytest
@@ -10,11 +12,14 @@ from fastapi.testclient import TestClient
 import nlpipe.store.jobs as jobs_module
 from api.main import create_app
 from nlpipe.errors import ConflictError, InputError, NotFoundError
+from nlpipe.store.db import open_store
 from nlpipe.store.jobs import create_job, finish_job, get_job, run_job, update_job
+from nlpipe.store.staging import LOCK_NAME
 from tests.api.test_api import assert_error
 from tests.conftest import make_settings, make_zip
 
 KEY = {"X-API-Key": "k1"}
+ASYNC = "/v1/datasets/up/documents?wait=false"
 ARCHIVE = {"a/one.txt": b"The match ended in a draw.", "a/empty.txt": b"", "../up.txt": b"x"}
 
 
@@ -53,12 +58,14 @@ def test_api_jobs_async_upload_of_a_zip(client, app_settings):
     job = r.json()["job"]
     assert r.headers["location"] == f"/v1/jobs/{job['id']}"
     assert job["kind"] == "ingest" and job["status"] == "pending"
-    assert job["total"] == 2 and job["done"] == 0 and job["result"] is None and job["error"] is None
+    # an archive's members are counted as they are read: the total is unknown until the job ends
+    assert job["total"] is None and job["done"] == 0 and job["result"] is None and job["error"] is None
     assert job["params"] == {"dataset": "up", "files": ["news.zip", "two.html"], "ocr": None, "password_given": False}
 
     done = _poll(client, r.headers["location"])
     assert done["status"] == "succeeded", done
-    assert done["id"] == job["id"] and done["total"] == 2 and done["done"] == 2 and done["error"] is None
+    # 3 members (stored, failed, skipped) + two.html
+    assert done["id"] == job["id"] and done["total"] == 4 and done["done"] == 4 and done["error"] is None
     result = done["result"]
     assert result["dataset"] == "up" and result["added"] == 2 and result["documents"] == 2
     assert [(f["source"], f["code"]) for f in result["failures"]] == [("news.zip!a/empty.txt", "E176")]
@@ -98,6 +105,48 @@ def test_api_jobs_progress_counts_while_running(client, monkeypatch):
     job = _poll(client, r.headers["location"])
     assert seen == [("running", 0, 3), ("running", 1, 3), ("running", 2, 3)]
     assert (job["status"], job["done"], job["total"], job["result"]["added"]) == ("succeeded", 3, 3, 3)
+
+
+def _record_progress(monkeypatch) -> list[tuple[int, int | None]]:
+    """Every progress write of run_job, as the job then stands: (done, total)."""
+    monkeypatch.setattr(jobs_module, "PROGRESS_INTERVAL", 0.0)
+    states: list[tuple[int, int | None]] = []
+    real_update = jobs_module.update_job
+
+    def update(*args, **kwargs):
+        job = real_update(*args, **kwargs)
+        if "done" in kwargs:
+            states.append((job["done"], job["total"]))
+        return job
+
+    monkeypatch.setattr(jobs_module, "update_job", update)
+    return states
+
+
+MEMBERS = {f"m/{i}.txt": f"Archive member number {i}.".encode() for i in range(7)}
+MEMBERS["m/broken.docx"] = b"PK\x03\x04no"  # a zip header and nothing more: E180
+
+
+def test_api_jobs_archive_counts_its_members(client, monkeypatch):
+    states = _record_progress(monkeypatch)
+    r = client.post(ASYNC, files=[("files", ("m.zip", make_zip(MEMBERS)))], headers=KEY)
+    assert r.status_code == 202 and r.json()["job"]["total"] is None
+    job = _poll(client, r.headers["location"])
+    assert (job["status"], job["done"], job["total"]) == ("succeeded", 8, 8), job
+    assert job["result"]["documents"] == 7 and [f["code"] for f in job["result"]["failures"]] == ["E180"]
+    # the job grows by members while the archive is read, and gets its total when it is over
+    assert states == [(i, None) for i in range(1, 9)] + [(8, 8)]
+
+
+def test_api_jobs_plain_files_total_is_known_up_front(client, monkeypatch):
+    states = _record_progress(monkeypatch)
+    files = [("files", (f"{i}.txt", f"Plain file number {i}.".encode())) for i in range(4)]
+    r = client.post("/v1/datasets/up/documents?wait=false", files=files, headers=KEY)
+    assert r.status_code == 202 and r.json()["job"]["total"] == 4
+    job = _poll(client, r.headers["location"])
+    assert (job["status"], job["done"], job["total"], job["result"]["added"]) == ("succeeded", 4, 4, 4)
+    changes = [state for i, state in enumerate(states) if i == 0 or state != states[i - 1]]
+    assert changes == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
 def test_api_jobs_failed_job_has_the_error_shape(client, monkeypatch):
@@ -146,16 +195,26 @@ def test_api_jobs_async_upload_checks_the_request_first(client, app_settings):
     assert not (app_settings.home / "uploads").exists() or not list((app_settings.home / "uploads").iterdir())
 
 
-def test_api_jobs_upload_that_cannot_be_stored_is_a_coded_500(client, monkeypatch):
+def test_api_jobs_upload_that_cannot_be_stored_is_a_coded_500(client, app_settings, monkeypatch):
     import api.routes.datasets as routes
 
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(routes.tempfile, "mkdtemp", full)
-    error = assert_error(client.post("/v1/datasets/up/documents?wait=false", files=_files(), headers=KEY), 500, "E620")
+    with monkeypatch.context() as m:  # the job's folder cannot be created
+        m.setattr(routes, "create_staging", full)
+        r = client.post("/v1/datasets/up/documents?wait=false", files=_files(), headers=KEY)
+    error = assert_error(r, 500, "E620")
     assert "No space left on device" in error["message"] and "wait=true" in error["message"]
-    assert_error(client.get("/v1/jobs/1"), 404, "E230")  # no job was created
+    with monkeypatch.context() as m:  # the disk fills up while the files are copied
+        m.setattr(routes.shutil, "copyfileobj", full)
+        error = assert_error(client.post(ASYNC, files=_files(), headers=KEY), 500, "E620")
+    # the jobs created for them are failed with the same error, and nothing is left on disk
+    for job_id in (1, 2):
+        job = client.get(f"/v1/jobs/{job_id}").json()["job"]
+        assert (job["status"], job["error"]["code"]) == ("failed", "E620"), job
+    assert list((app_settings.home / "uploads").iterdir()) == []
+    assert_error(client.get("/v1/jobs/3"), 404, "E230")
 
 
 def test_api_jobs_synchronous_upload_stays_the_default(client):
@@ -238,3 +297,95 @@ def test_jobs_run_job_records_progress_result_and_errors(store, monkeypatch):
     job = create_job(store, "count")
     assert run_job(store, job["id"], lambda progress: 1 / 0)["error"]["code"] == "E234"
     assert run_job(store, job["id"], lambda progress: {})["status"] == "failed"  # finished jobs stay finished
+
+
+# ----------------------------------------------------------------------------------------------- restart sweep
+
+
+def _locked(folder):
+    """Hold the lock of a job's folder the way a live server does: its own open file, flock'ed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fh = open(folder / LOCK_NAME, "ab")  # noqa: SIM115 - closed by the test
+    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fh
+
+
+def test_api_jobs_restart_fails_orphaned_jobs_and_removes_their_files(app_settings):
+    uploads = app_settings.home / "uploads"
+    store = open_store(app_settings)
+    dead = create_job(store, "ingest", total=2)  # its server died: folder left, nobody holds its lock
+    update_job(store, dead["id"], status="running", done=1)
+    (uploads / f"job-{dead['id']}").mkdir(parents=True)
+    (uploads / f"job-{dead['id']}" / "00000").write_bytes(b"staged upload")
+    (uploads / f"job-{dead['id']}" / LOCK_NAME).touch()
+    never_started = create_job(store, "ingest")  # died before locking, or before the job ran at all
+    (uploads / f"job-{never_started['id']}").mkdir()
+    alive = update_job(store, create_job(store, "ingest", total=3)["id"], status="running", done=2)
+    lock = _locked(uploads / f"job-{alive['id']}")  # another worker's job, running
+    elsewhere = update_job(store, create_job(store, "ingest")["id"], status="running")  # another host's job
+    finished = finish_job(store, create_job(store, "ingest")["id"], result={"added": 1})
+    (uploads / f"job-{finished['id']}").mkdir()  # its server died while removing the folder
+    (uploads / "job-999").mkdir()  # no such job
+    (uploads / "job-x1y2_z3a").mkdir()  # an older version's name (tempfile.mkdtemp)
+    old_locked = _locked(uploads / "job-k9m8_n7p")
+    (uploads / "job-file").write_bytes(b"not a folder")
+    store.close()
+    try:
+        with TestClient(create_app(app_settings)) as c:
+            for job_id in (dead["id"], never_started["id"]):
+                job = c.get(f"/v1/jobs/{job_id}").json()["job"]
+                assert job["status"] == "failed" and job["result"] is None, job
+                assert job["error"]["code"] == "E235" and "upload the files again" in job["error"]["message"]
+                assert job["error"]["details"] == {"job": job_id}
+            assert c.get(f"/v1/jobs/{dead['id']}").json()["job"]["done"] == 1  # as far as it got
+            assert c.get(f"/v1/jobs/{alive['id']}").json()["job"] == alive
+            assert c.get(f"/v1/jobs/{elsewhere['id']}").json()["job"] == elsewhere
+            assert c.get(f"/v1/jobs/{finished['id']}").json()["job"] == finished
+            left = sorted(p.name for p in uploads.iterdir())
+            assert left == sorted([f"job-{alive['id']}", "job-k9m8_n7p", "job-file"])
+
+        # once the other worker is gone too, the next start cleans up after it
+        lock.close()
+        old_locked.close()
+        with TestClient(create_app(app_settings)) as c:
+            job = c.get(f"/v1/jobs/{alive['id']}").json()["job"]
+            assert (job["status"], job["error"]["code"], job["done"], job["total"]) == ("failed", "E235", 2, 3)
+            assert [p.name for p in uploads.iterdir()] == ["job-file"]
+    finally:
+        lock.close()
+        old_locked.close()
+
+
+def test_api_jobs_restart_of_one_worker_leaves_the_running_jobs_of_another(app_settings, monkeypatch):
+    """Two workers share NLPIPE_HOME and the database: one starting while the other runs a job leaves it be."""
+    import api.routes.datasets as routes
+
+    real = routes.ingest_uploads
+    started, release = threading.Event(), threading.Event()
+
+    def slow(*args, **kwargs):
+        started.set()
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(routes, "ingest_uploads", slow)
+    answers = []
+    with TestClient(create_app(app_settings)) as first:
+        # TestClient returns once the background task is over: post from a thread
+        post = threading.Thread(target=lambda: answers.append(first.post(ASYNC, files=_files(), headers=KEY)))
+        post.start()
+        try:
+            assert started.wait(30)
+            folder = app_settings.home / "uploads" / "job-1"
+            assert folder.is_dir() and (folder / "00000").read_bytes() == make_zip(ARCHIVE)
+            with TestClient(create_app(app_settings)) as second:
+                job = second.get("/v1/jobs/1").json()["job"]
+                assert job["status"] == "running", job
+            assert folder.is_dir()
+        finally:
+            release.set()
+            post.join(30)
+        assert answers[0].status_code == 202
+        job = _poll(first, "/v1/jobs/1")
+        assert (job["status"], job["done"], job["total"]) == ("succeeded", 4, 4), job
+        assert list((app_settings.home / "uploads").iterdir()) == []
