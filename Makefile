@@ -10,7 +10,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# The PDF reader's C loop (setup.py) needs a C compiler and Python's headers; without them it falls back to ctypes.
+$(VENV)/.installed: pyproject.toml setup.py nlpipe/ingest/_pdfium_calls.c | $(BIN)/python
+	@if ! command -v cc >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing gcc (apt-get) for nlpipe's C extension"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null; fi
+	@if ! $(BIN)/python -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" \
+		&& [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing python3-dev (apt-get) for nlpipe's C extension"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-dev >/dev/null; fi
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 

@@ -13,6 +13,7 @@ from nlpipe.errors import InputError, LimitError
 from nlpipe.ingest.ocr import normalise_space, text_similarity
 from nlpipe.ingest.pdf import PAGE_SEPARATOR, pdf_page_texts, pdf_tables, read_pdf
 from nlpipe.types import Document
+from tests.conftest import REQUIRE_SERVICES
 from tests.pdfgen import Placed, text_pdf
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "pdfplumber_test_pdfs" / "pdfs"
@@ -531,6 +532,63 @@ def test_batches_give_the_same_text(monkeypatch: pytest.MonkeyPatch) -> None:
     assert batched.text == expected.text
     assert [p.words for p in batched.pages] == [p.words for p in expected.pages]
     assert expected.pages[3].text == "" and expected.pages[4].text.startswith("page 4 line 0")
+
+
+# The per-character calls into PDFium: the C loop and ctypes make the same calls
+NATIVE_FILES = [
+    "issue-848.pdf",  # mirrored text: object numbers and stream order
+    "pr-88-example.pdf",  # spaces PDFium dropped, put back from the page's objects
+    "issue-71-duplicate-chars-2.pdf",  # fake bold, deduplicated
+    "nics-background-checks-2015-11-rotated.pdf",  # a rotated page
+    "issue-982-example.pdf",  # mixed fonts and sizes
+]
+
+
+def _native_module():  # type: ignore[no-untyped-def]
+    import nlpipe.ingest.pdf as pdf_module
+
+    if pdf_module._native is None:
+        message = "nlpipe.ingest._pdfium_calls is not built (no C compiler at install?): `make install` builds it"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    return pdf_module
+
+
+@needs_corpus
+@pytest.mark.parametrize("name", NATIVE_FILES)
+def test_c_loop_and_ctypes_read_the_same(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    pdf_module = _native_module()
+    data = (CORPUS / name).read_bytes()
+    native_texts = pdf_page_texts(data, source=name)
+    native = read_pdf(data, source=name, ocr="never", words=True)
+    monkeypatch.setattr(pdf_module, "_native", None)
+    assert not pdf_module.use_native()
+    assert pdf_page_texts(data, source=name) == native_texts
+    plain = read_pdf(data, source=name, ocr="never", words=True)
+    assert [p.text for p in plain.pages] == [p.text for p in native.pages]
+    assert [p.words for p in plain.pages] == [p.words for p in native.pages]
+    assert any(p.words for p in native.pages)
+
+
+def test_c_loop_refuses_arrays_that_do_not_match() -> None:
+    pdf_module = _native_module()
+    import numpy as np
+
+    calls = pdf_module._native
+    address = pdf_module._loose_box.address
+    handles, index = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
+    with pytest.raises(ValueError, match="one length"):
+        calls.fill(address, handles, np.zeros(2, dtype=np.int64), np.zeros((3, 4), np.float32), 16)
+    with pytest.raises(ValueError, match="too small"):
+        calls.fill(address, handles, index, np.zeros((2, 4), np.float32), 16)
+    with pytest.raises(ValueError, match="too small"):
+        calls.doubles(pdf_module._font_size.address, handles, index, np.zeros(2, np.float64))
+    with pytest.raises(ValueError, match="too small"):
+        calls.pointers(pdf_module._text_object.address, handles, index, np.zeros(2, np.uint64))
+    with pytest.raises(TypeError):  # the output must be writable
+        calls.doubles(pdf_module._font_size.address, handles, index, bytes(24))
+    assert calls.fill(address, handles[:0], index[:0], np.zeros((0, 4), np.float32), 16) is None
 
 
 @pytest.mark.parametrize(

@@ -4,12 +4,13 @@ Which tool does what
 --------------------
 **pypdfium2 (PDFium): the text layer, fast** (:func:`pdf_page_texts`, and the text and words of
 :func:`read_pdf`). PDFium's text page gives each character's code and its loose box (font advance, descent
-and ascent; ``FPDFText_GetLooseCharBox``, asked for the ends of each word and spread evenly over the inner
-characters of ordinary-size words, see :func:`_loose_boxes`); the character matrix is asked for where the
-orientation is not obvious from the neighbours and for the first character of each run that looks plain (the
-rest of the run follows it), the font size once per page and box height. PDFium's own reading order and spacing
-are *not* used: the characters are laid out in NumPy the way pdfplumber's ``page.extract_text()`` lays them
-out (several pages at once, see ``_BATCH_PAGES``):
+and ascent; ``FPDFText_GetLooseCharBox``); the character matrix is asked for where the orientation is not obvious
+from the neighbours and for the first character of each run that looks plain (the rest of the run follows it),
+the font size once per page and box height. These per-character calls run in a C loop, the small extension
+``nlpipe.ingest._pdfium_calls`` built at install (``setup.py``); where it could not be built (no C compiler),
+the same calls go through ctypes, with the same results, a few times slower (see :class:`_Many`). PDFium's own
+reading order and spacing are *not* used: the characters are laid out in NumPy the way pdfplumber's
+``page.extract_text()`` lays them out (several pages at once, see ``_BATCH_PAGES``):
 
 * pdfminer's coordinates: origin at the top-left of the media box as displayed (``/Rotate`` applied), and
   ``top = bottom - font size`` (pdfminer's box; PDFium's ends at the font's ascent instead; text mirrored top
@@ -92,6 +93,11 @@ import pypdfium2.raw as pdfium_c
 
 from nlpipe.errors import InputError, LimitError, NlpipeError
 from nlpipe.types import Document, Page, Word
+
+try:  # the C loop over PDFium's per-character calls, built at install when a C compiler is there (setup.py)
+    from nlpipe.ingest import _pdfium_calls as _native
+except ImportError:  # pragma: no cover - depends on the install; the same calls go through ctypes
+    _native = None
 
 __all__ = [
     "read_pdf",
@@ -192,10 +198,64 @@ def _proto(fn: Any, restype: Any, *argtypes: Any) -> Any:
     return ctypes.PYFUNCTYPE(restype, *argtypes)(ctypes.cast(fn, ctypes.c_void_p).value)
 
 
-_loose_box = _proto(pdfium_c.FPDFText_GetLooseCharBox, _I, _V, _I, _V)
-_char_matrix = _proto(pdfium_c.FPDFText_GetMatrix, _I, _V, _I, _V)
+class _Many:
+    """A PDFium function ``f(handle, index[, out])`` called for many (handle, index) pairs in one go.
+
+    With the C extension ``_pdfium_calls`` the loop runs in C (about 20 ns a call); without it, through ctypes
+    (``map`` over a ``PYFUNCTYPE`` prototype: about 0.6 us a call). Both make the same calls, so both give the
+    same results. ``handles`` and ``index`` are int64 arrays of one length.
+    """
+
+    def __init__(self, fn: Any, restype: Any, *argtypes: Any) -> None:
+        self.address = ctypes.cast(fn, ctypes.c_void_p).value
+        self.call = _proto(fn, restype, *argtypes)
+
+    def floats(self, handles: np.ndarray, index: np.ndarray, width: int) -> np.ndarray:
+        """``int f(handle, index, float out[width])``: a ``len x width`` float32 array."""
+        n = len(index)
+        out = np.zeros((n, width), dtype=np.float32)
+        if n:
+            if use_native():
+                _native.fill(self.address, _int64(handles), _int64(index), out, 4 * width)
+            else:
+                base, step = out.ctypes.data, 4 * width
+                _consume(map(self.call, handles.tolist(), index.tolist(), range(base, base + step * n, step)))
+        return out
+
+    def doubles(self, handles: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """``double f(handle, index)``: a float64 array."""
+        n = len(index)
+        if use_native():
+            out = np.zeros(n, dtype=np.float64)
+            if n:
+                _native.doubles(self.address, _int64(handles), _int64(index), out)
+            return out
+        return np.fromiter(map(self.call, handles.tolist(), index.tolist()), np.float64, n)
+
+    def pointers(self, handles: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """``void* f(handle, index)``: a uint64 array of addresses (0 for NULL)."""
+        n = len(index)
+        if use_native():
+            out = np.zeros(n, dtype=np.uint64)
+            if n:
+                _native.pointers(self.address, _int64(handles), _int64(index), out)
+            return out
+        return np.fromiter((v or 0 for v in map(self.call, handles.tolist(), index.tolist())), np.uint64, n)
+
+
+def use_native() -> bool:
+    """Whether PDFium's per-character calls run in the C extension (else through ctypes)."""
+    return _native is not None
+
+
+def _int64(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.int64)
+
+
+_loose_box = _Many(pdfium_c.FPDFText_GetLooseCharBox, _I, _V, _I, _V)
+_char_matrix = _Many(pdfium_c.FPDFText_GetMatrix, _I, _V, _I, _V)
+_font_size = _Many(pdfium_c.FPDFText_GetFontSize, ctypes.c_double, _V, _I)
 _unicode = _proto(pdfium_c.FPDFText_GetUnicode, ctypes.c_uint, _V, _I)
-_font_size = _proto(pdfium_c.FPDFText_GetFontSize, ctypes.c_double, _V, _I)
 _get_text = _proto(pdfium_c.FPDFText_GetText, _I, _V, _I, _I, _V)
 _count_chars = _proto(pdfium_c.FPDFText_CountChars, _I, _V)
 _media_box = _proto(pdfium_c.FPDFPage_GetMediaBox, _I, _V, _V, _V, _V, _V)
@@ -204,15 +264,6 @@ _consume = deque(maxlen=0).extend
 
 def _addr(handle: Any) -> int:
     return ctypes.cast(handle, ctypes.c_void_p).value or 0
-
-
-def _fetch_floats(fn: Any, textpages: Any, index: Any, count: int, width: int) -> np.ndarray:
-    """Call ``fn(textpage, i, float[width]*)`` for each (textpage, index) pair; a ``count x width`` float32 array."""
-    out = np.zeros((count, width), dtype=np.float32)
-    base = out.ctypes.data
-    step = 4 * width
-    _consume(map(fn, textpages, index, range(base, base + step * count, step)))
-    return out
 
 
 def _page_box(page: Any) -> tuple[float, float, float, float]:
@@ -267,13 +318,14 @@ def _rotate_matrix(rot: int, a: Any, b: Any, c: Any, d: Any) -> tuple[Any, Any, 
     return a, b, c, d
 
 
-def _per_rotation(rot: np.ndarray, fn: Any, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Apply ``fn(rot, *arrays)`` per rotation value, for arrays whose elements have different rotations."""
-    kinds = np.unique(rot)
+def _per_rotation(rot: np.ndarray, fn: Any, *arrays: np.ndarray, kinds: list[int]) -> tuple[np.ndarray, ...]:
+    """Apply ``fn(rot, *arrays)`` per rotation value, for arrays whose elements have different rotations.
+
+    ``kinds``: the rotations that may occur (the batch's pages'), so one rotation needs no look at ``rot``."""
     if len(kinds) == 1:
-        return tuple(np.asarray(v) for v in fn(int(kinds[0]), *arrays))
+        return tuple(np.asarray(v) for v in fn(kinds[0], *arrays))
     outs = [np.empty(len(rot), dtype=np.float64) for _ in range(4)]
-    for r in kinds.tolist():
+    for r in np.unique(rot).tolist():
         sel = rot == r
         for out, v in zip(outs, fn(int(r), *(x[sel] for x in arrays)), strict=True):
             out[sel] = v
@@ -295,59 +347,12 @@ class _Sheet:
     size: np.ndarray  # font size in points
 
 
-_INTERPOLATE_MAX_HEIGHT = 14.0  # points; see _page_boxes
-
-
 def _loose_boxes(tps: np.ndarray, page: np.ndarray, local: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Loose boxes (left, top, right, bottom; y up) of a batch's characters, asking PDFium for fewer of them.
-
-    PDFium puts a (generated) space wherever the gap between characters is large for their font size, so inside
-    a run of non-space characters the characters touch. Where the run's first and last character sit on one
-    baseline box, left to right, in a font of ordinary size (loose height up to ``_INTERPOLATE_MAX_HEIGHT``: in
-    bigger fonts a gap PDFium ignores can exceed pdfplumber's 3 pt), the inner characters are spread evenly
-    between the two, on the same box; their exact advances matter neither to the text nor to the word boxes.
-    Other runs, spaces and the ends of runs are asked for. CR and LF are PDFium's line breaks: no box needed.
-    """
-    n = len(codes)
-    ws = _WS_LUT[np.minimum(codes, 0x3001)]
-    box = np.zeros((n, 4), dtype=np.float32)
-    edge = np.ones(n + 1, dtype=bool)  # between two characters: whitespace or a page break on either side
-    edge[1:-1] = ws[:-1] | ws[1:] | (page[1:] != page[:-1])
-    first = ~ws & edge[:-1]
-    last = ~ws & edge[1:]
-    need = np.flatnonzero((ws & (codes != 10) & (codes != 13)) | first | last)
-    box[need] = _fetch_floats(_loose_box, tps[page[need]].tolist(), local[need].tolist(), len(need), 4)
-    starts, ends = np.flatnonzero(first), np.flatnonzero(last)
-    inner_count = ends - starts - 1
-    runs = np.flatnonzero(inner_count > 0)
-    if not len(runs):
-        return box
-    fb, lb = box[starts[runs]], box[ends[runs]]
-    span = lb[:, 0] - fb[:, 2]  # from the first character's right edge to the last one's left edge
-    height = fb[:, 1] - fb[:, 3]
-    ok = (
-        (np.abs(fb[:, 3] - lb[:, 3]) < 0.01)
-        & (np.abs(fb[:, 1] - lb[:, 1]) < 0.01)
-        & (height > 0)
-        & (height <= _INTERPOLATE_MAX_HEIGHT)
-        & (span >= 0)
-    )
-    counts = inner_count[runs]
-    run_of = np.repeat(np.arange(len(runs)), counts)
-    pos = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    inner = starts[runs][run_of] + 1 + pos
-    good = ok[run_of]
-    ask = inner[~good]
-    if len(ask):
-        box[ask] = _fetch_floats(_loose_box, tps[page[ask]].tolist(), local[ask].tolist(), len(ask), 4)
-    gi, gr, gp = inner[good], run_of[good], pos[good]
-    if len(gi):
-        step = span[gr] / counts[gr]
-        left = fb[gr, 2] + gp * step
-        box[gi, 0] = left
-        box[gi, 2] = left + step
-        box[gi, 1] = fb[gr, 1]
-        box[gi, 3] = fb[gr, 3]
+    """Loose boxes (left, top, right, bottom; y up) of a batch's characters. CR and LF are PDFium's line breaks:
+    no box needed (they stay empty, as PDFium's own are)."""
+    box = np.zeros((len(codes), 4), dtype=np.float32)
+    need = np.flatnonzero((codes != 10) & (codes != 13))
+    box[need] = _loose_box.floats(tps[page[need]], local[need], 4)
     return box
 
 
@@ -402,7 +407,8 @@ def _sheet(textpages: list[int], frames: list[_Frame], pages: list[int] | None =
         )
     m = len(codes)
     rots = np.asarray([f.rot for f in frames])
-    rot = rots[page]
+    kinds = sorted({f.rot for f in frames})
+    rot = rots[page] if len(kinds) > 1 else np.full(len(page), kinds[0], dtype=rots.dtype)
     default_up = (rot == 0) | (rot == 180)
 
     # Orientation. A character on the same baseline box as the next or previous non-space character of its page,
@@ -429,8 +435,10 @@ def _sheet(textpages: list[int], frames: list[_Frame], pages: list[int] | None =
 
         def orientation(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             idx = nwi[pos]
-            mo = _fetch_floats(_char_matrix, tps[page[idx]].tolist(), local[idx].tolist(), len(idx), 6)
-            a, b, c, d = _per_rotation(rot[idx], _rotate_matrix, *(mo[:, k].astype(np.float64) for k in range(4)))
+            mo = _char_matrix.floats(tps[page[idx]], local[idx], 6)
+            a, b, c, d = _per_rotation(
+                rot[idx], _rotate_matrix, *(mo[:, k].astype(np.float64) for k in range(4)), kinds=kinds
+            )
             eps = 1e-4 * np.maximum(np.abs(a) + np.abs(b) + np.abs(c) + np.abs(d), 1e-9)
             a, b, c, d = (np.where(np.abs(v) < eps, 0.0, v) for v in (a, b, c, d))
             axis_aligned = (b == 0) & (c == 0)
@@ -476,9 +484,10 @@ def _sheet(textpages: list[int], frames: list[_Frame], pages: list[int] | None =
             axis = axis[order] if axis is not None else None
             flip = flip[order] if flip is not None else None
 
-    boxes = np.asarray([f.box for f in frames], dtype=np.float64)[page].T
+    boxes = np.asarray([f.box for f in frames], dtype=np.float64)
+    boxes = boxes[0] if (boxes == boxes[0]).all() else boxes[page].T  # one media box for all: scalars
     x0, x1, top, bottom = _per_rotation(
-        rot, lambda r, *v: _to_display(r, v[4:], *v[:4]), left, bottom_up, right, top_up, *boxes
+        rot, lambda r, *v: _to_display(r, v[4:], *v[:4]), left, bottom_up, right, top_up, *boxes, kinds=kinds
     )
 
     # pdfminer's char box is [baseline + descent, baseline + descent + size]; PDFium's loose box shares the
@@ -490,13 +499,15 @@ def _sheet(textpages: list[int], frames: list[_Frame], pages: list[int] | None =
     change[0] = True
     np.not_equal(key[1:], key[:-1], out=change[1:])
     run_first = np.flatnonzero(change)
-    classes, pos = np.unique(key[run_first], return_index=True)
-    cls = np.searchsorted(classes, key)
+    classes, pos, run_cls = np.unique(key[run_first], return_index=True, return_inverse=True)
+    cls = run_cls[np.cumsum(change) - 1]
     rep = run_first[pos]
-    rep_tp, rep_local = tps[page[rep]].tolist(), local[rep].tolist()
-    fsize = np.fromiter(map(_font_size, rep_tp, rep_local), np.float64, len(rep))
-    rmat = _fetch_floats(_char_matrix, rep_tp, rep_local, len(rep), 6).astype(np.float64)
-    ra, rb, rc, rd = _per_rotation(rot[rep], _rotate_matrix, rmat[:, 0], rmat[:, 1], rmat[:, 2], rmat[:, 3])
+    rep_tp, rep_local = tps[page[rep]], local[rep]
+    fsize = _font_size.doubles(rep_tp, rep_local)
+    rmat = _char_matrix.floats(rep_tp, rep_local, 6).astype(np.float64)
+    ra, rb, rc, rd = _per_rotation(
+        rot[rep], _rotate_matrix, rmat[:, 0], rmat[:, 1], rmat[:, 2], rmat[:, 3], kinds=kinds
+    )
     size_axis = (fsize * np.abs(rd))[cls]
     size_any = (fsize * np.sqrt(np.abs(ra * rd - rb * rc)))[cls]
     fix = upright if axis is None else upright & axis
@@ -638,32 +649,39 @@ def _restore_dropped_spaces(
         return
     g, prev, nxt = g[narrow], prev[narrow], nxt[narrow]
     # a dropped object lies between the two neighbours' text objects in the content stream, never inside one
-    tps = np.asarray(textpages, dtype=np.int64)[page[g]].tolist()
-    before = np.fromiter(map(_text_object, tps, local[prev].tolist()), dtype=np.uint64, count=len(g))
-    after = np.fromiter(map(_text_object, tps, local[nxt].tolist()), dtype=np.uint64, count=len(g))
+    tps = np.asarray(textpages, dtype=np.int64)[page[g]]
+    before = _text_object.pointers(tps, local[prev])
+    after = _text_object.pointers(tps, local[nxt])
     between = (before != 0) & (after != 0) & (before != after)
     if not between.any():
         return
+    g, prev, nxt, before, after = g[between], prev[between], nxt[between], before[between], after[between]
+    # stream positions of both objects, a page at a time; only pairs with a few objects between them are looked at
+    lo = np.full(len(g), -1, dtype=np.int64)
+    hi = np.full(len(g), -1, dtype=np.int64)
+    slot = page[g]
+    for s in np.unique(slot).tolist():
+        sel = np.flatnonzero(slot == s)
+        handle = pages[s]
+        count = _count_objects(handle)
+        objs = _page_object.pointers(np.full(count, handle, dtype=np.int64), np.arange(count, dtype=np.int64))
+        order = np.argsort(objs, kind="stable")
+        ranked = objs[order]
+        for obj, out in ((before[sel], lo), (after[sel], hi)):
+            at = np.minimum(np.searchsorted(ranked, obj), max(count - 1, 0))
+            found = ranked[at] == obj if count else np.zeros(len(sel), dtype=bool)
+            out[sel] = np.where(found, order[at] if count else -1, -1)
+    gap_objects = np.abs(hi - lo)
+    look = np.flatnonzero((lo >= 0) & (hi >= 0) & (gap_objects > 1) & (gap_objects <= _DROPPED_SCAN))
+    if not len(look):
+        return
     cells = np.zeros(4, dtype=np.float32)
     base = cells.ctypes.data
-    numbering: dict[int, _ObjectIndex] = {}
-    for k, a, b, obj_a, obj_b in zip(
-        g[between].tolist(),
-        prev[between].tolist(),
-        nxt[between].tolist(),
-        before[between].tolist(),
-        after[between].tolist(),
-        strict=True,
-    ):
+    for j in look.tolist():
+        k, a, b = int(g[j]), int(prev[j]), int(nxt[j])
         handle = pages[int(page[k])]
-        index = numbering.get(handle)
-        if index is None:
-            index = numbering[handle] = _ObjectIndex(handle)
-        lo, hi = index.find(obj_a), index.find(obj_b)
-        if lo is None or hi is None or not 1 < abs(hi - lo) <= _DROPPED_SCAN:
-            continue
         x0, x1 = min(right[a], left[b]) - 0.5, max(right[a], left[b]) + 0.5
-        for i in range(min(lo, hi) + 1, max(lo, hi)):
+        for i in range(min(lo[j], hi[j]) + 1, max(lo[j], hi[j])):
             obj = _get_object(handle, i)
             if _object_type(obj) != pdfium_c.FPDF_PAGEOBJ_TEXT:
                 continue
@@ -679,32 +697,14 @@ def _restore_dropped_spaces(
 _DROPPED_SCAN = 16  # most objects looked at between two neighbouring characters' text objects
 
 
-class _ObjectIndex:
-    """Stream positions of a page's top-level objects, numbered only as far as a lookup needs."""
-
-    def __init__(self, page: int) -> None:
-        count = _count_objects(page)
-        self._objects = enumerate(map(_get_object, itertools.repeat(page, count), range(count)))
-        self._seen: dict[int, int] = {}
-
-    def find(self, obj: int) -> int | None:
-        seen = self._seen
-        if obj in seen:
-            return seen[obj]
-        for i, other in self._objects:
-            seen[other] = i
-            if other == obj:
-                return i
-        return None
-
-
 _count_objects = _proto(pdfium_c.FPDFPage_CountObjects, _I, _V)
 _get_object = _proto(pdfium_c.FPDFPage_GetObject, ctypes.c_size_t, _V, _I)  # 0 for none
 _object_type = _proto(pdfium_c.FPDFPageObj_GetType, _I, _V)
 _object_bounds = _proto(pdfium_c.FPDFPageObj_GetBounds, _I, _V, _V, _V, _V, _V)
 _form_count = _proto(pdfium_c.FPDFFormObj_CountObjects, _I, _V)
 _form_object = _proto(pdfium_c.FPDFFormObj_GetObject, ctypes.c_size_t, _V, ctypes.c_ulong)
-_text_object = _proto(pdfium_c.FPDFText_GetTextObject, ctypes.c_size_t, _V, _I)  # 0 for none
+_text_object = _Many(pdfium_c.FPDFText_GetTextObject, ctypes.c_size_t, _V, _I)  # 0 for none
+_page_object = _Many(pdfium_c.FPDFPage_GetObject, ctypes.c_size_t, _V, _I)
 
 
 def _stream_order(
@@ -726,8 +726,8 @@ def _stream_order(
     for slot in slots:
         a, b = int(bounds[slot]), int(bounds[slot + 1])
         seq = _object_sequence(pages[slot])
-        objs = map(_text_object, itertools.repeat(int(tps[slot]), b - a), local[a:b].tolist())
-        rank = np.fromiter((seq.get(o or 0, -1) for o in objs), dtype=np.int64, count=b - a)
+        objs = _text_object.pointers(np.full(b - a, tps[slot], dtype=np.int64), local[a:b]).tolist()
+        rank = np.fromiter((seq.get(o, -1) for o in objs), dtype=np.int64, count=b - a)
         if (rank < 0).all():
             continue
         known = np.maximum.accumulate(np.where(rank >= 0, np.arange(b - a), 0))
@@ -759,13 +759,15 @@ def _object_sequence(page: int) -> dict[int, int]:
 
 def _cluster(values: np.ndarray) -> np.ndarray:
     """pdfplumber's cluster_list: sort, chain values no more than 3 pt apart; cluster id per value."""
-    uniq = np.unique(values)
-    if len(uniq) == 1:
-        return np.zeros(len(values), dtype=np.int64)
-    ids = np.empty(len(uniq), dtype=np.int64)
+    o = np.argsort(values, kind="stable")  # timsort: the values come nearly sorted (PDFium reads top to bottom)
+    ids = np.empty(len(values), dtype=np.int64)
+    if not len(values):
+        return ids
     ids[0] = 0
-    np.cumsum(np.diff(uniq) > _TOL, out=ids[1:])
-    return ids[np.searchsorted(uniq, values)]
+    np.cumsum(np.diff(values[o]) > _TOL, out=ids[1:])
+    out = np.empty_like(ids)
+    out[o] = ids
+    return out
 
 
 _SPREAD = 1e7  # offset between groups (pages, runs of equal uprightness) so clusters never chain across them
@@ -802,9 +804,16 @@ def _layout(sh: _Sheet) -> _Layout | None:
     spread = max(_SPREAD, 4 * float(np.abs(key).max(initial=0.0)) + 1.0)
     line = _cluster(key + group * spread)
     span = float(lo.max() - lo.min()) if n else 0.0
-    if sort2 is None and span < 1e6 and line.max() < 1e7:  # one stable sort on (line, x0)
-        o = np.argsort(line * 1e7 + (lo - lo.min()), kind="stable")
-    else:
+    o = None
+    if span < 1e6 and line.max() < 1e7:  # one stable sort on (line, x0): fast, the input is nearly in order
+        combined = line * 1e7 + (lo - lo.min())
+        o = np.argsort(combined, kind="stable")
+        if sort2 is not None:  # ties must follow the tie-breaker: keep the sort only if they already do
+            c_o, s_o = combined[o], sort2[o]
+            tie = np.flatnonzero(c_o[1:] == c_o[:-1])
+            if len(tie) and (s_o[tie + 1] < s_o[tie]).any():
+                o = None
+    if o is None:
         o = np.lexsort((lo if sort2 is None else sort2, lo, line))
     lo_o, across_o, line_o = lo[o], across[o], line[o]
     brk = np.empty(n, dtype=bool)
