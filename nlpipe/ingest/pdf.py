@@ -35,11 +35,11 @@ Where PDFium sees other characters than pdfminer, the fast path corrects for it:
   pdfplumber's ``dedupe_chars()`` rule (:func:`_dedupe`; pages are checked with one sort).
 
 On pdfplumber's own test corpus the fast path gives pdfplumber's ``extract_text()`` (normalised similarity >=
-0.98) on 221 of 246 pages at about 25-30 times its speed (``benchmarks/ingest.py``, which checks the other 25):
-on 19 of them pdfplumber's text is the odd one out -- it keeps every copy of fake-bold glyphs ("项项目目"),
-and it sorts space glyphs painted under a column of dates in between the digits ("0 3 / 2 5"; PDFium folds a
-run of spaces into one) -- and the fast path matches pdfplumber's text without them; 6 pages use a
-non-embedded CJK font (``GBK-EUC-H`` without ``/ToUnicode``) that PDFium cannot decode and pdfminer's CMaps
+0.98) on 221 of 246 pages at about 30 times its speed, 24 without the C loop (``benchmarks/ingest.py``, which
+checks the other 25): on 19 of them pdfplumber's text is the odd one out -- it keeps every copy of fake-bold
+glyphs ("项项目目"), and it sorts space glyphs painted under a column of dates in between the digits ("0 3 / 2
+5"; PDFium folds a run of spaces into one) -- and the fast path matches pdfplumber's text without them; 6 pages
+use a non-embedded CJK font (``GBK-EUC-H`` without ``/ToUnicode``) that PDFium cannot decode and pdfminer's CMaps
 can: :func:`read_pdf` reads those with pdfplumber.
 
 **Words** (``words=True``) come from the same characters and rules, as pdfplumber's
