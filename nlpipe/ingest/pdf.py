@@ -208,6 +208,7 @@ class _Many:
 
     def __init__(self, fn: Any, restype: Any, *argtypes: Any) -> None:
         self.address = ctypes.cast(fn, ctypes.c_void_p).value
+        self.restype = restype
         self.call = _proto(fn, restype, *argtypes)
 
     def floats(self, handles: np.ndarray, index: np.ndarray, width: int) -> np.ndarray:
@@ -222,25 +223,19 @@ class _Many:
                 _consume(map(self.call, handles.tolist(), index.tolist(), range(base, base + step * n, step)))
         return out
 
-    def doubles(self, handles: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """``double f(handle, index)``: a float64 array."""
+    def values(self, handles: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """``double f(handle, index)`` (a float64 array) or ``void* f(handle, index)`` (uint64 addresses, 0 for
+        NULL), by the function's return type."""
         n = len(index)
+        floating = self.restype is ctypes.c_double
+        dtype = np.float64 if floating else np.uint64
         if use_native():
-            out = np.zeros(n, dtype=np.float64)
+            out = np.zeros(n, dtype=dtype)
             if n:
-                _native.doubles(self.address, _int64(handles), _int64(index), out)
+                (_native.doubles if floating else _native.pointers)(self.address, _int64(handles), _int64(index), out)
             return out
-        return np.fromiter(map(self.call, handles.tolist(), index.tolist()), np.float64, n)
-
-    def pointers(self, handles: np.ndarray, index: np.ndarray) -> np.ndarray:
-        """``void* f(handle, index)``: a uint64 array of addresses (0 for NULL)."""
-        n = len(index)
-        if use_native():
-            out = np.zeros(n, dtype=np.uint64)
-            if n:
-                _native.pointers(self.address, _int64(handles), _int64(index), out)
-            return out
-        return np.fromiter((v or 0 for v in map(self.call, handles.tolist(), index.tolist())), np.uint64, n)
+        got = map(self.call, handles.tolist(), index.tolist())
+        return np.fromiter(got if floating else (v or 0 for v in got), dtype, n)
 
 
 def use_native() -> bool:
@@ -503,7 +498,7 @@ def _sheet(textpages: list[int], frames: list[_Frame], pages: list[int] | None =
     cls = run_cls[np.cumsum(change) - 1]
     rep = run_first[pos]
     rep_tp, rep_local = tps[page[rep]], local[rep]
-    fsize = _font_size.doubles(rep_tp, rep_local)
+    fsize = _font_size.values(rep_tp, rep_local)
     rmat = _char_matrix.floats(rep_tp, rep_local, 6).astype(np.float64)
     ra, rb, rc, rd = _per_rotation(
         rot[rep], _rotate_matrix, rmat[:, 0], rmat[:, 1], rmat[:, 2], rmat[:, 3], kinds=kinds
@@ -650,8 +645,8 @@ def _restore_dropped_spaces(
     g, prev, nxt = g[narrow], prev[narrow], nxt[narrow]
     # a dropped object lies between the two neighbours' text objects in the content stream, never inside one
     tps = np.asarray(textpages, dtype=np.int64)[page[g]]
-    before = _text_object.pointers(tps, local[prev])
-    after = _text_object.pointers(tps, local[nxt])
+    before = _text_object.values(tps, local[prev])
+    after = _text_object.values(tps, local[nxt])
     between = (before != 0) & (after != 0) & (before != after)
     if not between.any():
         return
@@ -664,7 +659,7 @@ def _restore_dropped_spaces(
         sel = np.flatnonzero(slot == s)
         handle = pages[s]
         count = _count_objects(handle)
-        objs = _page_object.pointers(np.full(count, handle, dtype=np.int64), np.arange(count, dtype=np.int64))
+        objs = _page_object.values(np.full(count, handle, dtype=np.int64), np.arange(count, dtype=np.int64))
         order = np.argsort(objs, kind="stable")
         ranked = objs[order]
         for obj, out in ((before[sel], lo), (after[sel], hi)):
@@ -726,7 +721,7 @@ def _stream_order(
     for slot in slots:
         a, b = int(bounds[slot]), int(bounds[slot + 1])
         seq = _object_sequence(pages[slot])
-        objs = _text_object.pointers(np.full(b - a, tps[slot], dtype=np.int64), local[a:b]).tolist()
+        objs = _text_object.values(np.full(b - a, tps[slot], dtype=np.int64), local[a:b]).tolist()
         rank = np.fromiter((seq.get(o, -1) for o in objs), dtype=np.int64, count=b - a)
         if (rank < 0).all():
             continue
