@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nlpipe.evaluate.metrics import prf
 from nlpipe.tasks.entity_features import Gazetteer
 from nlpipe.types import Span
 
@@ -32,10 +33,8 @@ Triple = tuple[int, int, str]
 
 
 def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
-    p = tp / n_pred if n_pred else 0.0
-    r = tp / n_gold if n_gold else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": round(p, 6), "recall": round(r, 6), "f1": round(f, 6)}
+    p, r, f = prf(tp, n_pred - tp, n_gold - tp)
+    return {"precision": round(float(p), 6), "recall": round(float(r), 6), "f1": round(float(f), 6)}
 
 
 def _triples(spans: Sequence[Span]) -> set[Triple]:

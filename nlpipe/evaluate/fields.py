@@ -19,16 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from nlpipe.errors import InputError
+from nlpipe.evaluate.metrics import prf
 from nlpipe.types import Span
 
 MAX_EXAMPLES = 30
 
 
 def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return round(p, 6), round(r, 6), round(f, 6)
+    p, r, f = prf(tp, fp, fn)
+    return round(float(p), 6), round(float(r), 6), round(float(f), 6)
 
 
 def _show(offsets: set[tuple[int, int]], spans: Sequence[Span], field: str, text: str | None) -> str | None:

@@ -415,14 +415,16 @@ def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b > 0)
 
 
-def _prf(tp: Any, fp: Any, fn: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def prf(tp: Any, fp: Any, fn: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1 from true positive, false positive and false negative counts (scalars or arrays;
+    0 where undefined). Every P/R/F1 of nlpipe's evaluations comes from here."""
     tp, fp, fn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, fn))
     return _div(tp, tp + fp), _div(tp, tp + fn), _div(2 * tp, 2 * tp + fp + fn)
 
 
 def _averages(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, support: np.ndarray) -> dict[str, float]:
-    p, r, f = _prf(tp, fp, fn)
-    mp, mr, mf = _prf(tp.sum(), fp.sum(), fn.sum())
+    p, r, f = prf(tp, fp, fn)
+    mp, mr, mf = prf(tp.sum(), fp.sum(), fn.sum())
     total = support.sum()
     w = support / total if total > 0 else np.zeros(len(support))
     return {
@@ -441,7 +443,7 @@ def _averages(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, support: np.ndarra
 def _per_label(
     labels: list[str], tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, support: np.ndarray
 ) -> dict[str, dict[str, Any]]:
-    p, r, f = _prf(tp, fp, fn)
+    p, r, f = prf(tp, fp, fn)
     return {
         label: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]), "support": int(support[j])}
         for j, label in enumerate(labels)
