@@ -319,6 +319,45 @@ def test_annotations_labelstudio_bad_json_and_tasks(tmp_path):
     assert _raises("E123", read_records, not_list, "labelstudio").details["line"] == 1
 
 
+EMOJI_TEXT = "Loved it 😍😍 thanks to Jane at Acme 🙌 in Paris"
+
+
+@pytest.mark.parametrize("units", ["code points", "utf-16"])
+def test_annotations_labelstudio_offsets_after_emoji(tmp_path, units):
+    """Label Studio counted JavaScript (UTF-16) indices before its emoji fix, code points after it: value.text
+    decides, and the spans land on the same characters either way."""
+
+    def offsets(word: str) -> tuple[int, int]:
+        start = EMOJI_TEXT.index(word)
+        if units == "utf-16":
+            start = len(EMOJI_TEXT[:start].encode("utf-16-le")) // 2
+        return start, start + len(word)
+
+    result = []
+    for word, label in (("Jane", "PER"), ("Acme", "ORG"), ("Paris", "LOC")):
+        start, end = offsets(word)
+        result.append({"type": "labels", "value": {"start": start, "end": end, "text": word, "labels": [label]}})
+    path = _write(tmp_path / "emoji.json", json.dumps([{"data": {"text": EMOJI_TEXT}, "annotations": [
+        {"result": result}]}]))  # fmt: skip
+    (rec,) = read_records(path)
+    assert [(EMOJI_TEXT[s.start : s.end], s.label) for s in rec.spans] == [
+        ("Jane", "PER"), ("Acme", "ORG"), ("Paris", "LOC")]  # fmt: skip
+    if units == "utf-16":  # the offsets were really converted: 3 emoji before Jane... 4 before Paris
+        assert [s.start for s in rec.spans] == [EMOJI_TEXT.index(w) for w in ("Jane", "Acme", "Paris")]
+
+
+def test_annotations_labelstudio_offsets_that_select_other_text(store, tmp_path):
+    content = _ls_with({"type": "labels", "value": {"start": 5, "end": 10, "text": "Jane", "labels": ["PER"]}})
+    path = _write(tmp_path / "moved.json", content)
+    with pytest.raises(InputError) as info:
+        import_records(store, "d", read_records(path), create=True)
+    err = info.value
+    starts = [n for n, line in enumerate(content.splitlines(), 1) if line.strip() == "{"]
+    assert err.code == "E131" and "'hired'" in str(err) and "'Jane'" in str(err)
+    assert err.details["line"] == starts[-1] and err.details["field"] == "value.text"
+    assert _count(store, Document) == 0
+
+
 def test_annotations_labelstudio_span_outside_text_names_the_task(store, tmp_path):
     tasks = [{"data": {"text": "short"}, "annotations": [{"result": [
         {"type": "labels", "value": {"start": 2, "end": 40, "labels": ["X"]}}]}]}]  # fmt: skip

@@ -8,6 +8,10 @@ Reading: the file is Label Studio's "JSON" export, a list of tasks. Each task is
   end exclusive), one span per label;
 - split: ``data.split`` when present (train / validation / test); id: ``data.id``, else the task's ``id``.
 
+Span offsets are checked against ``value.text`` when the export has it: offsets Label Studio counted in
+JavaScript (UTF-16) units, as versions before its emoji fix did, are converted to characters; offsets that select
+other text fail with E131.
+
 Annotations marked ``was_cancelled`` are skipped; several annotations of one task are merged. ``predictions``
 (pre-annotations made by a model) are not read: they are not human labels. Result types that carry no text
 label (``relation``, ``textarea``, ``rating``, ``number``, ``datetime``, ``taxonomy``, ``pairwise``,
@@ -127,7 +131,42 @@ def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value)
 
 
-def _result(task: _Task, item: Any, where: tuple[Any, ...], labels: list[str], spans: list[Span]) -> None:
+def _utf16_to_code_points(text: str, offset: int) -> int:
+    """The code point offset of a UTF-16 code unit offset into ``text`` (JavaScript string indices)."""
+    units = 0
+    for i, ch in enumerate(text):
+        if units >= offset:
+            return i
+        units += 2 if ord(ch) > 0xFFFF else 1
+    return len(text)
+
+
+def _span_offsets(task: _Task, text: str, value: dict, where: tuple[Any, ...]) -> tuple[int, int]:
+    """``value.start``/``value.end`` as code point offsets into ``text``.
+
+    Label Studio versions before the emoji fix counted JavaScript (UTF-16) string indices, later ones count code
+    points; the two differ after a character outside the Basic Multilingual Plane (most emoji). ``value.text``
+    (the selected text) tells which: the offsets are taken as they are when they select it, else converted
+    from UTF-16 when that selects it; else E131. Without ``value.text`` they are taken as they are.
+    """
+    start, end = value["start"], value["end"]
+    quoted = value.get("text")
+    if not isinstance(quoted, str) or text[start:end] == quoted:
+        return start, end
+    if any(ord(ch) > 0xFFFF for ch in text[: min(end, len(text))]):
+        s, e = _utf16_to_code_points(text, start), _utf16_to_code_points(text, end)
+        if text[s:e] == quoted:
+            return s, e
+    raise task.fail(
+        "E131",
+        f"value.start..value.end ({start}..{end}) select {text[start:end]!r}, not value.text {quoted!r} (as "
+        "character or as UTF-16 offsets); was the task's text changed after it was labelled?",
+        where,
+        field="value.text",
+    )
+
+
+def _result(task: _Task, text: str, item: Any, where: tuple[Any, ...], labels: list[str], spans: list[Span]) -> None:
     if not isinstance(item, dict):
         raise task.fail("E125", f"result must be an object, got {type(item).__name__}", where[:-1])
     kind = item.get("type")
@@ -156,6 +195,7 @@ def _result(task: _Task, item: Any, where: tuple[Any, ...], labels: list[str], s
     if not _strings(names) or not names:
         raise task.fail("E125", f"value.labels must be a non-empty list of entity types, got {names!r}", where,
                         field="value.labels")  # fmt: skip
+    start, end = _span_offsets(task, text, value, where)
     spans.extend(Span(start, end, name.strip()) for name in names)
 
 
@@ -190,7 +230,7 @@ def read_labelstudio(
             if ann.get("was_cancelled"):
                 continue
             for k, item in enumerate(ann.get("result", [])):
-                _result(task, item, ("annotations", j, "result", k), labels, spans)
+                _result(task, text, item, ("annotations", j, "result", k), labels, spans)
         ext = data.get("id", obj.get("id"))
         yield Record(
             text=text,
