@@ -40,6 +40,7 @@ UNLABELED = [
     "Rain delayed the start of the cricket test in Sydney",
 ]
 PRE = ["Globex announced record profits for the year", "The senate rejected the proposed tax reform"]
+EMOJI = "Loved it 😍😍 thanks to Jane at Acme 🙌 in Paris"  # characters outside the BMP before every span
 
 
 def _missing(message: str) -> None:
@@ -78,6 +79,10 @@ def served(tmp_path_factory):
     import_records(st, "news", labeled + [Record(text=t, labels=[]) for t in UNLABELED], create=True)
     import_records(st, "pre", labeled + [Record(text=t, labels=[]) for t in PRE], create=True)
     import_records(st, "pre", [Record(text=t, labels=["business"]) for t in PRE], source="rule", author="kw")
+    import_records(st, "emoji", [labeled[0], Record(text=EMOJI, labels=[])], create=True)
+    acme = EMOJI.index("Acme")
+    import_records(st, "emoji", [Record(text=EMOJI, labels=[], spans=[Span(acme, acme + 4, "ORG")])], source="rule",
+                   author="gazetteer")  # fmt: skip
     st.close()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("NLPIPE_")},
@@ -250,3 +255,34 @@ def test_ui_accept_reject_undo_and_custom_shortcuts(page, served):
     # The rejected suggestion stays hidden for bob after the reload, and alice still sees it.
     assert _get(f"{base}/v1/datasets/pre/documents/{doc}?annotator=bob")["pre_annotations"] == []
     assert len(_get(f"{base}/v1/datasets/pre/documents/{doc}?annotator=alice")["pre_annotations"]) == 1
+
+
+def test_ui_spans_after_emoji_land_on_the_right_characters(page, served):
+    """The API counts characters, JavaScript UTF-16 units: a suggestion after emoji shows on its word, and a span
+    marked after emoji is stored on the characters selected."""
+    from playwright.sync_api import expect
+
+    base, _ = served
+    page.goto(base + "/ui")
+    _ready(page)
+    page.fill("#annotator", "carol")
+    page.fill("#api-key", "plain-key")
+    page.click("#signin-button")
+    page.select_option("#dataset", "emoji")
+    doc = _doc_id(page)
+    expect(page.locator("#doc-text mark.span.suggested")).to_have_text("Acme")
+    _select_text(page, "Jane")
+    page.keyboard.press("q")  # ORG
+    expect(page.locator("#doc-text mark.span.own")).to_have_text("Jane")
+    page.keyboard.press("a")  # accept the suggested ORG span on Acme
+    expect(page.locator("#doc-text mark.span.own")).to_have_count(2)
+    got = _get(f"{base}/v1/datasets/emoji/documents/{doc}?annotator=carol")
+    spans = sorted((a["start"], a["end"], a["label"]) for a in got["annotations"] if a["kind"] == "span")
+    assert [(EMOJI[s:e], label) for s, e, label in spans] == [("Jane", "ORG"), ("Acme", "ORG")]
+    page.get_by_role("button", name=re.compile("^Remove span ORG Jane")).click()
+    expect(page.locator("#doc-text mark.span.own")).to_have_count(1)
+    page.keyboard.press("Control+z")  # undo the removal: the span comes back on the same characters
+    expect(page.locator("#doc-text mark.span.own")).to_have_count(2)
+    got = _get(f"{base}/v1/datasets/emoji/documents/{doc}?annotator=carol")
+    spans = sorted((a["start"], a["end"]) for a in got["annotations"] if a["kind"] == "span")
+    assert [EMOJI[s:e] for s, e in spans] == ["Jane", "Acme"]

@@ -299,10 +299,38 @@ async function nextDocument() {
   await showDocument(item.document_id, item);
 }
 
+// Span offsets cross the API in characters (Unicode code points); JavaScript strings count UTF-16 units, one more
+// for every character outside the Basic Multilingual Plane (most emoji). The page works in UTF-16 units: a
+// document's spans are converted when it arrives, and offsets are converted back when they are sent.
+function fromApi(doc) {
+  doc.units = [0]; // doc.units[i]: the UTF-16 offset of character i
+  for (const ch of doc.text) doc.units.push(doc.units[doc.units.length - 1] + ch.length);
+  const toUnits = (point) => doc.units[Math.min(point, doc.units.length - 1)];
+  for (const a of [...doc.annotations, ...doc.pre_annotations]) {
+    if (a.kind === "span") Object.assign(a, { start: toUnits(a.start), end: toUnits(a.end) });
+  }
+  return doc;
+}
+
+function toPoint(doc, unit) {
+  let lo = 0;
+  let hi = doc.units.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (doc.units[mid] < unit) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function apiSpan(doc, s) {
+  return { start: toPoint(doc, s.start), end: toPoint(doc, s.end) };
+}
+
 async function showDocument(id, item) {
   const doc = await api("GET", dsPath(`/documents/${id}`) + query({ annotator: state.name, model: state.model }));
   doc.queueItem = item || (state.doc && state.doc.id === id ? state.doc.queueItem : null);
-  state.doc = doc;
+  state.doc = fromApi(doc);
   renderDoc();
   $("#doc-text").focus({ preventScroll: true });
 }
@@ -476,7 +504,7 @@ async function markSpan(entity) {
     return;
   }
   const r = await api("POST", dsPath(`/documents/${state.doc.id}/annotations`), {
-    spans: [{ start: off.start, end: off.end, label: entity }],
+    spans: [{ ...apiSpan(state.doc, off), label: entity }],
   });
   const made = r.annotations.filter((a) => a.created);
   if (made.length) pushUndo({ op: "added", annotations: made });
@@ -488,7 +516,7 @@ async function markSpan(entity) {
 
 async function removeAnnotation(a) {
   await api("DELETE", dsPath(`/annotations/${a.id}`));
-  pushUndo({ op: "removed", annotation: a });
+  pushUndo({ op: "removed", annotation: a.kind === "span" ? { ...a, ...apiSpan(state.doc, a) } : a }); // API offsets
   say(`Removed ${a.kind} ${a.label}.`);
   await reloadDocument();
   await refreshProgress();
@@ -497,7 +525,7 @@ async function removeAnnotation(a) {
 async function reviewPre(p, decision) {
   if (!state.doc) return;
   const body = { decision, kind: p.kind, label: p.label, source: p.source };
-  if (p.kind === "span") Object.assign(body, { start: p.start, end: p.end });
+  if (p.kind === "span") Object.assign(body, apiSpan(state.doc, p));
   const r = await api("POST", dsPath(`/documents/${state.doc.id}/reviews`), body);
   pushUndo({ op: "reviewed", review: r.review });
   say(`${decision === "accept" ? "Accepted" : "Rejected"} ${p.source} ${p.kind} ${p.label}.`);
