@@ -1,4 +1,4 @@
-"""Cohen's kappa between annotators, checked by hand and against scikit-learn."""
+"""Agreement between annotators: Cohen's kappa (by hand and against scikit-learn) and span F1 (by hand)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from nlpipe.store import annotations as A
-from nlpipe.store.agreement import agreement, cohen_kappa
+from nlpipe.store.agreement import agreement, cohen_kappa, span_agreement
 from nlpipe.store.datasets import dataset_stats, import_records, load_dataset
 from nlpipe.types import Record
 
@@ -87,3 +87,39 @@ def test_agreement_in_dataset_stats(store):
     assert agr["annotators"] == ["alice", "bob"] and agr["documents"] == 4
     assert agr["mean_kappa"] == pytest.approx(cohen_kappa_score(["x", "x", "y", "y"], ["x", "y", "y", "y"]))
     assert stats["annotations_by_source"] == {"human": 8}
+
+
+def test_span_agreement_pairwise_f1_by_hand():
+    rows = [
+        # doc 1: alice 3 spans, bob 2, two the same (one with another label does not count)
+        (1, "alice", 0, 4, "ORG"), (1, "alice", 10, 14, "PER"), (1, "alice", 20, 25, "LOC"),
+        (1, "bob", 0, 4, "ORG"), (1, "bob", 10, 14, "PER"),
+        # doc 2: same boundaries, other type
+        (2, "alice", 0, 5, "PER"), (2, "bob", 0, 5, "ORG"),
+        # doc 3: only alice marked spans: not compared (bob may not have looked at it)
+        (3, "alice", 0, 3, "LOC"),
+    ]  # fmt: skip
+    agr = span_agreement(rows)
+    assert agr["annotators"] == ["alice", "bob"] and agr["documents"] == 2
+    (pair,) = agr["pairs"]
+    assert (pair["documents"], pair["spans_a"], pair["spans_b"], pair["matched"]) == (2, 4, 3, 2)
+    assert pair["f1"] == pytest.approx(2 * 2 / (4 + 3))
+    assert pair["per_label"] == pytest.approx({"LOC": 0.0, "ORG": 2 / 3, "PER": 2 / 3})
+    assert agr["mean_f1"] == pytest.approx(4 / 7)
+    assert span_agreement([(1, "alice", 0, 4, "ORG"), (2, "bob", 0, 4, "ORG")]) is None
+
+
+def test_span_agreement_in_dataset_stats(store):
+    text = "Jane works at Acme in Paris"
+    import_records(store, "s", [Record(text=text, labels=[])], create=True)
+    with store.session() as s:
+        (doc,) = load_dataset(s, "s", labeled_only=False).doc_ids
+        assert dataset_stats(s, "s")["span_agreement"] is None
+        A.add_annotations(s, "s", doc, "alice", spans=[{"start": 0, "end": 4, "label": "PER"},
+                                                       {"start": 14, "end": 18, "label": "ORG"}])  # fmt: skip
+        A.add_annotations(s, "s", doc, "bob", spans=[{"start": 0, "end": 4, "label": "PER"},
+                                                     {"start": 22, "end": 27, "label": "LOC"}])  # fmt: skip
+        stats = dataset_stats(s, "s")
+    agr = stats["span_agreement"]
+    assert agr["documents"] == 1 and agr["pairs"][0]["matched"] == 1 and agr["mean_f1"] == pytest.approx(0.5)
+    assert stats["agreement"] is None  # no document labels

@@ -145,6 +145,8 @@ def stats(name: str, as_json: Annotated[bool, typer.Option("--json", help="Print
         out.print("annotations by source: " + ", ".join(f"{k}={v}" for k, v in data["annotations_by_source"].items()))
     if data.get("agreement"):
         out.print(agreement_table(data["agreement"]))
+    if data.get("span_agreement"):
+        out.print(span_agreement_table(data["span_agreement"]))
 
 
 def agreement_table(agr: dict) -> Table:
@@ -156,6 +158,19 @@ def agreement_table(agr: dict) -> Table:
         for lab, k in (p.get("per_label") or {}).items():
             table.add_row("", f"  {lab}", "", "", fmt(k, 3))
     table.caption = f"mean kappa {fmt(agr['mean_kappa'], 3)}; - where kappa is undefined (one label throughout)"
+    return table
+
+
+def span_agreement_table(agr: dict) -> Table:
+    """Pairwise span F1 per pair of annotators, and per entity type."""
+    table = Table("annotator A", "annotator B", "documents", "spans A", "spans B", "same spans", "F1")
+    table.title = f"Span agreement (exact match, {agr['documents']} documents with spans from several annotators)"
+    for p in agr["pairs"]:
+        table.add_row(p["a"], p["b"], str(p["documents"]), str(p["spans_a"]), str(p["spans_b"]), str(p["matched"]),
+                      fmt(p["f1"], 3))  # fmt: skip
+        for lab, f in p["per_label"].items():
+            table.add_row("", f"  {lab}", "", "", "", "", fmt(f, 3))
+    table.caption = f"mean F1 {fmt(agr['mean_f1'], 3)}; each pair on the documents where both marked spans"
     return table
 
 

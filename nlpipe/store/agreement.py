@@ -1,10 +1,12 @@
-"""Inter-annotator agreement: Cohen's kappa between pairs of annotators on the documents both labeled.
+"""Inter-annotator agreement: Cohen's kappa between pairs of annotators on the documents both labeled, and
+pairwise F1 on the spans of the documents where both marked spans.
 
-Pure functions over ``(document_id, annotator, label)`` rows; :func:`dataset_agreement` reads them from the
-store. Single-label data (every annotator gives each document one label) is compared as one categorical
-variable. Multi-label data (some annotator gives a document several labels) is compared label by label: for
-each label, "present on the document or not" is a yes/no variable with its own kappa, and the pair's kappa is
-the mean over the labels either annotator used.
+Pure functions over ``(document_id, annotator, label)`` rows (spans: ``(document_id, annotator, start, end,
+label)``); :func:`dataset_agreement` and :func:`dataset_span_agreement` read them from the store. Single-label
+data (every annotator gives each document one label) is compared as one categorical variable. Multi-label data
+(some annotator gives a document several labels) is compared label by label: for each label, "present on the
+document or not" is a yes/no variable with its own kappa, and the pair's kappa is the mean over the labels
+either annotator used.
 """
 
 from __future__ import annotations
@@ -94,3 +96,67 @@ def dataset_agreement(session: Session, dataset_id: int) -> dict[str, Any] | Non
     from nlpipe.store.annotations import human_labels
 
     return agreement(human_labels(session, dataset_id))
+
+
+def span_agreement(rows: Iterable[tuple[Any, str, int, int, str]]) -> dict[str, Any] | None:
+    """Pairwise F1 of annotators' spans (exact match of start, end and label), the usual agreement figure for
+    entity annotation (kappa needs a fixed set of items, which spans do not have).
+
+    Each pair is compared on the documents where both marked at least one span: a document one of them left
+    without spans may not have been looked at. F1 = 2 |A and B| / (|A| + |B|), the same whichever of the two
+    is taken as the reference; ``per_label`` gives it per entity type. Returns None when no document has spans
+    from two annotators; else ``{"annotators", "documents", "pairs": [{"a", "b", "documents", "spans_a",
+    "spans_b", "matched", "f1", "per_label"}], "mean_f1"}``.
+    """
+    by_annotator: dict[str, dict[Any, set[tuple[int, int, str]]]] = defaultdict(lambda: defaultdict(set))
+    for doc, who, start, end, label in rows:
+        by_annotator[who][doc].add((start, end, label))
+    annotators = sorted(by_annotator)
+    doc_counts = Counter(doc for who in annotators for doc in by_annotator[who])
+    shared_docs = sum(1 for c in doc_counts.values() if c > 1)
+    if shared_docs == 0:
+        return None
+
+    def f1(matched: int, n_a: int, n_b: int) -> float | None:
+        return 2 * matched / (n_a + n_b) if n_a + n_b else None
+
+    pairs = []
+    for a, b in combinations(annotators, 2):
+        docs = by_annotator[a].keys() & by_annotator[b].keys()
+        if not docs:
+            continue
+        spans_a = [(d, *s) for d in docs for s in by_annotator[a][d]]
+        spans_b = [(d, *s) for d in docs for s in by_annotator[b][d]]
+        both = set(spans_a) & set(spans_b)
+        labels = sorted({s[3] for s in spans_a + spans_b})
+        per_label = {
+            lab: f1(
+                sum(s[3] == lab for s in both), sum(s[3] == lab for s in spans_a), sum(s[3] == lab for s in spans_b)
+            )
+            for lab in labels
+        }
+        pairs.append(
+            {
+                "a": a,
+                "b": b,
+                "documents": len(docs),
+                "spans_a": len(spans_a),
+                "spans_b": len(spans_b),
+                "matched": len(both),
+                "f1": f1(len(both), len(spans_a), len(spans_b)),
+                "per_label": per_label,
+            }
+        )
+    return {
+        "annotators": annotators,
+        "documents": shared_docs,
+        "pairs": pairs,
+        "mean_f1": _mean(p["f1"] for p in pairs),
+    }
+
+
+def dataset_span_agreement(session: Session, dataset_id: int) -> dict[str, Any] | None:
+    """Agreement of the dataset's human annotators on spans (None with fewer than two per document)."""
+    from nlpipe.store.annotations import human_spans
+
+    return span_agreement(human_spans(session, dataset_id))

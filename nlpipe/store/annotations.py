@@ -437,6 +437,21 @@ def label_set(session: Session, dataset: str) -> dict[str, list[str]]:
     }
 
 
+def human_spans(session: Session, dataset_id: int) -> list[tuple[int, str, int, int, str]]:
+    """(document_id, author, start, end, label) of every human span with a named author."""
+    return [
+        (d, a, int(start), int(end), lab)
+        for d, a, start, end, lab in session.execute(
+            select(Annotation.document_id, Annotation.author, Annotation.start, Annotation.end, Annotation.label).where(
+                Annotation.dataset_id == dataset_id,
+                Annotation.kind == "span",
+                Annotation.source == "human",
+                Annotation.author.is_not(None),
+            )
+        ).all()
+    ]
+
+
 def human_labels(session: Session, dataset_id: int) -> list[tuple[int, str, str]]:
     """(document_id, author, label) of every human document label with a named author."""
     return [

@@ -490,7 +490,7 @@ def list_datasets(session: Session) -> list[dict[str, Any]]:
 
 
 def dataset_stats(session: Session, name: str) -> dict[str, Any]:
-    from nlpipe.store.agreement import dataset_agreement
+    from nlpipe.store.agreement import dataset_agreement, dataset_span_agreement
 
     ds = get_dataset(session, name)
     data = load_dataset(session, name, labeled_only=False)
@@ -525,4 +525,5 @@ def dataset_stats(session: Session, name: str) -> dict[str, Any]:
         "mean_chars": round(float(np.mean(lengths)), 1) if lengths else 0.0,
         # Cohen's kappa between human annotators on documents several labeled; None when none did.
         "agreement": dataset_agreement(session, ds.id),
+        "span_agreement": dataset_span_agreement(session, ds.id),
     }

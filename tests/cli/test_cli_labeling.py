@@ -84,3 +84,18 @@ def test_cli_datasets_stats_shows_agreement(ids):
     assert "alice" in out and "bob" in out and "0.500" in out
     agr = json.loads(ok("datasets", "stats", "d", "--json").stdout)["agreement"]
     assert agr["pairs"][0]["kappa"] == pytest.approx(0.5) and agr["documents"] == 4
+
+
+def test_cli_datasets_stats_shows_span_agreement(ids):
+    st = open_store(get_settings())
+    with st.session() as s:
+        doc = ids[TEXTS[1]]  # "Shares slid after the bank missed ..."
+        A.add_annotations(s, "d", doc, "alice", spans=[{"start": 22, "end": 26, "label": "ORG"}])
+        A.add_annotations(s, "d", doc, "bob", spans=[{"start": 22, "end": 26, "label": "ORG"},
+                                                     {"start": 0, "end": 6, "label": "MISC"}])  # fmt: skip
+    st.close()
+    out = ok("datasets", "stats", "d").output
+    assert "Span agreement" in out and "Inter-annotator agreement" not in out
+    assert "0.667" in out  # 2 * 1 / (1 + 2)
+    agr = json.loads(ok("datasets", "stats", "d", "--json").stdout)["span_agreement"]
+    assert agr["pairs"][0]["per_label"] == {"MISC": 0.0, "ORG": 1.0}
