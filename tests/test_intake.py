@@ -93,6 +93,22 @@ def test_cli_ingest_summary_and_exit_codes(tmp_path):
     assert missing.exit_code == 1 and "[E195]" in missing.stderr and "Traceback" not in missing.stderr
 
 
+def test_cli_ingest_failure_table_names_each_file_in_full(tmp_path):
+    """However deep the folder, the table shows each failed file's whole name, relative to the folder given."""
+    deep = tmp_path / "a-rather-long-folder-name-for-the-customer-exports" / "another-level-of-folders"
+    (deep / "sub").mkdir(parents=True)
+    (deep / "fine.txt").write_text("A perfectly ordinary document.")
+    (deep / "sub" / "empty-feedback-export-2026-11.txt").write_bytes(b"")
+    (deep / "sub" / "scrambled-binary-blob.bin").write_bytes(b"\x00\x01\x02binary")
+    result = CliRunner().invoke(app, ["ingest", "d", str(deep)])
+    assert result.exit_code == 0, result.output
+    rows = [line.split("│")[1:4] for line in result.stderr.splitlines() if line.startswith("│")]
+    names = "".join(cells[0].strip() for cells in rows)  # a long name folds over several lines of its cell
+    assert names == "sub/empty-feedback-export-2026-11.txtsub/scrambled-binary-blob.bin"
+    assert [cells[1].strip() for cells in rows if cells[1].strip()] == ["E176", "E175"]
+    assert str(deep) not in result.stderr  # not repeated in front of every name and message
+
+
 # ------------------------------------------------------------------------------------------ upload progress
 
 ZIP7 = {f"m/{i}.txt": f"Member number {i} of the archive.".encode() for i in range(7)}

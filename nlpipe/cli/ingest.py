@@ -49,9 +49,23 @@ def ingest(
         table.add_row("skipped files", str(len(summary.skipped)))
         out.print(table)
         if summary.failures or summary.skipped:
-            problems = Table("file", "code", "message", title="Not stored")
+            problems = Table(title="Not stored")
+            problems.add_column("file", overflow="fold")  # the whole name, over several lines if need be
+            problems.add_column("code")
+            problems.add_column("message")
             for f in summary.failures + summary.skipped:
-                problems.add_row(f.source, f.code, f.message)
+                message = f.message.removeprefix(f"{f.source}: ")  # the file is in its own column
+                problems.add_row(_shown(f.source, paths), f.code, message)
             err.print(problems)
     if summary.failures and not summary.documents:
         raise typer.Exit(1)
+
+
+def _shown(source: str, paths: list[Path]) -> str:
+    """A failure's source relative to the folder given on the command line that holds it (as given otherwise)."""
+    for path in paths:
+        if path.is_dir():
+            prefix = path.as_posix().rstrip("/") + "/"
+            if source.startswith(prefix):
+                return source[len(prefix) :]
+    return source
