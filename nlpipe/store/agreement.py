@@ -44,6 +44,17 @@ def _mean(values: Iterable[float | None]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
+def _by_annotator(items: Iterable[tuple[Any, str, Hashable]]) -> tuple[dict[str, dict[Any, set]], list[str], int]:
+    """``(document, annotator, item)`` -> (annotator -> document -> items, the annotators sorted, the number of
+    documents with items from two or more annotators)."""
+    by_annotator: dict[str, dict[Any, set]] = defaultdict(lambda: defaultdict(set))
+    for doc, who, item in items:
+        by_annotator[who][doc].add(item)
+    annotators = sorted(by_annotator)
+    doc_counts = Counter(doc for who in annotators for doc in by_annotator[who])
+    return by_annotator, annotators, sum(1 for c in doc_counts.values() if c > 1)
+
+
 def agreement(rows: Iterable[tuple[Any, str, str]]) -> dict[str, Any] | None:
     """Pairwise Cohen's kappa over annotators, on the documents both of a pair labeled.
 
@@ -52,12 +63,7 @@ def agreement(rows: Iterable[tuple[Any, str, str]]) -> dict[str, Any] | None:
     with at least two annotators and each pair has ``a``, ``b``, ``documents``, ``observed`` (share of documents
     with the same label set), ``kappa`` and, for multi-label data, ``per_label`` kappas.
     """
-    by_annotator: dict[str, dict[Any, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for doc, who, label in rows:
-        by_annotator[who][doc].add(label)
-    annotators = sorted(by_annotator)
-    doc_counts = Counter(doc for who in annotators for doc in by_annotator[who])
-    shared_docs = sum(1 for c in doc_counts.values() if c > 1)
+    by_annotator, annotators, shared_docs = _by_annotator(rows)
     if shared_docs == 0:
         return None
     multi = any(len(labs) > 1 for who in annotators for labs in by_annotator[who].values())
@@ -108,12 +114,7 @@ def span_agreement(rows: Iterable[tuple[Any, str, int, int, str]]) -> dict[str, 
     from two annotators; else ``{"annotators", "documents", "pairs": [{"a", "b", "documents", "spans_a",
     "spans_b", "matched", "f1", "per_label"}], "mean_f1"}``.
     """
-    by_annotator: dict[str, dict[Any, set[tuple[int, int, str]]]] = defaultdict(lambda: defaultdict(set))
-    for doc, who, start, end, label in rows:
-        by_annotator[who][doc].add((start, end, label))
-    annotators = sorted(by_annotator)
-    doc_counts = Counter(doc for who in annotators for doc in by_annotator[who])
-    shared_docs = sum(1 for c in doc_counts.values() if c > 1)
+    by_annotator, annotators, shared_docs = _by_annotator((doc, who, (s, e, lab)) for doc, who, s, e, lab in rows)
     if shared_docs == 0:
         return None
 
