@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from nlpipe.errors import LimitError
+
 
 class Health(BaseModel):
     status: str
@@ -55,6 +57,17 @@ class TextsIn(BaseModel):
     @property
     def all_texts(self) -> list[str]:
         return [self.text] if self.text is not None else list(self.texts or [])
+
+    def texts_within(self, limit: int) -> list[str]:
+        """The texts, or E607 when there are more than ``limit`` (``NLPIPE_MAX_BATCH_TEXTS``)."""
+        texts = self.all_texts
+        if len(texts) > limit:
+            raise LimitError(
+                "E607",
+                f"{len(texts)} texts in one request; the limit is {limit} (NLPIPE_MAX_BATCH_TEXTS). Split the request.",
+                field="texts",
+            )
+        return texts
 
 
 class PredictRequest(TextsIn):

@@ -32,14 +32,7 @@ def get_model(name: str, settings: SettingsDep, models: ModelsDep, version: str 
 
 @router.post("/{name}:predict", response_model=PredictResponse, response_model_exclude_none=True)
 def predict(name: str, body: PredictRequest, settings: SettingsDep, models: ModelsDep) -> dict:
-    texts = body.all_texts
-    if len(texts) > settings.max_batch_texts:
-        raise LimitError(
-            "E607",
-            f"{len(texts)} texts in one request; the limit is {settings.max_batch_texts} "
-            "(NLPIPE_MAX_BATCH_TEXTS). Split the request.",
-            field="texts",
-        )
+    texts = body.texts_within(settings.max_batch_texts)
     predictor = models.get(name, body.version)
     preds = predictor.predict(texts, **predictor.check_options(body.options()))
     return {"model": predictor.name, "version": predictor.version, "predictions": [p.to_dict() for p in preds]}

@@ -10,7 +10,6 @@ from fastapi import APIRouter
 
 from api.deps import SettingsDep
 from api.schemas import LexiconRequest, PredictResponse
-from nlpipe.errors import LimitError
 
 router = APIRouter(prefix="/v1", tags=["sentiment"])
 
@@ -20,14 +19,7 @@ def predict_lexicon(body: LexiconRequest, settings: SettingsDep) -> dict:
     """Sentiment of each text from the VADER lexicon (model ``lexicon``, version ``vader-<release>``)."""
     from nlpipe.tasks.sentiment import lexicon_predictor
 
-    texts = body.all_texts
-    if len(texts) > settings.max_batch_texts:
-        raise LimitError(
-            "E607",
-            f"{len(texts)} texts in one request; the limit is {settings.max_batch_texts} "
-            "(NLPIPE_MAX_BATCH_TEXTS). Split the request.",
-            field="texts",
-        )
+    texts = body.texts_within(settings.max_batch_texts)
     predictor = lexicon_predictor()
     preds = predictor.predict(texts, **predictor.check_options({"sentences": body.sentences}))
     return {"model": predictor.name, "version": predictor.version, "predictions": [p.to_dict() for p in preds]}
