@@ -110,16 +110,20 @@ def read_conll(path: Path, *, encoding: str | None = None, conll_docs: bool = Fa
             offset += len(text) + 1
         return Record(text="\n".join(texts), labels=[], spans=spans, file=str(path), line=doc_line or doc[0].line)
 
+    def end_sentence(finished: _Sentence) -> Record | None:
+        """A sentence is complete: its record, or None when it joins its document (``conll_docs``)."""
+        if conll_docs:
+            doc.append(finished)
+            return None
+        text, spans = _sentence_text(finished)
+        return Record(text=text, labels=[], spans=spans, file=str(path), line=finished.line)
+
     for n, line in iter_lines(path, encoding):
         fields = line.split()
         if not fields or fields[0] == DOCSTART:
-            if sent is not None:
-                if conll_docs:
-                    doc.append(sent)
-                else:
-                    text, spans = _sentence_text(sent)
-                    yield Record(text=text, labels=[], spans=spans, file=str(path), line=sent.line)
-                sent = None
+            if sent is not None and (rec := end_sentence(sent)) is not None:
+                yield rec
+            sent = None
             if fields and conll_docs:
                 if doc:
                     yield doc_record()
@@ -148,12 +152,8 @@ def read_conll(path: Path, *, encoding: str | None = None, conll_docs: bool = Fa
             sent = _Sentence(n)
         sent.tokens.append(fields[0])
         sent.tags.append((m.group(1), m.group(2)))
-    if sent is not None:
-        if conll_docs:
-            doc.append(sent)
-        else:
-            text, spans = _sentence_text(sent)
-            yield Record(text=text, labels=[], spans=spans, file=str(path), line=sent.line)
+    if sent is not None and (rec := end_sentence(sent)) is not None:
+        yield rec
     if conll_docs and doc:
         yield doc_record()
 
