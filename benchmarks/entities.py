@@ -47,8 +47,9 @@ Doc = tuple[str, list[tuple[int, int, str]], list[list[str]], list[list[tuple[in
 # ------------------------------------------------------------------------------------------------- data
 
 
-def iob1_spans(tags: list[str]) -> list[tuple[int, int, str]]:
-    """Token spans (start, end exclusive, type) from IOB1 tags (B- only where an entity follows one of its type)."""
+def tag_spans(tags: list[str]) -> list[tuple[int, int, str]]:
+    """Token spans (start, end exclusive, type) from IOB1 or IOB2 tags: an entity starts at B-, or at an I- after O
+    or another type (as conlleval reads them), and ends before O, B- or another type."""
     spans, start, label = [], -1, ""
     for i, tag in enumerate([*tags, "O"]):
         prefix, _, lab = tag.partition("-")
@@ -83,10 +84,10 @@ def read_conll(name: str) -> list[Doc]:
             for t in toks:
                 starts.append(pos)
                 pos += len(t) + 1
-            spans += [(starts[s], starts[e - 1] + len(toks[e - 1]), lab) for s, e, lab in iob1_spans(tg)]
+            spans += [(starts[s], starts[e - 1] + len(toks[e - 1]), lab) for s, e, lab in tag_spans(tg)]
             lines.append(" ".join(toks))
             offset = pos
-        docs.append(("\n".join(lines), spans, [t for t, _ in sents], [iob1_spans(tg) for _, tg in sents]))
+        docs.append(("\n".join(lines), spans, [t for t, _ in sents], [tag_spans(tg) for _, tg in sents]))
         sents.clear()
 
     for line in (CONLL / name).read_text(encoding="utf-8").split("\n"):
@@ -289,22 +290,9 @@ def run_crf(train: list[Doc], dev: list[Doc], test: list[Doc]) -> dict:
     tags = crf.predict([_crf_features(s) for s in sents])
     pred_s = time.perf_counter() - t0
     gold = [set(sp) for d in test for sp in d[3]]
-    pred = [_bio_spans(t) for t in tags]
+    pred = [set(tag_spans(t)) for t in tags]
     return score(gold, pred) | {"train_min": train_s / 60, "train_cpu_min": train_cpu / 60,
                                 "words_per_s": n_words(test) / pred_s}  # fmt: skip
-
-
-def _bio_spans(tags: list[str]) -> set[tuple[int, int, str]]:
-    """Token spans from IOB2 tags (an I- after O or another type starts an entity, as conlleval does)."""
-    spans, start, label = set(), -1, ""
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, lab = tag.partition("-")
-        if start >= 0 and (prefix in ("O", "B") or lab != label):
-            spans.add((start, i, label))
-            start = -1
-        if prefix in ("B", "I") and start < 0:
-            start, label = i, lab
-    return spans
 
 
 def memory_10mb(model_dir: Path) -> dict:
