@@ -23,6 +23,7 @@ than the page cap (:class:`~nlpipe.errors.LimitError`).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -337,26 +338,33 @@ def ocr_pages(
             with PDFIUM_LOCK:
                 doc.close()
     else:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")  # fork is unsafe in threaded servers
-        pool = ProcessPoolExecutor(
-            count, mp_context=context, initializer=_worker_init, initargs=(data, password, _tesseract_cmd(), lang, dpi)
-        )
-        try:
-            for out in pool.map(_worker_page, numbers):
+        initargs = (data, password, _tesseract_cmd(), lang, dpi)
+        with contextlib.closing(_pool_map(source, count, _worker_init, initargs, _worker_page, numbers)) as outs:
+            for out in outs:
                 if out[0] == "error":
                     _, number, code, message = out
                     raise _fail(code, message, source, number)
                 _, number, text, width, height, words = out
                 results[number] = Page(number, text, width, height, words, ocr=True)
-        except BrokenProcessPool:
-            raise _fail(
-                "E166", "an OCR worker process died (out of memory?); lower --ocr-dpi or the worker count", source
-            ) from None
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)  # on an error, do not OCR the remaining pages
     return [results[n] for n in numbers]
+
+
+def _pool_map(source: str, workers: int, initializer: Any, initargs: tuple, fn: Any, items: Any) -> Iterator[Any]:
+    """``fn`` over ``items`` in ``workers`` new worker processes (``initializer(*initargs)`` in each), results in
+    order. A worker that dies is E166. Close the generator when stopping early (an error): the items not yet
+    started are then cancelled and the workers shut down."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # fork is unsafe in threaded servers
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs)
+    try:
+        yield from pool.map(fn, items)
+    except BrokenProcessPool:
+        raise _fail(
+            "E166", "an OCR worker process died (out of memory?); lower --ocr-dpi or the worker count", source
+        ) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def ocr_image(
@@ -411,30 +419,16 @@ def ocr_image_pages(
             image = _open_image(image_bytes, source, frame, page=frame + 1)
             pages.append(_ocr_frame(image, source, lang, dpi, frame + 1, page=frame + 1))
         return pages
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")  # fork is unsafe in threaded servers
-    pool = ProcessPoolExecutor(
-        pool_size,
-        mp_context=context,
-        initializer=_image_worker_init,
-        initargs=(image_bytes, source, _tesseract_cmd(), lang, dpi),
-    )
+    initargs = (image_bytes, source, _tesseract_cmd(), lang, dpi)
     pages = []
-    try:
-        for out in pool.map(_image_worker_frame, range(count)):
+    outs = _pool_map(source, pool_size, _image_worker_init, initargs, _image_worker_frame, range(count))
+    with contextlib.closing(outs):
+        for out in outs:
             if out[0] == "error":
                 _, kind, code, message, details = out
-                raise {"LimitError": LimitError, "ConfigError": ConfigError}.get(kind, InputError)(
-                    code, message, **details
-                )
+                error = {"LimitError": LimitError, "ConfigError": ConfigError}.get(kind, InputError)
+                raise error(code, message, **details)
             pages.append(out[1])
-    except BrokenProcessPool:
-        raise _fail(
-            "E166", "an OCR worker process died (out of memory?); lower --ocr-dpi or the worker count", source
-        ) from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # on an error, do not OCR the remaining frames
     return pages
 
 
