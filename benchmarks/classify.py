@@ -129,10 +129,12 @@ def run_fasttext(tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int) -
         path = Path(tmp) / "train.txt"
         t0 = time.perf_counter()
         order = np.random.default_rng(seed).permutation(len(tr_x))  # fastText's SGD needs shuffled lines
-        path.write_text("".join(f"__label__{tr_y[i].replace(' ', '_')} {_ft_line(tr_x[i])}\n" for i in order),
-                        encoding="utf-8")
-        model = fasttext.train_supervised(input=str(path), wordNgrams=2, epoch=25, lr=0.5, dim=50, minCount=1,
-                                          thread=1, seed=seed, verbose=0)
+        path.write_text(
+            "".join(f"__label__{tr_y[i].replace(' ', '_')} {_ft_line(tr_x[i])}\n" for i in order), encoding="utf-8"
+        )
+        model = fasttext.train_supervised(
+            input=str(path), wordNgrams=2, epoch=25, lr=0.5, dim=50, minCount=1, thread=1, seed=seed, verbose=0
+        )
         t1 = time.perf_counter()
     back = {y.replace(" ", "_"): y for y in set(tr_y)}
     labels, _ = model.predict([_ft_line(x) for x in te_x], k=1)
@@ -140,8 +142,9 @@ def run_fasttext(tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int) -
     return pred, t1 - t0, time.perf_counter() - t1
 
 
-def run_nlpipe(tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int, budget: float | None
-               ) -> tuple[list[str], float, float, str]:
+def run_nlpipe(
+    tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int, budget: float | None
+) -> tuple[list[str], float, float, str]:
     t0 = time.perf_counter()
     clf = TextClassifier(seed=seed) if budget is None else TextClassifier(seed=seed, time_budget=budget)
     clf.fit(tr_x, [[y] for y in tr_y])
@@ -195,22 +198,31 @@ def main(argv: list[str] | None = None) -> int:
                     best[chosen] += 1
                 cpu = time.process_time() - cpu0  # training and prediction; prediction is a small part
                 results[s].add(te_y, pred, t_train, cpu, t_pred)
-            print(f"  {name} fold {i + 1}/{n_folds}: "
-                  + ", ".join(f"{s} acc {results[s].accuracy[-1]:.4f} train {results[s].train_s[-1]:.2f}s"
-                              for s in systems), file=sys.stderr, flush=True)
+            print(
+                f"  {name} fold {i + 1}/{n_folds}: "
+                + ", ".join(
+                    f"{s} acc {results[s].accuracy[-1]:.4f} train {results[s].train_s[-1]:.2f}s" for s in systems
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
 
         base_t = statistics.median(results["sklearn"].train_s) if "sklearn" in results else None
         base_cpu = statistics.median(results["sklearn"].train_cpu_s) if "sklearn" in results else None
         print(f"\n{name}: {len(texts)} texts, {len(set(labels))} labels, {n_folds} of {corpus.folds} folds")
-        print(f"{'system':<10} {'accuracy':>9} {'macro-F1':>9} {'train s':>8} {'pred/s':>9} {'train x sklearn':>16}"
-              f" {'cpu s':>7} {'cpu x sklearn':>14}")
+        print(
+            f"{'system':<10} {'accuracy':>9} {'macro-F1':>9} {'train s':>8} {'pred/s':>9} {'train x sklearn':>16}"
+            f" {'cpu s':>7} {'cpu x sklearn':>14}"
+        )
         for s, r in results.items():
             t = statistics.median(r.train_s)
             c = statistics.median(r.train_cpu_s)
             ratio = f"{t / base_t:.2f}" if base_t else "-"
             cpu_ratio = f"{c / base_cpu:.2f}" if base_cpu else "-"
-            print(f"{s:<10} {np.mean(r.accuracy):>9.4f} {np.mean(r.macro_f1):>9.4f} {t:>8.2f} "
-                  f"{statistics.median(r.pred_per_s):>9.0f} {ratio:>16} {c:>7.2f} {cpu_ratio:>14}")
+            print(
+                f"{s:<10} {np.mean(r.accuracy):>9.4f} {np.mean(r.macro_f1):>9.4f} {t:>8.2f} "
+                f"{statistics.median(r.pred_per_s):>9.0f} {ratio:>16} {c:>7.2f} {cpu_ratio:>14}"
+            )
         if "nlpipe" not in results:
             continue
         print(f"nlpipe chose: {', '.join(f'{k} x{v}' for k, v in best.most_common())}")

@@ -33,9 +33,7 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(10 * MB, description="Largest document accepted, in bytes.")
     max_pages: int = Field(2000, description="Most pages read from one PDF.")
     max_archive_members: int = Field(10_000, description="Most files read from one archive.")
-    max_archive_bytes: int = Field(
-        2048 * MB, description="Most bytes an archive may unpack to, all members together."
-    )
+    max_archive_bytes: int = Field(2048 * MB, description="Most bytes an archive may unpack to, all members together.")
     max_compression_ratio: float = Field(
         200.0, description="Largest uncompressed:compressed ratio of an archive member (zip bomb guard)."
     )

@@ -312,8 +312,19 @@ def test_classify_explain_rejects_unknown_label(topic_model) -> None:
         ("aa bb", [["x"]], {}, "E304", ["list of strings"]),
         (["", "  ", "\n"], [["x"], ["y"], ["x"]], {}, "E305", ["empty"]),
     ],
-    ids=["empty", "length", "one-label", "multi-no-labels", "no-label", "two-labels", "flat-y", "non-str-text",
-         "blank-label", "str-texts", "blank-texts"],
+    ids=[
+        "empty",
+        "length",
+        "one-label",
+        "multi-no-labels",
+        "no-label",
+        "two-labels",
+        "flat-y",
+        "non-str-text",
+        "blank-label",
+        "str-texts",
+        "blank-texts",
+    ],
 )
 def test_classify_training_errors(texts, y, kwargs, code, words) -> None:
     with pytest.raises(TrainingError) as exc:
@@ -395,8 +406,12 @@ def test_classify_explicit_validation_and_progress() -> None:
     v_texts.append("a text about weather")
     v_labels.append(["weather"])  # unknown to training: ignored
     calls: list[tuple[str, int, int]] = []
-    clf = TextClassifier(seed=0).fit(texts, labels, validation=(v_texts, v_labels),
-                                     progress=lambda stage, done, total: calls.append((stage, done, total)))
+    clf = TextClassifier(seed=0).fit(
+        texts,
+        labels,
+        validation=(v_texts, v_labels),
+        progress=lambda stage, done, total: calls.append((stage, done, total)),
+    )
     assert calls[0] == ("search", 0, 2) and calls[-1] == ("search", 2, 2)
     assert all(stage == "search" for stage, _, _ in calls)  # nothing to refit: validation was given
     assert clf.search_[0]["score"] > 0.9
@@ -408,8 +423,14 @@ def test_classify_explicit_validation_and_progress() -> None:
 
 def test_classify_estimator_contract(topic_model) -> None:
     clf, texts, labels = topic_model
-    params = {"multi_label": True, "time_budget": 5.0, "seed": 3, "candidates": ("svm_word",),
-              "class_weight": None, "validation_fraction": 0.2}
+    params = {
+        "multi_label": True,
+        "time_budget": 5.0,
+        "seed": 3,
+        "candidates": ("svm_word",),
+        "class_weight": None,
+        "validation_fraction": 0.2,
+    }
     est = TextClassifier(**params)
     assert est.get_params() == params
     fresh = clone(clf)
@@ -420,8 +441,9 @@ def test_classify_estimator_contract(topic_model) -> None:
 def test_classify_tiny_dataset_and_array_inputs() -> None:
     clf = TextClassifier().fit(np.array(["goal for the striker", "profit at the bank"]), [["sports"], ["finance"]])
     assert clf.predict(["the striker"]) == [["sports"]]
-    multi = TextClassifier(multi_label=True).fit(["invoice refund", "parcel late", "app crash"],
-                                                 [np.array(["billing"]), ["delivery"], []])
+    multi = TextClassifier(multi_label=True).fit(
+        ["invoice refund", "parcel late", "app crash"], [np.array(["billing"]), ["delivery"], []]
+    )
     assert multi.labels_ == ["billing", "delivery"]
     assert multi.predict_proba(["refund"]).shape == (1, 2)
 

@@ -95,8 +95,11 @@ def train(
             time_budget=time_budget,
             seed=seed,
             progress=progress,
-            **{k: v for k, v in {"scale": scale, "base": base, "entity_lists": entity_list,
-                                 "ruler": ruler}.items() if v or (k == "scale" and v is not None)},  # fmt: skip
+            **{
+                k: v
+                for k, v in {"scale": scale, "base": base, "entity_lists": entity_list, "ruler": ruler}.items()
+                if v or (k == "scale" and v is not None)
+            },  # fmt: skip
         )
     for c in result.checks:
         err.print(f"[yellow]warning {c.code}:[/yellow] {c.message}")

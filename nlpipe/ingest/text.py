@@ -479,8 +479,15 @@ def _row_document(text: str, *, source: str, line: int, mime: str, labels: list[
 
 def _rows(data: bytes, source: str, fmt: str, mime: str, max_bytes: int, text_col: str | None) -> list[Document]:
     return [
-        _row_document(_normalise_newlines(rec.text), source=source, line=rec.line or 0, mime=mime,
-                      labels=rec.labels, split=rec.split, external_id=rec.external_id)  # fmt: skip
+        _row_document(
+            _normalise_newlines(rec.text),
+            source=source,
+            line=rec.line or 0,
+            mime=mime,
+            labels=rec.labels,
+            split=rec.split,
+            external_id=rec.external_id,
+        )  # fmt: skip
         for rec in _formats.parse_bytes(data, source, fmt, text_col=text_col, max_bytes=max_bytes)
     ]
 

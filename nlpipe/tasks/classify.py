@@ -123,33 +123,50 @@ def _check_texts(texts: object, name: str, error: type[Exception], code: str) ->
     out = list(texts)
     for i, t in enumerate(out):
         if not isinstance(t, str):
-            raise error(code, f"{name}[{i}] is {type(t).__name__}, not a string; give one string per text.",
-                        field=f"{name}[{i}]")
+            raise error(
+                code,
+                f"{name}[{i}] is {type(t).__name__}, not a string; give one string per text.",
+                field=f"{name}[{i}]",
+            )
     return out
 
 
 def _check_labels(y: object, n: int, multi_label: bool, name: str) -> list[list[str]]:
     if not _is_list_like(y):
-        raise TrainingError("E301", f"{name} must be a list with one list of labels per text; "
-                            f"got {type(y).__name__}.", field=name)
+        raise TrainingError(
+            "E301", f"{name} must be a list with one list of labels per text; got {type(y).__name__}.", field=name
+        )
     if len(y) != n:
-        raise TrainingError("E301", f"There are {n} texts but {len(y)} label lists in {name}; "
-                            "give exactly one list of labels per text.", field=name)
+        raise TrainingError(
+            "E301",
+            f"There are {n} texts but {len(y)} label lists in {name}; give exactly one list of labels per text.",
+            field=name,
+        )
     out: list[list[str]] = []
     for i, labs in enumerate(y):
         if not _is_list_like(labs):
-            raise TrainingError("E304", f"{name}[{i}] is {type(labs).__name__}, not a list of labels; give one "
-                                "list per text, e.g. [['sports'], ['politics']].", field=f"{name}[{i}]")
+            raise TrainingError(
+                "E304",
+                f"{name}[{i}] is {type(labs).__name__}, not a list of labels; give one "
+                "list per text, e.g. [['sports'], ['politics']].",
+                field=f"{name}[{i}]",
+            )
         labs = list(labs)
         for lab in labs:
             if not isinstance(lab, str) or not lab.strip():
-                raise TrainingError("E304", f"{name}[{i}] holds the label {lab!r}; labels must be non-empty "
-                                    "strings.", field=f"{name}[{i}]")
+                raise TrainingError(
+                    "E304",
+                    f"{name}[{i}] holds the label {lab!r}; labels must be non-empty strings.",
+                    field=f"{name}[{i}]",
+                )
         if not multi_label and len(labs) != 1:
             what = "no label" if not labs else f"{len(labs)} labels ({', '.join(map(repr, labs))})"
-            raise TrainingError("E303", f"{name}[{i}] has {what}, but single-label training needs exactly one "
-                                "label per text. Fix or drop that text, or train with multi_label=True.",
-                                field=f"{name}[{i}]")
+            raise TrainingError(
+                "E303",
+                f"{name}[{i}] has {what}, but single-label training needs exactly one "
+                "label per text. Fix or drop that text, or train with multi_label=True.",
+                field=f"{name}[{i}]",
+            )
         out.append(sorted(set(labs)))
     return out
 
@@ -217,8 +234,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise _param_error("E322", "seed", "an integer between 0 and 2**32 - 1", sd)
         cands = DEFAULT_CANDIDATES if self.candidates is None else self.candidates
         if isinstance(cands, str) or not isinstance(cands, Sequence) or not cands:
-            raise _param_error("E323", "candidates", f"None or a non-empty tuple of names from {sorted(CANDIDATES)}",
-                               self.candidates)
+            raise _param_error(
+                "E323", "candidates", f"None or a non-empty tuple of names from {sorted(CANDIDATES)}", self.candidates
+            )
         unknown = [c for c in cands if c not in CANDIDATES]
         if unknown or len(set(cands)) != len(cands):
             must = f"distinct names from {sorted(CANDIDATES)}" + (f" (unknown: {unknown})" if unknown else "")
@@ -257,14 +275,16 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         seed = int(self.seed)
         texts = _check_texts(texts, "texts", TrainingError, "E304")
         if not texts:
-            raise TrainingError("E301", "texts is empty; give at least two labeled texts to train on.",
-                                field="texts")
+            raise TrainingError("E301", "texts is empty; give at least two labeled texts to train on.", field="texts")
         lists = _check_labels(y, len(texts), multi, "y")
         labels = sorted({lab for labs in lists for lab in labs})
         if len(labels) < 2:
             found = f"only the label {labels[0]!r}" if labels else "no labels at all"
-            raise TrainingError("E302", f"The training data has {found}; a classifier needs texts of at least "
-                                "two different labels.", field="y")
+            raise TrainingError(
+                "E302",
+                f"The training data has {found}; a classifier needs texts of at least two different labels.",
+                field="y",
+            )
         index = {lab: j for j, lab in enumerate(labels)}
         Y = np.zeros((len(texts), len(labels)), dtype=bool)
         for i, labs in enumerate(lists):
@@ -327,19 +347,30 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             scale, bias, thresholds = self._calibrate(S_va, Y_va, multi)
             P = self._proba(S_va, scale, bias, multi)
             score = macro_f1(Y_va, self._decide(P, thresholds, multi))
-            fitted[name] = {"W": W, "b": b, "scale": scale, "bias": bias, "thresholds": thresholds,
-                            "decisions": self._decide(P, thresholds, multi)}
-            search.append({
-                "name": name,
-                "score": round(score, 6),
-                "seconds": round(time.perf_counter() - t0, 3),
-                "params": {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in spec.items()},
-            })
+            fitted[name] = {
+                "W": W,
+                "b": b,
+                "scale": scale,
+                "bias": bias,
+                "thresholds": thresholds,
+                "decisions": self._decide(P, thresholds, multi),
+            }
+            search.append(
+                {
+                    "name": name,
+                    "score": round(score, 6),
+                    "seconds": round(time.perf_counter() - t0, 3),
+                    "params": {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in spec.items()},
+                }
+            )
             if progress:
                 progress("search", i + 1, len(cands))
         if not search:
-            raise TrainingError("E305", "No text has anything to learn from: every text is empty or blank. "
-                                "Give texts with words in them.", field="texts")
+            raise TrainingError(
+                "E305",
+                "No text has anything to learn from: every text is empty or blank. Give texts with words in them.",
+                field="texts",
+            )
         if progress:
             progress("search", len(cands), len(cands))
 
@@ -373,12 +404,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.best_ = best
         return self
 
-    def _check_validation(
-        self, validation: object, index: dict[str, int], multi: bool
-    ) -> tuple[list[str], np.ndarray]:
+    def _check_validation(self, validation: object, index: dict[str, int], multi: bool) -> tuple[list[str], np.ndarray]:
         if not isinstance(validation, tuple | list) or len(validation) != 2:
-            raise TrainingError("E306", "validation must be a pair (texts, label lists) or None; got "
-                                f"{type(validation).__name__}.", field="validation")
+            raise TrainingError(
+                "E306",
+                f"validation must be a pair (texts, label lists) or None; got {type(validation).__name__}.",
+                field="validation",
+            )
         v_texts = _check_texts(validation[0], "validation texts", TrainingError, "E306")
         v_lists = _check_labels(validation[1], len(v_texts), multi, "validation labels")
         keep = []
@@ -387,9 +419,12 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             if multi or known:  # single-label rows whose label was never trained on cannot be scored
                 keep.append((i, known))
         if not keep:
-            raise TrainingError("E306", "No validation text has a label that occurs in the training data; give "
-                                "validation texts labeled like the training texts, or validation=None.",
-                                field="validation")
+            raise TrainingError(
+                "E306",
+                "No validation text has a label that occurs in the training data; give "
+                "validation texts labeled like the training texts, or validation=None.",
+                field="validation",
+            )
         Y = np.zeros((len(keep), len(index)), dtype=bool)
         for r, (_, known) in enumerate(keep):
             Y[r, [index[lab] for lab in known]] = True
@@ -482,8 +517,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         texts = _check_texts(texts, "texts", InputError, "E342")
         if not texts:
             return np.zeros((0, len(self.labels_)))
-        return self._proba(self._scores(texts), self.calibration_scale_, self.calibration_bias_,
-                           bool(self.multi_label))
+        return self._proba(self._scores(texts), self.calibration_scale_, self.calibration_bias_, bool(self.multi_label))
 
     def predict(self, texts: list[str]) -> list[list[str]]:
         """Single-label: ``[[most probable label]]``. Multi-label: the labels at or above their threshold, most
@@ -516,8 +550,9 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if not isinstance(text, str):
             raise InputError("E342", f"text is {type(text).__name__}, not a string.", field="text")
         if label not in self.labels_:
-            raise InputError("E340", f"Unknown label {label!r}; this model knows: {', '.join(self.labels_)}.",
-                             field="label")
+            raise InputError(
+                "E340", f"Unknown label {label!r}; this model knows: {', '.join(self.labels_)}.", field="label"
+            )
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
             raise InputError("E341", f"k must be a positive integer; got {k!r}.", field="k")
         j = self.labels_.index(label)

@@ -20,7 +20,6 @@ def client(trained, tmp_path):
         yield c
 
 
-
 def test_api_upload_needs_a_key(client):
     r = client.post("/v1/datasets/up/documents", files={"files": ("a.txt", b"hello there")})
     assert_error(r, 401, "E601")
