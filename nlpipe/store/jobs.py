@@ -186,7 +186,9 @@ def run_job(store: Store, job_id: int, work: Callable[[JobProgress], dict[str, A
     any other exception fails it with E234 and is logged with its traceback. Nothing is raised: the caller is
     usually a background thread with nobody to catch it.
     """
-    state: dict[str, Any] = {"at": 0.0, "pending": None, "total": None}
+    # "at" is None until the first write: monotonic clocks start at an arbitrary point (boot, on Linux), so no
+    # number stands for "long ago".
+    state: dict[str, Any] = {"at": None, "pending": None, "total": None}
 
     def write(done: int, total: int | None) -> None:
         try:
@@ -202,7 +204,7 @@ def run_job(store: Store, job_id: int, work: Callable[[JobProgress], dict[str, A
             state["total"] = total = done
         state["pending"] = (done, total)
         now = time.monotonic()
-        if now - state["at"] >= PROGRESS_INTERVAL:
+        if state["at"] is None or now - state["at"] >= PROGRESS_INTERVAL:
             state["at"], state["pending"] = now, None
             write(done, total)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import threading
 import time
+import types
 
 import pytest
 from fastapi.testclient import TestClient
@@ -292,6 +293,16 @@ def test_jobs_run_job_records_progress_result_and_errors(store, monkeypatch):
     finished = run_job(store, job["id"], lambda progress: [progress(i, 100) for i in range(101)] and {})
     assert writes == [{"status": "running"}, {"done": 0, "total": 100}, {"done": 100, "total": 100}]
     assert finished["done"] == 100 and finished["status"] == "succeeded"
+
+    # the same on a machine booted seconds ago (time.monotonic() counts from boot): the first call is still
+    # written, whatever the clock reads
+    for clock in (0.0, 5.0, 10.0**7):
+        monkeypatch.setattr(jobs_module, "time", types.SimpleNamespace(monotonic=lambda clock=clock: clock))
+        job = create_job(store, "count")
+        writes.clear()
+        run_job(store, job["id"], lambda progress: [progress(i, 100) for i in range(101)] and {})
+        assert writes == [{"status": "running"}, {"done": 0, "total": 100}, {"done": 100, "total": 100}], clock
+    monkeypatch.setattr(jobs_module, "time", time)
 
     # nothing raised, whatever the work raises
     job = create_job(store, "count")
