@@ -231,6 +231,12 @@ def test_classify_trusted_types_are_exactly_what_is_needed(tmp_path) -> None:
             path = tmp_path / f"{name}-{multi}-{len(clf.labels_)}.skops"
             sio.dump(clf, path)
             needed |= set(sio.get_untrusted_types(file=path))
+    for strategy in ("hashed", "shortlist"):
+        for multi, texts, labels in ((False, s_texts, s_labels), (False, b_texts, b_labels), (True, m_texts, m_labels)):
+            clf = TextClassifier(multi_label=multi, strategy=strategy).fit(texts, labels)
+            path = tmp_path / f"{strategy}-{multi}-{len(clf.labels_)}.skops"
+            sio.dump(clf, path)
+            needed |= set(sio.get_untrusted_types(file=path))
     assert needed == set(TRUSTED_TYPES)
 
 
@@ -430,6 +436,7 @@ def test_classify_estimator_contract(topic_model) -> None:
         "candidates": ("svm_word",),
         "class_weight": None,
         "validation_fraction": 0.2,
+        "strategy": "hashed",
     }
     est = TextClassifier(**params)
     assert est.get_params() == params

@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 __all__ = ["CharNgrams", "WordNgrams", "char_wb_ngrams", "word_ngrams", "nb_log_count_ratio"]
 
 TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
+_WORD_CACHE_MAX = 500_000  # words whose character n-gram columns a fitted CharNgrams keeps for prediction
 _SEP = "\n"  # never inside a term: word tokens are \w+, char_wb n-grams come from whitespace-free words
 
 
@@ -144,6 +145,7 @@ class _Ngrams(TransformerMixin, BaseEstimator):
     # a uint8 array (skops writes arrays as .npy files; a dict or a str would go term by term into its JSON).
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # object.__getstate__ returns the live __dict__: copy it
+        state.pop("_word_columns", None)  # a prediction cache, not part of the model
         vocab = state.get("vocabulary_")
         if isinstance(vocab, dict):
             blob = _SEP.join(self.get_feature_names_out().tolist()).encode("utf-8")
@@ -201,17 +203,30 @@ class CharNgrams(_Ngrams):
             toks.extend(t)
         word_ids = _lookup(toks, words, grow=True)
         docs = _csr(np.repeat(np.arange(len(texts), dtype=np.int64), lengths), word_ids, (len(texts), len(words)))
-        grams: list[str] = []
-        glen = np.empty(len(words), dtype=np.int64)
-        for i, w in enumerate(words):
-            g = char_wb_ngrams(w, lo, hi)
-            glen[i] = len(g)
-            grams.extend(g)
-        ids = _lookup(grams, vocab, grow)
+        if grow:
+            grams: list[str] = []
+            glen = np.empty(len(words), dtype=np.int64)
+            for i, w in enumerate(words):
+                g = char_wb_ngrams(w, lo, hi)
+                glen[i] = len(g)
+                grams.extend(g)
+            ids = _lookup(grams, vocab, grow)
+        else:
+            # Prediction: each word's columns are cut and looked up once and kept (a text repeats the words of
+            # texts before it), so a text costs a dict lookup per distinct word instead of one per n-gram.
+            cache: dict[str, np.ndarray] | None = getattr(self, "_word_columns", None)
+            if cache is None or len(cache) > _WORD_CACHE_MAX:
+                cache = self._word_columns = {}
+            per_word = []
+            for w in words:
+                cols = cache.get(w)
+                if cols is None:
+                    cols = _lookup(char_wb_ngrams(w, lo, hi), vocab, False)
+                    cache[w] = cols = cols[cols >= 0]
+                per_word.append(cols)
+            glen = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
+            ids = np.concatenate(per_word) if per_word else np.zeros(0, dtype=np.int64)
         rows = np.repeat(np.arange(len(words), dtype=np.int64), glen)
-        if not grow:
-            found = ids >= 0
-            rows, ids = rows[found], ids[found]
         word_grams = _csr(rows, ids, (len(words), len(vocab)))
         counts = (docs @ word_grams).tocsr()
         counts.sum_duplicates()

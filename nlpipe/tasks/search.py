@@ -20,6 +20,7 @@ __all__ = [
     "f1_gain_se",
     "best_threshold",
     "fit_temperature",
+    "fit_temperature_hard",
     "fit_platt",
 ]
 
@@ -126,6 +127,17 @@ def fit_temperature(S: np.ndarray, y: np.ndarray) -> float:
 
     def nll(log_a: float) -> float:
         return float(-(target * log_softmax(math.exp(log_a) * S, axis=1)).sum(axis=1).mean())
+
+    res = minimize_scalar(nll, bounds=(-6.0, 7.0), method="bounded", options={"xatol": 1e-5})
+    return float(math.exp(res.x))
+
+
+def fit_temperature_hard(S: np.ndarray, y: np.ndarray) -> float:
+    """Scale ``a`` minimising the log loss of ``softmax(a * S)`` for the true labels ``y``, unsmoothed: for many
+    labels, where smoothing would spread mass over thousands of labels no text could carry."""
+
+    def nll(log_a: float) -> float:
+        return float(-log_softmax(math.exp(log_a) * S, axis=1)[np.arange(len(y)), y].mean())
 
     res = minimize_scalar(nll, bounds=(-6.0, 7.0), method="bounded", options={"xatol": 1e-5})
     return float(math.exp(res.x))

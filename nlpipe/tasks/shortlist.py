@@ -1,0 +1,194 @@
+"""Many labels (hundreds to thousands): a candidate stage, then a linear re-ranker per label on its candidates.
+
+One-vs-rest over every label costs labels x documents (every label's model sees every document) and one dense
+weight per label x feature; at 5,000 labels and 100k documents neither fits the time or the memory. Here:
+
+1. **Candidates.** Each label's centroid (the normalised sum of its documents' TF-IDF rows) keeps only its
+   ``keep`` heaviest features, so the centroids are a small sparse matrix. A document's candidates are the
+   ``n_candidates`` labels whose centroids score highest against it (a sparse product, in blocks of rows).
+2. **Re-ranker.** Each label gets a linear SVM trained on its own documents against the documents that have it
+   among their candidates without carrying it (the hard negatives the candidate stage lets through; at most
+   ``max_negatives`` of them, the highest-scoring first). A label's model thus sees a few hundred rows, not all of
+   them: training grows with documents x candidates, not documents x labels.
+3. **Pruned weights.** Weights below ``prune`` times the label's largest are dropped (DiSMEC, Babbar &
+   Schölkopf 2017: almost nothing is lost), so the weights are a sparse features x labels matrix.
+
+Scores: a label outside a document's candidates scores ``-inf``; a candidate scores its re-ranker's margin.
+Everything here is NumPy / SciPy arrays (no disk, no printing), so skops saves it with this class trusted.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.svm import LinearSVC
+
+__all__ = ["ShortlistLinear"]
+
+Tick = Callable[[int, int], None]
+_BLOCK = 2048  # rows scored against the centroids at once
+
+
+def _normalise_rows(m: sp.csr_matrix) -> sp.csr_matrix:
+    m = sp.csr_matrix(m, dtype=np.float32)
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags((1.0 / norms).astype(np.float32)) @ m)
+
+
+def _top_per_row(m: sp.csr_matrix, keep: int) -> sp.csr_matrix:
+    """Keep the ``keep`` largest entries of each row."""
+    m = sp.csr_matrix(m)
+    rows, cols, vals = [], [], []
+    for i in range(m.shape[0]):
+        a, b = m.indptr[i], m.indptr[i + 1]
+        if b - a > keep:
+            sel = a + np.argpartition(-m.data[a:b], keep - 1)[:keep]
+        else:
+            sel = np.arange(a, b)
+        rows.append(np.full(len(sel), i, dtype=np.int64))
+        cols.append(m.indices[sel])
+        vals.append(m.data[sel])
+    out = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=m.shape)
+    out.sort_indices()
+    return out
+
+
+class ShortlistLinear:
+    """Centroid candidates + per-label linear re-rankers with pruned sparse weights (see module docstring)."""
+
+    def __init__(
+        self,
+        n_candidates: int = 30,
+        keep: int = 400,
+        max_negatives: int = 400,
+        C: float = 0.5,
+        prune: float = 0.01,
+        random_negatives: int = 200,
+        balanced: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.random_negatives = random_negatives
+        self.balanced = balanced
+        self.n_candidates = n_candidates
+        self.keep = keep
+        self.max_negatives = max_negatives
+        self.C = C
+        self.prune = prune
+        self.seed = seed
+
+    # ------------------------------------------------------------------------------------------- fit
+
+    def fit(self, X: sp.csr_matrix, Y: sp.csr_matrix, tick: Tick | None = None) -> ShortlistLinear:
+        """``X``: TF-IDF rows (n x features); ``Y``: boolean labels (n x labels, sparse)."""
+        X = sp.csr_matrix(X, dtype=np.float32)
+        Y = sp.csr_matrix(Y, dtype=np.float32)
+        n, n_labels = Y.shape
+        cent = _top_per_row(_normalise_rows(Y.T @ X), int(self.keep))
+        self.centroids_ = sp.csr_matrix(cent.T)  # features x labels, for X @ centroids_
+        self.n_labels_ = n_labels
+        k = min(int(self.n_candidates), n_labels)
+        cand, cscore = self._candidates(X, k)
+        # pairs (label, row, centroid score) of hard negatives: candidates a row does not carry
+        pr, pc = Y.nonzero()
+        rr = np.repeat(np.arange(n, dtype=np.int64), k)
+        ll = cand.ravel()
+        ss = cscore.ravel()
+        keep = ~np.isin(rr * n_labels + ll, pr.astype(np.int64) * n_labels + pc)
+        rr, ll, ss = rr[keep], ll[keep], ss[keep]
+        order = np.lexsort((-ss, ll))  # by label, then highest centroid score first
+        rr, ll = rr[order], ll[order]
+        neg_start = np.searchsorted(ll, np.arange(n_labels + 1))
+        Ycsc = Y.tocsc()
+        X64 = sp.csr_matrix(X, dtype=np.float64)
+        w_idx, w_val, w_ptr = [], [], [0]
+        bias = np.zeros(n_labels, dtype=np.float32)
+        rng = np.random.default_rng(self.seed)
+        for j in range(n_labels):
+            pos = Ycsc.indices[Ycsc.indptr[j] : Ycsc.indptr[j + 1]]
+            neg = rr[neg_start[j] : neg_start[j + 1]][: int(self.max_negatives)]
+            if len(pos) == 0:
+                bias[j] = -10.0
+                w_ptr.append(w_ptr[-1])
+                continue
+            if self.random_negatives:  # some easy negatives too, so that off-topic rows score low
+                extra = rng.choice(n, size=min(n, int(self.random_negatives)), replace=False)
+                neg = np.union1d(neg, np.setdiff1d(extra, pos))
+            rows = np.concatenate([pos, neg])
+            t = np.r_[np.ones(len(pos), np.int64), np.zeros(len(neg), np.int64)]
+            if len(neg) == 0:
+                w_ptr.append(w_ptr[-1])
+                bias[j] = 1.0
+                continue
+            wpos = len(rows) / (2.0 * len(pos)) if self.balanced else 1.0
+            wneg = len(rows) / (2.0 * len(neg)) if self.balanced else 1.0
+            model = LinearSVC(C=float(self.C), tol=0.1, random_state=int(self.seed))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(X64[rows], t, sample_weight=np.where(t == 1, wpos, wneg))
+            w = model.coef_.ravel()
+            big = np.flatnonzero(np.abs(w) >= float(self.prune) * max(np.abs(w).max(), 1e-12))
+            w_idx.append(big)
+            w_val.append(w[big].astype(np.float32))
+            w_ptr.append(w_ptr[-1] + len(big))
+            bias[j] = float(model.intercept_[0])
+            if tick and (j + 1) % 100 == 0:
+                tick(j + 1, n_labels)
+        idx = np.concatenate(w_idx) if w_idx else np.zeros(0, np.int64)
+        val = np.concatenate(w_val) if w_val else np.zeros(0, np.float32)
+        W = sp.csc_matrix((val, idx, np.asarray(w_ptr)), shape=(X.shape[1], n_labels))
+        self.weights_ = sp.csr_matrix(W)  # features x labels, row-major for X @ weights_
+        self.intercept_ = bias
+        if tick:
+            tick(n_labels, n_labels)
+        return self
+
+    # --------------------------------------------------------------------------------------- scoring
+
+    def _candidates(self, X: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` labels per row by centroid score, and those scores."""
+        n = X.shape[0]
+        cand = np.empty((n, k), dtype=np.int64)
+        score = np.empty((n, k), dtype=np.float32)
+        for a in range(0, n, _BLOCK):
+            S = (X[a : a + _BLOCK] @ self.centroids_).toarray()
+            top = np.argpartition(-S, k - 1, axis=1)[:, :k] if k < S.shape[1] else np.tile(np.arange(k), (len(S), 1))
+            cand[a : a + len(S)] = top
+            score[a : a + len(S)] = np.take_along_axis(S, top, axis=1)
+        return cand, score
+
+    def tune_centroid_weight(
+        self, X: sp.csr_matrix, Y: np.ndarray, multi: bool, grid: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
+    ) -> float:
+        """Pick the weight of the centroid score added to the re-ranker's (``centroid_weight_``) on validation
+        rows ``X`` with boolean labels ``Y``: accuracy of the top label, or for multi-label the share of true
+        labels among the top-``k`` (``k`` = the row's number of labels)."""
+        best, best_hits = 0.0, -1.0
+        k = max(1, int(Y.sum(axis=1).max())) if multi else 1
+        for w in grid:
+            self.centroid_weight_ = w
+            S = self.decision_function(X)
+            top = np.argsort(-S, axis=1, kind="stable")[:, :k]
+            hits = float(np.take_along_axis(Y, top, axis=1).sum())
+            if hits > best_hits:
+                best, best_hits = w, hits
+        self.centroid_weight_ = best
+        return best
+
+    def decision_function(self, X: sp.csr_matrix) -> np.ndarray:
+        """Margins, shape (n, labels): the re-ranker's for each row's candidates, ``-inf`` elsewhere."""
+        X = sp.csr_matrix(X, dtype=np.float32)
+        k = min(int(self.n_candidates), self.n_labels_)
+        cand, cscore = self._candidates(X, k)
+        S = np.full((X.shape[0], self.n_labels_), -np.inf, dtype=np.float32)
+        weight = np.float32(getattr(self, "centroid_weight_", 0.0))
+        for a in range(0, X.shape[0], _BLOCK):
+            M = (X[a : a + _BLOCK] @ self.weights_).toarray()
+            c = cand[a : a + _BLOCK]
+            rows = np.arange(len(c))[:, None]
+            S[a + rows, c] = M[rows, c] + self.intercept_[c] + weight * cscore[a : a + _BLOCK]
+        return S
