@@ -39,3 +39,21 @@ def test_uvicorn_serves_predictions(server):
     assert status == 200 and body["predictions"][0]["predicted"] == ["business"]
     status, body = _call(server + "/v1/models/missing:predict", {"text": "x"})
     assert status == 404 and body["error"]["code"] == "E403"
+
+
+def test_uvicorn_holds_fifty_concurrent_clients(server):
+    """50 clients sending back to back: every answer is 200 (a prediction no longer copies the weight matrix;
+    with a large model that copy made concurrent requests fail with MemoryError, HTTP 500)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    text = "Shares fell after the company missed its quarterly profit forecast. " * 15  # about 1 KB
+
+    def client(i: int) -> list[int]:
+        return [_call(server + "/v1/models/news:predict", {"text": f"{i} {text}"})[0] for _ in range(6)]
+
+    client(0)  # warm up
+    with ThreadPoolExecutor(50) as pool:
+        statuses = [s for batch in pool.map(client, range(50)) for s in batch]
+    assert statuses == [200] * 300
+    status, body = _call(server + "/health")
+    assert status == 200
