@@ -98,6 +98,9 @@ def test_classify_features_equal_sklearn_tfidf(ours, theirs) -> None:
     order = [ours.vocabulary_[t] for t in names]
     assert np.abs(A[:, order] - A2).max() < 1e-12
     assert np.abs(B[:, order] - B2).max() < 1e-12
+    # known words (kept at fit with their columns) and unseen ones, mixed in one call, give the same rows
+    mixed = [texts[0], new[0], texts[-3] + " zzz " + texts[1]]
+    assert np.abs(ours.transform(mixed)[:, order] - theirs.transform(mixed)).max() < 1e-12
 
 
 # ------------------------------------------------------------------------------------------ single-label

@@ -29,7 +29,6 @@ from sklearn.utils.validation import check_is_fitted
 __all__ = ["CharNgrams", "WordNgrams", "char_wb_ngrams", "word_ngrams", "nb_log_count_ratio"]
 
 TOKEN_PATTERN = re.compile(r"(?u)\b\w\w+\b")
-_WORD_CACHE_MAX = 500_000  # words whose character n-gram columns a fitted CharNgrams keeps for prediction
 _SEP = "\n"  # never inside a term: word tokens are \w+, char_wb n-grams come from whitespace-free words
 
 
@@ -109,6 +108,10 @@ class _Ngrams(TransformerMixin, BaseEstimator):
         if len(keep) == 0:  # too few texts for min_df: keep everything rather than nothing
             keep = np.flatnonzero(df >= 1)
         self.idf_ = np.log((1.0 + counts.shape[0]) / (1.0 + df[keep].astype(np.float64))) + 1.0
+        fit_words = self.__dict__.pop("_fit_words", None)
+        if fit_words is not None:  # character n-grams: each training word's kept columns, for prediction
+            self.word_index_ = fit_words[0]
+            self.word_grams_ = fit_words[1] if len(keep) == len(vocab) else sp.csr_matrix(fit_words[1][:, keep])
         if len(keep) == len(vocab):  # nothing dropped: columns are already numbered in insertion order
             self.vocabulary_ = vocab
             return self._tfidf(counts)
@@ -145,18 +148,21 @@ class _Ngrams(TransformerMixin, BaseEstimator):
     # a uint8 array (skops writes arrays as .npy files; a dict or a str would go term by term into its JSON).
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # object.__getstate__ returns the live __dict__: copy it
-        state.pop("_word_columns", None)  # a prediction cache, not part of the model
         vocab = state.get("vocabulary_")
         if isinstance(vocab, dict):
             blob = _SEP.join(self.get_feature_names_out().tolist()).encode("utf-8")
             state["vocabulary_"] = np.frombuffer(blob, dtype=np.uint8).copy()
+        words = state.get("word_index_")
+        if isinstance(words, dict):  # words come from str.split(): never a newline inside
+            state["word_index_"] = np.frombuffer(_SEP.join(words).encode("utf-8"), dtype=np.uint8).copy()
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        vocab = state.get("vocabulary_")
-        if isinstance(vocab, np.ndarray):
-            terms = vocab.tobytes().decode("utf-8").split(_SEP) if vocab.size else []
-            state = {**state, "vocabulary_": dict(zip(terms, range(len(terms)), strict=True))}
+        for key in ("vocabulary_", "word_index_"):
+            value = state.get(key)
+            if isinstance(value, np.ndarray):
+                terms = value.tobytes().decode("utf-8").split(_SEP) if value.size else []
+                state = {**state, key: dict(zip(terms, range(len(terms)), strict=True))}
         super().__setstate__(state)
 
 
@@ -192,8 +198,23 @@ class CharNgrams(_Ngrams):
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
 
-    def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
+    def _word_grams(self, words: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
+        """(words x columns) counts of each word's character n-grams."""
         lo, hi = self.ngram_range
+        grams: list[str] = []
+        glen = np.empty(len(words), dtype=np.int64)
+        for i, w in enumerate(words):
+            g = char_wb_ngrams(w, lo, hi)
+            glen[i] = len(g)
+            grams.extend(g)
+        ids = _lookup(grams, vocab, grow)
+        rows = np.repeat(np.arange(len(words), dtype=np.int64), glen)
+        if not grow:
+            found = ids >= 0
+            rows, ids = rows[found], ids[found]
+        return _csr(rows, ids, (len(words), len(vocab)))
+
+    def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
         words: dict[str, int] = {}
         toks: list[str] = []
         lengths = np.empty(len(texts), dtype=np.int64)
@@ -202,32 +223,25 @@ class CharNgrams(_Ngrams):
             lengths[i] = len(t)
             toks.extend(t)
         word_ids = _lookup(toks, words, grow=True)
-        docs = _csr(np.repeat(np.arange(len(texts), dtype=np.int64), lengths), word_ids, (len(texts), len(words)))
+        listed = list(words)
         if grow:
-            grams: list[str] = []
-            glen = np.empty(len(words), dtype=np.int64)
-            for i, w in enumerate(words):
-                g = char_wb_ngrams(w, lo, hi)
-                glen[i] = len(g)
-                grams.extend(g)
-            ids = _lookup(grams, vocab, grow)
+            word_grams = self._word_grams(listed, vocab, True)
+            self._fit_words = (words, word_grams)  # fit_transform keeps them for prediction
         else:
-            # Prediction: each word's columns are cut and looked up once and kept (a text repeats the words of
-            # texts before it), so a text costs a dict lookup per distinct word instead of one per n-gram.
-            cache: dict[str, np.ndarray] | None = getattr(self, "_word_columns", None)
-            if cache is None or len(cache) > _WORD_CACHE_MAX:
-                cache = self._word_columns = {}
-            per_word = []
-            for w in words:
-                cols = cache.get(w)
-                if cols is None:
-                    cols = _lookup(char_wb_ngrams(w, lo, hi), vocab, False)
-                    cache[w] = cols = cols[cols >= 0]
-                per_word.append(cols)
-            glen = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
-            ids = np.concatenate(per_word) if per_word else np.zeros(0, dtype=np.int64)
-        rows = np.repeat(np.arange(len(words), dtype=np.int64), glen)
-        word_grams = _csr(rows, ids, (len(words), len(vocab)))
+            # Prediction: the training words' n-gram columns were kept at fit (word_grams_), so a known word
+            # is one dict lookup; only words never seen in training are cut into n-grams here.
+            known = getattr(self, "word_index_", None) or {}
+            rows = _lookup(listed, known, False) if known else np.full(len(listed), -1, dtype=np.int64)
+            seen = rows >= 0
+            new = np.flatnonzero(~seen)
+            parts = [self.word_grams_[rows[seen]]] if seen.any() else []
+            if len(new) or not parts:
+                parts.append(self._word_grams([listed[i] for i in new.tolist()], vocab, False))
+            word_grams = sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
+            order = np.empty(len(listed), dtype=np.int64)
+            order[np.r_[np.flatnonzero(seen), new]] = np.arange(len(listed))
+            word_ids = order[word_ids]
+        docs = _csr(np.repeat(np.arange(len(texts), dtype=np.int64), lengths), word_ids, (len(texts), len(words)))
         counts = (docs @ word_grams).tocsr()
         counts.sum_duplicates()
         return counts
