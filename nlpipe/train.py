@@ -13,7 +13,7 @@ import re
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from nlpipe.errors import InputError, TrainingError
 from nlpipe.store.datasets import LabeledData, get_dataset, load_dataset
 from nlpipe.store.db import Store
 from nlpipe.store.schema import ModelRecord
+from nlpipe.store.stream import count_documents, iter_split
 
 # Every task but classify lives in its own module, which provides ``train_task(store, settings, dataset, name,
 # *, time_budget, seed, progress, **options) -> TrainResult`` (and ``evaluate_task`` for nlpipe.evaluate.run).
@@ -37,6 +38,7 @@ TASK_MODULES: dict[str, str] = {
 }
 TASKS = tuple(TASK_MODULES)
 MIN_EXAMPLES = 10
+STREAM_ABOVE = 200_000  # documents in a dataset above which classify training reads the train split in batches
 MAX_IMBALANCE = 100.0
 HEADLINE = ("accuracy", "macro_f1", "micro_f1", "weighted_f1", "log_loss")
 
@@ -114,17 +116,10 @@ def data_checks(train: LabeledData, test: LabeledData, *, multi_label: bool) -> 
                 "applied, but consider labeling more of the small classes.",
             )
         )
-    seen = {_normalise(t) for t in train.texts}
+    seen = {_normalise(t) for t in train.texts}  # empty for streamed training: checked while reading
     dup = sum(1 for t in test.texts if _normalise(t) in seen)
     if dup:
-        checks.append(
-            Check(
-                "warning",
-                "W303",
-                f"{dup} test documents repeat a training text (ignoring case "
-                "and spacing); test scores will be optimistic.",
-            )
-        )
+        checks.append(Check("warning", "W303", duplicates_message(dup)))
     unseen = sorted({lab for labs in test.labels for lab in labs} - set(counts))
     if unseen:
         checks.append(
@@ -137,10 +132,46 @@ def data_checks(train: LabeledData, test: LabeledData, *, multi_label: bool) -> 
     return checks
 
 
+def duplicates_message(dup: int) -> str:
+    return f"{dup} test documents repeat a training text (ignoring case and spacing); test scores will be optimistic."
+
+
+def _concat(parts: Iterable[LabeledData]) -> LabeledData:
+    out = LabeledData([], [], [], [], [])
+    for p in parts:
+        out.doc_ids += p.doc_ids
+        out.texts += p.texts
+        out.labels += p.labels
+        out.splits += p.splits
+        out.external_ids += p.external_ids
+    return out
+
+
+def _tracked(
+    parts: Iterable[LabeledData], seen: set[bytes], rows: list[tuple[str, list[str], str]]
+) -> Iterator[tuple[list[str], list[list[str]]]]:
+    """(texts, labels) batches for :meth:`TextClassifier.fit_stream`, noting on the way what the checks and the
+    fingerprint need: each text's normalised SHA-1 (duplicates in test) and its SHA-256 row."""
+    for p in parts:
+        for t, labs in zip(p.texts, p.labels, strict=True):
+            seen.add(hashlib.sha1(_normalise(t).encode()).digest())
+            rows.append((hashlib.sha256(t.encode()).hexdigest(), labs, "train"))
+        yield p.texts, p.labels
+
+
 def fingerprint(data: LabeledData) -> str:
+    """SHA-256 over the documents' (text hash, labels, split), in sorted order: the same data, the same value."""
+    return fingerprint_rows(
+        (hashlib.sha256(t.encode()).hexdigest(), labs, sp)
+        for t, labs, sp in zip(data.texts, data.labels, data.splits, strict=True)
+    )
+
+
+def fingerprint_rows(rows: Iterable[tuple[str, list[str], str]]) -> str:
+    """:func:`fingerprint` from (text SHA-256, labels, split) rows, for data read a batch at a time."""
     h = hashlib.sha256()
-    for text, labs, split in sorted(zip(data.texts, data.labels, data.splits, strict=True)):
-        h.update(json.dumps([hashlib.sha256(text.encode()).hexdigest(), labs, split]).encode())
+    for row in sorted(rows):
+        h.update(json.dumps(list(row)).encode())
     return h.hexdigest()
 
 
@@ -186,13 +217,17 @@ def train(
     seed = settings.seed if seed is None else seed
     budget = settings.time_budget if time_budget is None else time_budget
     with store.session() as s:
-        data = load_dataset(s, dataset)
         dataset_id = get_dataset(s, dataset).id
-    train_part = data.subset("train")
-    valid_part = data.subset("validation")
-    test_part = data.subset("test")
+        streamed = count_documents(s, dataset) > STREAM_ABOVE
+        if streamed:  # every split but train in memory; train is read a batch at a time while fitting
+            valid_part, test_part = (_concat(iter_split(s, dataset, sp)) for sp in ("validation", "test"))
+            train_part = _concat(iter_split(s, dataset, "train", with_texts=False))
+            data = None
+        else:
+            data = load_dataset(s, dataset)
+            train_part, valid_part, test_part = (data.subset(sp) for sp in ("train", "validation", "test"))
     if multi_label is None:
-        multi_label = any(len(labs) > 1 for labs in data.labels)
+        multi_label = any(len(labs) > 1 for part in (train_part, valid_part, test_part) for labs in part.labels)
     checks = data_checks(train_part, test_part, multi_label=multi_label)
     errors = [c for c in checks if c.level == "error"]
     if errors:
@@ -205,7 +240,22 @@ def train(
     fit_budget = max(budget - (started - begun), 0.1 * budget)
     clf = TextClassifier(multi_label=multi_label, time_budget=fit_budget, seed=seed)
     validation = (valid_part.texts, valid_part.labels) if len(valid_part) else None
-    clf.fit(train_part.texts, train_part.labels, validation=validation, progress=progress)
+    if data is None:
+        seen: set[bytes] = set()
+        rows: list[tuple[str, list[str], str]] = []
+        with store.session() as s:
+            batches = _tracked(iter_split(s, dataset, "train"), seen, rows)
+            clf.fit_stream(batches, validation=validation, progress=progress, total=len(train_part))
+        dup = sum(1 for t in test_part.texts if hashlib.sha1(_normalise(t).encode()).digest() in seen)
+        if dup:
+            checks.append(Check("warning", "W303", duplicates_message(dup)))
+        rows += [(hashlib.sha256(t.encode()).hexdigest(), labs, "validation")
+                 for t, labs in zip(valid_part.texts, valid_part.labels, strict=True)]  # fmt: skip
+        data_fingerprint = fingerprint_rows(rows)
+        del rows, seen
+    else:
+        clf.fit(train_part.texts, train_part.labels, validation=validation, progress=progress)
+        data_fingerprint = fingerprint(data.subset(["train", "validation"]))
     seconds = time.perf_counter() - started
 
     metrics = None
@@ -237,7 +287,7 @@ def train(
             "baseline": (metrics or {}).get("baseline"),
             "training": training_meta(
                 dataset,
-                data,
+                data_fingerprint,
                 seed=seed,
                 time_budget=budget,
                 seconds=seconds,
@@ -246,6 +296,8 @@ def train(
                 n_test=len(test_part),
                 search=clf.search_,
                 best=clf.best_,
+                strategy=clf.strategy_,
+                streamed=data is None,
                 checks=[c.__dict__ for c in checks],
             ),
         }
@@ -264,13 +316,20 @@ def train(
 
 
 def training_meta(
-    dataset: str, data: LabeledData, *, seed: int | None, time_budget: float | None, seconds: float, **fields: Any
+    dataset: str,
+    data: LabeledData | str,
+    *,
+    seed: int | None,
+    time_budget: float | None,
+    seconds: float,
+    **fields: Any,
 ) -> dict[str, Any]:
     """The ``training`` block of every task's meta.json: the dataset and the fingerprint of its train and
-    validation documents, seed, budget and time, plus the task's own ``fields`` (counts, search, checks...)."""
+    validation documents (``data``, or the fingerprint itself), seed, budget and time, plus the task's own
+    ``fields`` (counts, search, checks...)."""
     return {
         "dataset": dataset,
-        "fingerprint": fingerprint(data.subset(["train", "validation"])),
+        "fingerprint": data if isinstance(data, str) else fingerprint(data.subset(["train", "validation"])),
         "seed": seed,
         "time_budget": time_budget,
         "seconds": round(seconds, 3),

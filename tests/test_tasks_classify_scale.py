@@ -165,3 +165,35 @@ def test_models_saved_with_row_major_coef_still_load() -> None:
     restored = TextClassifier.__new__(TextClassifier)
     restored.__setstate__(old)
     assert np.allclose(restored.predict_proba(texts[:10]), clf.predict_proba(texts[:10]), atol=1e-6)
+
+
+def test_fit_stream_never_holds_all_texts() -> None:
+    """60 MB of text in 40 batches: the memory in use while batches are read does not grow with the texts read
+    (each batch becomes sparse counts and is dropped before the next one is read)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(300)]
+    in_use: list[int] = []
+
+    def batches():
+        for b in range(40):
+            in_use.append(tracemalloc.get_traced_memory()[0])
+            texts, ys = [], []
+            for i in range(50):
+                j = (b * 50 + i) % 3
+                base = " ".join(rng.choice(words[j * 100 : j * 100 + 100], 20))
+                texts.append((base + " ") * 150)  # ~30 KB, few distinct n-grams
+                ys.append([f"topic{j}"])
+            yield texts, ys
+
+    tracemalloc.start()
+    try:
+        clf = TextClassifier(strategy="hashed").fit_stream(batches(), total=2000)
+    finally:
+        tracemalloc.stop()
+    growth = in_use[-1] - in_use[2]
+    assert growth < 8e6, f"{growth / 1e6:.0f} MB more in use after 37 batches (57 MB of text)"
+    assert clf.strategy_ == "hashed" and len(clf.labels_) == 3
+    probe = (" ".join(words[100:120]) + " ") * 3
+    assert clf.predict([probe]) == [["topic1"]]

@@ -145,3 +145,51 @@ def test_train_refuses_options_of_other_tasks(store, settings):
     with pytest.raises(InputError) as exc:
         train(store, settings, "opts", "m", task="nope")
     assert exc.value.code == "E313"
+
+
+def test_train_streams_large_datasets_and_matches_the_in_memory_fingerprint(settings, store, monkeypatch):
+    """Above STREAM_ABOVE documents, classify training reads the train split from the store a batch at a time
+    (hashed features, texts dropped batch by batch) and records the same data fingerprint as loading it whole."""
+    import weakref
+
+    import nlpipe.store.stream as stream_module
+    import nlpipe.train as train_module
+
+    recs = news_records()
+    repeat = "Parliament passed the budget after a long debate on taxes"
+    recs += [Record(text=repeat, labels=["politics"], split="test"), Record(text=repeat.upper(), labels=["politics"])]
+    import_records(store, "big", recs, create=True, seed=3)
+    whole = train(store, settings, "big", "whole", time_budget=20)
+    assert whole.checks and not json.loads((whole.path / "meta.json").read_text())["training"]["streamed"]
+
+    alive: list[weakref.ref] = []
+    real_iter = stream_module.iter_split
+
+    class Texts(list):
+        pass
+
+    def watched(*args, **kwargs):
+        for part in real_iter(*args, batch_size=50, **{k: v for k, v in kwargs.items() if k != "batch_size"}):
+            if kwargs.get("with_texts", True):
+                part.texts = Texts(part.texts)
+                alive.append(weakref.ref(part.texts))
+                assert all(r() is None for r in alive[:-2]), "earlier batches' texts are still held"
+            yield part
+
+    monkeypatch.setattr(train_module, "STREAM_ABOVE", 10)
+    monkeypatch.setattr(train_module, "iter_split", watched)
+    result = train(store, settings, "big", "streamed", time_budget=20)
+    meta = json.loads((result.path / "meta.json").read_text())
+    assert meta["training"]["streamed"] and meta["training"]["strategy"] == "hashed"
+    assert (
+        meta["training"]["fingerprint"] == json.loads((whole.path / "meta.json").read_text())["training"]["fingerprint"]
+    )
+    assert meta["training"]["n_train"] == whole_n_train(whole) and len(alive) >= 4
+    assert [c.code for c in result.checks] == [c.code for c in whole.checks]  # W303 found while streaming too
+    assert result.metrics["accuracy"] > 0.8
+    preds = Predictor.load(settings.models_dir, "streamed").predict(["The striker scored twice in the cup final"])
+    assert preds[0].predicted == ["sports"]
+
+
+def whole_n_train(result) -> int:
+    return json.loads((result.path / "meta.json").read_text())["training"]["n_train"]

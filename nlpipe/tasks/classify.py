@@ -36,7 +36,7 @@ import numbers
 import re
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -110,6 +110,7 @@ TRUSTED_TYPES: list[str] = [
 STRATEGIES: tuple[str, ...] = ("auto", "standard", "hashed", "shortlist")
 MANY_LABELS = 100  # more outputs than this: shortlist
 MANY_DOCS = 50_000  # more training texts than this (and few labels): hashed
+MAX_ROWS = 200_000  # hashed: rows one label's SVM is fitted on at most (all its positives, sampled negatives)
 
 _SVM_TOL = 0.1  # liblinear's own default; scikit-learn's 1e-4 costs 30-40% more time for the same accuracy
 
@@ -499,18 +500,83 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         No candidate search and, for ``hashed``, no refit: at these sizes a held-out 15% costs less accuracy than
         a second fit costs time. ``shortlist`` is refitted on all the data when the budget leaves room for it.
         """
-        strategy, multi, seed = self.strategy_, bool(self.multi_label), int(self.seed)
         started = time.perf_counter()
-        index = {lab: j for j, lab in enumerate(labels)}
-        Y = _label_matrix(lists, index)
         hasher = HashedNgrams()
         X = hasher.fit_transform(texts)  # the IDF is unsupervised: fitted on every training text
+        return self._fit_hashed(hasher, X, lists, labels, validation, progress, started)
+
+    def fit_stream(
+        self,
+        batches: Iterable[tuple[Sequence[str], Sequence[Sequence[str]]]],
+        validation: tuple[list[str], list[list[str]]] | None = None,
+        progress: Progress | None = None,
+        total: int = 0,
+    ) -> TextClassifier:
+        """:meth:`fit` on (texts, label lists) batches, for more texts than fit in memory at once.
+
+        Each batch is turned into hashed n-gram counts as it arrives and its texts are dropped, so memory holds
+        the sparse features, never the texts or their n-gram strings; the IDF is the sum of the batches'
+        document frequencies. A batch is independent of the others (a partition, when the batches come from a
+        cluster). The strategy is ``hashed`` or ``shortlist`` (the ``standard`` search needs every text to
+        build its vocabularies). ``progress("features", done, total)`` counts texts; ``total`` is a hint.
+        Raises what :meth:`fit` raises.
+        """
+        self._check_params()
+        started = time.perf_counter()
+        multi = bool(self.multi_label)
+        hasher = HashedNgrams()
+        parts: list[sp.csr_matrix] = []
+        lists: list[list[str]] = []
+        df = None
+        for texts, y in batches:
+            texts = _check_texts(texts, "texts", TrainingError, "E304")
+            labs = _check_labels(y, len(texts), multi, "y")
+            counts = hasher.counts(texts)
+            df = hasher.partial_df(counts, df)
+            parts.append(counts)
+            lists.extend(labs)
+            if progress:
+                progress("features", len(lists), max(total, len(lists)))
+        if not lists or df is None:
+            raise TrainingError("E301", "texts is empty; give at least two labeled texts to train on.", field="texts")
+        labels = sorted({lab for labs in lists for lab in labs})
+        if len(labels) < 2:
+            found = f"only the label {labels[0]!r}" if labels else "no labels at all"
+            raise TrainingError(
+                "E302",
+                f"The training data has {found}; a classifier needs texts of at least two different labels.",
+                field="y",
+            )
+        X = sp.vstack(parts, format="csr")
+        del parts
+        hasher.set_idf(df, X.shape[0])
+        X = hasher.tfidf(X)
+        chosen = self._choose_strategy(len(lists), len(labels))
+        self.strategy_ = "hashed" if chosen == "standard" else chosen
+        return self._fit_hashed(hasher, X, lists, labels, validation, progress, started)
+
+    def _fit_hashed(
+        self,
+        hasher: HashedNgrams,
+        X: sp.csr_matrix,
+        lists: list[list[str]],
+        labels: list[str],
+        validation: tuple[list[str], list[list[str]]] | None,
+        progress: Progress | None,
+        started: float,
+    ) -> TextClassifier:
+        strategy, multi, seed = self.strategy_, bool(self.multi_label), int(self.seed)
+        index = {lab: j for j, lab in enumerate(labels)}
+        Y = _label_matrix(lists, index)
+        del lists
         if validation is None:
             tr, va = _sparse_stratified_split(Y, float(self.validation_fraction), seed)
             if len(va) == 0:
                 va = tr
             X_tr, Y_tr, X_va, Y_va = X[tr], Y[tr], X[va], Y[va]
             refit = len(va) != len(tr) or not np.array_equal(va, tr)
+            if strategy == "hashed":  # never refitted: the whole matrix is not needed again
+                del X
         else:
             v_texts, Y_va_dense = self._check_validation(validation, index, multi)
             X_tr, Y_tr, X_va, Y_va = X, Y, hasher.transform(v_texts), sp.csr_matrix(Y_va_dense)
@@ -532,7 +598,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             }
         else:
             spec = {"model": "svm", "C": 0.3, "nb_power": 0.0}
-            W, b = self._fit_linear(X_tr, Y_tr.toarray().astype(bool), spec, multi, seed)
+            W, b = self._fit_linear(X_tr, Y_tr.toarray().astype(bool), spec, multi, seed, max_rows=MAX_ROWS)
             self.weights_ = np.ascontiguousarray(W.T, dtype=np.float32)
             self.intercept_ = b.astype(np.float32)
             del W
@@ -594,11 +660,22 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------ internals
 
     def _fit_linear(
-        self, X: sp.csr_matrix, Y: np.ndarray, spec: dict[str, Any], multi: bool, seed: int
+        self,
+        X: sp.csr_matrix,
+        Y: np.ndarray,
+        spec: dict[str, Any],
+        multi: bool,
+        seed: int,
+        max_rows: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One binary linear model per output; NB scaling folded into the coefficients."""
+        """One binary linear model per output; NB scaling folded into the coefficients.
+
+        ``max_rows``: an output whose data has more rows sees all its positive rows and a seeded sample of the
+        negative ones (weighted up by the share left out), so one output's fit costs at most that many rows.
+        """
         T = Y[:, 1:2] if (not multi and Y.shape[1] == 2) else Y
         w_rows = sample_weights(Y, T, multi, self.class_weight)
+        rng = np.random.default_rng(seed)
         X = sp.csr_matrix(X, dtype=np.float64)  # liblinear's type: converted once here, not once per label
         W = np.zeros((T.shape[1], X.shape[1]))
         b = np.zeros(T.shape[1])
@@ -624,9 +701,17 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 model: LinearSVC | LogisticRegression = LinearSVC(C=spec["C"], tol=_SVM_TOL, random_state=seed)
             else:
                 model = LogisticRegression(C=spec["C"], solver="liblinear", random_state=seed)
+            w_k = w_rows[:, k]
+            if max_rows is not None and len(t) > max_rows:
+                pos, neg = np.flatnonzero(t), np.flatnonzero(~t)
+                take = max(min(len(neg), max_rows - len(pos)), min(len(neg), max_rows // 2))
+                neg_kept = np.sort(rng.choice(neg, size=take, replace=False))
+                rows = np.union1d(pos, neg_kept)
+                w_k = w_k[rows] * np.where(t[rows], 1.0, len(neg) / take)
+                Xk, t = Xk[rows], t[rows]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(Xk, t.astype(np.int64), sample_weight=w_rows[:, k])
+                model.fit(Xk, t.astype(np.int64), sample_weight=w_k)
             W[k] = model.coef_.ravel() * (r if r is not None else 1.0)
             b[k] = float(model.intercept_[0])
         return W, b
