@@ -174,8 +174,33 @@ class WordNgrams(_Ngrams):
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
 
+    def _pairs(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+        """For prediction with (1, 2)-grams: unigram -> column, and the bigrams as sorted codes
+        ``column(a) * n + column(b)`` beside their columns, so that a text's bigrams are found with NumPy
+        (``searchsorted``) instead of being joined into strings and looked up one by one. Built once, lazily."""
+        cached = self.__dict__.get("_pair_index")
+        if cached is None:
+            uni = {t: c for t, c in self.vocabulary_.items() if " " not in t}
+            n = len(self.vocabulary_)
+            codes, cols = [], []
+            for t, c in self.vocabulary_.items():
+                a, sep, b = t.partition(" ")
+                if sep:  # min_df is per term: a kept bigram's words may be missing, then it cannot be coded
+                    ca, cb = uni.get(a), uni.get(b)
+                    if ca is not None and cb is not None:
+                        codes.append(ca * n + cb)
+                        cols.append(c)
+            order = np.argsort(np.asarray(codes, dtype=np.int64), kind="stable")
+            cached = (uni, np.asarray(codes, dtype=np.int64)[order], np.asarray(cols, dtype=np.int64)[order])
+            complete = len(codes) == len(self.vocabulary_) - len(uni)
+            self.__dict__["_pair_index"] = cached if complete else (uni, None, None)
+            cached = self.__dict__["_pair_index"]
+        return cached
+
     def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
         lo, hi = self.ngram_range
+        if not grow and (lo, hi) == (1, 2) and self._pairs()[1] is not None:
+            return self._counts_coded(texts)
         terms: list[str] = []
         lengths = np.empty(len(texts), dtype=np.int64)
         for i, text in enumerate(texts):
@@ -188,6 +213,28 @@ class WordNgrams(_Ngrams):
             found = ids >= 0
             rows, ids = rows[found], ids[found]
         return _csr(rows, ids, (len(texts), len(vocab)))
+
+    def _counts_coded(self, texts: list[str]) -> sp.csr_matrix:
+        uni, codes, cols = self._pairs()
+        n = len(self.vocabulary_)
+        toks = [TOKEN_PATTERN.findall(t.lower()) for t in texts]
+        lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+        flat = [t for ts in toks for t in ts]
+        ids = np.fromiter(map(uni.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
+        doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        pair = (doc[:-1] == doc[1:]) & (ids[:-1] >= 0) & (ids[1:] >= 0)
+        code = ids[:-1][pair] * n + ids[1:][pair]
+        at = np.minimum(np.searchsorted(codes, code), max(len(codes) - 1, 0))
+        hit = codes[at] == code if len(codes) else np.zeros(len(code), dtype=bool)
+        known = ids >= 0
+        rows = np.concatenate([doc[known], doc[:-1][pair][hit]])
+        found = np.concatenate([ids[known], cols[at[hit]]])
+        return _csr(rows, found, (len(texts), n))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_pair_index", None)  # derived from vocabulary_ on first use
+        return state
 
 
 class CharNgrams(_Ngrams):
