@@ -197,3 +197,12 @@ def test_fit_stream_never_holds_all_texts() -> None:
     assert clf.strategy_ == "hashed" and len(clf.labels_) == 3
     probe = (" ".join(words[100:120]) + " ") * 3
     assert clf.predict([probe]) == [["topic1"]]
+
+
+def test_folded_counts_equal_counts_at_fewer_bits() -> None:
+    texts, _ = corpus(5, 100)
+    wide = HashedNgrams(n_bits=22)
+    narrow, folded = wide.fold(wide.counts(texts), 18)
+    direct = HashedNgrams(n_bits=18).counts(texts)
+    assert narrow.n_bits == 18 and folded.shape == direct.shape
+    assert (folded != direct).nnz == 0

@@ -110,6 +110,9 @@ TRUSTED_TYPES: list[str] = [
 STRATEGIES: tuple[str, ...] = ("auto", "standard", "hashed", "shortlist")
 MANY_LABELS = 100  # more outputs than this: shortlist
 MANY_DOCS = 50_000  # more training texts than this (and few labels): hashed
+#: Hashed feature columns (2**bits): ``hashed`` keeps dense weights (labels x columns: 2**20 is 4 MB a label);
+#: ``shortlist`` keeps sparse ones, so it affords fewer collisions.
+HASH_BITS = {"hashed": 20, "shortlist": 22}
 MAX_ROWS = 200_000  # hashed: rows one label's SVM is fitted on at most (all its positives, sampled negatives)
 
 _SVM_TOL = 0.1  # liblinear's own default; scikit-learn's 1e-4 costs 30-40% more time for the same accuracy
@@ -501,7 +504,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         a second fit costs time. ``shortlist`` is refitted on all the data when the budget leaves room for it.
         """
         started = time.perf_counter()
-        hasher = HashedNgrams()
+        hasher = HashedNgrams(n_bits=HASH_BITS[self.strategy_])
         X = hasher.fit_transform(texts)  # the IDF is unsupervised: fitted on every training text
         return self._fit_hashed(hasher, X, lists, labels, validation, progress, started)
 
@@ -524,7 +527,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self._check_params()
         started = time.perf_counter()
         multi = bool(self.multi_label)
-        hasher = HashedNgrams()
+        hasher = HashedNgrams(n_bits=max(HASH_BITS.values()))  # folded to fewer bits once the strategy is known
         parts: list[sp.csr_matrix] = []
         lists: list[list[str]] = []
         df = None
@@ -549,10 +552,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             )
         X = sp.vstack(parts, format="csr")
         del parts
-        hasher.set_idf(df, X.shape[0])
-        X = hasher.tfidf(X)
         chosen = self._choose_strategy(len(lists), len(labels))
         self.strategy_ = "hashed" if chosen == "standard" else chosen
+        if HASH_BITS[self.strategy_] != hasher.n_bits:
+            hasher, X = hasher.fold(X, HASH_BITS[self.strategy_])
+            df = hasher.partial_df(X)
+        hasher.set_idf(df, X.shape[0])
+        X = hasher.tfidf(X)
         return self._fit_hashed(hasher, X, lists, labels, validation, progress, started)
 
     def _fit_hashed(

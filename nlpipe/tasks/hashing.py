@@ -97,6 +97,15 @@ class HashedNgrams(TransformerMixin, BaseEstimator):
                 out[col].append(term)
         return out
 
+    def fold(self, counts: sp.csr_matrix, n_bits: int) -> tuple[HashedNgrams, sp.csr_matrix]:
+        """The same counts at fewer bits: a column's low ``n_bits`` bits are its column at that size, so this
+        equals counting with ``HashedNgrams(n_bits)`` (a fresh, unfitted vectorizer is returned with them)."""
+        folded = sp.csr_matrix(
+            (counts.data, counts.indices & ((1 << n_bits) - 1), counts.indptr), shape=(counts.shape[0], 1 << n_bits)
+        )
+        folded.sum_duplicates()
+        return HashedNgrams(n_bits=n_bits, ngram_range=self.ngram_range), folded
+
     # ---------------------------------------------------------------------------------------------- idf
 
     def partial_df(self, counts: sp.csr_matrix, df: np.ndarray | None = None) -> np.ndarray:

@@ -13,7 +13,8 @@ weight per label x feature; at 5,000 labels and 100k documents neither fits the 
 3. **Pruned weights.** Weights below ``prune`` times the label's largest are dropped (DiSMEC, Babbar &
    Schölkopf 2017: almost nothing is lost), so the weights are a sparse features x labels matrix.
 
-Scores: a label outside a document's candidates scores ``-inf``; a candidate scores its re-ranker's margin.
+Scores: a label outside a document's candidates scores ``-inf``; a candidate scores its re-ranker's margin plus
+``centroid_weight_`` times its centroid score (the weight is chosen on validation data).
 Everything here is NumPy / SciPy arrays (no disk, no printing), so skops saves it with this class trusted.
 """
 
@@ -64,7 +65,7 @@ class ShortlistLinear:
     def __init__(
         self,
         n_candidates: int = 30,
-        keep: int = 400,
+        keep: int = 1500,
         max_negatives: int = 400,
         C: float = 0.5,
         prune: float = 0.01,
@@ -126,13 +127,18 @@ class ShortlistLinear:
                 continue
             wpos = len(rows) / (2.0 * len(pos)) if self.balanced else 1.0
             wneg = len(rows) / (2.0 * len(neg)) if self.balanced else 1.0
+            # the label's rows use a few thousand of the (millions of) columns: fit on those alone, so a fit
+            # costs its rows, not a weight vector as long as the feature space
+            Xr = X64[rows]
+            cols, inv = np.unique(Xr.indices, return_inverse=True)
+            Xc = sp.csr_matrix((Xr.data, inv.ravel(), Xr.indptr), shape=(len(rows), len(cols)))
             model = LinearSVC(C=float(self.C), tol=0.1, random_state=int(self.seed))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(X64[rows], t, sample_weight=np.where(t == 1, wpos, wneg))
+                model.fit(Xc, t, sample_weight=np.where(t == 1, wpos, wneg))
             w = model.coef_.ravel()
             big = np.flatnonzero(np.abs(w) >= float(self.prune) * max(np.abs(w).max(), 1e-12))
-            w_idx.append(big)
+            w_idx.append(cols[big])
             w_val.append(w[big].astype(np.float32))
             w_ptr.append(w_ptr[-1] + len(big))
             bias[j] = float(model.intercept_[0])
@@ -162,7 +168,7 @@ class ShortlistLinear:
         return cand, score
 
     def tune_centroid_weight(
-        self, X: sp.csr_matrix, Y: np.ndarray, multi: bool, grid: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
+        self, X: sp.csr_matrix, Y: np.ndarray, multi: bool, grid: tuple[float, ...] = (0.0, 2.0, 4.0, 8.0, 16.0, 32.0)
     ) -> float:
         """Pick the weight of the centroid score added to the re-ranker's (``centroid_weight_``) on validation
         rows ``X`` with boolean labels ``Y``: accuracy of the top label, or for multi-label the share of true
