@@ -168,11 +168,17 @@ class ShortlistLinear:
         return cand, score
 
     def tune_centroid_weight(
-        self, X: sp.csr_matrix, Y: np.ndarray, multi: bool, grid: tuple[float, ...] = (0.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+        self,
+        X: sp.csr_matrix,
+        Y: np.ndarray,
+        multi: bool,
+        grid: tuple[float, ...] = (0.0, 2.0, 4.0, 8.0, 16.0, 32.0, 1000.0),
     ) -> float:
         """Pick the weight of the centroid score added to the re-ranker's (``centroid_weight_``) on validation
         rows ``X`` with boolean labels ``Y``: accuracy of the top label, or for multi-label the share of true
-        labels among the top-``k`` (``k`` = the row's number of labels)."""
+        labels among the top-``k`` (``k`` = the row's number of labels). The largest weight ranks the candidates
+        by centroid alone: with a handful of documents per label (thousands of labels) the re-rankers can add
+        more noise than they remove, and validation says so."""
         best, best_hits = 0.0, -1.0
         k = max(1, int(Y.sum(axis=1).max())) if multi else 1
         for w in grid:
