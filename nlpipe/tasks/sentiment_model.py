@@ -72,6 +72,7 @@ TRUSTED_TYPES: list[str] = [
     "nlpipe.tasks.features.CharNgrams",
     "nlpipe.tasks.features.WordNgrams",
     "nlpipe.tasks.sentiment_model.SentimentModel",
+    "scipy.sparse._csr.csr_matrix",  # CharNgrams keeps each training word's n-gram columns (word_grams_)
 ]
 
 _SVM_TOL = 0.1
