@@ -17,6 +17,7 @@ from nlpipe.errors import TrainingError
 from nlpipe.tasks.classify import TRUSTED_TYPES, TextClassifier, _sparse_stratified_split
 from nlpipe.tasks.hashing import HashedNgrams
 from nlpipe.tasks.search import stratified_split
+from nlpipe.tasks.shortlist import ShortlistLinear, choose_keep
 
 
 def corpus(labels: int, n: int, start: int = 0, share: float = 0.08) -> tuple[list[str], list[list[str]]]:
@@ -105,6 +106,37 @@ def test_shortlist_learns_many_labels(many_labels) -> None:
     # every weight is kept sparse: no labels x features dense array
     assert sp.issparse(clf.shortlist_.weights_) and sp.issparse(clf.shortlist_.centroids_)
     assert clf.shortlist_.weights_.nnz < 0.05 * np.prod(clf.shortlist_.weights_.shape)
+
+
+def _shortlist_data(labels: int = 40, n: int = 1200):
+    texts, ys = corpus(labels, n)
+    vec = HashedNgrams(n_bits=18).fit(texts)
+    names = sorted({y[0] for y in ys})
+    Y = sp.csr_matrix((np.ones(n), (np.arange(n), [names.index(y[0]) for y in ys])), shape=(n, len(names)))
+    return vec.transform(texts), Y
+
+
+def test_choose_keep_prefers_the_centroids_that_rank_validation_rows_best() -> None:
+    X, Y = _shortlist_data()
+    # one feature a centroid cannot tell 40 labels apart; a thousand can
+    assert choose_keep(X[:900], Y[:900], X[900:], Y[900:].toarray().astype(bool), False, grid=(1, 1000)) == 1000
+    assert choose_keep(X[:900], Y[:900], X[900:], Y[900:].toarray().astype(bool), False, grid=(1,)) == 1
+
+
+def test_shortlist_can_keep_the_centroids_alone(tmp_path) -> None:
+    X, Y = _shortlist_data()
+    model = ShortlistLinear(keep=500).fit(X[:900], Y[:900])
+    assert model.weights_.nnz > 0
+    reranked = model.decision_function(X[900:])
+    model.drop_rerankers()
+    assert model.centroids_only and model.weights_.nnz == 0 and not model.intercept_.any()
+    S = model.decision_function(X[900:])
+    assert np.array_equal(np.isfinite(S), np.isfinite(reranked))  # the same candidates
+    cent = (X[900:] @ model.centroids_).toarray()
+    assert np.allclose(S[np.isfinite(S)], cent[np.isfinite(S)], atol=1e-6)  # scored by centroid alone
+    assert np.array_equal(model.label_weights(3), model.centroids_[:, 3].toarray().ravel())
+    alone = ShortlistLinear(keep=500, rerank=False).fit(X[:900], Y[:900])
+    assert np.array_equal(alone.decision_function(X[900:]), S)
 
 
 def test_shortlist_and_hashed_multi_label() -> None:

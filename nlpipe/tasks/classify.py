@@ -61,7 +61,7 @@ from nlpipe.tasks.search import (
     sample_weights,
     stratified_split,
 )
-from nlpipe.tasks.shortlist import ShortlistLinear
+from nlpipe.tasks.shortlist import ShortlistLinear, choose_keep
 
 __all__ = ["TextClassifier", "CANDIDATES", "DEFAULT_CANDIDATES", "TRUSTED_TYPES"]
 
@@ -592,15 +592,19 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             progress("search", 0, 1)
         t0 = time.perf_counter()
         if strategy == "shortlist":
-            model = ShortlistLinear(seed=seed)
+            keep = choose_keep(X_tr, Y_tr, X_va, Y_va_dense, multi)
+            model = ShortlistLinear(keep=keep, seed=seed)
             model.fit(X_tr, Y_tr)
-            model.tune_centroid_weight(X_va, Y_va_dense, multi)
+            if math.isinf(model.tune_centroid_weight(X_va, Y_va_dense, multi)):
+                model.drop_rerankers()
             S_va = model.decision_function(X_va)
             scale, bias, thresholds = _calibrate_shortlist(S_va, Y_va_dense, multi)
             params: dict[str, Any] = {
                 "features": "hashed word 1-2 grams",
                 "n_candidates": model.n_candidates,
-                "centroid_weight": model.centroid_weight_,
+                "keep": keep,
+                "centroid_weight": None if model.centroids_only else model.centroid_weight_,
+                "rerankers": not model.centroids_only,
             }
         else:
             spec = {"model": "svm", "C": 0.3, "nb_power": 0.0}
@@ -621,7 +625,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             if progress:
                 progress("refit", 0, 1)
             weight = model.centroid_weight_
-            model = ShortlistLinear(seed=seed).fit(X, Y)
+            model = ShortlistLinear(keep=model.keep, rerank=not model.centroids_only, seed=seed).fit(X, Y)
             model.centroid_weight_ = weight
             if progress:
                 progress("refit", 1, 1)
@@ -834,7 +838,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             raise InputError("E341", f"k must be a positive integer; got {k!r}.", field="k")
         j = self.labels_.index(label)
         if self.strategy_ == "shortlist":
-            w = self.shortlist_.weights_[:, j].toarray().ravel()
+            w = self.shortlist_.label_weights(j)
         elif self.weights_.shape[1] == 1:  # two single-label labels: one score, positive for labels_[1]
             w = self.weights_[:, 0] if j == 1 else -self.weights_[:, 0]
         else:
