@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 import numpy as np
@@ -246,22 +246,28 @@ class CharNgrams(_Ngrams):
         self.sublinear_tf = sublinear_tf
 
     def _word_grams(self, words: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
-        """(words x columns) counts of each word's character n-grams."""
+        """(words x columns) counts of each word's character n-grams (as :func:`char_wb_ngrams` cuts them)."""
         lo, hi = self.ngram_range
-        grams: list[str] = []
-        glen = np.empty(len(words), dtype=np.int64)
-        for i, w in enumerate(words):
-            g = char_wb_ngrams(w, lo, hi)
-            glen[i] = len(g)
-            grams.extend(g)
-        ids = _lookup(grams, vocab, grow)
+        padded = [f" {w} " for w in words]
+        # words longer than every n-gram are cut in one comprehension; shorter ones by char_wb_ngrams' rule
+        grams = [w[i : i + n] for w in padded if len(w) > hi for n in range(lo, hi + 1) for i in range(len(w) - n + 1)]
+        glen = np.fromiter((sum(len(w) - n + 1 for n in range(lo, hi + 1)) if len(w) > hi else 0 for w in padded),
+                           dtype=np.int64, count=len(padded))  # fmt: skip
+        short = np.flatnonzero(glen == 0)
         rows = np.repeat(np.arange(len(words), dtype=np.int64), glen)
+        if len(short):
+            extra = [char_wb_ngrams(words[i], lo, hi) for i in short.tolist()]
+            grams += [g for gs in extra for g in gs]
+            rows = np.concatenate([rows, np.repeat(short, [len(gs) for gs in extra])])
+        ids = _lookup(grams, vocab, grow)
         if not grow:
             found = ids >= 0
             rows, ids = rows[found], ids[found]
         return _csr(rows, ids, (len(words), len(vocab)))
 
     def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
+        if not grow and getattr(self, "word_index_", None):
+            return self._counts_known(texts)
         words: dict[str, int] = {}
         toks: list[str] = []
         lengths = np.empty(len(texts), dtype=np.int64)
@@ -270,25 +276,30 @@ class CharNgrams(_Ngrams):
             lengths[i] = len(t)
             toks.extend(t)
         word_ids = _lookup(toks, words, grow=True)
-        listed = list(words)
+        word_grams = self._word_grams(list(words), vocab, grow)
         if grow:
-            word_grams = self._word_grams(listed, vocab, True)
             self._fit_words = (words, word_grams)  # fit_transform keeps them for prediction
-        else:
-            # Prediction: the training words' n-gram columns were kept at fit (word_grams_), so a known word
-            # is one dict lookup; only words never seen in training are cut into n-grams here.
-            known = getattr(self, "word_index_", None) or {}
-            rows = _lookup(listed, known, False) if known else np.full(len(listed), -1, dtype=np.int64)
-            seen = rows >= 0
-            new = np.flatnonzero(~seen)
-            parts = [self.word_grams_[rows[seen]]] if seen.any() else []
-            if len(new) or not parts:
-                parts.append(self._word_grams([listed[i] for i in new.tolist()], vocab, False))
-            word_grams = sp.vstack(parts, format="csr") if len(parts) > 1 else parts[0]
-            order = np.empty(len(listed), dtype=np.int64)
-            order[np.r_[np.flatnonzero(seen), new]] = np.arange(len(listed))
-            word_ids = order[word_ids]
         docs = _csr(np.repeat(np.arange(len(texts), dtype=np.int64), lengths), word_ids, (len(texts), len(words)))
         counts = (docs @ word_grams).tocsr()
         counts.sum_duplicates()
         return counts
+
+    def _counts_known(self, texts: list[str]) -> sp.csr_matrix:
+        """Prediction: each training word's n-gram columns were kept at fit (``word_grams_``), so a document's
+        counts are (its counts of known words) @ ``word_grams_``, one sparse product; only words never seen in
+        training are cut into n-grams."""
+        toks = [text.lower().split() for text in texts]
+        lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+        flat = list(chain.from_iterable(toks))
+        ids = np.fromiter(map(self.word_index_.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
+        doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        seen = ids >= 0
+        counts = _csr(doc[seen], ids[seen], (len(texts), self.word_grams_.shape[0])) @ self.word_grams_
+        if not seen.all():
+            new: dict[str, int] = {}
+            new_ids = _lookup([flat[i] for i in np.flatnonzero(~seen).tolist()], new, grow=True)
+            grams = self._word_grams(list(new), self.vocabulary_, False)
+            counts = counts + _csr(doc[~seen], new_ids, (len(texts), len(new))) @ grams
+        # a sparse product's rows, and the sum of two, hold each column once: no duplicates to add up (their
+        # column order does not matter to what follows)
+        return sp.csr_matrix(counts)
