@@ -90,7 +90,7 @@ def multi_model() -> tuple[TextClassifier, list[str], list[list[str]]]:
 def test_classify_features_equal_sklearn_tfidf(ours, theirs) -> None:
     texts, _ = topic_corpus(per_label=5)
     texts += ["Crème brûlée at the café!  Tabs\tand\nnewlines", "x", ""]
-    new = ["An unseen referee and the crème", "", "zzz qqq"]
+    new = ["An unseen referee and the crème", "", "zzz qqq", "Über-naïve 日本語 words, e.g. x"]
     A, B = ours.fit_transform(texts), ours.transform(new)
     A2, B2 = theirs.fit_transform(texts), theirs.transform(new)
     names = theirs.get_feature_names_out()
@@ -101,6 +101,19 @@ def test_classify_features_equal_sklearn_tfidf(ours, theirs) -> None:
     # known words (kept at fit with their columns) and unseen ones, mixed in one call, give the same rows
     mixed = [texts[0], new[0], texts[-3] + " zzz " + texts[1]]
     assert np.abs(ours.transform(mixed)[:, order] - theirs.transform(mixed)).max() < 1e-12
+
+
+def test_char_ngrams_coded_lookup_equals_the_string_path() -> None:
+    """Unseen words at prediction are cut and looked up as integer codes; the counts equal the string path's."""
+    texts, _ = topic_corpus(per_label=5)
+    vec = CharNgrams(min_df=1).fit([*texts, "Crème brûlée at the café", "a ab abc"])
+    words = ["a", "ab", "abc", "abcd", "abcde", "referee", "crème", "brûlées", "日本語", "x日y", "café!", "z" * 40]
+    coded = vec._word_grams(words, vec.vocabulary_, False)
+    assert vec.__dict__["_gram_index"][0] is not None  # the coded path ran
+    vec.__dict__["_gram_index"] = (None, None, None)  # the string path
+    strings = vec._word_grams(words, vec.vocabulary_, False)
+    assert coded.shape == strings.shape and coded.nnz > 50
+    assert (coded != strings).nnz == 0
 
 
 # ------------------------------------------------------------------------------------------ single-label

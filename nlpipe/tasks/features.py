@@ -74,6 +74,31 @@ def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_m
     return m
 
 
+_CACHES = ("_pair_index", "_gram_index")  # lookup tables built lazily for prediction, never saved
+_CHAR_BITS = 12  # bits per character in an n-gram's code (CharNgrams._gram_codes)
+_MAX_CODED_LEN = 5  # 5 x 12 bits + 3 bits of length: 63 bits, an int64
+
+
+def _char_ids(points: np.ndarray, text: str) -> np.ndarray:
+    """Each character's id in the sorted alphabet ``points`` (its place + 1), 0 for characters not in it."""
+    chars = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    at = np.minimum(np.searchsorted(points, chars), len(points) - 1)
+    return np.where(points[at] == chars, at + 1, 0).astype(np.int64)
+
+
+def _pack(ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the n-grams ``ids[starts[i] : starts[i] + lengths[i]]`` (character ids, 12 bits each, then the
+    length in 3 bits), and which of them hold a character outside the alphabet (id 0)."""
+    code = np.zeros(len(starts), dtype=np.int64)
+    bad = np.zeros(len(starts), dtype=bool)
+    for k in range(int(lengths.max()) if len(lengths) else 0):
+        has = lengths > k
+        c = ids[starts[has] + k]
+        code[has] = (code[has] << _CHAR_BITS) | c
+        bad[has] |= c == 0
+    return (code << 3) | lengths, bad
+
+
 def _lookup(terms: list[str], vocab: dict[str, int], grow: bool) -> np.ndarray:
     """Column of each term; new terms get new columns when ``grow``, else -1."""
     if grow:
@@ -101,6 +126,8 @@ class _Ngrams(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, texts: list[str], y: object = None, **fit_params: Any) -> sp.csr_matrix:
+        for cache in _CACHES:  # derived from the vocabulary of a previous fit
+            self.__dict__.pop(cache, None)
         vocab: dict[str, int] = {}
         counts = self._counts(list(texts), vocab, grow=True)
         df = np.bincount(counts.indices, minlength=counts.shape[1])
@@ -148,6 +175,8 @@ class _Ngrams(TransformerMixin, BaseEstimator):
     # a uint8 array (skops writes arrays as .npy files; a dict or a str would go term by term into its JSON).
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())  # object.__getstate__ returns the live __dict__: copy it
+        for cache in _CACHES:  # derived from vocabulary_ on first use
+            state.pop(cache, None)
         vocab = state.get("vocabulary_")
         if isinstance(vocab, dict):
             blob = _SEP.join(self.get_feature_names_out().tolist()).encode("utf-8")
@@ -231,11 +260,6 @@ class WordNgrams(_Ngrams):
         found = np.concatenate([ids[known], cols[at[hit]]])
         return _csr(rows, found, (len(texts), n))
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state.pop("_pair_index", None)  # derived from vocabulary_ on first use
-        return state
-
 
 class CharNgrams(_Ngrams):
     """Sublinear TF-IDF of character n-grams inside space-padded words (``char_wb``), L2-normalized."""
@@ -247,23 +271,74 @@ class CharNgrams(_Ngrams):
 
     def _word_grams(self, words: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
         """(words x columns) counts of each word's character n-grams (as :func:`char_wb_ngrams` cuts them)."""
+        if not grow and vocab is self.vocabulary_ and self._gram_codes()[0] is not None:
+            return self._word_grams_coded(words)
         lo, hi = self.ngram_range
-        padded = [f" {w} " for w in words]
-        # words longer than every n-gram are cut in one comprehension; shorter ones by char_wb_ngrams' rule
-        grams = [w[i : i + n] for w in padded if len(w) > hi for n in range(lo, hi + 1) for i in range(len(w) - n + 1)]
-        glen = np.fromiter((sum(len(w) - n + 1 for n in range(lo, hi + 1)) if len(w) > hi else 0 for w in padded),
-                           dtype=np.int64, count=len(padded))  # fmt: skip
-        short = np.flatnonzero(glen == 0)
-        rows = np.repeat(np.arange(len(words), dtype=np.int64), glen)
-        if len(short):
-            extra = [char_wb_ngrams(words[i], lo, hi) for i in short.tolist()]
-            grams += [g for gs in extra for g in gs]
-            rows = np.concatenate([rows, np.repeat(short, [len(gs) for gs in extra])])
+        grams: list[str] = []
+        glen = np.empty(len(words), dtype=np.int64)
+        for i, w in enumerate(words):
+            g = char_wb_ngrams(w, lo, hi)
+            glen[i] = len(g)
+            grams.extend(g)
         ids = _lookup(grams, vocab, grow)
+        rows = np.repeat(np.arange(len(words), dtype=np.int64), glen)
         if not grow:
             found = ids >= 0
             rows, ids = rows[found], ids[found]
         return _csr(rows, ids, (len(words), len(vocab)))
+
+    def _gram_codes(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """For prediction: the vocabulary's n-grams as integer codes, sorted, beside their columns, and the
+        alphabet (sorted code points; a character's id is its place + 1, 0 for a character never seen), so
+        that unseen words are cut and looked up with NumPy instead of string by string. A code packs the
+        n-gram's character ids, 12 bits each, and its length (3 bits): up to 5 characters of an alphabet of
+        4,095 (else ``None``: the string path is used). Built once, lazily."""
+        cached = self.__dict__.get("_gram_index")
+        if cached is None:
+            terms = list(self.vocabulary_)
+            alphabet = sorted(set("".join(terms)))
+            if self.ngram_range[1] > _MAX_CODED_LEN or len(alphabet) >= (1 << _CHAR_BITS):
+                cached = (None, None, None)
+            else:
+                points = np.array([ord(c) for c in alphabet], dtype=np.uint32)
+                lens = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
+                starts = np.cumsum(lens) - lens
+                codes = _pack(_char_ids(points, "".join(terms)), starts, lens)[0]
+                cols = np.fromiter(self.vocabulary_.values(), dtype=np.int64, count=len(terms))
+                order = np.argsort(codes, kind="stable")
+                cached = (points, codes[order], cols[order])
+            self.__dict__["_gram_index"] = cached
+        return cached
+
+    def _word_grams_coded(self, words: list[str]) -> sp.csr_matrix:
+        """:meth:`_word_grams` for prediction, by codes (:meth:`_gram_codes`): the same n-grams, vectorised.
+
+        ``char_wb`` pads a word with one space each side (size ``S``) and cuts every n-gram of each length ``n``
+        in the range with ``n < S``; once ``n`` reaches ``S`` it takes the whole padded word once and stops."""
+        points, codes, cols = self._gram_codes()
+        lo, hi = self.ngram_range
+        padded = [f" {w} " for w in words]
+        size = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
+        offset = np.cumsum(size) - size
+        ids = _char_ids(points, "".join(padded))
+        word = np.arange(len(words), dtype=np.int64)
+        starts, lengths, owners = [], [], []
+        for n in range(lo, hi + 1):
+            sel = size > n
+            per = size[sel] - n + 1
+            first = np.repeat(np.cumsum(per) - per, per)
+            starts.append(np.repeat(offset[sel], per) + np.arange(int(per.sum()), dtype=np.int64) - first)
+            lengths.append(np.full(int(per.sum()), n, dtype=np.int64))
+            owners.append(np.repeat(word[sel], per))
+        whole = size <= hi
+        starts.append(offset[whole])
+        lengths.append(size[whole])
+        owners.append(word[whole])
+        gram, bad = _pack(ids, np.concatenate(starts), np.concatenate(lengths))
+        rows = np.concatenate(owners)
+        at = np.minimum(np.searchsorted(codes, gram), max(len(codes) - 1, 0))
+        hit = (codes[at] == gram) & ~bad if len(codes) else np.zeros(len(gram), dtype=bool)
+        return _csr(rows[hit], cols[at[hit]], (len(words), len(self.vocabulary_)))
 
     def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
         if not grow and getattr(self, "word_index_", None):
