@@ -11,7 +11,8 @@ Datasets are read in place from ``../shared/datasets`` next to the repository (n
 Every system sees the same seeded stratified folds. Per corpus the table gives accuracy and macro-F1 (mean over
 folds), training seconds and predictions per second (median over folds), and training time relative to the
 scikit-learn baseline (wall clock, the target; and process CPU time of training plus predicting, which other
-load on a shared machine disturbs less); then PASS/FAIL for nlpipe's targets. nlpipe runs as the product does:
+load on a shared machine disturbs less), model size (nlpipe: its skops file; scikit-learn: its weights at float32)
+and the median time to predict one text; then PASS/FAIL for nlpipe's targets. nlpipe runs as the product does:
 ``TextClassifier(seed=...)`` with its defaults (``--time-budget`` overrides the budget).
 """
 
@@ -96,6 +97,8 @@ class Result:
     train_s: list[float] = field(default_factory=list)
     train_cpu_s: list[float] = field(default_factory=list)
     pred_per_s: list[float] = field(default_factory=list)
+    model_mb: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
 
     def add(self, truth: list[str], pred: list[str], train_s: float, cpu_s: float, pred_s: float) -> None:
         self.accuracy.append(accuracy_score(truth, pred))
@@ -114,12 +117,25 @@ def _ft_line(text: str) -> str:
     return " ".join(_FT_TOKEN.findall(text.lower()))
 
 
-def run_sklearn(tr_x: list[str], tr_y: list[str], te_x: list[str]) -> tuple[list[str], float, float]:
+def one_text_p50_ms(predict: Callable[[list[str]], object], texts: list[str], n: int = 300) -> float:
+    """Median milliseconds to predict one text, over the first ``n`` texts (in process, model loaded)."""
+    times = []
+    for text in texts[:n]:
+        t0 = time.perf_counter()
+        predict([text])
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def run_sklearn(tr_x: list[str], tr_y: list[str], te_x: list[str], sizes: dict) -> tuple[list[str], float, float]:
     t0 = time.perf_counter()
     model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LinearSVC()).fit(tr_x, tr_y)
     t1 = time.perf_counter()
     pred = list(model.predict(te_x))
-    return pred, t1 - t0, time.perf_counter() - t1
+    t2 = time.perf_counter()
+    sizes["model_mb"] = model[-1].coef_.size * 4 / 1e6  # its weights at float32
+    sizes["p50_ms"] = one_text_p50_ms(model.predict, te_x)
+    return pred, t1 - t0, t2 - t1
 
 
 def run_fasttext(tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int) -> tuple[list[str], float, float]:
@@ -143,14 +159,21 @@ def run_fasttext(tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int) -
 
 
 def run_nlpipe(
-    tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int, budget: float | None
+    tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int, budget: float | None, sizes: dict
 ) -> tuple[list[str], float, float, str]:
+    import skops.io as sio
+
     t0 = time.perf_counter()
     clf = TextClassifier(seed=seed) if budget is None else TextClassifier(seed=seed, time_budget=budget)
     clf.fit(tr_x, [[y] for y in tr_y])
     t1 = time.perf_counter()
     pred = [p[0] for p in clf.predict(te_x)]
-    return pred, t1 - t0, time.perf_counter() - t1, clf.best_
+    t2 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        sio.dump(clf, Path(tmp) / "model.skops")
+        sizes["model_mb"] = (Path(tmp) / "model.skops").stat().st_size / 1e6
+    sizes["p50_ms"] = one_text_p50_ms(clf.predict, te_x)
+    return pred, t1 - t0, t2 - t1, clf.best_
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -189,15 +212,18 @@ def main(argv: list[str] | None = None) -> int:
             tr_x, tr_y, te_x, te_y = list(x[tr]), list(yv[tr]), list(x[te]), list(yv[te])
             for s in systems:
                 cpu0 = time.process_time()
+                sizes: dict[str, float] = {}
                 if s == "sklearn":
-                    pred, t_train, t_pred = run_sklearn(tr_x, tr_y, te_x)
+                    pred, t_train, t_pred = run_sklearn(tr_x, tr_y, te_x, sizes)
                 elif s == "fasttext":
                     pred, t_train, t_pred = run_fasttext(tr_x, tr_y, te_x, args.seed)
                 else:
-                    pred, t_train, t_pred, chosen = run_nlpipe(tr_x, tr_y, te_x, args.seed, args.time_budget)
+                    pred, t_train, t_pred, chosen = run_nlpipe(tr_x, tr_y, te_x, args.seed, args.time_budget, sizes)
                     best[chosen] += 1
                 cpu = time.process_time() - cpu0  # training and prediction; prediction is a small part
                 results[s].add(te_y, pred, t_train, cpu, t_pred)
+                for key, value in sizes.items():
+                    getattr(results[s], key).append(value)
             print(
                 f"  {name} fold {i + 1}/{n_folds}: "
                 + ", ".join(
@@ -212,16 +238,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{name}: {len(texts)} texts, {len(set(labels))} labels, {n_folds} of {corpus.folds} folds")
         print(
             f"{'system':<10} {'accuracy':>9} {'macro-F1':>9} {'train s':>8} {'pred/s':>9} {'train x sklearn':>16}"
-            f" {'cpu s':>7} {'cpu x sklearn':>14}"
+            f" {'cpu s':>7} {'cpu x sklearn':>14} {'model MB':>9} {'1 text p50 ms':>14}"
         )
         for s, r in results.items():
             t = statistics.median(r.train_s)
             c = statistics.median(r.train_cpu_s)
             ratio = f"{t / base_t:.2f}" if base_t else "-"
             cpu_ratio = f"{c / base_cpu:.2f}" if base_cpu else "-"
+            mb = f"{statistics.median(r.model_mb):.1f}" if r.model_mb else "-"
+            p50 = f"{statistics.median(r.p50_ms):.2f}" if r.p50_ms else "-"
             print(
                 f"{s:<10} {np.mean(r.accuracy):>9.4f} {np.mean(r.macro_f1):>9.4f} {t:>8.2f} "
-                f"{statistics.median(r.pred_per_s):>9.0f} {ratio:>16} {c:>7.2f} {cpu_ratio:>14}"
+                f"{statistics.median(r.pred_per_s):>9.0f} {ratio:>16} {c:>7.2f} {cpu_ratio:>14} {mb:>9} {p50:>14}"
             )
         if "nlpipe" not in results:
             continue
@@ -240,6 +268,14 @@ def main(argv: list[str] | None = None) -> int:
         if base_t:
             ratio = statistics.median(nl.train_s) / base_t
             checks.append((f"training time {ratio:.2f}x sklearn <= {MAX_TIME_RATIO:g}x", ratio <= MAX_TIME_RATIO))
+        if "sklearn" in results:
+            sk = results["sklearn"]
+            tps, sk_tps = statistics.median(nl.pred_per_s), statistics.median(sk.pred_per_s)
+            checks.append((f"batch texts/s {tps:.0f} >= sklearn {sk_tps:.0f} ({tps / sk_tps:.2f}x)", tps >= sk_tps))
+            mb, sk_mb = statistics.median(nl.model_mb), statistics.median(sk.model_mb)
+            checks.append((f"model {mb:.1f} MB <= 2x sklearn's float32 weights {sk_mb:.1f} MB", mb <= 2 * sk_mb))
+        p50 = statistics.median(nl.p50_ms)
+        checks.append((f"one text p50 {p50:.2f} ms <= 2 ms", p50 <= 2.0))
         for text, ok in checks:
             all_pass &= ok
             print(f"  {'PASS' if ok else 'FAIL'}  {text}")
