@@ -222,6 +222,19 @@ def _sparse_stratified_split(Y: sp.csr_matrix, fraction: float, seed: int) -> tu
     return np.flatnonzero(~val), np.flatnonzero(val)
 
 
+def _two_labels_or_more(lists: list[list[str]]) -> list[str]:
+    """The sorted labels of the training data; E302 unless there are at least two."""
+    labels = sorted({lab for labs in lists for lab in labs})
+    if len(labels) < 2:
+        found = f"only the label {labels[0]!r}" if labels else "no labels at all"
+        raise TrainingError(
+            "E302",
+            f"The training data has {found}; a classifier needs texts of at least two different labels.",
+            field="y",
+        )
+    return labels
+
+
 def _calibrate_shortlist(S: np.ndarray, Y: np.ndarray, multi: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Calibration when most scores are ``-inf`` (labels outside a text's candidates): one temperature over the
     candidates (single-label), or one Platt sigmoid and one threshold shared by every label (multi-label)."""
@@ -360,14 +373,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if not texts:
             raise TrainingError("E301", "texts is empty; give at least two labeled texts to train on.", field="texts")
         lists = _check_labels(y, len(texts), multi, "y")
-        labels = sorted({lab for labs in lists for lab in labs})
-        if len(labels) < 2:
-            found = f"only the label {labels[0]!r}" if labels else "no labels at all"
-            raise TrainingError(
-                "E302",
-                f"The training data has {found}; a classifier needs texts of at least two different labels.",
-                field="y",
-            )
+        labels = _two_labels_or_more(lists)
         self.strategy_ = self._choose_strategy(len(texts), len(labels))
         if self.strategy_ != "standard":
             return self._fit_large(texts, lists, labels, validation, progress)
@@ -542,14 +548,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
                 progress("features", len(lists), max(total, len(lists)))
         if not lists or df is None:
             raise TrainingError("E301", "texts is empty; give at least two labeled texts to train on.", field="texts")
-        labels = sorted({lab for labs in lists for lab in labs})
-        if len(labels) < 2:
-            found = f"only the label {labels[0]!r}" if labels else "no labels at all"
-            raise TrainingError(
-                "E302",
-                f"The training data has {found}; a classifier needs texts of at least two different labels.",
-                field="y",
-            )
+        labels = _two_labels_or_more(lists)
         X = sp.vstack(parts, format="csr")
         del parts
         chosen = self._choose_strategy(len(lists), len(labels))
