@@ -11,11 +11,8 @@ weight per label x feature; at 5,000 labels and 100k documents neither fits the 
    ``n_candidates`` labels whose centroids score highest against it (a sparse product, in blocks of rows).
 2. **Re-ranker.** Each label gets a linear SVM trained on its own documents against the documents that have it
    among their candidates without carrying it (the hard negatives the candidate stage lets through; at most
-   ``max_negatives`` of them, the highest-scoring first), and a random sample of other documents: with
-   ``random_negatives="auto"``, as many as keep the whole fit near ``NEGATIVE_ROWS`` rows (every document for a
-   few hundred labels and a few thousand documents, where the re-rankers are then one-vs-rest SVMs on the
-   candidates; 200 a label at thousands of labels). Training grows with documents x candidates, not documents x
-   labels.
+   ``max_negatives`` of them, the highest-scoring first). A label's model thus sees a few hundred rows, not all of
+   them: training grows with documents x candidates, not documents x labels.
 3. **Pruned weights.** Weights below ``prune`` times the label's largest are dropped (DiSMEC, Babbar &
    Schölkopf 2017: almost nothing is lost), so the weights are a sparse features x labels matrix.
 
@@ -41,7 +38,6 @@ __all__ = ["ShortlistLinear", "choose_keep"]
 
 Tick = Callable[[int, int], None]
 _BLOCK = 2048  # rows scored against the centroids at once
-NEGATIVE_ROWS = 1_000_000  # random negatives over all re-rankers, at least 200 a label (random_negatives="auto")
 
 
 def _normalise_rows(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -111,9 +107,9 @@ class ShortlistLinear:
         n_candidates: int = 30,
         keep: int = 1500,
         max_negatives: int = 400,
-        C: float = 1.0,
+        C: float = 0.5,
         prune: float = 0.01,
-        random_negatives: int | str = "auto",
+        random_negatives: int = 200,
         balanced: bool = False,
         rerank: bool = True,
         seed: int = 0,
@@ -157,9 +153,6 @@ class ShortlistLinear:
         w_idx, w_val, w_ptr = [], [], [0]
         bias = np.zeros(n_labels, dtype=np.float32)
         rng = np.random.default_rng(self.seed)
-        n_random = self.random_negatives
-        n_random = max(200, NEGATIVE_ROWS // max(n_labels, 1)) if n_random == "auto" else int(n_random)
-        n_random = min(n, n_random)
         for j in range(n_labels):
             pos = Ycsc.indices[Ycsc.indptr[j] : Ycsc.indptr[j + 1]]
             neg = rr[neg_start[j] : neg_start[j + 1]][: int(self.max_negatives)]
@@ -167,8 +160,8 @@ class ShortlistLinear:
                 bias[j] = -10.0
                 w_ptr.append(w_ptr[-1])
                 continue
-            if n_random:  # easy negatives too, so that off-topic rows score low
-                extra = rng.choice(n, size=n_random, replace=False) if n_random < n else np.arange(n)
+            if self.random_negatives:  # some easy negatives too, so that off-topic rows score low
+                extra = rng.choice(n, size=min(n, int(self.random_negatives)), replace=False)
                 neg = np.union1d(neg, np.setdiff1d(extra, pos))
             rows = np.concatenate([pos, neg])
             t = np.r_[np.ones(len(pos), np.int64), np.zeros(len(neg), np.int64)]
