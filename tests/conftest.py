@@ -91,10 +91,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ServerURL(str):
+    """A running server's base URL, with its process id (``pid``)."""
+
+    pid: int
+
+
 @contextmanager
-def nlpipe_serve(env: dict[str, str]) -> Iterator[str]:
-    """Run `nlpipe serve` (uvicorn) with ``env`` on a free loopback port; yields its base URL once /health
-    answers (fails the test with the server's output if it does not start within 30 s)."""
+def nlpipe_serve(env: dict[str, str]) -> Iterator[ServerURL]:
+    """Run `nlpipe serve` (uvicorn) with ``env`` on a free loopback port; yields its base URL (with ``.pid``)
+    once /health answers (fails the test with the server's output if it does not start within 30 s)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "nlpipe.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -102,7 +108,8 @@ def nlpipe_serve(env: dict[str, str]) -> Iterator[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = ServerURL(f"http://127.0.0.1:{port}")
+    base.pid = proc.pid
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -41,9 +41,18 @@ def test_uvicorn_serves_predictions(server):
     assert status == 404 and body["error"]["code"] == "E403"
 
 
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
 def test_uvicorn_holds_fifty_concurrent_clients(server):
     """50 clients sending back to back: every answer is 200 (a prediction no longer copies the weight matrix;
-    with a large model that copy made concurrent requests fail with MemoryError, HTTP 500)."""
+    with a large model that copy made concurrent requests fail with MemoryError, HTTP 500), and memory is flat:
+    a second round of 300 requests leaves the server's RSS where the first left it."""
     from concurrent.futures import ThreadPoolExecutor
 
     text = "Shares fell after the company missed its quarterly profit forecast. " * 15  # about 1 KB
@@ -52,8 +61,12 @@ def test_uvicorn_holds_fifty_concurrent_clients(server):
         return [_call(server + "/v1/models/news:predict", {"text": f"{i} {text}"})[0] for _ in range(6)]
 
     client(0)  # warm up
-    with ThreadPoolExecutor(50) as pool:
-        statuses = [s for batch in pool.map(client, range(50)) for s in batch]
-    assert statuses == [200] * 300
+    rss = []
+    for _ in range(2):  # the first round grows the worker threads' memory once; the second must not add to it
+        with ThreadPoolExecutor(50) as pool:
+            statuses = [s for batch in pool.map(client, range(50)) for s in batch]
+        assert statuses == [200] * 300
+        rss.append(_rss_mb(server.pid))
+    assert rss[1] - rss[0] < 25, f"server RSS grew from {rss[0]:.0f} to {rss[1]:.0f} MB over 300 more requests"
     status, body = _call(server + "/health")
     assert status == 200
