@@ -524,3 +524,45 @@ def test_formats_e117_malformed_spans(tmp_path, spans):
     f = _write(tmp_path / "s.jsonl", '{"text": "ok"}\n{"text": "Acme", "spans": ' + spans + "}\n")
     err = _raises("E117", _read, f)
     assert "line 2" in str(err)
+
+
+# ----------------------------------------------------------------------------------------------- streaming CSV
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+def test_formats_csv_streams_with_the_rows_of_the_whole_text_reader(tmp_path, monkeypatch, eol):
+    """A CSV file is read line by line (never decoded whole), with the same rows, line numbers and errors as the
+    whole-text reader: quoted fields over several lines, every line ending, a non-ASCII text, blank lines."""
+    import nlpipe.label.formats as F
+
+    body = eol.join(
+        [
+            "",
+            "id,text,label",
+            'a,"first line' + eol + 'second line, still the same field",x',
+            "",
+            "b,Zürich café,y",
+            'c,"He said ""hi""",z',
+        ]
+    )
+    path = _write(tmp_path / "s.csv", body + eol)
+    whole = [(r.line, *_key(r)) for r in F.parse_bytes(path.read_bytes(), "s.csv", "csv", max_bytes=10**6)]
+    monkeypatch.setattr(F, "read_text", lambda *a, **k: pytest.fail("the CSV was read whole"))
+    streamed = [(r.line, *_key(r)) for r in read_records(path, "csv")]
+    assert streamed == whole and len(streamed) == 3
+    assert streamed[0][1] == "first line" + eol + "second line, still the same field"
+    bad = _write(tmp_path / "bad.csv", body + eol + 'd,"never closed,q' + eol)
+    with pytest.raises(InputError) as exc:
+        _read(bad, "csv")
+    assert exc.value.code == "E109" and exc.value.details["line"] == 8
+
+
+def test_formats_csv_reader_pulls_rows_as_they_are_asked_for(tmp_path):
+    """The CSV reader is lazy: an error on the last line is raised only once the rows before it were given out."""
+    rows = "\n".join(f"{i},text number {i},lab" for i in range(5000))
+    path = _write(tmp_path / "big.csv", "id,text,label\n" + rows + "\n5000,,lab\n")
+    it = read_records(path, "csv")
+    assert [next(it).external_id for _ in range(3)] == ["0", "1", "2"]
+    with pytest.raises(InputError) as exc:
+        list(it)
+    assert exc.value.code == "E106" and exc.value.details["line"] == 5002

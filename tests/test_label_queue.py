@@ -7,13 +7,15 @@ import csv
 import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
+from sqlalchemy import delete, func, select
 
-from nlpipe.errors import InputError
+from nlpipe.errors import ConflictError, InputError
 from nlpipe.label.queue import build_queue, farthest_first, margin_uncertainty, threshold_uncertainty
 from nlpipe.predict import load_predictor
 from nlpipe.store import annotations as A
 from nlpipe.store.datasets import import_records, load_dataset
 from nlpipe.store.db import open_store
+from nlpipe.store.schema import QueueCache, QueueScore
 from nlpipe.types import Record
 from tests.conftest import DATA, make_settings
 
@@ -178,3 +180,197 @@ def test_label_queue_uncertainty_multi_label_uses_thresholds(store, feedback_mod
     closest = (np.abs(proba - t) / np.maximum(t, 1 - t)).min(axis=1)
     assert [i["score"] for i in q["items"]] == pytest.approx(list(1 - closest), abs=1e-6)
     assert list(closest) == sorted(closest)
+
+
+# ----------------------------------------------------------------------------------------------- the cache
+
+
+class CountingPredictor:
+    """A duck-typed two-label classifier that counts the texts it scores (the score depends on the text only)."""
+
+    task = "classify"
+    multi_label = False
+    labels = ["a", "b"]
+    thresholds = np.array([0.5, 0.5])
+
+    def __init__(self, version: str = "v1", created_at: str = "2026-01-01T00:00:00+00:00") -> None:
+        self.name, self.version = "counting", version
+        self.meta = {"created_at": created_at}
+        self.scored: list[str] = []
+
+    def predict(self, texts, top_k=None):
+        from nlpipe.types import LabelScore, Prediction
+
+        self.scored += list(texts)
+        out = []
+        for t in texts:
+            p = (sum(map(ord, t)) % 97) / 97 if self.version == "v1" else (len(t) % 13) / 13
+            scores = sorted([LabelScore("a", p), LabelScore("b", 1 - p)], key=lambda ls: -ls.score)
+            out.append(Prediction(labels=scores, predicted=[scores[0].label]))
+        return out
+
+
+@pytest.fixture
+def backend_store(backend_settings):
+    st = open_store(backend_settings)
+    yield st
+    st.close()
+
+
+def _texts(n: int, start: int = 0) -> list[str]:
+    return [f"document {i} " + "word " * (i % 7) for i in range(start, start + n)]
+
+
+def test_label_queue_uncertainty_is_cached_and_refreshed_incrementally(backend_store):
+    st = backend_store
+    import_records(st, "d", [Record(text=t, labels=[]) for t in _texts(30)], create=True)
+    import_records(st, "d", [Record(text="imported with a label", labels=["a"])])
+    model = CountingPredictor()
+    first = build_queue(st, "d", predictor=model, limit=5)
+    assert len(model.scored) == 30 and "imported with a label" not in model.scored  # never in the pool
+    model.scored.clear()
+    second = build_queue(st, "d", predictor=model, limit=5)
+    assert model.scored == [] and second == first  # answered from the cache: nothing scored
+    # The same order and scores as scoring the whole pool now, without a cache (a session on a fresh model).
+    fresh = CountingPredictor()
+    with st.session() as s:
+        s.execute(delete(QueueCache))
+        assert build_queue(s, "d", predictor=fresh, limit=5) == first and len(fresh.scored) == 30
+    # Labeling takes a document out of the pool without scoring anything.
+    top = first["items"][0]["document_id"]
+    with st.session() as s:
+        A.add_annotations(s, "d", top, "alice", labels=["a"])
+    model.scored.clear()
+    after = build_queue(st, "d", predictor=model, limit=5)
+    assert (
+        model.scored == []
+        and after["pool"] == 29
+        and [i["document_id"] for i in after["items"]]
+        == [i["document_id"] for i in build_queue(st, "d", predictor=model, limit=6)["items"][:5]]
+    )
+    assert top not in {i["document_id"] for i in after["items"]}
+    # Documents added since are the only ones scored.
+    import_records(st, "d", [Record(text=t, labels=[]) for t in _texts(5, start=100)])
+    model.scored.clear()
+    grown = build_queue(st, "d", predictor=model, limit=None)
+    assert sorted(model.scored) == sorted(_texts(5, start=100)) and grown["pool"] == 34
+    # A new version of the model scores everything again (and its scores differ): every document but the
+    # imported one, also the one alice labeled (her label can be undone, other annotators still see it).
+    v2 = CountingPredictor(version="v2")
+    again = build_queue(st, "d", predictor=v2, limit=None)
+    assert len(v2.scored) == 35 and again["model"]["version"] == "v2"
+    assert [i["score"] for i in again["items"]] != [i["score"] for i in grown["items"]]
+    # The same version trained again (a new creation time) is not taken for the old one either.
+    retrained = CountingPredictor(version="v2", created_at="2026-02-01T00:00:00+00:00")
+    build_queue(st, "d", predictor=retrained, limit=3)
+    assert len(retrained.scored) == 35
+    with st.session() as s:  # one cache per model: the new version replaced the old one's
+        assert s.scalar(select(func.count()).select_from(QueueCache)) == 1
+
+
+def test_label_queue_cache_with_annotators(backend_store):
+    """Scores are shared; what each annotator already labeled is filtered out when the queue is read."""
+    st = backend_store
+    import_records(st, "d", [Record(text=t, labels=[]) for t in _texts(10)], create=True)
+    model = CountingPredictor()
+    everyone = [i["document_id"] for i in build_queue(st, "d", predictor=model, limit=None)["items"]]
+    with st.session() as s:
+        A.add_annotations(s, "d", everyone[0], "alice", labels=["a"])
+    model.scored.clear()
+    alice = build_queue(st, "d", predictor=model, limit=None, annotator="alice")
+    bob = build_queue(st, "d", predictor=model, limit=None, annotator="bob")
+    anyone = build_queue(st, "d", predictor=model, limit=None)
+    assert model.scored == []
+    assert [i["document_id"] for i in alice["items"]] == everyone[1:] and alice["pool"] == 9
+    assert [i["document_id"] for i in bob["items"]] == everyone and bob["pool"] == 10
+    assert anyone["pool"] == 9
+
+
+def test_label_queue_random_is_cached_stable_and_seeded(backend_store):
+    st = backend_store
+    import_records(st, "d", [Record(text=t, labels=[]) for t in _texts(40)], create=True)
+    a = [i["document_id"] for i in build_queue(st, "d", strategy="random", limit=None, seed=1)["items"]]
+    assert a == [i["document_id"] for i in build_queue(st, "d", strategy="random", limit=None, seed=1)["items"]]
+    b = [i["document_id"] for i in build_queue(st, "d", strategy="random", limit=None, seed=2)["items"]]
+    assert sorted(a) == sorted(b) and a != b
+    assert a == [i["document_id"] for i in build_queue(st, "d", strategy="random", limit=None, seed=1)["items"]]
+    # Labeling one document or adding others does not reshuffle the rest.
+    with st.session() as s:
+        A.add_annotations(s, "d", a[3], "alice", labels=["x"])
+    import_records(st, "d", [Record(text=t, labels=[]) for t in _texts(10, start=500)])
+    after = [i["document_id"] for i in build_queue(st, "d", strategy="random", limit=None, seed=1)["items"]]
+    assert len(after) == 49 and [d for d in after if d in set(a)] == [d for d in a if d != a[3]]
+
+
+def test_label_queue_diversity_cache_holds_while_its_picks_are_labeled(backend_store, monkeypatch):
+    import nlpipe.label.queue as Q
+
+    st = backend_store
+    texts = [
+        "football match goal striker", "football team won the match", "galaxy telescope astronomers star",
+        "bread bakery croissants morning", "election parliament vote senators", "stock shares market profit",
+        "football striker scored a goal", "telescope observed a distant galaxy",
+    ]  # fmt: skip
+    import_records(st, "d", [Record(text="football match with a goal", labels=["sports"])], create=True)
+    import_records(st, "d", [Record(text=t, labels=[]) for t in texts])
+    runs = []
+    farthest = Q._farthest
+    monkeypatch.setattr(Q, "_farthest", lambda *a: runs.append(1) or farthest(*a))
+    first = build_queue(st, "d", strategy="diversity", limit=None)
+    assert build_queue(st, "d", strategy="diversity", limit=None) == first and len(runs) == 1
+    order = [i["document_id"] for i in first["items"]]
+    # Labeling the first pick keeps the order (farthest-first already counted it as a center) ...
+    with st.session() as s:
+        A.add_annotations(s, "d", order[0], "alice", labels=["x"])
+    kept = build_queue(st, "d", strategy="diversity", limit=None)
+    assert len(runs) == 1 and [i["document_id"] for i in kept["items"]] == order[1:]
+    with st.session() as s:  # ... and is what computing it afresh gives
+        s.execute(delete(QueueCache))
+    assert build_queue(st, "d", strategy="diversity", limit=None)["items"] == kept["items"] and len(runs) == 2
+    # Labeling a document out of turn (here the last pick), or adding documents, computes the order again.
+    with st.session() as s:
+        A.add_annotations(s, "d", order[-1], "alice", labels=["x"])
+    build_queue(st, "d", strategy="diversity", limit=None)
+    assert len(runs) == 3
+    import_records(st, "d", [Record(text="a recipe for soup with onions", labels=[])])
+    grown = build_queue(st, "d", strategy="diversity", limit=None)
+    assert len(runs) == 4 and grown["pool"] == 7
+
+
+def test_label_queue_diversity_is_bounded_by_a_seeded_sample(store, monkeypatch):
+    import nlpipe.label.queue as Q
+
+    monkeypatch.setattr(Q, "DIVERSITY_CANDIDATES", 5)
+    monkeypatch.setattr(Q, "DIVERSITY_PICKS", 2)
+    import_records(store, "d", [Record(text=t, labels=[]) for t in _texts(12)], create=True)
+    q = build_queue(store, "d", strategy="diversity", limit=None, seed=3)
+    again = build_queue(store, "d", strategy="diversity", limit=None, seed=3)
+    assert q["pool"] == 12 and len(q["items"]) == 5 and again == q  # five candidates ordered, from a seeded sample
+    with store.session() as s:
+        s.execute(delete(QueueCache))
+    assert build_queue(store, "d", strategy="diversity", limit=None, seed=3) == q
+    assert build_queue(store, "d", strategy="diversity", limit=None, seed=4)["items"] != q["items"]
+
+
+def test_label_queue_cache_replaced_midway_stops_with_e724(store, monkeypatch):
+    """A request filling a cache that another request replaced (a newer model version) stops instead of
+    writing stale scores."""
+    import nlpipe.label.queue as Q
+
+    monkeypatch.setattr(Q._UncertaintyScorer, "chunk", 4)
+    import_records(store, "d", [Record(text=t, labels=[]) for t in _texts(10)], create=True)
+    v1 = CountingPredictor()
+    predict = v1.predict
+
+    def newer_version_meanwhile(texts, top_k=None):
+        if len(v1.scored) == 4:  # after the first chunk: another request opens the queue with version v2
+            build_queue(store, "d", predictor=CountingPredictor(version="v2"), limit=1)
+        return predict(texts, top_k=top_k)
+
+    v1.predict = newer_version_meanwhile
+    with pytest.raises(ConflictError) as exc:
+        build_queue(store, "d", predictor=v1, limit=1)
+    assert exc.value.code == "E724"
+    with store.session() as s:
+        assert s.scalars(select(QueueCache.version)).all() == ["v2"]
+        assert s.scalar(select(func.count()).select_from(QueueScore)) == 10

@@ -244,3 +244,168 @@ def test_store_import_warns_when_a_document_keeps_its_earlier_split(store):
     with store.session() as s:
         data = load_dataset(s, "sp")
     assert dict(zip(data.texts, data.splits, strict=True))["shared sentence"] == "train"
+
+
+# ----------------------------------------------------------------------------------------------- streaming import
+
+
+def _stored(st, name: str) -> dict:
+    """Everything an import leaves about a dataset, keyed by text (ids aside)."""
+    with st.session() as s:
+        data = load_dataset(s, name, labeled_only=False, with_spans=True)
+        seeded = dict(
+            s.execute(select(Document.text, Split.assigned_by).join(Split, Split.document_id == Document.id)).all()
+        )
+    return {
+        t: (tuple(labs), sp, tuple((x.start, x.end, x.label) for x in spans), ext, seeded[t])
+        for t, labs, sp, spans, ext in zip(
+            data.texts, data.labels, data.splits, data.spans, data.external_ids, strict=True
+        )
+    }
+
+
+def _mixed_records() -> list[Record]:
+    """Repeats near and far apart (labels, spans and splits to merge), named and drawn splits, several strata."""
+    recs = []
+    for i in range(60):
+        text = f"text {i % 45} about {'cats' if i % 3 else 'dogs'}"
+        labels = [["b", "a"], ["c"], [], ["a"]][i % 4]
+        split = "validation" if i % 7 == 0 else ("test" if i % 11 == 0 else None)
+        spans = [Span(0, 4, "X")] if i % 5 == 0 else []
+        recs.append(Record(text=text, labels=labels, split=split, external_id=f"r{i}", spans=spans,
+                           file="m.jsonl", line=i + 1))  # fmt: skip
+    return recs
+
+
+def test_store_import_batches_do_not_change_the_result(tmp_path, settings, monkeypatch):
+    """Batch boundaries (a repeat in a later batch, labels merged into a stratum) leave the same stored result,
+    summary and warnings as one batch; the drawn splits are seeded_split's over hex digests and smallest labels."""
+    import nlpipe.store.datasets as D
+    from nlpipe.store.datasets import sha256_text
+    from nlpipe.store.db import open_store
+    from tests.conftest import _reset_postgres
+
+    results = []
+    for batch in (5000, 4, 1):
+        monkeypatch.setattr(D, "BATCH", batch)
+        if settings.database_url:  # PostgreSQL: one database, emptied for each run
+            _reset_postgres(settings.database_url)
+        st = open_store(settings.model_copy(update={"home": tmp_path / f"b{batch}"}))
+        summary = import_records(st, "d", _mixed_records(), create=True, seed=5, test_fraction=0.3)
+        results.append((summary.to_dict(), _stored(st, "d")))
+        st.close()
+    assert results[0] == results[1] == results[2]
+    summary, stored = results[0]
+    assert summary["duplicates_in_file"] == 15 and summary["added"] == 45
+    assert summary["warnings"] and "repeats the text of line" in summary["warnings"][0]
+    # The drawn splits are what seeded_split gives (merged labels: the smallest over all repeats).
+    merged: dict[str, set[str]] = {}
+    first_split: dict[str, str | None] = {}
+    for r in _mixed_records():
+        merged.setdefault(r.text, set()).update(r.labels)
+        first_split.setdefault(r.text, r.split)
+    drawn = [t for t in merged if first_split[t] is None]
+    expected = seeded_split([sha256_text(t) for t in drawn], [min(merged[t], default="") for t in drawn], 0.3, 5)
+    assert {t: stored[t][1] for t in drawn} == {t: expected[sha256_text(t)] for t in drawn}
+    assert all(stored[t][4] == "seeded" for t in drawn) and all(
+        stored[t][1] == first_split[t] for t in stored if t not in drawn
+    )
+    assert stored["text 0 about dogs"][0] == ("a", "b", "c")  # lines 1, 46 (batch 12 of 4) merged
+    assert stored["text 0 about dogs"][2] == ((0, 4, "X"),) and stored["text 0 about dogs"][3] == "r0"
+
+
+def test_store_import_error_late_in_a_large_input_stores_nothing(store, monkeypatch):
+    """An error in record 12,000 (batch 12 of 1,000) rolls back every batch written before it; what earlier
+    imports stored stays as it was."""
+    import nlpipe.store.datasets as D
+
+    monkeypatch.setattr(D, "BATCH", 1000)
+    import_records(store, "d", _recs(10), create=True)
+    before = _stored(store, "d")
+
+    def records(bad: Record):
+        for i in range(11_999):
+            yield Record(text=f"streamed document {i}", labels=["x"] if i % 2 else [], file="big.jsonl", line=i + 1)
+        yield bad
+
+    for bad, code in (
+        (Record(text="late", labels=[], split="holdout", file="big.jsonl", line=12_000), "E204"),
+        (Record(text="late", labels=[], spans=[Span(0, 99, "X")], file="big.jsonl", line=12_000), "E207"),
+    ):
+        with pytest.raises(InputError) as exc:
+            import_records(store, "d", records(bad), progress=lambda done, total: None)
+        assert exc.value.code == code and "big.jsonl, line 12000" in exc.value.message
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Document)) == 10
+            assert s.scalar(select(func.count()).select_from(Annotation)) == 10
+            assert s.scalar(select(func.count()).select_from(Split)) == 10
+        assert _stored(store, "d") == before
+    # Into a new dataset: not even the dataset is left behind.
+    with pytest.raises(InputError):
+        import_records(store, "new", records(Record(text="late", labels=[], split="x", line=12_000)), create=True)
+    with store.session() as s:
+        assert [r["name"] for r in list_datasets(s)] == ["d"]
+
+
+def test_store_import_reads_records_lazily_batch_by_batch(store, monkeypatch):
+    """The importer pulls one batch from the reader, writes it, and lets it go before reading on: the records
+    of early batches are freed while later ones are read, and progress counts records as they go."""
+    import gc
+    import weakref
+
+    import nlpipe.store.datasets as D
+
+    monkeypatch.setattr(D, "BATCH", 100)
+    produced = 0
+    early: list[weakref.ref] = []
+
+    def records():
+        nonlocal produced
+        for i in range(1000):
+            rec = Record(text=f"lazy document {i}", labels=["a" if i % 2 else "b"])
+            if i < 100:
+                early.append(weakref.ref(rec))
+            produced += 1
+            yield rec
+
+    seen_at_write: list[int] = []
+    alive_at_write: list[int] = []
+    add = D._Import.add
+
+    def spy(self, batch):
+        gc.collect()
+        seen_at_write.append(produced)
+        alive_at_write.append(sum(r() is not None for r in early))
+        return add(self, batch)
+
+    monkeypatch.setattr(D._Import, "add", spy)
+    calls: list[tuple[int, int | None]] = []
+    summary = import_records(store, "lazy", records(), create=True, progress=lambda d, t: calls.append((d, t)))
+    assert summary.added == 1000
+    # Each write comes after exactly one more batch was read, never the whole input ...
+    assert seen_at_write == [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
+    # ... and the records of a written batch are not kept: the first batch is gone by the second write.
+    assert alive_at_write[0] == 100 and alive_at_write[1:] == [0] * 9
+    assert calls[:3] == [(100, None), (200, None), (300, None)] and calls[-1] == (1000, 1000)
+
+
+def test_store_import_writes_through_copy_on_postgresql(store, monkeypatch):
+    """PostgreSQL: every table of an import is written with COPY (documents through a staging table, so stored
+    texts are skipped); SQLite: executemany, no COPY. Either way the rows are the ones the ORM reads back."""
+    from nlpipe.store import bulk
+
+    copied: list[str] = []
+    copy = bulk.BulkWriter._copy
+    monkeypatch.setattr(
+        bulk.BulkWriter, "_copy", lambda self, cur, into, *a: copied.append(into) or copy(self, cur, into, *a)
+    )
+    import_records(store, "d", _recs(10), create=True)
+    import_records(store, "d", [Record(text="new one", labels=["a"], split="validation"), *_recs(3)])
+    if store.engine.dialect.name == "postgresql":
+        assert set(copied) == {"bulk_documents", "dataset_documents", "annotations", "splits"}
+    else:
+        assert copied == []
+    with store.session() as s:
+        data = load_dataset(s, "d")
+    assert len(data.texts) == 11 and sorted(Counter(data.splits)) == ["test", "train", "validation"]
+    assert dict(zip(data.texts, data.labels, strict=True))["new one"] == ["a"]

@@ -106,3 +106,54 @@ def test_store_bad_database_url(tmp_path):
     with pytest.raises(ConfigError) as exc:
         make_engine("nosuchdb://x")
     assert exc.value.code == "E010"
+
+
+def test_migrations_0004_adds_the_queue_cache_to_a_0003_database(backend_settings):
+    """A database at revision 0003 (before the queue cache) upgrades with its rows intact, its queue is then
+    cached, and the revision downgrades again."""
+    from alembic import command
+
+    from nlpipe.label.queue import build_queue
+    from nlpipe.store.db import _alembic_config
+    from nlpipe.store.schema import QueueCache, QueueScore
+
+    engine = make_engine(backend_settings.resolved_database_url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0003")
+        conn.execute(text("INSERT INTO datasets (id, name, created_at) VALUES (1, 'old', CURRENT_TIMESTAMP)"))
+        for i, words in enumerate(("kept one", "kept two", "kept three"), 1):
+            conn.execute(
+                text(
+                    "INSERT INTO documents (id, sha256, text, mime, created_at) "
+                    "VALUES (:i, :h, :t, 'text/plain', CURRENT_TIMESTAMP)"
+                ),
+                {"i": i, "h": str(i) * 64, "t": words},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO dataset_documents (dataset_id, document_id, created_at) "
+                    "VALUES (1, :i, CURRENT_TIMESTAMP)"
+                ),
+                {"i": i},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO annotations (dataset_id, document_id, kind, label, source, author, created_at) "
+                "VALUES (1, 1, 'label', 'x', 'human', 'alice', CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    assert _revision(backend_settings.resolved_database_url) == "0003"
+    st = open_store(backend_settings)
+    assert _revision(backend_settings.resolved_database_url) == migrate(st.engine) != "0003"
+    assert {"queue_caches", "queue_scores"} <= set(inspect(st.engine).get_table_names())
+    q = build_queue(st, "old", strategy="random", limit=None)
+    assert q["pool"] == 2 and {i["preview"] for i in q["items"]} == {"kept two", "kept three"}
+    with st.session() as s:
+        assert s.query(QueueCache).count() == 1 and s.query(QueueScore).count() == 3
+    st.close()
+    engine = make_engine(backend_settings.resolved_database_url)
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0003")
+    assert "queue_scores" not in inspect(engine).get_table_names()
+    engine.dispose()

@@ -83,16 +83,15 @@ def queue(
 ) -> dict[str, Any]:
     """The dataset's documents that still need a person (for ``annotator``: not yet labeled by them), in order."""
     predictor = models.get(model, version) if model else None
-    with _store(request).session() as s:
-        return build_queue(
-            s,
-            name,
-            strategy=strategy,
-            predictor=predictor,
-            limit=limit,
-            annotator=annotator,
-            seed=settings.seed if seed is None else seed,
-        )
+    return build_queue(
+        _store(request),
+        name,
+        strategy=strategy,
+        predictor=predictor,
+        limit=limit,
+        annotator=annotator,
+        seed=settings.seed if seed is None else seed,
+    )
 
 
 @router.get("/v1/datasets/{name}/labels")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from nlpipe.cli.common import err, fmt, out, print_json, progress_bar, settings, store
+
+if TYPE_CHECKING:
+    from nlpipe.types import Record
 
 app = typer.Typer(help="Create datasets, import labeled text, inspect and export them.", no_args_is_help=True)
 
@@ -63,24 +67,23 @@ def import_(
 
     cfg = settings()
     default_split = _split_value(split, file=None, line=None, field="--split")
-    records = list(
-        read_records(
-            path,
-            format,
-            text_col=text_col,
-            label_col=label_col,
-            label_sep=label_sep,
-            encoding=encoding,
-            max_bytes=cfg.max_document_bytes,
-            conll_docs=conll_docs,
-            documents=documents,
-        )
+    records = read_records(
+        path,
+        format,
+        text_col=text_col,
+        label_col=label_col,
+        label_sep=label_sep,
+        encoding=encoding,
+        max_bytes=cfg.max_document_bytes,
+        conll_docs=conll_docs,
+        documents=documents,
     )
     if default_split:
-        for rec in records:
-            rec.split = rec.split or default_split
+        records = _with_split(records, default_split)
     with store() as st, progress_bar() as bar:
-        task = bar.add_task(f"importing {path.name}", total=len(records))
+        # The records are streamed into the store, so their number is known only at the end: the bar counts
+        # records read (and shows the total once the last one is in).
+        task = bar.add_task(f"importing {path.name}", total=None)
         summary = import_records(
             st,
             name,
@@ -102,6 +105,13 @@ def import_(
     out.print(table)
     for w in summary.warnings:
         err.print(f"[yellow]warning:[/yellow] {w}")
+
+
+def _with_split(records: Iterator[Record], split: str) -> Iterator[Record]:
+    """The records, each without a split of its own put in ``split`` (``--split``)."""
+    for rec in records:
+        rec.split = rec.split or split
+        yield rec
 
 
 @app.command("list")

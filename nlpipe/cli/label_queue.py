@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from nlpipe.cli.common import fmt, out, print_json, settings, store
+from nlpipe.cli.common import fmt, out, print_json, progress_bar, settings, store
 
 
 def queue(
@@ -38,15 +38,24 @@ def queue(
         from nlpipe.predict import load_predictor
 
         predictor = load_predictor(cfg.models_dir, model, version)
-    with store() as st, st.session() as s:
+    with store() as st, progress_bar() as bar:
+        task = None
+
+        def scored(done: int, total: int) -> None:  # only when the queue's cache is being filled
+            nonlocal task
+            if task is None:
+                task = bar.add_task("scoring the pool", total=total)
+            bar.update(task, completed=done, total=total)
+
         result = build_queue(
-            s,
+            st,
             dataset,
             strategy=strategy,
             predictor=predictor,
             limit=limit,
             annotator=annotator,
             seed=cfg.seed if seed is None else seed,
+            progress=scored,
         )
     if as_json:
         print_json(result)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -86,7 +87,7 @@ def _check_text(text: str, max_bytes: int, *, file: object, line: int | None, fi
         size = len(text.encode("utf-8", errors="surrogatepass"))
         if size > max_bytes:
             raise _too_large(size, max_bytes, file=file, line=line)
-    if not text.strip():
+    if not text or text.isspace():  # (not text.strip(), without copying the text)
         raise fail("E106", "empty text; remove the row or give it text", file=file, line=line, field=field)
     return text
 
@@ -176,12 +177,16 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def _csv_rows(path: Path, text: str, delimiter: str, max_bytes: int) -> Iterator[tuple[int, list[str]]]:
-    """``(line where the row starts, cells)`` for each non-blank row; csv errors become E109 / E107."""
+def _csv_rows(path: Path, text: str | Iterable[str], delimiter: str, max_bytes: int) -> Iterator[tuple[int, list[str]]]:
+    """``(line where the row starts, cells)`` for each non-blank row; csv errors become E109 / E107.
+
+    ``text``: the whole file, or its lines with their line endings (:func:`_csv_lines`, read as they go).
+    """
     limit = min(max(csv.field_size_limit(), max_bytes + 1), _CSV_LIMIT_CAP)
     if csv.field_size_limit() < limit:
         csv.field_size_limit(limit)  # process-wide, but only ever raised: long documents need it
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    source = io.StringIO(text, newline="") if isinstance(text, str) else text
+    reader = csv.reader(source, delimiter=delimiter, strict=True)
     while True:
         start = reader.line_num + 1
         try:
@@ -401,7 +406,7 @@ def _jsonl_records(
 ) -> Iterator[Record]:
     text_key = text_col or "text"
     for n, line in lines:
-        if not line.strip():
+        if not line or line.isspace():
             continue
         try:
             obj = json.loads(line)
@@ -469,6 +474,12 @@ def _json_spans(value: Any, *, file: Path, line: int) -> list[Span]:
 
 
 def _json_labels(obj: dict, label_col: str | None, sep: str | None, *, file: Path, line: int) -> list[str]:
+    if not label_col and not sep and "labels" not in obj:  # the common cases, as the general path reads them
+        value = obj.get("label")
+        if value is None and "label" not in obj:
+            return []
+        if type(value) is str and value and not value[0].isspace() and not value[-1].isspace():
+            return [value]
     keys = [label_col] if label_col else [k for k in ("label", "labels") if k in obj]
     if len(keys) > 1:
         raise fail("E104", "has both 'label' and 'labels'; keep one", file=file, line=line)
@@ -537,12 +548,36 @@ def _column(header: list[str], wanted: str | None, defaults: tuple[str, ...]) ->
 
 
 def _read_csv(path: Path, *, text_col, label_col, label_sep, encoding, max_bytes) -> Iterator[Record]:
-    return _csv_records(read_text(path, encoding), path, text_col=text_col, label_col=label_col,
+    return _csv_records(_csv_lines(path, encoding), path, text_col=text_col, label_col=label_col,
                         label_sep=label_sep, max_bytes=max_bytes)  # fmt: skip
 
 
-def _csv_records(content: str, path: Path, *, text_col, label_col, label_sep, max_bytes) -> Iterator[Record]:
-    rows = _csv_rows(path, content, _delimiter(path, _first_line(content)), max_bytes)
+def _csv_lines(path: Path, encoding: str | None) -> Iterator[str]:
+    """The file's lines with their endings, decoded as they are read (a large CSV is never held whole).
+
+    Split as ``io.StringIO(text, newline="")`` splits the whole text: at ``\\n``, ``\\r\\n`` and a lone ``\\r``.
+    """
+    for _, line in iter_lines(path, encoding, keep_ends=True):
+        if "\r" in line and not (line.endswith("\r\n") and line.count("\r") == 1):
+            yield from io.StringIO(line, newline="")
+        else:
+            yield line
+
+
+def _csv_records(
+    content: str | Iterator[str], path: Path, *, text_col, label_col, label_sep, max_bytes
+) -> Iterator[Record]:
+    if isinstance(content, str):
+        first_line = _first_line(content)
+    else:  # lines: read up to the first non-blank one (the header) for the delimiter, then read on from there
+        ahead: list[str] = []
+        for line in content:
+            ahead.append(line)
+            if line.strip():
+                break
+        first_line = ahead[-1].rstrip("\r\n") if ahead else ""
+        content = itertools.chain(ahead, content)
+    rows = _csv_rows(path, content, _delimiter(path, first_line), max_bytes)
     first = next(rows, None)
     if first is None:
         return

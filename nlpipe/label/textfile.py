@@ -246,10 +246,11 @@ def _strip_eol(raw: bytes) -> bytes:
     return raw
 
 
-def iter_lines(path: PathLike, encoding: str | None = None) -> Iterator[tuple[int, str]]:
+def iter_lines(path: PathLike, encoding: str | None = None, *, keep_ends: bool = False) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` for a text file without its line ending, decoding as it goes.
 
     Lines are split on ``\\n`` only (``\\r\\n`` is handled), so JSON strings holding U+2028 stay intact.
+    ``keep_ends``: each line keeps its ``\\n`` / ``\\r\\n`` (what the csv module reads).
     ASCII-compatible files are streamed; UTF-16/32 files are decoded whole.
     """
     path = Path(path)
@@ -267,14 +268,22 @@ def iter_lines(path: PathLike, encoding: str | None = None) -> Iterator[tuple[in
             text = read_text(path, encoding)
             if text.endswith("\n"):
                 text = text[:-1]
-            for n, line in enumerate(text.split("\n") if text else [], 1):
-                yield n, line.removesuffix("\r")
+                end = "\n" if keep_ends else ""
+            else:
+                end = ""
+            lines = text.split("\n") if text else []
+            for n, line in enumerate(lines, 1):
+                if keep_ends:
+                    yield n, line + ("\n" if n < len(lines) else end)
+                else:
+                    yield n, line.removesuffix("\r")
             return
         skip = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) and name in (None, "utf-8") else 0
         fh.seek(skip)
         legacy: str | None = None
         for n, raw in enumerate(fh, 1):
-            raw = _strip_eol(raw)
+            if not keep_ends:
+                raw = _strip_eol(raw)
             if raw.isascii():
                 yield n, raw.decode("ascii")
             elif name is not None:

@@ -150,6 +150,46 @@ class AnnotationReview(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class QueueCache(Base):
+    """A cached order of a dataset's labeling queue: one per dataset, strategy, model version and annotator.
+
+    ``stamp`` is what else must match for the rows to be reused (the model's creation time, the seed); the
+    watermark (``members_seen``, the highest ``dataset_documents.id`` scored, and ``members_count``) tells which
+    documents came since. ``state`` holds what a strategy needs to check its order is still valid (diversity:
+    the documents out of the pool when it was computed). See ``nlpipe.label.queue``.
+    """
+
+    __tablename__ = "queue_caches"
+    __table_args__ = (UniqueConstraint("dataset_id", "strategy", "model", "version", "annotator"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    strategy: Mapped[str] = mapped_column(String(20))
+    model: Mapped[str] = mapped_column(String(200), default="")
+    version: Mapped[str] = mapped_column(String(50), default="")
+    annotator: Mapped[str] = mapped_column(String(200), default="")
+    stamp: Mapped[str] = mapped_column(String(200), default="")
+    members_seen: Mapped[int] = mapped_column(Integer, default=0)
+    members_count: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class QueueScore(Base):
+    """One document's place in a cached queue: ``rank`` orders it (ascending, ties by document id), ``score`` is
+    what the queue shows, ``detail`` the model's predicted labels and best label scores (uncertainty)."""
+
+    __tablename__ = "queue_scores"
+    __table_args__ = (Index("ix_queue_scores_order", "cache_id", "rank", "document_id"),)
+
+    cache_id: Mapped[int] = mapped_column(ForeignKey("queue_caches.id", ondelete="CASCADE"), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    rank: Mapped[float] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[list[Any] | None] = mapped_column(JSON)
+
+
 class ModelRecord(Base):
     """A trained model version; the files live in ``models/<name>/<version>/``."""
 
