@@ -439,6 +439,11 @@ class _RandomScorer(_Scorer):
 _SCORE_COLUMNS = ("cache_id", "document_id", "rank", "score", "detail")
 
 
+#: Scores written in one refresh from which PostgreSQL's planner statistics of the cache are renewed: right after
+#: a first computation of a million rows they still describe an empty table (a refresh took 2.2 s instead of 0.4).
+ANALYZE_AFTER = 100_000
+
+
 def _refresh(
     conn: _Db,
     cache: _Cache,
@@ -488,6 +493,8 @@ def _refresh(
             progress(start + len(chunk), len(todo))
     with conn.tx() as s:
         _claim(s, cache, members_seen=last, members_count=count)
+        if len(todo) >= ANALYZE_AFTER:
+            BulkWriter(s).analyze(QueueScore.__table__)
     return len(todo)
 
 

@@ -131,6 +131,12 @@ class BulkWriter:
         found = self.conn.execute(select(table.c[key], table.c.id).where(table.c.id > last))
         return {k: i for k, i in found if k in wanted}
 
+    def analyze(self, table: Table) -> None:
+        """PostgreSQL: renew the planner's statistics of ``table`` after a bulk write (autovacuum would, later);
+        other databases: nothing."""
+        if self.dialect.name == "postgresql":
+            self.conn.exec_driver_sql(f"ANALYZE {self.dialect.identifier_preparer.quote(table.name)}")
+
     def max_id(self, table: Table) -> int:
         return int(self.conn.execute(select(func.max(table.c.id))).scalar() or 0)
 
