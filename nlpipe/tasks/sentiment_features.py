@@ -1,0 +1,244 @@
+"""The n-gram part of a fitted sentiment model at prediction time, from a table of distinct tokens.
+
+:class:`~nlpipe.tasks.features.WordNgrams` and :class:`~nlpipe.tasks.features.CharNgrams` cut every text into
+n-grams and look each one up, again for every batch. At prediction time the vocabulary is fixed, so what a token
+contributes is known once it has been seen: :class:`NgramBlocks` keeps, per distinct whitespace token (a
+:class:`~nlpipe.tasks.token_table.TokenData`), its word ids and its character n-gram columns with their counts,
+and builds a batch's count matrices with numpy and two sparse products:
+
+- word unigrams: the ``\\b\\w\\w+\\b`` tokens of a lower-cased text are those of its lower-cased whitespace tokens,
+  in order (whitespace is never a word character), so each whitespace token keeps its words' ids;
+- word bigrams: every bigram of the vocabulary is a pair of its words, so a bigram's column is found from the
+  pair of word ids (one sorted array of pair keys, ``searchsorted`` for the whole batch); a pair with a word
+  outside the vocabulary is no bigram of it;
+- character n-grams: ``char_wb`` n-grams are those of each lower-cased whitespace token, so the counts are
+  ``(texts x tokens) @ (tokens x n-grams)`` over the tokens stored so far, whose rows are ready-made.
+
+The counts are the vectorizers' own, entry for entry; only the order of the columns within a row is left as the
+sparse product makes it (sorting it cost more than the product). :meth:`NgramBlocks.transform` then applies each
+vectorizer's own TF-IDF weighting; :meth:`NgramBlocks.scores` goes straight to the linear scores ``X @ W.T`` of
+the blocks, normalising each row's score rather than each of its entries. Both equal the vectorizers' results up
+to the order of floating-point additions (relative differences of 1e-15; ``tests/test_tasks_sentiment_fast.py``
+compares them on real tweets and review snippets, where every prediction is the same). Vectorizers of other kinds
+or n-gram ranges than these are left to their own ``transform``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from itertools import chain, repeat
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from nlpipe.tasks.features import TOKEN_PATTERN, CharNgrams, WordNgrams, char_wb_ngrams
+from nlpipe.tasks.token_table import Ragged, TokenData, Tokens, tokenize
+
+__all__ = ["NgramBlocks", "ngram_blocks"]
+
+
+class NgramBlocks:
+    """The word (1-2 word n-grams) and character blocks of a fitted ``WordNgrams`` and ``CharNgrams`` pair."""
+
+    def __init__(self, word: WordNgrams, char: CharNgrams) -> None:
+        self.word, self.char = word, char
+        self.word_range = tuple(int(n) for n in word.ngram_range)
+        self.char_range = tuple(int(n) for n in char.ngram_range)
+        self.n_word, self.n_char = len(word.vocabulary_), len(char.vocabulary_)
+        self.char_vocab: dict[str, int] = char.vocabulary_
+        # Words get ids; a word only seen inside bigrams of the vocabulary gets one too, with no column.
+        terms, term_cols = list(word.vocabulary_), list(word.vocabulary_.values())
+        single = [" " not in t for t in terms]
+        words = {t: i for i, t in enumerate(t for t, one in zip(terms, single, strict=True) if one)}
+        word_cols = [c for c, one in zip(term_cols, single, strict=True) if one]
+        pairs = [t.split(" ") for t, one in zip(terms, single, strict=True) if not one]  # two words each
+        for w in chain.from_iterable(pairs):
+            if w not in words:
+                words[w] = len(word_cols)
+                word_cols.append(-1)
+        self.words = words
+        self.word_cols = np.array(word_cols, dtype=np.int64)
+        self._n_words = max(len(words), 1)
+        firsts = np.fromiter((words[a] for a, _ in pairs), dtype=np.int64, count=len(pairs))
+        seconds = np.fromiter((words[b] for _, b in pairs), dtype=np.int64, count=len(pairs))
+        pair_cols = np.array([c for c, one in zip(term_cols, single, strict=True) if not one], dtype=np.int64)
+        keys = firsts * self._n_words + seconds
+        order = np.argsort(keys, kind="stable")
+        self.pair_keys, self.pair_cols = keys[order], pair_cols[order]
+        self.data = TokenData(self._token_data)
+
+    @staticmethod
+    def supports(word: Any, char: Any) -> bool:
+        return (
+            isinstance(word, WordNgrams)
+            and isinstance(char, CharNgrams)
+            and tuple(word.ngram_range) in ((1, 1), (1, 2), (2, 2))
+            and hasattr(word, "vocabulary_")
+            and hasattr(char, "vocabulary_")
+        )
+
+    def _pair_cols(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The column of the bigram of words ``a[i] b[i]`` (word ids, -1 unknown), -1 when it is none."""
+        out = np.full(len(a), -1, dtype=np.int64)
+        if not len(self.pair_keys) or not len(a):
+            return out
+        ok = (a >= 0) & (b >= 0)
+        keys = a[ok] * self._n_words + b[ok]
+        # binary searches of sorted needles run along the array (numpy starts each where the last ended): far
+        # fewer cache misses than searching in the texts' order
+        order = np.argsort(keys)
+        at = np.empty(len(keys), dtype=np.int64)
+        at[order] = np.minimum(np.searchsorted(self.pair_keys, keys[order]), len(self.pair_keys) - 1)
+        out[ok] = np.where(self.pair_keys[at] == keys, self.pair_cols[at], -1)
+        return out
+
+    def _token_data(self, tokens: list[str]) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """Per token: its first and last word (ids, -1 outside the vocabulary) and how many words it has; the
+        word columns of its words and of the bigrams inside it; the columns of its character n-grams. Columns come
+        once each, in order, with their counts."""
+        n = len(tokens)
+        lowers = [t.lower() for t in tokens]
+        get_word = self.words.get
+        word_lists = [[get_word(w, -1) for w in TOKEN_PATTERN.findall(lw)] for lw in lowers]
+        n_words = np.fromiter(map(len, word_lists), dtype=np.int64, count=n)
+        ids = np.fromiter(chain.from_iterable(word_lists), dtype=np.int64, count=int(n_words.sum()))
+        owner = np.repeat(np.arange(n, dtype=np.int64), n_words)
+        first = np.full(n, -1, dtype=np.int64)
+        last = np.full(n, -1, dtype=np.int64)
+        ends = np.cumsum(n_words)
+        has = n_words > 0
+        first[has] = ids[(ends - n_words)[has]]
+        last[has] = ids[ends[has] - 1]
+        lo, hi = self.word_range
+        owners, cols = [], []
+        if lo <= 1:
+            unigram = self.word_cols[np.maximum(ids, 0)]
+            keep = (ids >= 0) & (unigram >= 0)
+            owners.append(owner[keep])
+            cols.append(unigram[keep])
+        if hi >= 2 and len(ids) > 1:
+            inside = owner[:-1] == owner[1:]
+            pair = self._pair_cols(ids[:-1][inside], ids[1:][inside])
+            owners.append(owner[:-1][inside][pair >= 0])
+            cols.append(pair[pair >= 0])
+        word_cols = _per_owner(np.concatenate(owners or [owner[:0]]), np.concatenate(cols or [owner[:0]]), n,
+                               self.n_word)  # fmt: skip
+        lo, hi = self.char_range
+        grams = [char_wb_ngrams(lw, lo, hi) for lw in lowers]
+        owner = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, grams), dtype=np.int64, count=n))
+        gram_cols = np.fromiter(map(self.char_vocab.get, chain.from_iterable(grams), repeat(-1)), dtype=np.int64,
+                                count=len(owner))  # fmt: skip
+        known = gram_cols >= 0
+        gram_cols = _per_owner(owner[known], gram_cols[known], n, self.n_char)
+        fixed = {"first_word": first, "last_word": last, "n_words": n_words}
+        return fixed, {"word_cols": word_cols[0], "word_counts": word_cols[1], "grams": gram_cols[0],
+                       "gram_counts": gram_cols[1]}  # fmt: skip
+
+    # ---------------------------------------------------------------------------------------------- counts
+
+    def counts(self, texts: list[str], tokens: Tokens | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """The word and the character n-gram counts of ``texts`` (``tokens``: the texts already
+        :func:`~nlpipe.tasks.token_table.tokenize`-d): the vectorizers' counts, each row's columns in no
+        particular order."""
+        m = len(texts)
+        tokens = tokens or tokenize(texts)
+        while (found := self.data.columns(tokens)) is None:  # the token table started over: look up again
+            tokens = tokenize(texts)
+        fixed, rank, ragged = found
+        positions = rank[tokens.ids]
+        # texts x stored tokens, 32-bit indices and counts (scipy keeps the narrowest type its inputs share)
+        indptr = np.zeros(m + 1, dtype=np.int32)
+        np.cumsum(tokens.ntok, out=indptr[1:])
+        docs = sp.csr_matrix((np.ones(len(positions), dtype=np.int32), positions.astype(np.int32), indptr),
+                             shape=(m, ragged["grams"].size))  # fmt: skip
+        words = docs @ _stored(ragged["word_cols"], ragged["word_counts"], self.n_word)
+        if self.word_range[1] >= 2:
+            words = words + self._cross_bigrams(tokens, fixed, m)
+        return words, docs @ _stored(ragged["grams"], ragged["gram_counts"], self.n_char)
+
+    def _cross_bigrams(self, tokens: Tokens, fixed: dict[str, np.ndarray], m: int) -> sp.csr_matrix:
+        """The bigrams of a token's last word and the next token's first word (tokens without words between
+        them are skipped, as the words of the text follow one another): one entry per occurrence."""
+        ids = tokens.ids
+        with_words = np.flatnonzero(fixed["n_words"][ids] > 0)
+        rows = np.repeat(np.arange(m, dtype=np.int64), tokens.ntok)[with_words]
+        same = rows[:-1] == rows[1:]
+        cols = self._pair_cols(fixed["last_word"][ids[with_words[:-1][same]]],
+                               fixed["first_word"][ids[with_words[1:][same]]])  # fmt: skip
+        rows = rows[:-1][same][cols >= 0]
+        cols = cols[cols >= 0]
+        indptr = np.zeros(m + 1, dtype=np.int32)
+        np.cumsum(np.bincount(rows, minlength=m), out=indptr[1:])
+        return sp.csr_matrix(
+            (np.ones(len(cols), dtype=np.int32), cols.astype(np.int32), indptr), shape=(m, self.n_word)
+        )
+
+    # --------------------------------------------------------------------------------------------- results
+
+    def transform(self, texts: list[str], tokens: Tokens | None = None) -> list[sp.csr_matrix]:
+        """The word and the character TF-IDF blocks, as ``word.transform(texts)`` and ``char.transform(texts)``
+        (each vectorizer's own weighting of the counts)."""
+        word_counts, char_counts = self.counts(texts, tokens)
+        return [self.word._tfidf(word_counts), self.char._tfidf(char_counts)]
+
+    def scores(self, texts: list[str], tokens: Tokens | None, word_weights: np.ndarray, char_weights: np.ndarray
+               ) -> np.ndarray:  # fmt: skip
+        """``word_block @ word_weights + char_block @ char_weights`` (weights: one row per column of the block,
+        one column per output), without building the TF-IDF blocks: each row's score is divided by the row's
+        norm instead of each entry."""
+        word_counts, char_counts = self.counts(texts, tokens)
+        return (_block_scores(word_counts, self.word, word_weights)
+                + _block_scores(char_counts, self.char, char_weights))  # fmt: skip
+
+
+def _per_owner(owner: np.ndarray, cols: np.ndarray, n: int, width: int) -> tuple[tuple, tuple]:
+    """The ragged columns ``(lengths, columns)`` and ``(lengths, counts)`` of each owner 0..n-1's distinct
+    columns, in order, from one sort of (owner, column) keys."""
+    keys, counts = np.unique(owner * max(width, 1) + cols, return_counts=True)
+    key_owner = keys // max(width, 1)
+    per_owner = np.bincount(key_owner, minlength=n)
+    return (per_owner, (keys - key_owner * max(width, 1)).astype(np.int32)), (per_owner, counts.astype(np.int32))
+
+
+def _stored(cols: Ragged, counts: Ragged, width: int) -> sp.csr_matrix:
+    """The stored tokens' rows of a ragged column pair as a (tokens x columns) count matrix (no copy)."""
+    n = int(cols.ptr[cols.size])
+    return sp.csr_matrix((counts.values[:n], cols.values[:n], cols.ptr[: cols.size + 1].astype(np.int32)),
+                         shape=(cols.size, width))  # fmt: skip
+
+
+def _block_scores(counts: sp.csr_matrix, vectorizer: Any, weights: np.ndarray) -> np.ndarray:
+    """``vectorizer._tfidf(counts) @ weights``: sublinear TF (1 + log count) times IDF, rows of unit norm."""
+    data = vectorizer.idf_[counts.indices]  # most counts are 1, whose TF is 1 either way
+    several = np.flatnonzero(counts.data > 1)
+    if len(several):
+        tf = counts.data[several].astype(np.float64)
+        if vectorizer.sublinear_tf:
+            np.log(tf, out=tf)
+            tf += 1.0
+        data[several] *= tf
+    out = np.asarray(sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape) @ weights)
+    norms = np.zeros((counts.shape[0], 1))
+    starts = counts.indptr[:-1]
+    filled = counts.indptr[1:] > starts
+    if counts.nnz:  # the sum of squares of each row that has entries (reduceat reads up to the next start)
+        np.square(data, out=data)
+        norms[filled, 0] = np.sqrt(np.add.reduceat(data, starts[filled]))
+    np.divide(out, norms, out=out, where=norms > 0)  # a row without entries scores 0, as its empty TF-IDF row
+    return out
+
+
+_BLOCKS: weakref.WeakKeyDictionary[Any, NgramBlocks] = weakref.WeakKeyDictionary()
+
+
+def ngram_blocks(word: Any, char: Any) -> NgramBlocks | None:
+    """The :class:`NgramBlocks` of this fitted pair of vectorizers (built on first use and kept while the
+    vectorizer lives), or None when they are not of the kind it reproduces."""
+    if not NgramBlocks.supports(word, char):
+        return None
+    blocks = _BLOCKS.get(char)
+    if blocks is None or blocks.word is not word:
+        blocks = NgramBlocks(word, char)
+        _BLOCKS[char] = blocks
+    return blocks
