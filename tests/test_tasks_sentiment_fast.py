@@ -238,25 +238,33 @@ def canonical(m):
     return m
 
 
-def check_blocks(word: WordNgrams, char: CharNgrams, texts: list[str]) -> None:
+def check_blocks(
+    word: WordNgrams, char: CharNgrams, texts: list[str], table: TokenTable | None = None, batch: int = 700
+) -> None:
+    """Counts, TF-IDF blocks and scores a batch at a time (tokens looked up in ``table``, else the shared one); the
+    same weights for every batch, so the per-token projections grow batch by batch (and start over with the
+    table)."""
     blocks = NgramBlocks(word, char)
-    for b in range(0, len(texts), 700):
-        part = texts[b : b + 700]
-        for vec, got in zip((word, char), blocks.counts(part), strict=True):
+    weights = np.random.default_rng(0).normal(size=(word.idf_.size + char.idf_.size, 3))
+    for b in range(0, len(texts), batch):
+        part = texts[b : b + batch]
+        tokens = tokenize(part) if table is None else tokenize(part, table)
+        for vec, got in zip((word, char), blocks.counts(part, tokens), strict=True):
             want = canonical(vec._counts(part, vec.vocabulary_, grow=False))
             got = canonical(got)
             assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
             assert np.array_equal(got.data, want.data)  # the counts themselves are exact
-        for vec, got in zip((word, char), blocks.transform(part), strict=True):
+        for vec, got in zip((word, char), blocks.transform(part, tokens), strict=True):
             want, got = vec.transform(part), canonical(got)
             assert np.array_equal(got.indices, want.indices) and np.array_equal(got.indptr, want.indptr)
             assert np.allclose(got.data, want.data, rtol=1e-12, atol=0)
-        weights = np.random.default_rng(b).normal(size=(word.idf_.size + char.idf_.size, 3))
         want = np.asarray(word.transform(part) @ weights[: word.idf_.size]) + np.asarray(
             char.transform(part) @ weights[word.idf_.size :]
         )
-        got = blocks.scores(part, None, weights[: word.idf_.size], weights[word.idf_.size :])
-        assert np.allclose(got, want, rtol=1e-12, atol=1e-14)
+        assert np.allclose(blocks.scores(part, tokens, weights), want, rtol=1e-12, atol=1e-14)
+    other = weights[:, ::-1].copy()  # another model's weights: projections of their own
+    assert np.allclose(blocks.scores(part, tokens, other), want[:, ::-1], rtol=1e-12, atol=1e-14)
+    assert np.allclose(blocks.scores(part, tokens, weights), want, rtol=1e-12, atol=1e-14)
 
 
 def test_ngram_blocks_equal_the_vectorizers():
@@ -271,6 +279,15 @@ def test_ngram_blocks_equal_the_vectorizers():
     for rng in ((1, 1), (2, 2)):  # the other n-gram ranges it takes
         w = WordNgrams(ngram_range=rng, min_df=1).fit(texts[::2])
         check_blocks(w, char, texts + odd)
+
+
+def test_ngram_blocks_token_table_starting_over_changes_nothing():
+    texts, _ = polarity_corpus(40)
+    word = WordNgrams(ngram_range=(1, 2), min_df=1).fit(texts[::2])
+    char = CharNgrams(ngram_range=(2, 5), min_df=2).fit(texts[::2])
+    table = TokenTable(max_tokens=45)  # the corpus has 73 distinct tokens
+    check_blocks(word, char, texts * 2, table, batch=10)
+    assert table.generation > 2
 
 
 @needs_corpora

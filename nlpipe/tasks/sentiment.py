@@ -338,9 +338,11 @@ class _SentimentPredictor(BasePredictor):
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputError("E421", f"batch_size must be a positive integer, got {batch_size!r}.", field="batch_size")
-        check_texts(texts)
+        if not set(map(type, texts)) <= {str}:  # check_texts's isinstance per text only when one may fail
+            check_texts(texts)
         out: list[Prediction | None] = [None] * len(texts)
-        short = [i for i, t in enumerate(texts) if len(t) <= LONG_DOCUMENT_CHARS]
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        short = np.flatnonzero(lengths <= LONG_DOCUMENT_CHARS).tolist()
         with _CollectorPaused():
             for start in range(0, len(short), batch_size):
                 idx = short[start : start + batch_size]

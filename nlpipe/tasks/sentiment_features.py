@@ -25,6 +25,7 @@ or n-gram ranges than these are left to their own ``transform``.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from itertools import chain, repeat
 from typing import Any
@@ -67,6 +68,8 @@ class NgramBlocks:
         order = np.argsort(keys, kind="stable")
         self.pair_keys, self.pair_cols = keys[order], pair_cols[order]
         self.data = TokenData(self._token_data)
+        self._lock = threading.Lock()
+        self._projections: dict[str, _Projection] = {}
 
     @staticmethod
     def supports(word: Any, char: Any) -> bool:
@@ -137,24 +140,31 @@ class NgramBlocks:
 
     # ---------------------------------------------------------------------------------------------- counts
 
-    def counts(self, texts: list[str], tokens: Tokens | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """The word and the character n-gram counts of ``texts`` (``tokens``: the texts already
-        :func:`~nlpipe.tasks.token_table.tokenize`-d): the vectorizers' counts, each row's columns in no
-        particular order."""
+    def _docs(self, texts: list[str], tokens: Tokens | None) -> tuple[Tokens, dict[str, np.ndarray],
+                                                                      dict[str, Ragged], sp.csr_matrix]:  # fmt: skip
+        """The tokens (looked up again if the table started over), the token data and the (texts x stored tokens)
+        matrix: one entry per occurrence, 32-bit indices and counts (scipy keeps the narrowest type its inputs
+        share)."""
         m = len(texts)
         tokens = tokens or tokenize(texts)
         while (found := self.data.columns(tokens)) is None:  # the token table started over: look up again
             tokens = tokenize(texts)
         fixed, rank, ragged = found
         positions = rank[tokens.ids]
-        # texts x stored tokens, 32-bit indices and counts (scipy keeps the narrowest type its inputs share)
         indptr = np.zeros(m + 1, dtype=np.int32)
         np.cumsum(tokens.ntok, out=indptr[1:])
         docs = sp.csr_matrix((np.ones(len(positions), dtype=np.int32), positions.astype(np.int32), indptr),
                              shape=(m, ragged["grams"].size))  # fmt: skip
+        return tokens, fixed, ragged, docs
+
+    def counts(self, texts: list[str], tokens: Tokens | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """The word and the character n-gram counts of ``texts`` (``tokens``: the texts already
+        :func:`~nlpipe.tasks.token_table.tokenize`-d): the vectorizers' counts, each row's columns in no
+        particular order."""
+        tokens, fixed, ragged, docs = self._docs(texts, tokens)
         words = docs @ _stored(ragged["word_cols"], ragged["word_counts"], self.n_word)
         if self.word_range[1] >= 2:
-            words = words + self._cross_bigrams(tokens, fixed, m)
+            words = words + self._cross_bigrams(tokens, fixed, len(texts))
         return words, docs @ _stored(ragged["grams"], ragged["gram_counts"], self.n_char)
 
     def _cross_bigrams(self, tokens: Tokens, fixed: dict[str, np.ndarray], m: int) -> sp.csr_matrix:
@@ -182,14 +192,95 @@ class NgramBlocks:
         word_counts, char_counts = self.counts(texts, tokens)
         return [self.word._tfidf(word_counts), self.char._tfidf(char_counts)]
 
-    def scores(self, texts: list[str], tokens: Tokens | None, word_weights: np.ndarray, char_weights: np.ndarray
-               ) -> np.ndarray:  # fmt: skip
-        """``word_block @ word_weights + char_block @ char_weights`` (weights: one row per column of the block,
-        one column per output), without building the TF-IDF blocks: each row's score is divided by the row's
-        norm instead of each entry."""
-        word_counts, char_counts = self.counts(texts, tokens)
-        return (_block_scores(word_counts, self.word, word_weights)
-                + _block_scores(char_counts, self.char, char_weights))  # fmt: skip
+    def scores(self, texts: list[str], tokens: Tokens | None, weights: np.ndarray) -> np.ndarray:
+        """``word_block @ weights[:n_word] + char_block @ weights[n_word : n_word + n_char]`` (``weights``: one row
+        per column of the blocks, in that order, maybe more rows after them; one column per output), without the
+        TF-IDF blocks.
+
+        The score of a row is ``sum_j tf(c_j) idf_j w_j / sqrt(sum_j (tf(c_j) idf_j)^2)`` over its n-grams j with
+        counts c_j. Counts add up over a text's tokens, so written with c_j instead of tf(c_j) both sums are
+        linear in the tokens: each stored token's share (its counts times ``idf * w`` and ``idf**2``) is computed
+        once (:class:`_Projection`) and a batch adds its tokens' shares with one sparse product. The n-grams that
+        occur more than once in a text (``tf(c) != c``) are then corrected from the batch's counts."""
+        tokens, fixed, ragged, docs = self._docs(texts, tokens)
+        m = len(texts)
+        key = (tokens.table, tokens.generation)  # stored positions belong to one generation of one table
+        cross = self._cross_bigrams(tokens, fixed, m) if self.word_range[1] >= 2 else None
+        word = self._block_scores("word", key, docs, ragged["word_cols"], ragged["word_counts"], weights, cross)
+        return word + self._block_scores("char", key, docs, ragged["grams"], ragged["gram_counts"], weights, None)
+
+    def _block_scores(self, block: str, key: tuple[Any, int], docs: sp.csr_matrix, cols: Ragged, counts: Ragged,
+                      weights: np.ndarray, extra: sp.csr_matrix | None) -> np.ndarray:  # fmt: skip
+        """One block's scores (see :meth:`scores`); ``extra``: counts that come from no single token (the
+        bigrams across two tokens)."""
+        m = docs.shape[0]
+        vectorizer = self.word if block == "word" else self.char
+        width = self.n_word if block == "word" else self.n_char
+        proj = self._projection(block, key, vectorizer, weights, cols, counts, width)
+        k = proj.A.shape[1] - 1
+        stored = _stored(cols, counts, width)
+        C = docs @ stored  # the batch's counts: which n-grams occur more than once
+        if extra is not None:
+            C = C + extra
+        sums = np.asarray(docs @ proj.rows[: cols.size])  # (m x k+1): sum of c * idf * w, and of c * idf**2
+        if extra is not None and extra.nnz:
+            sums += np.asarray(extra @ proj.A)
+        several = np.flatnonzero(C.data > 1)
+        if len(several):
+            rows = np.searchsorted(C.indptr, several, side="right") - 1
+            c = C.data[several].astype(np.float64)
+            tf = np.log(c) + 1.0 if vectorizer.sublinear_tf else c
+            E = proj.A[C.indices[several]]
+            E[:, :k] *= (c - tf)[:, None]
+            E[:, k] *= c - tf * tf
+            for j in range(k + 1):
+                sums[:, j] -= np.bincount(rows, weights=E[:, j], minlength=m)
+        norms = np.sqrt(np.maximum(sums[:, k], 0.0))[:, None]
+        out = np.zeros((m, k))
+        np.divide(sums[:, :k], norms, out=out, where=norms > 0)  # a row without n-grams scores 0
+        return out
+
+    def _projection(self, block: str, key: tuple[Any, int], vectorizer: Any, weights: np.ndarray, cols: Ragged,
+                    counts: Ragged, width: int) -> _Projection:  # fmt: skip
+        """The block's :class:`_Projection` for ``weights`` and the token data's ``key`` (table, generation),
+        filled up to the stored tokens of ``cols``."""
+        with self._lock:
+            proj = self._projections.get(block)
+            if proj is None or proj.weights is not weights or proj.key[0] is not key[0] or proj.key[1] != key[1]:
+                at = 0 if block == "word" else self.n_word
+                w = weights[at : at + width]
+                idf = vectorizer.idf_
+                proj = _Projection(weights, key, np.column_stack([w * idf[:, None], idf * idf]))
+                self._projections[block] = proj
+            if proj.done < cols.size:
+                lo, hi = proj.done, cols.size
+                ptr = cols.ptr[lo : hi + 1]
+                part = sp.csr_matrix((counts.values[ptr[0] : ptr[-1]], cols.values[ptr[0] : ptr[-1]],
+                                      (ptr - ptr[0]).astype(np.int64)), shape=(hi - lo, width))  # fmt: skip
+                rows = _grown_rows(proj.rows, hi)
+                rows[lo:hi] = np.asarray(part @ proj.A)
+                proj.rows, proj.done = rows, hi
+            return proj
+
+
+class _Projection:
+    """Per stored token of an :class:`NgramBlocks` block, its n-gram counts times ``A`` (``idf * w`` per output,
+    then ``idf**2``): rows ``0..done-1`` are filled, in the token data's stored order. Kept for one ``weights``
+    array (a fitted model's)."""
+
+    def __init__(self, weights: np.ndarray, key: tuple[Any, int], A: np.ndarray) -> None:
+        self.weights, self.key, self.A = weights, key, A
+        self.rows = np.zeros((0, A.shape[1]))
+        self.done = 0
+
+
+def _grown_rows(arr: np.ndarray, size: int) -> np.ndarray:
+    """``arr`` if it holds ``size`` rows, else a copy with at least twice as many (rows written before kept)."""
+    if size <= len(arr):
+        return arr
+    out = np.zeros((max(size, 2 * len(arr), 1024), arr.shape[1]))
+    out[: len(arr)] = arr
+    return out
 
 
 def _per_owner(owner: np.ndarray, cols: np.ndarray, n: int, width: int) -> tuple[tuple, tuple]:
@@ -206,27 +297,6 @@ def _stored(cols: Ragged, counts: Ragged, width: int) -> sp.csr_matrix:
     n = int(cols.ptr[cols.size])
     return sp.csr_matrix((counts.values[:n], cols.values[:n], cols.ptr[: cols.size + 1].astype(np.int32)),
                          shape=(cols.size, width))  # fmt: skip
-
-
-def _block_scores(counts: sp.csr_matrix, vectorizer: Any, weights: np.ndarray) -> np.ndarray:
-    """``vectorizer._tfidf(counts) @ weights``: sublinear TF (1 + log count) times IDF, rows of unit norm."""
-    data = vectorizer.idf_[counts.indices]  # most counts are 1, whose TF is 1 either way
-    several = np.flatnonzero(counts.data > 1)
-    if len(several):
-        tf = counts.data[several].astype(np.float64)
-        if vectorizer.sublinear_tf:
-            np.log(tf, out=tf)
-            tf += 1.0
-        data[several] *= tf
-    out = np.asarray(sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape) @ weights)
-    norms = np.zeros((counts.shape[0], 1))
-    starts = counts.indptr[:-1]
-    filled = counts.indptr[1:] > starts
-    if counts.nnz:  # the sum of squares of each row that has entries (reduceat reads up to the next start)
-        np.square(data, out=data)
-        norms[filled, 0] = np.sqrt(np.add.reduceat(data, starts[filled]))
-    np.divide(out, norms, out=out, where=norms > 0)  # a row without entries scores 0, as its empty TF-IDF row
-    return out
 
 
 _BLOCKS: weakref.WeakKeyDictionary[Any, NgramBlocks] = weakref.WeakKeyDictionary()

@@ -91,6 +91,8 @@ def _check_texts(texts: object, name: str, error: type[Exception], code: str) ->
     if isinstance(texts, str | bytes) or not isinstance(texts, Sequence | np.ndarray):
         raise error(code, f"{name} must be a list of strings; got {type(texts).__name__}.", field=name)
     out = list(texts)
+    if set(map(type, out)) <= {str}:  # the usual case, without an isinstance call per text
+        return out
     for i, t in enumerate(out):
         if not isinstance(t, str):
             raise error(code, f"{name}[{i}] is {type(t).__name__}, not a string.", field=f"{name}[{i}]")
@@ -385,9 +387,8 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
         tokens = tokens or tokenize(texts)
         lexicon = vader_scores(texts, tokens) if lexicon_scores is None else lexicon_scores
         weights = self._coef_t()
-        n_word, n_char = fast.n_word, fast.n_char
-        S = fast.scores(texts, tokens, weights[:n_word], weights[n_word : n_word + n_char])
-        S += (lexicon_features(lexicon) * float(self.lexicon_weight)) @ weights[n_word + n_char :]
+        S = fast.scores(texts, tokens, weights)
+        S += (lexicon_features(lexicon) * float(self.lexicon_weight)) @ weights[fast.n_word + fast.n_char :]
         return S + self.intercept_
 
     def _fit_outputs(
