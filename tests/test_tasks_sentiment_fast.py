@@ -19,7 +19,7 @@ from nlpipe.tasks import sentences as sentence_splitter
 from nlpipe.tasks.features import CharNgrams, WordNgrams
 from nlpipe.tasks.lexicon import _scorer, lexicon_decision, magnitude, vader_scores
 from nlpipe.tasks.sentiment import LONG_DOCUMENT_CHARS, lexicon_predictor
-from nlpipe.tasks.sentiment_features import NgramBlocks, ngram_blocks
+from nlpipe.tasks.sentiment_features import NgramBlocks, _PairTable, ngram_blocks
 from nlpipe.tasks.sentiment_model import SentimentModel
 from nlpipe.tasks.token_table import SHARED, TokenTable, tokenize
 from nlpipe.tasks.vader import round_like_python
@@ -281,6 +281,18 @@ def test_ngram_blocks_equal_the_vectorizers():
         check_blocks(w, char, texts + odd)
 
 
+def test_pair_table_equals_a_dict():
+    rng = np.random.default_rng(4)
+    for n in (0, 1, 7, 5000):
+        keys = rng.choice(10**12, size=n, replace=False).astype(np.int64)
+        keys[: n // 2] = np.arange(n // 2) * 1024  # regular keys collide more under weak hashes
+        values = rng.integers(0, 10**6, size=n)
+        table = _PairTable(keys, values)
+        want = dict(zip(keys.tolist(), values.tolist(), strict=True))
+        queries = np.concatenate([keys, rng.integers(0, 10**12, size=3000), keys[::3] + 1]).astype(np.int64)
+        assert table.get(queries).tolist() == [want.get(q, -1) for q in queries.tolist()]
+
+
 def test_ngram_blocks_token_table_starting_over_changes_nothing():
     texts, _ = polarity_corpus(40)
     word = WordNgrams(ngram_range=(1, 2), min_df=1).fit(texts[::2])
@@ -311,6 +323,20 @@ def test_model_probabilities_equal_the_feature_matrix_path(polarity_model):
     assert np.allclose(got, want, rtol=1e-12, atol=1e-14)
     assert np.array_equal(got.argmax(axis=1), want.argmax(axis=1))
     assert ngram_blocks(*polarity_model.vectorizers_) is ngram_blocks(*polarity_model.vectorizers_)  # kept
+
+
+def test_prepare_builds_the_tables_a_prediction_uses(polarity_model):
+    import copy
+
+    from nlpipe.tasks import sentiment_features
+
+    model = copy.deepcopy(polarity_model)
+    assert model.vectorizers_[1] not in sentiment_features._BLOCKS
+    assert model.prepare() is model
+    blocks = sentiment_features._BLOCKS[model.vectorizers_[1]]
+    texts, _ = polarity_corpus(10, seed=9)
+    assert np.array_equal(model.predict_proba(texts), polarity_model.predict_proba(texts))
+    assert sentiment_features._BLOCKS[model.vectorizers_[1]] is blocks  # the one prediction used
 
 
 @needs_corpora

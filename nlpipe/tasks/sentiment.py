@@ -40,7 +40,6 @@ split the model can score.
 from __future__ import annotations
 
 import functools
-import gc
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -60,7 +59,7 @@ from nlpipe.store.db import Store
 from nlpipe.tasks.lexicon import LEXICON_LABELS, lexicon_decisions, lexicon_version, magnitude, vader_scores
 from nlpipe.tasks.sentences import iter_sentences
 from nlpipe.tasks.sentiment_model import MAX_SCALE, TRUSTED_TYPES, SentimentModel
-from nlpipe.tasks.token_table import tokenize
+from nlpipe.tasks.token_table import CollectorPaused, tokenize
 from nlpipe.tasks.vader import round_like_python
 from nlpipe.train import HEADLINE, Progress, TrainResult, data_checks, save_version, training_meta
 from nlpipe.types import LabelScore, Prediction
@@ -283,27 +282,6 @@ def evaluate_task(
 # ----------------------------------------------------------------------------------------------- prediction
 
 
-class _CollectorPaused:
-    """Python's cyclic garbage collector paused for a block, then restored as it was (on, unless it was off).
-
-    A prediction is half a dozen small objects (the Prediction, its label scores, lists); creating tens of
-    thousands of them in one call set off repeated full collections of every object of the process, a quarter of
-    the time of scoring 14,640 tweets (``benchmarks/sentiment.py``). The predictor creates no reference cycles,
-    so nothing waits for the collector meanwhile (reference counting frees everything as usual), and the new
-    objects are looked at once, by the first collection after the call, or never if the caller drops them first.
-    A plain class, not a generator: finishing a generator allocates, which would start that collection inside the
-    call. Concurrent calls are safe: a call that finds the collector paused leaves it to the call that paused it.
-    """
-
-    def __enter__(self) -> None:
-        self.was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.was_enabled:
-            gc.enable()
-
-
 class _SentimentPredictor(BasePredictor):
     """Document and sentence sentiment, long documents a chunk of sentences at a time.
 
@@ -343,7 +321,7 @@ class _SentimentPredictor(BasePredictor):
         out: list[Prediction | None] = [None] * len(texts)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         short = np.flatnonzero(lengths <= LONG_DOCUMENT_CHARS).tolist()
-        with _CollectorPaused():
+        with CollectorPaused():
             for start in range(0, len(short), batch_size):
                 idx = short[start : start + batch_size]
                 batch = [texts[i] for i in idx]
@@ -467,6 +445,9 @@ class Predictor(_SentimentPredictor):
         self.labels = list(self.model.labels_)
         self.scale = self.meta.get("scale")
         self.polarity = None if self.scale is not None else polarity_values(self.labels)
+        if isinstance(self.model, SentimentModel):  # the lexicon and the model's tables built at load time
+            vader_scores([])
+            self.model.prepare()
 
     def _rows(self, texts: list[str]) -> np.ndarray:
         tokens = tokenize(texts)  # split and looked up once for the lexicon and the n-grams

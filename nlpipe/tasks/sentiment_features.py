@@ -49,24 +49,30 @@ class NgramBlocks:
         self.n_word, self.n_char = len(word.vocabulary_), len(char.vocabulary_)
         self.char_vocab: dict[str, int] = char.vocabulary_
         # Words get ids; a word only seen inside bigrams of the vocabulary gets one too, with no column.
-        terms, term_cols = list(word.vocabulary_), list(word.vocabulary_.values())
-        single = [" " not in t for t in terms]
-        words = {t: i for i, t in enumerate(t for t, one in zip(terms, single, strict=True) if one)}
-        word_cols = [c for c, one in zip(term_cols, single, strict=True) if one]
-        pairs = [t.split(" ") for t, one in zip(terms, single, strict=True) if not one]  # two words each
-        for w in chain.from_iterable(pairs):
+        words: dict[str, int] = {}
+        word_cols: list[int] = []
+        pair_terms: list[str] = []
+        pair_list: list[int] = []
+        for term, col in word.vocabulary_.items():
+            if " " in term:
+                pair_terms.append(term)
+                pair_list.append(col)
+            else:
+                words[term] = len(word_cols)
+                word_cols.append(col)
+        # a bigram is two words (of word characters) and one space: one split gives first, second, first, ...
+        halves = " ".join(pair_terms).split(" ")
+        for w in dict.fromkeys(halves):
             if w not in words:
                 words[w] = len(word_cols)
                 word_cols.append(-1)
         self.words = words
         self.word_cols = np.array(word_cols, dtype=np.int64)
         self._n_words = max(len(words), 1)
-        firsts = np.fromiter((words[a] for a, _ in pairs), dtype=np.int64, count=len(pairs))
-        seconds = np.fromiter((words[b] for _, b in pairs), dtype=np.int64, count=len(pairs))
-        pair_cols = np.array([c for c, one in zip(term_cols, single, strict=True) if not one], dtype=np.int64)
-        keys = firsts * self._n_words + seconds
-        order = np.argsort(keys, kind="stable")
-        self.pair_keys, self.pair_cols = keys[order], pair_cols[order]
+        ids = np.fromiter(map(words.__getitem__, halves), dtype=np.int64, count=len(halves))
+        firsts, seconds = ids[0::2], ids[1::2]
+        pair_cols = np.array(pair_list, dtype=np.int64)
+        self.pairs = _PairTable(firsts * self._n_words + seconds, pair_cols)
         self.data = TokenData(self._token_data)
         self._lock = threading.Lock()
         self._projections: dict[str, _Projection] = {}
@@ -84,16 +90,8 @@ class NgramBlocks:
     def _pair_cols(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The column of the bigram of words ``a[i] b[i]`` (word ids, -1 unknown), -1 when it is none."""
         out = np.full(len(a), -1, dtype=np.int64)
-        if not len(self.pair_keys) or not len(a):
-            return out
         ok = (a >= 0) & (b >= 0)
-        keys = a[ok] * self._n_words + b[ok]
-        # binary searches of sorted needles run along the array (numpy starts each where the last ended): far
-        # fewer cache misses than searching in the texts' order
-        order = np.argsort(keys)
-        at = np.empty(len(keys), dtype=np.int64)
-        at[order] = np.minimum(np.searchsorted(self.pair_keys, keys[order]), len(self.pair_keys) - 1)
-        out[ok] = np.where(self.pair_keys[at] == keys, self.pair_cols[at], -1)
+        out[ok] = self.pairs.get(a[ok] * self._n_words + b[ok])
         return out
 
     def _token_data(self, tokens: list[str]) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
@@ -261,6 +259,53 @@ class NgramBlocks:
                 rows[lo:hi] = np.asarray(part @ proj.A)
                 proj.rows, proj.done = rows, hi
             return proj
+
+
+class _PairTable:
+    """Distinct non-negative int64 keys -> int64 values in an open-addressing hash table (linear probing, at most
+    a third full), looked up for a whole array of keys at once: a few gathers instead of a sort and binary
+    searches."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
+        self.bits = max(4, int(len(keys) * 3).bit_length())
+        size = 1 << self.bits
+        self.keys = np.full(size, -1, dtype=np.int64)
+        self.values = np.full(size, -1, dtype=np.int64)
+        home = self._home(keys)
+        pending = np.arange(len(keys))
+        probes = 0
+        while len(pending):  # round r: every key not placed yet tries the r-th slot from its home
+            slot = (home[pending] + probes) & (size - 1)
+            free = self.keys[slot] == -1
+            slot, cand = slot[free], pending[free]
+            slot, first = np.unique(slot, return_index=True)  # one key per free slot
+            self.keys[slot], self.values[slot] = keys[cand[first]], values[cand[first]]
+            placed = np.zeros(len(keys), dtype=bool)
+            placed[cand[first]] = True
+            pending = pending[~placed[pending]]
+            probes += 1
+        self.probes = probes  # a stored key is found within this many probes
+
+    def _home(self, keys: np.ndarray) -> np.ndarray:
+        """Fibonacci hashing: the top ``bits`` bits of ``key * 2**64 / phi`` (modulo 2**64)."""
+        mixed = keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        return (mixed >> np.uint64(64 - self.bits)).astype(np.int64)
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key, -1 for keys not in the table."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        todo = np.arange(len(keys))
+        slot = self._home(keys)
+        mask = (1 << self.bits) - 1
+        for _ in range(self.probes):
+            if not len(todo):
+                break
+            found = self.keys[slot]
+            hit = found == keys[todo]
+            out[todo[hit]] = self.values[slot[hit]]
+            more = ~hit & (found != -1)  # an empty slot ends the search: the key is not stored
+            todo, slot = todo[more], (slot[more] + 1) & mask
+        return out
 
 
 class _Projection:

@@ -53,7 +53,7 @@ from nlpipe.tasks.features import CharNgrams, WordNgrams, nb_log_count_ratio
 from nlpipe.tasks.lexicon import lexicon_features, lexicon_version, vader_scores
 from nlpipe.tasks.search import f1_gain_se, fit_platt, fit_temperature, macro_f1, sample_weights, stratified_split
 from nlpipe.tasks.sentiment_features import ngram_blocks
-from nlpipe.tasks.token_table import Tokens, tokenize
+from nlpipe.tasks.token_table import CollectorPaused, Tokens, tokenize
 
 __all__ = ["SentimentModel", "CANDIDATES", "DEFAULT_CANDIDATES", "TRUSTED_TYPES", "MAX_SCALE", "scale_indices"]
 
@@ -453,10 +453,21 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------------------ predict
 
+    def prepare(self) -> SentimentModel:
+        """Build what prediction keeps per fitted model (the n-gram tables of :mod:`~nlpipe.tasks.sentiment_features`,
+        the transposed weights) now rather than on the first batch: a loaded model's predictor calls it."""
+        check_is_fitted(self)
+        if len(self.vectorizers_) == 2:
+            ngram_blocks(*self.vectorizers_)
+        self._coef_t()
+        return self
+
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Raw linear scores, one column per output (before calibration)."""
         check_is_fitted(self)
-        return self._scores(_check_texts(texts, "texts", InputError, "E425"), None, None)
+        texts = _check_texts(texts, "texts", InputError, "E425")
+        with CollectorPaused():
+            return self._scores(texts, None, None)
 
     def predict_proba(
         self, texts: Sequence[str], lexicon_scores: np.ndarray | None = None, tokens: Tokens | None = None
@@ -471,8 +482,9 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
         texts = _check_texts(texts, "texts", InputError, "E425")
         if not texts:
             return np.zeros((0, len(self.labels_)))
-        return self._proba(self._scores(texts, lexicon_scores, tokens), self.calibration_scale_,
-                           self.calibration_bias_)  # fmt: skip
+        with CollectorPaused():
+            S = self._scores(texts, lexicon_scores, tokens)
+        return self._proba(S, self.calibration_scale_, self.calibration_bias_)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable label of each text."""

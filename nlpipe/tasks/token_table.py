@@ -15,6 +15,7 @@ once: the table and each data store only ever append (rows handed out never chan
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,11 +23,34 @@ from itertools import chain, repeat
 
 import numpy as np
 
-__all__ = ["TokenTable", "TokenData", "Ragged", "Tokens", "tokenize", "gather_ragged", "SHARED"]
+__all__ = ["CollectorPaused", "TokenTable", "TokenData", "Ragged", "Tokens", "tokenize", "gather_ragged", "SHARED"]
 
 #: ``compute(tokens)`` of a :class:`TokenData`: fixed-width columns (one value per token) and ragged ones
 #: (``(lengths, values)``: ``lengths[k]`` values for token k, concatenated in token order).
 Computed = tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]
+
+
+class CollectorPaused:
+    """Python's cyclic garbage collector paused for a block, then restored as it was (on, unless it was off).
+
+    Scoring a batch creates many small objects (the tokens of the texts, the n-grams of new tokens; a prediction
+    is half a dozen more: the Prediction, its label scores, lists). Tens of thousands of them in one call set off
+    repeated full collections of every object of the process (a loaded model's vocabularies alone are hundreds of
+    thousands of strings): a quarter of the time of scoring 14,640 tweets (``benchmarks/sentiment.py``), more on
+    a model's first batches. Scoring creates no reference cycles, so nothing waits for the collector meanwhile
+    (reference counting frees everything as usual), and the new objects are looked at once, by the first
+    collection after the call, or never if the caller drops them first.
+    A plain class, not a generator: finishing a generator allocates, which would start that collection inside the
+    call. Concurrent calls are safe: a call that finds the collector paused leaves it to the call that paused it.
+    """
+
+    def __enter__(self) -> None:
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was_enabled:
+            gc.enable()
 
 
 class TokenTable:

@@ -20,7 +20,8 @@ of n words costs O(n^2). :class:`FastVader` applies the same rules to every lexi
   the original looks each value up with ``list.index``, so with equal values the first one is the one weighted;
 - ``score_valence`` (sums, "!" and "?" emphasis, normalisation, the neg/neu/pos shares) is vectorised over the
   texts; the four numbers are rounded as Python's ``round`` rounds them (:func:`round_like_python`);
-- emoji are replaced first, spaced as the original spaces them (only single characters can match, as there).
+- emoji are replaced first by their descriptions, with a space before each, which splits into the same words as the
+  original's spacing (only single characters can match, as there).
 
 The lexicon, emoji descriptions and rule constants are read from the installed package, not copied.
 ``tests/test_tasks_sentiment_fast.py`` checks the scores equal the package's on thousands of real tweets and review
@@ -30,7 +31,6 @@ installed release :func:`nlpipe.tasks.lexicon.vader_scores` uses the package's o
 
 from __future__ import annotations
 
-import re
 import string
 import sys
 from collections.abc import Sequence
@@ -52,19 +52,6 @@ _SEQUENTIAL_SUM = sys.version_info < (3, 12)
 #: Words the rules test for by name; each gets a small integer code in the token table.
 _RULE_WORDS = ("no", "or", "nor", "never", "so", "this", "without", "doubt", "least", "at", "very", "kind", "of",
                "but")  # fmt: skip
-
-
-def _char_class(chars: list[str]) -> str:
-    """A regular-expression character class of sorted ``chars``, runs of consecutive code points as ranges (a
-    class of a thousand single characters is searched one by one, 250 times slower)."""
-    runs: list[list[int]] = []
-    for c in map(ord, chars):
-        if runs and c == runs[-1][1] + 1:
-            runs[-1][1] = c
-        else:
-            runs.append([c, c])
-    parts = [re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in runs]
-    return "[" + "".join(parts) + "]"
 
 
 def _retokenized(tokens: Tokens, texts: list[str], changed: list[int]) -> Tokens | None:
@@ -120,9 +107,10 @@ class FastVader:
         single = sorted(k for k in self.emojis if len(k) == 1)
         self._emoji_chars = frozenset(single)
         self._ascii_emoji = any(c.isascii() for c in single)
-        # a space goes before an emoji unless it starts the text or follows a space; then str.translate
-        self._emoji_space = re.compile(f"(?<=[^ ]){_char_class(single)}") if single else None
-        self._emoji_table = str.maketrans({c: self.emojis[c] for c in single})
+        # The original puts a space before an emoji's description unless the emoji starts the text or follows a
+        # space; the text is only ever split on whitespace after that (and its "!" and "?" counted), so a space
+        # before every description splits alike: one str.translate.
+        self._emoji_table = str.maketrans({c: " " + self.emojis[c] for c in single})
         # The idioms and multi-word boosters the rules compare word sequences with, as tuples of words.
         self._idioms = [(tuple(k.split(" ")), float(v)) for k, v in self.special.items() if " " in k]
         self._phrase_boosters = [(tuple(k.split(" ")), float(v)) for k, v in self.boosters.items() if " " in k]
@@ -151,10 +139,9 @@ class FastVader:
         return tables
 
     def _replace_emoji(self, text: str) -> str:
-        """Each emoji character replaced by its description, with a space before it unless the text starts
-        there or a space (not another emoji) precedes it: the original's ``prev_space`` rule."""
-        assert self._emoji_space is not None
-        return self._emoji_space.sub(r" \g<0>", text).translate(self._emoji_table)
+        """Each emoji character replaced by its description: the original's text up to whitespace (see
+        ``__init__``)."""
+        return text.translate(self._emoji_table)
 
     def scores_many(self, texts: Sequence[str], tokens: Tokens | None = None) -> np.ndarray:
         """(neg, neu, pos, compound) per text, shape (len(texts), 4), as ``polarity_scores`` gives them (rounded
@@ -162,7 +149,7 @@ class FastVader:
         (the trained models' n-gram features use them too)."""
         texts = list(texts)
         emoji: list[int] = []
-        if self._emoji_space is not None:
+        if self._emoji_chars:
             check = (
                 range(len(texts)) if self._ascii_emoji else [i for i, a in enumerate(map(str.isascii, texts)) if not a]
             )
