@@ -339,6 +339,21 @@ def test_prepare_builds_the_tables_a_prediction_uses(polarity_model):
     assert sentiment_features._BLOCKS[model.vectorizers_[1]] is blocks  # the one prediction used
 
 
+def test_ngram_blocks_go_with_their_model(polarity_model):
+    import copy
+    import weakref
+
+    from nlpipe.tasks import sentiment_features
+
+    model = copy.deepcopy(polarity_model).prepare()
+    model.predict(["good fun", "awful"])
+    char = weakref.ref(model.vectorizers_[1])
+    assert char() in sentiment_features._BLOCKS
+    del model
+    gc.collect()
+    assert char() is None  # the tables kept for prediction did not keep the model alive
+
+
 @needs_corpora
 def test_model_probabilities_equal_the_feature_matrix_path_on_tweets():
     tweets = read_tweets()

@@ -43,7 +43,9 @@ class NgramBlocks:
     """The word (1-2 word n-grams) and character blocks of a fitted ``WordNgrams`` and ``CharNgrams`` pair."""
 
     def __init__(self, word: WordNgrams, char: CharNgrams) -> None:
-        self.word, self.char = word, char
+        # weak references: the blocks are kept in a WeakKeyDictionary keyed by ``char``, which they must not keep
+        # alive (a model that is dropped takes its blocks with it)
+        self._word, self._char = weakref.ref(word), weakref.ref(char)
         self.word_range = tuple(int(n) for n in word.ngram_range)
         self.char_range = tuple(int(n) for n in char.ngram_range)
         self.n_word, self.n_char = len(word.vocabulary_), len(char.vocabulary_)
@@ -76,6 +78,20 @@ class NgramBlocks:
         self.data = TokenData(self._token_data)
         self._lock = threading.Lock()
         self._projections: dict[str, _Projection] = {}
+
+    @property
+    def word(self) -> WordNgrams:
+        word = self._word()
+        if word is None:  # only reachable through a reference to the blocks kept past their model
+            raise ReferenceError("the word vectorizer of these n-gram blocks no longer exists")
+        return word
+
+    @property
+    def char(self) -> CharNgrams:
+        char = self._char()
+        if char is None:
+            raise ReferenceError("the character vectorizer of these n-gram blocks no longer exists")
+        return char
 
     @staticmethod
     def supports(word: Any, char: Any) -> bool:
@@ -125,16 +141,35 @@ class NgramBlocks:
             cols.append(pair[pair >= 0])
         word_cols = _per_owner(np.concatenate(owners or [owner[:0]]), np.concatenate(cols or [owner[:0]]), n,
                                self.n_word)  # fmt: skip
-        lo, hi = self.char_range
-        grams = [char_wb_ngrams(lw, lo, hi) for lw in lowers]
-        owner = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, grams), dtype=np.int64, count=n))
-        gram_cols = np.fromiter(map(self.char_vocab.get, chain.from_iterable(grams), repeat(-1)), dtype=np.int64,
-                                count=len(owner))  # fmt: skip
-        known = gram_cols >= 0
-        gram_cols = _per_owner(owner[known], gram_cols[known], n, self.n_char)
+        gram_cols = self._char_data(lowers)
         fixed = {"first_word": first, "last_word": last, "n_words": n_words}
         return fixed, {"word_cols": word_cols[0], "word_counts": word_cols[1], "grams": gram_cols[0],
                        "gram_counts": gram_cols[1]}  # fmt: skip
+
+    def _char_data(self, lowers: list[str]) -> tuple[tuple, tuple]:
+        """Each lower-cased token's character n-gram columns and counts (as :func:`_per_owner` gives them). The
+        vectorizer kept each training word's row of counts (``word_grams_``, which its own ``transform`` uses):
+        those rows are taken as they are; only the other tokens are cut into n-grams."""
+        n = len(lowers)
+        index, rows_of = getattr(self.char, "word_index_", None), getattr(self.char, "word_grams_", None)
+        if isinstance(index, dict) and index and sp.issparse(rows_of):
+            rows = np.fromiter(map(index.get, lowers, repeat(-1)), dtype=np.int64, count=n)
+        else:  # a vectorizer saved without them
+            rows = np.full(n, -1, dtype=np.int64)
+        seen, unseen = np.flatnonzero(rows >= 0), np.flatnonzero(rows < 0)
+        lo, hi = self.char_range
+        grams = [char_wb_ngrams(lowers[i], lo, hi) for i in unseen.tolist()]
+        owner = np.repeat(unseen, np.fromiter(map(len, grams), dtype=np.int64, count=len(grams)))
+        cols = np.fromiter(map(self.char_vocab.get, chain.from_iterable(grams), repeat(-1)), dtype=np.int64,
+                           count=len(owner))  # fmt: skip
+        owner, cols, counts = owner[cols >= 0], cols[cols >= 0], np.ones(int((cols >= 0).sum()), dtype=np.int64)
+        if len(seen):
+            part = sp.csr_matrix(rows_of[rows[seen]])
+            part.sum_duplicates()
+            owner = np.concatenate([np.repeat(seen, np.diff(part.indptr)), owner])
+            cols = np.concatenate([part.indices.astype(np.int64), cols])
+            counts = np.concatenate([np.rint(part.data).astype(np.int64), counts])
+        return _per_owner(owner, cols, n, self.n_char, counts)
 
     # ---------------------------------------------------------------------------------------------- counts
 
@@ -328,13 +363,21 @@ def _grown_rows(arr: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def _per_owner(owner: np.ndarray, cols: np.ndarray, n: int, width: int) -> tuple[tuple, tuple]:
+def _per_owner(
+    owner: np.ndarray, cols: np.ndarray, n: int, width: int, counts: np.ndarray | None = None
+) -> tuple[tuple, tuple]:
     """The ragged columns ``(lengths, columns)`` and ``(lengths, counts)`` of each owner 0..n-1's distinct
-    columns, in order, from one sort of (owner, column) keys."""
-    keys, counts = np.unique(owner * max(width, 1) + cols, return_counts=True)
-    key_owner = keys // max(width, 1)
+    columns, in order, from one sort of (owner, column) keys; ``counts``: how many times each entry counts (else
+    once)."""
+    width = max(width, 1)
+    if counts is None:
+        keys, summed = np.unique(owner * width + cols, return_counts=True)
+    else:
+        keys, inverse = np.unique(owner * width + cols, return_inverse=True)
+        summed = np.bincount(inverse, weights=counts, minlength=len(keys))
+    key_owner = keys // width
     per_owner = np.bincount(key_owner, minlength=n)
-    return (per_owner, (keys - key_owner * max(width, 1)).astype(np.int32)), (per_owner, counts.astype(np.int32))
+    return (per_owner, (keys - key_owner * width).astype(np.int32)), (per_owner, np.rint(summed).astype(np.int32))
 
 
 def _stored(cols: Ragged, counts: Ragged, width: int) -> sp.csr_matrix:

@@ -342,7 +342,7 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
         self.search_ = search
         self.best_ = best
         self.lexicon_ = lexicon_version()
-        return self
+        return self.prepare()  # a fitted model is ready to predict (its n-gram tables come from its vocabularies)
 
     # ------------------------------------------------------------------------------------------ internals
 
