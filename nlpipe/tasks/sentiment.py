@@ -308,7 +308,7 @@ class _SentimentPredictor(BasePredictor):
         """Each row's label scores, best first (``labels``: the rows' labels from :meth:`_columns`)."""
         raise NotImplementedError
 
-    def predict(self, texts: Sequence[str], *, sentences: bool = False, batch_size: int = 1024) -> list[Prediction]:
+    def predict(self, texts: Sequence[str], *, sentences: bool = False, batch_size: int = 4096) -> list[Prediction]:
         """One prediction per text, with ``sentiment`` in the module's shape; ``sentences`` adds each sentence's.
 
         Texts (and sentences) are scored ``batch_size`` at a time; a text over :data:`LONG_DOCUMENT_CHARS` is read
