@@ -339,6 +339,24 @@ def test_prepare_builds_the_tables_a_prediction_uses(polarity_model):
     assert sentiment_features._BLOCKS[model.vectorizers_[1]] is blocks  # the one prediction used
 
 
+def test_warm_blocks_score_alike():
+    """Training words' data computed ahead (warm) gives the same counts and scores as computed on demand."""
+    texts, _ = polarity_corpus(40)
+    word = WordNgrams(ngram_range=(1, 2), min_df=1).fit(texts[::2])
+    char = CharNgrams(ngram_range=(2, 5), min_df=2).fit(texts[::2])
+    weights = np.random.default_rng(1).normal(size=(word.idf_.size + char.idf_.size, 3))
+    table = TokenTable(max_tokens=1000)
+    warm = NgramBlocks(word, char)
+    assert warm.warm(weights, table) == len(char.word_index_) > 0
+    cold = NgramBlocks(word, char)
+    part = texts[1::2] + ["Great app", "the the the"]
+    for a, b in zip(warm.counts(part, tokenize(part, table)), cold.counts(part, tokenize(part)), strict=True):
+        assert (canonical(a) != canonical(b)).nnz == 0
+    got = warm.scores(part, tokenize(part, table), weights)
+    assert np.allclose(got, cold.scores(part, tokenize(part), weights), rtol=1e-12, atol=1e-14)
+    assert NgramBlocks(word, char).warm(weights, TokenTable(max_tokens=10)) == 0  # would fill the table: skipped
+
+
 def test_ngram_blocks_go_with_their_model(polarity_model):
     import copy
     import weakref

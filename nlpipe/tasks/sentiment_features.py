@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from nlpipe.tasks.features import TOKEN_PATTERN, CharNgrams, WordNgrams, char_wb_ngrams
-from nlpipe.tasks.token_table import Ragged, TokenData, Tokens, tokenize
+from nlpipe.tasks.token_table import SHARED, Ragged, TokenData, Tokens, TokenTable, tokenize
 
 __all__ = ["NgramBlocks", "ngram_blocks"]
 
@@ -102,6 +102,25 @@ class NgramBlocks:
             and hasattr(word, "vocabulary_")
             and hasattr(char, "vocabulary_")
         )
+
+    def warm(self, weights: np.ndarray | None = None, table: TokenTable = SHARED) -> int:
+        """Compute the data of the model's training words now (the character vectorizer's ``word_index_``: the
+        lower-cased whitespace tokens of its training texts), so a text made of them is looked up, not cut into
+        n-grams, from its first batch on; only while the table stays at most half full with them (it is shared by
+        every model of the process); with ``weights`` (as :meth:`scores` takes them) their projections too.
+        Returns how many words were added."""
+        words = getattr(self.char, "word_index_", None)
+        if not isinstance(words, dict) or not words or len(table) + len(words) > table.max_tokens // 2:
+            return 0
+        tokens = tokenize([" ".join(words)], table)  # training words hold no whitespace: the split gives them back
+        found = self.data.columns(tokens)
+        if found is None:  # the table started over meanwhile
+            return 0
+        if weights is not None:
+            key, ragged = (tokens.table, tokens.generation), found[2]
+            self._projection("word", key, self.word, weights, ragged["word_cols"], ragged["word_counts"], self.n_word)
+            self._projection("char", key, self.char, weights, ragged["grams"], ragged["gram_counts"], self.n_char)
+        return len(words)
 
     def _pair_cols(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The column of the bigram of words ``a[i] b[i]`` (word ids, -1 unknown), -1 when it is none."""

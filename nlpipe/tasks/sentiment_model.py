@@ -454,11 +454,13 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------ predict
 
     def prepare(self) -> SentimentModel:
-        """Build what prediction keeps per fitted model (the n-gram tables of :mod:`~nlpipe.tasks.sentiment_features`,
-        the transposed weights) now rather than on the first batch: a loaded model's predictor calls it."""
+        """Build what prediction keeps per fitted model (the n-gram tables of :mod:`~nlpipe.tasks.sentiment_features`
+        with the data of its training words, the transposed weights) now rather than on the first batches: ``fit``
+        ends with it and a loaded model's predictor calls it."""
         check_is_fitted(self)
-        if len(self.vectorizers_) == 2:
-            ngram_blocks(*self.vectorizers_)
+        blocks = ngram_blocks(*self.vectorizers_) if len(self.vectorizers_) == 2 else None
+        if blocks is not None:
+            blocks.warm(self._coef_t())
         self._coef_t()
         return self
 
