@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nlpipe.errors import ConfigError
 
+if TYPE_CHECKING:
+    from nlpipe.tasks.token_table import Tokens
+
 __all__ = [
     "LEXICON_LABELS",
     "NEUTRAL_BAND",
     "lexicon_decision",
+    "lexicon_decisions",
     "lexicon_features",
     "lexicon_version",
     "magnitude",
@@ -54,6 +58,22 @@ def _analyzer() -> Any:
 
 
 @functools.cache
+def _scorer() -> Any:
+    """The batch scorer: :class:`~nlpipe.tasks.vader.FastVader` for the vaderSentiment releases it reproduces,
+    else None (the package's own ``polarity_scores``, one text at a time)."""
+    from importlib.metadata import version
+
+    from nlpipe.tasks.vader import VERIFIED_VERSIONS, FastVader
+
+    analyzer = _analyzer()
+    if version("vaderSentiment") not in VERIFIED_VERSIONS:
+        return None
+    import vaderSentiment.vaderSentiment as rules
+
+    return FastVader(analyzer, rules)
+
+
+@functools.cache
 def lexicon_version() -> str:
     """``vader-<package version>``: saved with trained models, which are checked against it when loaded."""
     from importlib.metadata import version
@@ -61,8 +81,13 @@ def lexicon_version() -> str:
     return f"vader-{version('vaderSentiment')}"
 
 
-def vader_scores(texts: Sequence[str]) -> np.ndarray:
-    """VADER's (neg, neu, pos, compound) per text, shape (len(texts), 4)."""
+def vader_scores(texts: Sequence[str], tokens: Tokens | None = None) -> np.ndarray:
+    """VADER's (neg, neu, pos, compound) per text, shape (len(texts), 4): those of vaderSentiment's
+    ``polarity_scores``, computed for the whole batch at once (:mod:`nlpipe.tasks.vader`). ``tokens``: the texts
+    already split and looked up (:func:`nlpipe.tasks.token_table.tokenize`), when the caller has them."""
+    fast = _scorer()
+    if fast is not None:
+        return fast.scores_many(texts, tokens)
     scorer = _analyzer().polarity_scores
     out = np.zeros((len(texts), 4))
     for i, text in enumerate(texts):
@@ -97,3 +122,14 @@ def lexicon_decision(compound: float) -> tuple[str, float]:
     if compound <= -NEUTRAL_BAND:
         return "negative", abs(compound)
     return "neutral", 1.0 - abs(compound) / NEUTRAL_BAND
+
+
+def lexicon_decisions(compound: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """:func:`lexicon_decision` of each compound score: the labels and their confidences (the same floats)."""
+    c = np.asarray(compound, dtype=np.float64)
+    positive = c >= NEUTRAL_BAND
+    negative = ~positive & (c <= -NEUTRAL_BAND)
+    confidence = np.where(positive | negative, np.abs(c), 1.0 - np.abs(c) / NEUTRAL_BAND)
+    names = ("neutral", "positive", "negative")
+    labels = [names[k] for k in (positive + 2 * negative).tolist()]
+    return labels, confidence

@@ -28,7 +28,7 @@ __all__ = ["iter_sentences", "split_sentences", "CHUNK_CHARS"]
 CHUNK_CHARS = 65_536
 
 _BOUNDARY = re.compile(r"[.!?…。！？]+['\"”’»)\]}]*(?=\s)|\n[ \t\r\f\v]*\n")
-_WORD_BEFORE = re.compile(r"([\w.]+)$")
+_WORD_REVERSED = re.compile(r"[\w.]+")
 _ABBREVIATIONS = frozenset(
     """mr mrs ms mx dr prof sr jr st mt ft vs etc eg ie cf al approx dept est fig inc ltd co corp gov
     jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
@@ -41,10 +41,15 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
     punct = match.group(0)
     if punct[0] != "." or len(punct.rstrip("'\"”’»)]}")) > 1:
         return True
-    found = _WORD_BEFORE.search(text, max(0, match.start() - 40), match.start())
+    # The run of word characters and dots that ends the 40 characters before the match (or ends just before a
+    # newline that ends them: a regular expression's "$"), matched forwards in the reversed window.
+    window = text[max(0, match.start() - 40) : match.start()]
+    if window.endswith("\n"):
+        window = window[:-1]
+    found = _WORD_REVERSED.match(window[::-1])
     if found is None:
         return True
-    word = found.group(1).lower().strip(".")
+    word = found.group(0)[::-1].lower().strip(".")
     if len(word) == 1 and word.isalpha():  # an initial: "J. Smith"
         return False
     if word.replace(".", "") in _ABBREVIATIONS or re.fullmatch(r"(?:[a-z]\.)+[a-z]", word):  # "e.g", "u.s.a"

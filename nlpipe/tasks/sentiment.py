@@ -43,6 +43,7 @@ import functools
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,11 @@ from nlpipe.evaluate.run import EvaluationResult
 from nlpipe.predict import BasePredictor, check_texts
 from nlpipe.store.datasets import LabeledData, get_dataset, load_dataset
 from nlpipe.store.db import Store
-from nlpipe.tasks.lexicon import LEXICON_LABELS, lexicon_decision, lexicon_version, magnitude, vader_scores
+from nlpipe.tasks.lexicon import LEXICON_LABELS, lexicon_decisions, lexicon_version, magnitude, vader_scores
 from nlpipe.tasks.sentences import iter_sentences
 from nlpipe.tasks.sentiment_model import MAX_SCALE, TRUSTED_TYPES, SentimentModel
+from nlpipe.tasks.token_table import CollectorPaused, tokenize
+from nlpipe.tasks.vader import round_like_python
 from nlpipe.train import HEADLINE, Progress, TrainResult, data_checks, save_version, training_meta
 from nlpipe.types import LabelScore, Prediction
 
@@ -283,7 +286,10 @@ class _SentimentPredictor(BasePredictor):
     """Document and sentence sentiment, long documents a chunk of sentences at a time.
 
     Subclasses turn texts into rows of numbers whose length-weighted mean is the sentiment of the sentences
-    together (:meth:`_rows`), and a row into the sentiment dict (:meth:`_describe`).
+    together (:meth:`_rows`), and a batch of rows into the columns of the sentiment dicts (:meth:`_columns`) and
+    the label scores (:meth:`_label_scores`). Predictions are built a batch at a time with as few intermediate
+    Python objects as possible: with hundreds of thousands of them, the garbage collector's passes cost more than
+    the scoring.
     """
 
     task = "sentiment"
@@ -293,10 +299,16 @@ class _SentimentPredictor(BasePredictor):
     def _rows(self, texts: list[str]) -> np.ndarray:
         raise NotImplementedError
 
-    def _describe(self, row: np.ndarray) -> tuple[dict[str, Any], list[LabelScore]]:
+    def _columns(self, rows: np.ndarray) -> tuple[list[str], list[str], list[list[Any]]]:
+        """Each row's label, and the other keys of the sentiment dict after ``label`` with a column of values
+        each."""
         raise NotImplementedError
 
-    def predict(self, texts: Sequence[str], *, sentences: bool = False, batch_size: int = 1024) -> list[Prediction]:
+    def _label_scores(self, rows: np.ndarray, labels: list[str]) -> list[list[LabelScore]]:
+        """Each row's label scores, best first (``labels``: the rows' labels from :meth:`_columns`)."""
+        raise NotImplementedError
+
+    def predict(self, texts: Sequence[str], *, sentences: bool = False, batch_size: int = 4096) -> list[Prediction]:
         """One prediction per text, with ``sentiment`` in the module's shape; ``sentences`` adds each sentence's.
 
         Texts (and sentences) are scored ``batch_size`` at a time; a text over :data:`LONG_DOCUMENT_CHARS` is read
@@ -304,68 +316,117 @@ class _SentimentPredictor(BasePredictor):
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputError("E421", f"batch_size must be a positive integer, got {batch_size!r}.", field="batch_size")
-        check_texts(texts)
+        if not set(map(type, texts)) <= {str}:  # check_texts's isinstance per text only when one may fail
+            check_texts(texts)
         out: list[Prediction | None] = [None] * len(texts)
-        short = [i for i, t in enumerate(texts) if len(t) <= LONG_DOCUMENT_CHARS]
-        for start in range(0, len(short), batch_size):
-            idx = short[start : start + batch_size]
-            batch = [texts[i] for i in idx]
-            per_text = self._sentences_of(batch, batch_size) if sentences else [None] * len(batch)
-            for i, row, sents in zip(idx, self._rows(batch), per_text, strict=True):
-                out[i] = self._prediction(row, aggregated=False, sentences=sents)
-        for i, text in enumerate(texts):
-            if out[i] is None:
-                row, sents = self._from_sentences(text, bool(sentences), batch_size)
-                out[i] = self._prediction(row, aggregated=True, sentences=sents)
-        return [p for p in out if p is not None]
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        short = np.flatnonzero(lengths <= LONG_DOCUMENT_CHARS).tolist()
+        with CollectorPaused():
+            for start in range(0, len(short), batch_size):
+                idx = short[start : start + batch_size]
+                batch = [texts[i] for i in idx]
+                if sentences:
+                    rows, per_text = self._with_sentences(batch, batch_size)
+                else:
+                    rows, per_text = self._scored(batch, batch_size), None
+                for i, prediction in zip(idx, self._predictions(rows, False, per_text), strict=True):
+                    out[i] = prediction
+            for i, text in enumerate(texts):
+                if out[i] is None:
+                    row, sents = self._from_sentences(text, bool(sentences), batch_size)
+                    [out[i]] = self._predictions(row[None, :], True, None if sents is None else [sents])
+        return out  # type: ignore[return-value]
 
-    def _sentences_of(self, texts: list[str], batch_size: int) -> list[list[dict[str, Any]]]:
-        """Each (short) text's sentences with their sentiment; the sentences of all texts scored together."""
-        found = [(k, start, end, sent) for k, text in enumerate(texts) for start, end, sent in iter_sentences(text)]
-        out: list[list[dict[str, Any]]] = [[] for _ in texts]
-        for b in range(0, len(found), batch_size):
-            part = found[b : b + batch_size]
-            for (k, start, end, _), row in zip(part, self._rows([sent for *_, sent in part]), strict=True):
-                out[k].append({"start": start, "end": end, **self._describe(row)[0]})
-        return out
-
-    def _prediction(self, row: np.ndarray, *, aggregated: bool, sentences: list[dict[str, Any]] | None) -> Prediction:
-        found, labels = self._describe(row)
-        sentiment: dict[str, Any] = {"kind": self.kind, **found}
+    def _predictions(self, rows: np.ndarray, aggregated: bool, sentences: list[list] | None) -> list[Prediction]:
+        labels, keys, columns = self._columns(rows)
+        keys = ["kind", "label", *keys]
+        columns = [repeat(self.kind), labels, *columns]
         if self.meta.get("scale") is not None:
-            sentiment["scale"] = int(self.meta["scale"])
-        sentiment["aggregated"] = aggregated
+            keys.append("scale")
+            columns.append(repeat(int(self.meta["scale"])))
+        keys.append("aggregated")
+        columns.append(repeat(aggregated))
         if sentences is not None:
-            sentiment["sentences"] = sentences
-        return Prediction(labels=labels, predicted=[found["label"]], sentiment=sentiment)
+            keys.append("sentences")
+            columns.append(sentences)
+        found = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=False)]  # repeat()s
+        scores = self._label_scores(rows, labels)
+        return [Prediction(labels=ls, predicted=[label], sentiment=sentiment)
+                for ls, label, sentiment in zip(scores, labels, found, strict=True)]  # fmt: skip
 
-    def _sentence_rows(self, text: str, batch_size: int) -> Iterator[tuple[int, int, np.ndarray]]:
-        """(start, end, row) per sentence, scored ``batch_size`` sentences at a time."""
-        batch: list[tuple[int, int, str]] = []
-        for sentence in iter_sentences(text):
-            batch.append(sentence)
-            if len(batch) >= batch_size:
-                yield from self._score_batch(batch)
-                batch = []
-        if batch:
-            yield from self._score_batch(batch)
+    def _sentence_dicts(self, starts: list[int], ends: list[int], rows: np.ndarray) -> list[dict[str, Any]]:
+        labels, keys, columns = self._columns(rows)
+        keys = ["start", "end", "label", *keys]
+        return [dict(zip(keys, values, strict=True)) for values in zip(starts, ends, labels, *columns, strict=True)]
 
-    def _score_batch(self, batch: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, np.ndarray]]:
-        rows = self._rows([s for _, _, s in batch])
-        for (start, end, _), row in zip(batch, rows, strict=True):
-            yield start, end, row
+    def _scored(self, strings: list[str], batch_size: int) -> np.ndarray:
+        """:meth:`_rows` of ``strings``, each distinct string scored once (a text that is one sentence is also
+        its own sentence), ``batch_size`` distinct strings at a time."""
+        where: dict[str, int] = dict.fromkeys(strings)  # type: ignore[assignment]
+        distinct = list(where) if len(where) < len(strings) else strings
+        parts = [self._rows(distinct[b : b + batch_size]) for b in range(0, len(distinct), batch_size)]
+        rows = parts[0] if len(parts) == 1 else np.vstack(parts) if parts else self._rows([])
+        if distinct is strings:
+            return rows
+        where.update(zip(distinct, range(len(distinct)), strict=True))
+        return rows[np.fromiter(map(where.__getitem__, strings), dtype=np.int64, count=len(strings))]
+
+    def _with_sentences(self, texts: list[str], batch_size: int) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+        """The rows of (short) texts and each text's sentences with their sentiment, scored together."""
+        owner: list[int] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        found: list[str] = []
+        for k, text in enumerate(texts):
+            for start, end, sentence in iter_sentences(text):
+                owner.append(k)
+                starts.append(start)
+                ends.append(end)
+                found.append(sentence)
+        rows = self._scored(texts + found, batch_size)
+        out: list[list[dict[str, Any]]] = [[] for _ in texts]
+        for k, entry in zip(owner, self._sentence_dicts(starts, ends, rows[len(texts) :]), strict=True):
+            out[k].append(entry)
+        return rows[: len(texts)], out
+
+    def _sentence_batches(self, text: str, batch_size: int) -> Iterator[tuple[list[int], list[int], np.ndarray]]:
+        """(starts, ends, rows) of the sentences, ``batch_size`` sentences at a time."""
+        starts: list[int] = []
+        ends: list[int] = []
+        found: list[str] = []
+        for start, end, sentence in iter_sentences(text):
+            starts.append(start)
+            ends.append(end)
+            found.append(sentence)
+            if len(found) >= batch_size:
+                yield starts, ends, self._scored(found, batch_size)
+                starts, ends, found = [], [], []
+        if found:
+            yield starts, ends, self._scored(found, batch_size)
 
     def _from_sentences(self, text: str, keep: bool, batch_size: int) -> tuple[np.ndarray, list[dict] | None]:
         """The length-weighted mean row of the sentences, and (``keep``) each sentence's sentiment."""
-        total, weight, kept = None, 0, []
-        for start, end, row in self._sentence_rows(text, batch_size):
-            total = row * (end - start) if total is None else total + row * (end - start)
-            weight += end - start
+        total: np.ndarray | None = None
+        weight = 0
+        kept: list[dict[str, Any]] = []
+        for starts, ends, rows in self._sentence_batches(text, batch_size):
+            lengths = np.array(ends, dtype=np.int64) - np.array(starts, dtype=np.int64)
+            weighted = rows * lengths[:, None]
+            # cumsum adds one row at a time, in order: the sums of adding the sentences one by one
+            if total is not None:
+                weighted = np.vstack([total[None, :], weighted])
+            total = np.cumsum(weighted, axis=0)[-1]
+            weight += int(lengths.sum())
             if keep:
-                kept.append({"start": int(start), "end": int(end), **self._describe(row)[0]})
+                kept.extend(self._sentence_dicts(starts, ends, rows))
         if total is None:  # nothing but whitespace
             return self._rows([""])[0], (kept if keep else None)
         return total / weight, (kept if keep else None)
+
+
+def _rounded(x: np.ndarray) -> list[float]:
+    """``round(v, 6)`` of each value (Python's rounding, vectorised)."""
+    return round_like_python(np.asarray(x, dtype=np.float64), _DIGITS).tolist()
 
 
 class Predictor(_SentimentPredictor):
@@ -384,23 +445,49 @@ class Predictor(_SentimentPredictor):
         self.labels = list(self.model.labels_)
         self.scale = self.meta.get("scale")
         self.polarity = None if self.scale is not None else polarity_values(self.labels)
+        if isinstance(self.model, SentimentModel):  # the lexicon and the model's tables built at load time
+            vader_scores([])
+            self.model.prepare()
 
     def _rows(self, texts: list[str]) -> np.ndarray:
-        scores = vader_scores(texts)
-        return np.column_stack([self.model.predict_proba(texts, lexicon_scores=scores), magnitude(scores)])
+        tokens = tokenize(texts)  # split and looked up once for the lexicon and the n-grams
+        scores = vader_scores(texts, tokens)
+        proba = self.model.predict_proba(texts, lexicon_scores=scores, tokens=tokens)
+        return np.column_stack([proba, magnitude(scores)])
 
-    def _describe(self, row: np.ndarray) -> tuple[dict[str, Any], list[LabelScore]]:
-        proba = row[:-1]
-        j = int(np.argmax(proba))
-        found: dict[str, Any] = {"label": self.labels[j]}
+    def _polarity_scores(self, proba: np.ndarray) -> np.ndarray:
+        """``proba @ polarity`` of each row. With at most two labels off 0 (the usual negative / neutral /
+        positive) the products are exact and one rounding makes the sum, so the batch's matrix product equals the
+        row-by-row one; otherwise the rows are done one by one."""
+        assert self.polarity is not None
+        if np.count_nonzero(self.polarity) <= 2:
+            return proba @ self.polarity
+        return np.array([float(p @ self.polarity) for p in proba])
+
+    def _columns(self, rows: np.ndarray) -> tuple[list[str], list[str], list[list[Any]]]:
+        proba = rows[:, :-1]
+        best = proba.argmax(axis=1)
+        labels = [self.labels[j] for j in best.tolist()]
+        keys: list[str] = []
+        columns: list[list[Any]] = []
         if self.scale is not None:
-            found["score"] = j
+            keys.append("score")
+            columns.append(best.tolist())
         elif self.polarity is not None:
-            found["score"] = round(float(proba @ self.polarity), _DIGITS)
-        found["confidence"] = round(float(proba[j]), _DIGITS)
-        found["magnitude"] = round(float(row[-1]), _DIGITS)
-        order = np.argsort(-proba, kind="stable")
-        return found, [LabelScore(self.labels[i], float(proba[i])) for i in order]
+            keys.append("score")
+            columns.append(_rounded(self._polarity_scores(proba)))
+        keys += ["confidence", "magnitude"]
+        columns += [_rounded(proba[np.arange(len(rows)), best]), _rounded(rows[:, -1])]
+        return labels, keys, columns
+
+    def _label_scores(self, rows: np.ndarray, labels: list[str]) -> list[list[LabelScore]]:
+        proba = rows[:, :-1]
+        k = proba.shape[1]
+        order = np.argsort(-proba, axis=1, kind="stable")
+        names = self.labels
+        flat = list(map(LabelScore, [names[i] for i in order.ravel().tolist()],
+                        np.take_along_axis(proba, order, axis=1).ravel().tolist()))  # fmt: skip
+        return [flat[i : i + k] for i in range(0, len(flat), k)]
 
 
 class LexiconPredictor(_SentimentPredictor):
@@ -411,15 +498,15 @@ class LexiconPredictor(_SentimentPredictor):
     def _rows(self, texts: list[str]) -> np.ndarray:
         return vader_scores(texts)
 
-    def _describe(self, row: np.ndarray) -> tuple[dict[str, Any], list[LabelScore]]:
-        label, confidence = lexicon_decision(float(row[3]))
-        found = {
-            "label": label,
-            "score": round(float(row[3]), _DIGITS),
-            "confidence": round(float(confidence), _DIGITS),
-            "magnitude": round(float(magnitude(row)[0]), _DIGITS),
-        }
-        return found, [LabelScore(label, float(confidence))]
+    def _columns(self, rows: np.ndarray) -> tuple[list[str], list[str], list[list[Any]]]:
+        compound = rows[:, 3]
+        labels, confidence = lexicon_decisions(compound)
+        return labels, ["score", "confidence", "magnitude"], [_rounded(compound), _rounded(confidence),
+                                                              _rounded(magnitude(rows))]  # fmt: skip
+
+    def _label_scores(self, rows: np.ndarray, labels: list[str]) -> list[list[LabelScore]]:
+        _, confidence = lexicon_decisions(rows[:, 3])
+        return [[LabelScore(label, c)] for label, c in zip(labels, confidence.tolist(), strict=True)]
 
 
 @functools.cache

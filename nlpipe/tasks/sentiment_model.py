@@ -36,6 +36,7 @@ import math
 import numbers
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -51,6 +52,8 @@ from nlpipe.errors import InputError, TrainingError
 from nlpipe.tasks.features import CharNgrams, WordNgrams, nb_log_count_ratio
 from nlpipe.tasks.lexicon import lexicon_features, lexicon_version, vader_scores
 from nlpipe.tasks.search import f1_gain_se, fit_platt, fit_temperature, macro_f1, sample_weights, stratified_split
+from nlpipe.tasks.sentiment_features import ngram_blocks
+from nlpipe.tasks.token_table import CollectorPaused, Tokens, tokenize
 
 __all__ = ["SentimentModel", "CANDIDATES", "DEFAULT_CANDIDATES", "TRUSTED_TYPES", "MAX_SCALE", "scale_indices"]
 
@@ -76,6 +79,8 @@ TRUSTED_TYPES: list[str] = [
 ]
 
 _SVM_TOL = 0.1
+#: Per fitted model, ``coef_`` and its transpose laid out for sparse products (see ``SentimentModel._coef_t``).
+_COEF_T: weakref.WeakKeyDictionary[Any, tuple[np.ndarray, np.ndarray]] = weakref.WeakKeyDictionary()
 
 
 def _param_error(code: str, name: str, must: str, got: object) -> TrainingError:
@@ -86,6 +91,8 @@ def _check_texts(texts: object, name: str, error: type[Exception], code: str) ->
     if isinstance(texts, str | bytes) or not isinstance(texts, Sequence | np.ndarray):
         raise error(code, f"{name} must be a list of strings; got {type(texts).__name__}.", field=name)
     out = list(texts)
+    if set(map(type, out)) <= {str}:  # the usual case, without an isinstance call per text
+        return out
     for i, t in enumerate(out):
         if not isinstance(t, str):
             raise error(code, f"{name}[{i}] is {type(t).__name__}, not a string.", field=f"{name}[{i}]")
@@ -335,7 +342,7 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
         self.search_ = search
         self.best_ = best
         self.lexicon_ = lexicon_version()
-        return self
+        return self.prepare()  # a fitted model is ready to predict (its n-gram tables come from its vocabularies)
 
     # ------------------------------------------------------------------------------------------ internals
 
@@ -353,10 +360,36 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
     def _lexicon_block(self, scores: np.ndarray) -> sp.csr_matrix:
         return sp.csr_matrix(lexicon_features(scores) * float(self.lexicon_weight))
 
+    def _coef_t(self) -> np.ndarray:
+        """``coef_.T`` as a C-contiguous array, kept while ``coef_`` is the same array: scipy copies a transposed
+        view into that layout on every sparse product (the same numbers; 5 MB for a model of tweets)."""
+        found = _COEF_T.get(self)
+        if found is None or found[0] is not self.coef_:
+            found = (self.coef_, np.ascontiguousarray(self.coef_.T))
+            _COEF_T[self] = found
+        return found[1]
+
     def _features(self, texts: list[str], lexicon_scores: np.ndarray | None) -> sp.csr_matrix:
         scores = vader_scores(texts) if lexicon_scores is None else lexicon_scores
         blocks = [v.transform(texts) for v in self.vectorizers_]
         return sp.hstack([*blocks, self._lexicon_block(scores)], format="csr")
+
+    def _scores(self, texts: list[str], lexicon_scores: np.ndarray | None, tokens: Tokens | None) -> np.ndarray:
+        """The linear scores ``features @ coef_.T + intercept_``, one column per output.
+
+        With the usual vectorizers they come from :mod:`nlpipe.tasks.sentiment_features` (the n-gram counts from
+        a table of the tokens seen, straight to scores; equal to the features' up to the order of floating-point
+        additions), the texts split and looked up once for the n-grams and the lexicon; else from
+        :meth:`_features`."""
+        fast = ngram_blocks(*self.vectorizers_) if len(self.vectorizers_) == 2 else None
+        if fast is None:
+            return np.asarray(self._features(texts, lexicon_scores) @ self._coef_t()) + self.intercept_
+        tokens = tokens or tokenize(texts)
+        lexicon = vader_scores(texts, tokens) if lexicon_scores is None else lexicon_scores
+        weights = self._coef_t()
+        S = fast.scores(texts, tokens, weights)
+        S += (lexicon_features(lexicon) * float(self.lexicon_weight)) @ weights[fast.n_word + fast.n_char :]
+        return S + self.intercept_
 
     def _fit_outputs(
         self, X: sp.csr_matrix, T: np.ndarray, Y: np.ndarray, spec: dict[str, Any], n_ngrams: int, seed: int
@@ -420,23 +453,39 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------------------ predict
 
+    def prepare(self) -> SentimentModel:
+        """Build what prediction keeps per fitted model (the n-gram tables of :mod:`~nlpipe.tasks.sentiment_features`
+        with the data of its training words, the transposed weights) now rather than on the first batches: ``fit``
+        ends with it and a loaded model's predictor calls it."""
+        check_is_fitted(self)
+        blocks = ngram_blocks(*self.vectorizers_) if len(self.vectorizers_) == 2 else None
+        if blocks is not None:
+            blocks.warm(self._coef_t())
+        self._coef_t()
+        return self
+
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Raw linear scores, one column per output (before calibration)."""
         check_is_fitted(self)
-        X = self._features(_check_texts(texts, "texts", InputError, "E425"), None)
-        return np.asarray(X @ self.coef_.T) + self.intercept_
+        texts = _check_texts(texts, "texts", InputError, "E425")
+        with CollectorPaused():
+            return self._scores(texts, None, None)
 
-    def predict_proba(self, texts: Sequence[str], lexicon_scores: np.ndarray | None = None) -> np.ndarray:
+    def predict_proba(
+        self, texts: Sequence[str], lexicon_scores: np.ndarray | None = None, tokens: Tokens | None = None
+    ) -> np.ndarray:
         """Calibrated probabilities, shape (len(texts), len(labels_)), rows summing to 1.
 
         ``lexicon_scores`` are the texts' :func:`~nlpipe.tasks.lexicon.vader_scores` when the caller has them
-        already (the predictor needs them for the magnitude too); they are computed otherwise.
+        already (the predictor needs them for the magnitude too); they are computed otherwise. ``tokens`` are the
+        texts split and looked up (:func:`~nlpipe.tasks.token_table.tokenize`), when the caller has them too.
         """
         check_is_fitted(self)
         texts = _check_texts(texts, "texts", InputError, "E425")
         if not texts:
             return np.zeros((0, len(self.labels_)))
-        S = np.asarray(self._features(texts, lexicon_scores) @ self.coef_.T) + self.intercept_
+        with CollectorPaused():
+            S = self._scores(texts, lexicon_scores, tokens)
         return self._proba(S, self.calibration_scale_, self.calibration_bias_)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
