@@ -163,6 +163,27 @@ def test_entity_features_fast_extractor_gives_the_reference_features_on_conll():
     assert {"gaz", "vote", "caps_sent", "c512", "doc_lower", "doc_title"} <= names
 
 
+def test_entity_features_fast_extractor_on_every_ascii_character_long_runs_and_unicode():
+    # ASCII words take byte-table shapes and norms in FeatureExtractor, other words the per-character functions:
+    # every ASCII character (as a word, and inside random words and long runs of one class) and unicode whose case,
+    # letter and digit classes are unusual must give the reference strings
+    rng = random.Random(1)
+    ascii_chars = [chr(i) for i in range(1, 128)]
+    runs = ["aaaaaaaaaa", "AAAAAAA", "AAAAAA", "1234567", "123456", "--------", "Aaaaaaaaaa1111111xX", "x" * 40]
+    unicode_words = [
+        "ZÜRICH", "Ørsted", "naïve", "é", "İstanbul", "Straße", "ǅungla", "Ⅷ", "٣٤٥", "𝐀𝐁𝐂", "😀", "日本語",
+        "Ａｂｃ", "ÀÀÀÀÀÀÀÀ", "x²", "ﬁne", "ΣΊΣΥΦΟΣ",
+    ]  # fmt: skip
+    sentences = [ascii_chars[i : i + 20] for i in range(0, len(ascii_chars), 20)]
+    sentences += [["".join(rng.choices(ascii_chars, k=rng.randint(1, 12))) for _ in range(15)] for _ in range(40)]
+    sentences += [runs, unicode_words, [w.upper() for w in unicode_words], ["A"], ["a", "b"]]
+    docs = [sentences[i : i + 7] for i in range(0, len(sentences), 7)]
+    first_pass = [[["U-ORG" if k % 3 == 0 else "O" for k in range(len(s))] for s in doc] for doc in docs]
+    clusters, lower_share, gazetteer = _knowledge(docs, first_pass)
+    names = _assert_fast_features_match(docs, first_pass, clusters, lower_share, gazetteer)
+    assert {"vote", "gaz", "caps_sent", "doc_lower", "doc_title", "c32", "c"} <= names
+
+
 def test_entity_features_gazetteer_matches_longest_first_like_a_plain_scan():
     rng = random.Random(0)
     vocab = ["New", "York", "City", "Bank", "of", "the", "Kestrel", "Air", "x"]

@@ -60,6 +60,14 @@ def norm(word: str) -> str:
     return _DIGITS.sub("0", word.lower())
 
 
+# ASCII bytes -> word_shape's classes (X upper, x other letter, d digit, anything else itself) and norm's (lower
+# case already applied; digits -> 0); runs of one class: 7 or more (cut to 6 by word_shape), 2 or more (short_shape)
+_ASCII_SHAPE = bytes(ord(word_shape(chr(b))) if b < 128 else b for b in range(256))
+_ASCII_NORM = bytes(ord("0") if b < 128 and chr(b).isdigit() else b for b in range(256))
+_RUN_7 = re.compile(rb"(.)\1{6,}", re.DOTALL)
+_RUN_2 = re.compile(rb"(.)\1+", re.DOTALL)
+
+
 def is_title(word: str) -> bool:
     return word[:1].isupper() and not word.isupper() if len(word) > 1 else word.isupper()
 
@@ -434,6 +442,7 @@ class FeatureExtractor:
         self._share = lower_share or {}
         self._cache: dict[str, _Word] = {}
         self._gaz: dict[str, tuple[bytes, bytes, bytes, bytes]] = {}
+        self._cluster_parts: dict[tuple[int, ...], tuple[tuple[bytes, ...], tuple[bytes, ...]]] = {}
 
     def word(self, w: str) -> _Word:
         """The cached strings of one word."""
@@ -444,24 +453,42 @@ class FeatureExtractor:
 
     def _build(self, w: str) -> _Word:
         # bytes throughout: concatenating encoded parts is cheaper than formatting and encoding every string
-        lw, nw, ss = w.lower(), norm(w), short_shape(w)
-        w8, lw8, nw8, ss8 = w.encode(), lw.encode(), nw.encode(), ss.encode()
-        if w.isascii():  # one byte per character: affixes are byte slices
+        lw = w.lower()
+        w8, lw8 = w.encode(), lw.encode()
+        if w.isascii():
+            # one byte per character: affixes are byte slices, and the character classes of word_shape, norm and
+            # caps_sentence are those of the ASCII letters and digits, so byte tables and regexes give the same
+            # strings as the per-character loops below (the tests compare them on every ASCII character)
             pre = (w8[:1], w8[:2], w8[:3], w8[:4])
             suf = (w8[-1:], w8[-2:], w8[-3:], w8[-4:])
+            nw8 = lw8.translate(_ASCII_NORM)
+            nw = nw8.decode()
+            mapped = w8.translate(_ASCII_SHAPE)
+            sh8 = _RUN_7.sub(rb"\1\1\1\1\1\1", mapped)
+            ss8 = _RUN_2.sub(rb"\1", mapped)
+            letters = lw8 != w8.upper()  # every ASCII letter has two cases
         else:
             pre = (w[:1].encode(), w[:2].encode(), w[:3].encode(), w[:4].encode())
             suf = (w[-1:].encode(), w[-2:].encode(), w[-3:].encode(), w[-4:].encode())
+            nw = norm(w)
+            nw8, sh8, ss8 = nw.encode(), word_shape(w).encode(), short_shape(w).encode()
+            letters = any(ch.isalpha() for ch in w)
         s3 = suf[2]
         cls = self._classes.get(nw)
         if cls is None:
             clusters: tuple[bytes, ...] = (b"c=none",)
             c128: tuple[bytes, ...] = ()
         else:
-            clusters = tuple(f"c{k}={c}".encode() for k, c in zip(CLUSTER_SIZES, cls, strict=False))
-            c128 = (str(cls[1] if len(cls) > 1 else cls[0]).encode(),)
+            key = tuple(cls)
+            parts = self._cluster_parts.get(key)
+            if parts is None:  # words share cluster ids: their strings are made once
+                parts = self._cluster_parts[key] = (
+                    tuple(f"c{k}={c}".encode() for k, c in zip(CLUSTER_SIZES, cls, strict=False)),
+                    (str(cls[1] if len(cls) > 1 else cls[0]).encode(),),
+                )
+            clusters, c128 = parts
         head = (
-            b"b", b"w=" + w8, b"lw=" + nw8, b"sh=" + word_shape(w).encode(), b"ss=" + ss8,
+            b"b", b"w=" + w8, b"lw=" + nw8, b"sh=" + sh8, b"ss=" + ss8,
             b"p1=" + pre[0], b"p2=" + pre[1], b"p3=" + pre[2], b"p4=" + pre[3],
             b"s1=" + suf[0], b"s2=" + suf[1], b"s3=" + s3, b"s4=" + suf[3],
             f"len={min(len(w), 8)}".encode(),
@@ -483,7 +510,7 @@ class FeatureExtractor:
             lower=lw,
             alpha=w[:1].isalpha(),
             case=0 if w.islower() else 1 if is_title(w) else 2,
-            letters=any(ch.isalpha() for ch in w),
+            letters=letters,
             upper=w.isupper(),
             long=len(w) > 1,
         )
