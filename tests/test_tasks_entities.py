@@ -19,7 +19,7 @@ from nlpipe.evaluate.run import evaluate_model
 from nlpipe.predict import load_predictor
 from nlpipe.store.datasets import import_records
 from nlpipe.tasks import entity_model
-from nlpipe.tasks.entity_crf import FACTORY, doc_tokens, token_sequences
+from nlpipe.tasks.entity_crf import FACTORY, doc_tokens, token_sequences, train_crf
 from nlpipe.tasks.entity_features import (
     CLUSTER_SIZES,
     FeatureExtractor,
@@ -237,6 +237,20 @@ def test_entity_model_early_stopping_watches_the_dev_documents(small_model):
     assert run["history"] and run["kept"] <= run["iterations"]
     assert run["history"][run["kept"] - 1] == max(run["history"])
     assert set(small_model.training_["runs"]) == {"first pass", "second pass"}
+
+
+def test_entity_model_trains_the_same_crf_from_the_fast_items_as_from_the_reference_features(small_model):
+    # the model trains on FeatureExtractor's UTF-8 items; a CRF fitted on document_features' strings must come out
+    # byte for byte the same (same attributes, same order, so same crfsuite dictionary and weights)
+    crf = small_model.nlp_.get_pipe(FACTORY)
+    docs = _tokenised([" ".join(TEXTS[i : i + 4]) for i in range(0, 80, 4)])
+    tags = [t for doc in docs for t in crf.tag_tokens(doc)[0]]
+    knowledge = {"clusters": crf.clusters, "gazetteer": crf.gazetteer, "lower_share": crf.lower_share}
+    ref = [x for doc in docs for x in document_features(doc, **knowledge)]
+    fast = [x for doc in docs for x in crf.features(doc)]
+    assert any(isinstance(a, bytes) for x in fast for f in x for a in f)
+    fits = [train_crf(items, tags, dev=None, c1=0.05, c2=0.05, max_iterations=15, patience=5) for items in (ref, fast)]
+    assert fits[0][0] == fits[1][0] and len(fits[0][0]) > 1000
 
 
 def test_entity_model_tags_and_scores_as_from_tagging_the_reference_features(small_model):
