@@ -1,6 +1,6 @@
 """Benchmark nlpipe's entity recogniser against spaCy's own ``ner`` and a plain CRF on CoNLL-2003 English.
 
-    .venv/bin/python benchmarks/entities.py [--systems nlpipe,spacy,crf] [--no-memory]
+    .venv/bin/python benchmarks/entities.py [--systems nlpipe,spacy,crf] [--no-memory] [--nlpipe-model DIR]
 
 Read in place from ``../shared/datasets/conll2003`` (never copied): train on ``eng.train``, early-stop on
 ``eng.testa``, score on ``eng.testb``. Only the words and the NER column are used (no gold POS or chunk tags).
@@ -138,9 +138,15 @@ def cpu() -> float:
 # ---------------------------------------------------------------------------------------------- systems
 
 
-def run_nlpipe(train: list[Doc], dev: list[Doc], test: list[Doc], model_dir: Path) -> dict:
+def run_nlpipe(train: list[Doc], dev: list[Doc], test: list[Doc], model_dir: Path, saved: Path | None = None) -> dict:
+    """Train on ``train`` (early stopping on ``dev``) and save to ``model_dir``, or, with ``saved`` (a folder
+    ``EntityRecognizer.save_artifact`` wrote), load that model instead of training; then predict ``test``."""
     from nlpipe.tasks.entity_model import EntityRecognizer
     from nlpipe.types import Span
+
+    if saved is not None:
+        model = EntityRecognizer.from_disk(saved / "spacy")
+        return _nlpipe_predict(model, test) | {"train_min": None, "train_cpu_min": None, "runs": None}
 
     def spans(docs: list[Doc]) -> list[list[Span]]:
         return [[Span(s, e, lab) for s, e, lab in d[1]] for d in docs]
@@ -156,10 +162,7 @@ def run_nlpipe(train: list[Doc], dev: list[Doc], test: list[Doc], model_dir: Pat
     model = EntityRecognizer(seed=0).fit([d[0] for d in train], spans(train), [d[0] for d in dev], spans(dev),
                                          progress=progress)  # fmt: skip
     train_s, train_cpu = time.perf_counter() - t0, cpu() - c0
-    t0 = time.perf_counter()
-    pred = model.predict([d[0] for d in test])
-    pred_s = time.perf_counter() - t0
-    result = score([set(d[1]) for d in test], [{(s.start, s.end, s.label) for s in p} for p in pred])
+    result = _nlpipe_predict(model, test)
     print(
         f"    nlpipe: F1 {result['overall']:.4f} {json.dumps(model.training_['runs'])[:3000]}",
         file=sys.stderr,
@@ -172,8 +175,16 @@ def run_nlpipe(train: list[Doc], dev: list[Doc], test: list[Doc], model_dir: Pat
         | {"best_dev_tag_f1": max(v["history"] or [0])}
         for k, v in model.training_["runs"].items()
     }
-    return result | {"train_min": train_s / 60, "train_cpu_min": train_cpu / 60, "words_per_s": n_words(test) / pred_s,
-                     "runs": runs}  # fmt: skip
+    return result | {"train_min": train_s / 60, "train_cpu_min": train_cpu / 60, "runs": runs}
+
+
+def _nlpipe_predict(model: object, test: list[Doc]) -> dict:
+    """Scores and words/s of one ``predict`` call over the test texts (a loaded model's first call, as a service's)."""
+    t0 = time.perf_counter()
+    pred = model.predict([d[0] for d in test])  # type: ignore[attr-defined]
+    pred_s = time.perf_counter() - t0
+    result = score([set(d[1]) for d in test], [{(s.start, s.end, s.label) for s in p} for p in pred])
+    return result | {"words_per_s": n_words(test) / pred_s}
 
 
 def _docbin(docs: list[Doc], path: Path) -> None:
@@ -336,6 +347,14 @@ def main() -> int:
     ap.add_argument("--systems", default="nlpipe,spacy,crf", help="comma-separated: nlpipe, spacy, crf")
     ap.add_argument("--no-memory", action="store_true", help="skip the 10 MB memory measurement")
     ap.add_argument("--no-layout", action="store_true", help="skip benchmarks/layout.py")
+    ap.add_argument(
+        "--nlpipe-model",
+        type=Path,
+        metavar="DIR",
+        help="load this saved nlpipe entity model (a folder save_artifact wrote, holding spacy/) instead of training "
+        "one: F1 and words/s without the training minutes",
+    )
+    ap.add_argument("--save-nlpipe-model", type=Path, metavar="DIR", help="keep the trained nlpipe model in DIR")
     args = ap.parse_args()
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     train, dev, test = read_conll("eng.train"), read_conll("eng.testa"), read_conll("eng.testb")
@@ -348,17 +367,19 @@ def main() -> int:
         for name in systems:
             print(f"  training {name} ...", file=sys.stderr, flush=True)
             if name == "nlpipe":
-                results[name] = run_nlpipe(train, dev, test, tmp / "nlpipe-model")
+                model_dir = args.nlpipe_model or args.save_nlpipe_model or tmp / "nlpipe-model"
+                results[name] = run_nlpipe(train, dev, test, model_dir, args.nlpipe_model)
                 if not args.no_memory:
-                    memory = memory_10mb(tmp / "nlpipe-model")
+                    memory = memory_10mb(model_dir)
             elif name == "spacy":
                 results[name] = run_spacy(train, dev, test, tmp)
             elif name == "crf":
                 results[name] = run_crf(train, dev, test)
             else:
                 raise SystemExit(f"unknown system {name!r}")
-            print(f"  {name}: F1 {results[name]['overall']:.4f}, {results[name]['train_min']:.1f} min",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            minutes = results[name]["train_min"]
+            print(f"  {name}: F1 {results[name]['overall']:.4f}, "
+                  + ("loaded" if minutes is None else f"{minutes:.1f} min"), file=sys.stderr, flush=True)  # fmt: skip
     names = {"nlpipe": "nlpipe (2-pass CRF)", "spacy": "spaCy ner (efficiency)", "crf": "sklearn-crfsuite CRF"}
     head = f"{'system':<24}" + "".join(f"{t:>7}" for t in TYPES) + f"{'F1':>8}{'P':>8}{'R':>8}"
     head += f"{'train min':>11}{'cpu min':>9}{'words/s':>10}"
@@ -366,10 +387,12 @@ def main() -> int:
     print(head)
     print("-" * len(head))
     for name, r in results.items():
+        trained = r["train_min"] is not None
         print(f"{names[name]:<24}" + "".join(f"{r[t]:>7.3f}" for t in TYPES)
               + f"{r['overall']:>8.4f}{r['precision']:>8.3f}{r['recall']:>8.3f}"
-              + f"{r['train_min']:>11.1f}{r['train_cpu_min']:>9.1f}{r['words_per_s']:>10.0f}")  # fmt: skip
-    if "nlpipe" in results:
+              + (f"{r['train_min']:>11.1f}{r['train_cpu_min']:>9.1f}" if trained else f"{'loaded':>11}{'-':>9}")
+              + f"{r['words_per_s']:>10.0f}")  # fmt: skip
+    if results.get("nlpipe", {}).get("runs"):
         print(f"\nnlpipe CRF fits: {json.dumps(results['nlpipe']['runs'])}")
     if memory:
         print(f"nlpipe on one {memory['chars'] / 1e6:.0f} MB text: {memory['spans']} entities in "
@@ -390,12 +413,15 @@ def main() -> int:
     ok = True
     if "nlpipe" in results:
         r = results["nlpipe"]
-        checks = [
-            (f"nlpipe overall F1 >= {TARGET_F1}", r["overall"] >= TARGET_F1),
-            (f"nlpipe training <= {TARGET_MINUTES:.0f} min", r["train_min"] <= TARGET_MINUTES),
-        ]
+        checks = [(f"nlpipe overall F1 >= {TARGET_F1}", r["overall"] >= TARGET_F1)]
+        if r["train_min"] is not None:
+            checks.append((f"nlpipe training <= {TARGET_MINUTES:.0f} min", r["train_min"] <= TARGET_MINUTES))
         checks += [(f"nlpipe above {names[b]}", r["overall"] > results[b]["overall"]) for b in ("spacy", "crf")
                    if b in results]  # fmt: skip
+        for b in ("spacy", "crf"):
+            if b in results:
+                faster = r["words_per_s"] >= results[b]["words_per_s"]
+                checks.append((f"nlpipe predicts at least as many words/s as {names[b]}", faster))
         if memory:
             checks.append(("10 MB text under 2 GB peak memory", memory["peak_rss_mb"] < 2048))
         print()

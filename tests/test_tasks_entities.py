@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import textwrap
+import zlib
 
+import pycrfsuite
 import pytest
 
 from nlpipe import artifacts
@@ -16,11 +19,24 @@ from nlpipe.evaluate.run import evaluate_model
 from nlpipe.predict import load_predictor
 from nlpipe.store.datasets import import_records
 from nlpipe.tasks import entity_model
-from nlpipe.tasks.entity_features import bilou_to_spans, short_shape, spans_to_bilou, word_shape
+from nlpipe.tasks.entity_crf import FACTORY, doc_tokens, token_sequences, train_crf
+from nlpipe.tasks.entity_features import (
+    CLUSTER_SIZES,
+    FeatureExtractor,
+    Gazetteer,
+    WordClusters,
+    bilou_to_spans,
+    case_stats,
+    document_features,
+    norm,
+    short_shape,
+    spans_to_bilou,
+    word_shape,
+)
 from nlpipe.tasks.entity_model import EntityRecognizer, read_entity_list, split_long_text
 from nlpipe.train import train
 from nlpipe.types import Document, Page, Record, Span, Word
-from tests.conftest import ROOT, entity_records
+from tests.conftest import ROOT, SHARED, entity_records
 
 RECORDS = entity_records()
 TEXTS = [r.text for r in RECORDS]
@@ -57,6 +73,147 @@ def test_entity_features_shapes():
     assert short_shape("U.S.") == "X.X." and short_shape("McDonald") == "XxXx"
 
 
+def _decoded(items: list[list[list[bytes]]]) -> list[list[list[str]]]:
+    return [[[a.decode() for a in f] for f in sent] for sent in items]
+
+
+def _tokenised(texts: list[str]) -> list[list[list[str]]]:
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    return [doc_tokens(doc, token_sequences(doc)) for doc in nlp.pipe(texts)]
+
+
+def _knowledge(docs: list[list[list[str]]], tags: list[list[list[str]]]) -> tuple[WordClusters, dict, Gazetteer]:
+    """Clusters (every other word, and one word with a single id, as a model with one cluster size has), case
+    shares and a gazetteer for these documents."""
+    sents = [s for d in docs for s in d]
+    words = sorted({norm(w) for s in sents for w in s})
+    classes = {w: [zlib.crc32(w.encode()) % k for k in CLUSTER_SIZES] for w in words[::2]}
+    classes[words[1]] = [7]
+    clusters = WordClusters.from_dict({"sizes": list(CLUSTER_SIZES), "classes": classes})
+    return clusters, case_stats(sents), Gazetteer().add_spans(docs, tags)
+
+
+def _assert_fast_features_match(docs, first_pass, clusters, lower_share, gazetteer) -> set[str]:
+    """FeatureExtractor against document_features on every document, both passes, with a roomy and a tiny word
+    cache, with and without the gazetteer; returns the feature names seen."""
+    names: set[str] = set()
+    for max_words in (20_000, 3):
+        fast = FeatureExtractor(clusters, lower_share, max_words=max_words)
+        for doc, tags in zip(docs, first_pass, strict=True):
+            for gaz in (gazetteer, None):
+                for fp in (None, tags):
+                    ref = document_features(doc, clusters=clusters, gazetteer=gaz, lower_share=lower_share,
+                                            first_pass=fp)  # fmt: skip
+                    assert _decoded(fast(doc, gaz, fp)) == ref
+                    names |= {f.split("=", 1)[0] for sent in ref for item in sent for f in item}
+    return names
+
+
+def test_entity_features_fast_extractor_gives_the_reference_features(small_model):
+    texts = [" ".join(TEXTS[i : i + 4]) for i in range(0, 60, 4)]
+    texts += [
+        "ZÜRICH 1996-08-30\nØrsted und Siemens AG ( SIE.DE ) -- naïve U.S.-based 3,250.5 !!! Kestrel Bank",
+        "KESTREL BANK SAYS PROFIT UP\nKestrel Bank said kestrel and Kestrel. x\nA",
+    ]
+    docs = _tokenised(texts)
+    crf = small_model.nlp_.get_pipe(FACTORY)
+    first_pass = [crf.tag_tokens(doc)[0] for doc in docs]  # tags of a real tagger, as a first pass gives them
+    clusters, lower_share, _ = _knowledge(docs, first_pass)
+    names = _assert_fast_features_match(docs, first_pass, clusters, lower_share, crf.gazetteer)
+    # the test means something only if every kind of feature turned up
+    assert {"gaz", "-1:gaz", "1:gaz", "vote", "vote_sh", "caps_sent_lw", "c32", "c128", "-1:c128", "c", "doc_lower",
+            "doc_title", "doc_first_sent", "-2:pad", "2:pad", "bi-", "ssbi+"} <= names  # fmt: skip
+
+
+CONLL = SHARED / "conll2003"
+
+
+@pytest.mark.skipif(not (CONLL / "eng.testa").is_file(), reason=f"shared CoNLL-2003 corpus not found at {CONLL}")
+def test_entity_features_fast_extractor_gives_the_reference_features_on_conll():
+    docs: list[list[list[str]]] = []
+    tags: list[list[list[str]]] = []
+    words: list[str] = []
+    iob: list[str] = []
+    for line in (CONLL / "eng.testa").read_text(encoding="utf-8").split("\n") + [""]:
+        if (line.startswith("-DOCSTART-") or not line.strip()) and words:
+            spans, start = [], -1  # IOB1: an entity starts at B- or at an I- of another type than the last tag
+            for i, tag in enumerate([*iob, "O"]):
+                if start >= 0 and (tag[0] in "OB" or tag[2:] != iob[start]):
+                    spans.append((start, i, iob[start][2:]))
+                    start = -1
+                if tag[0] in "IB" and start < 0:
+                    start = i
+            docs[-1].append(words)
+            tags[-1].append(spans_to_bilou(len(words), spans))
+            words, iob = [], []
+        if line.startswith("-DOCSTART-"):
+            if len(docs) == 40:
+                break
+            docs.append([])
+            tags.append([])
+        elif line.strip():
+            words.append(line.split(" ")[0])
+            iob.append(line.split(" ")[-1])
+    assert len(docs) == 40 and sum(len(s) for d in docs for s in d) > 10_000
+    clusters, lower_share, gazetteer = _knowledge(docs, tags)
+    names = _assert_fast_features_match(docs, tags, clusters, lower_share, gazetteer)
+    assert {"gaz", "vote", "caps_sent", "c512", "doc_lower", "doc_title"} <= names
+
+
+def test_entity_features_fast_extractor_on_every_ascii_character_long_runs_and_unicode():
+    # ASCII words take byte-table shapes and norms in FeatureExtractor, other words the per-character functions:
+    # every ASCII character (as a word, and inside random words and long runs of one class) and unicode whose case,
+    # letter and digit classes are unusual must give the reference strings
+    rng = random.Random(1)
+    ascii_chars = [chr(i) for i in range(1, 128)]
+    runs = ["aaaaaaaaaa", "AAAAAAA", "AAAAAA", "1234567", "123456", "--------", "Aaaaaaaaaa1111111xX", "x" * 40]
+    unicode_words = [
+        "ZÜRICH", "Ørsted", "naïve", "é", "İstanbul", "Straße", "ǅungla", "Ⅷ", "٣٤٥", "𝐀𝐁𝐂", "😀", "日本語",
+        "Ａｂｃ", "ÀÀÀÀÀÀÀÀ", "x²", "ﬁne", "ΣΊΣΥΦΟΣ",
+    ]  # fmt: skip
+    sentences = [ascii_chars[i : i + 20] for i in range(0, len(ascii_chars), 20)]
+    sentences += [["".join(rng.choices(ascii_chars, k=rng.randint(1, 12))) for _ in range(15)] for _ in range(40)]
+    sentences += [runs, unicode_words, [w.upper() for w in unicode_words], ["A"], ["a", "b"]]
+    docs = [sentences[i : i + 7] for i in range(0, len(sentences), 7)]
+    first_pass = [[["U-ORG" if k % 3 == 0 else "O" for k in range(len(s))] for s in doc] for doc in docs]
+    clusters, lower_share, gazetteer = _knowledge(docs, first_pass)
+    names = _assert_fast_features_match(docs, first_pass, clusters, lower_share, gazetteer)
+    assert {"vote", "gaz", "caps_sent", "doc_lower", "doc_title", "c32", "c"} <= names
+
+
+def test_entity_features_gazetteer_matches_longest_first_like_a_plain_scan():
+    rng = random.Random(0)
+    vocab = ["New", "York", "City", "Bank", "of", "the", "Kestrel", "Air", "x"]
+    gaz = Gazetteer(max_len=4)
+    for _ in range(60):
+        gaz.add(rng.choices(vocab, k=rng.randint(1, 6)), rng.choice(["LOC", "ORG", "PER"]))
+
+    def scan(g: Gazetteer, sent: list[str]) -> list[str | None]:  # every length at every token, longest first
+        out: list[str | None] = [None] * len(sent)
+        i = 0
+        while i < len(sent):
+            step = 1
+            for n in range(min(g.max_len, len(sent) - i), 0, -1):
+                labels = g.entries_.get(tuple(sent[i : i + n]))
+                if labels:
+                    top = labels.most_common(1)[0][0]
+                    out[i : i + n] = ["B-" + top] + ["I-" + top] * (n - 1)
+                    step = n
+                    break
+            i += step
+        return out
+
+    sents = [rng.choices(vocab, k=rng.randint(0, 20)) for _ in range(300)]
+    assert any(label is not None for s in sents for label in gaz.matches(s))
+    for g in (gaz, Gazetteer.from_dict(gaz.to_dict())):
+        assert [g.matches(s) for s in sents] == [scan(g, s) for s in sents]
+    gaz.max_len = 2  # entries longer than max_len no longer match
+    assert [gaz.matches(s) for s in sents] == [scan(gaz, s) for s in sents]
+
+
 def test_entity_model_split_long_text_cuts_at_paragraphs_and_keeps_offsets():
     text = ("First paragraph line.\nSecond line here.\n\n" * 50).strip()
     pieces = split_long_text(text, 200)
@@ -80,6 +237,42 @@ def test_entity_model_early_stopping_watches_the_dev_documents(small_model):
     assert run["history"] and run["kept"] <= run["iterations"]
     assert run["history"][run["kept"] - 1] == max(run["history"])
     assert set(small_model.training_["runs"]) == {"first pass", "second pass"}
+
+
+def test_entity_model_trains_the_same_crf_from_the_fast_items_as_from_the_reference_features(small_model):
+    # the model trains on FeatureExtractor's UTF-8 items; a CRF fitted on document_features' strings must come out
+    # byte for byte the same (same attributes, same order, so same crfsuite dictionary and weights)
+    crf = small_model.nlp_.get_pipe(FACTORY)
+    docs = _tokenised([" ".join(TEXTS[i : i + 4]) for i in range(0, 80, 4)])
+    tags = [t for doc in docs for t in crf.tag_tokens(doc)[0]]
+    knowledge = {"clusters": crf.clusters, "gazetteer": crf.gazetteer, "lower_share": crf.lower_share}
+    ref = [x for doc in docs for x in document_features(doc, **knowledge)]
+    fast = [x for doc in docs for x in crf.features(doc)]
+    assert any(isinstance(a, bytes) for x in fast for f in x for a in f)
+    fits = [train_crf(items, tags, dev=None, c1=0.05, c2=0.05, max_iterations=15, patience=5) for items in (ref, fast)]
+    assert fits[0][0] == fits[1][0] and len(fits[0][0]) > 1000
+
+
+def test_entity_model_tags_and_scores_as_from_tagging_the_reference_features(small_model):
+    # the recogniser builds its items with FeatureExtractor and sets each sequence once; here the same CRFs tag
+    # document_features' items the plain way, and the tags and marginals must come out the same, to the last bit
+    crf = small_model.nlp_.get_pipe(FACTORY)
+    first, second = pycrfsuite.Tagger(), pycrfsuite.Tagger()
+    first.open_inmemory(crf.models[0])
+    second.open_inmemory(crf.models[1])
+    found = 0
+    for doc in _tokenised([" ".join(TEXTS[i : i + 5]) for i in range(95, len(TEXTS), 5)]):
+        knowledge = {"clusters": crf.clusters, "gazetteer": crf.gazetteer, "lower_share": crf.lower_share}
+        first_tags = [first.tag(x) for x in document_features(doc, **knowledge)]
+        items = document_features(doc, **knowledge, first_pass=first_tags)
+        tags = [second.tag(x) for x in items]
+        probs = []
+        for x, t in zip(items, tags, strict=True):
+            second.set(x)
+            probs.append([None if tag == "O" else second.marginal(tag, i) for i, tag in enumerate(t)])
+        assert crf.tag_tokens(doc) == (tags, probs)
+        found += sum(len(bilou_to_spans(t)) for t in tags)
+    assert found > 20
 
 
 def test_entity_model_save_load_gives_identical_predictions(small_model, tmp_path):

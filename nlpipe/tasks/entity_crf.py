@@ -24,7 +24,7 @@ from spacy.tokens import Span as SpacySpan
 from spacy.util import filter_spans
 
 from nlpipe.errors import ArtifactError
-from nlpipe.tasks.entity_features import Gazetteer, WordClusters, bilou_to_spans, document_features
+from nlpipe.tasks.entity_features import FeatureExtractor, Gazetteer, WordClusters, bilou_to_spans
 
 FACTORY = "nlpipe_crf_ner"
 MAX_SEQUENCE = 400  # tokens in one CRF sequence (a run-on "sentence" is cut)
@@ -82,6 +82,7 @@ class CrfEntityRecognizer:
         self.lower_share: dict[str, float] = {}
         self.models: list[bytes] = []  # crfsuite model files: first pass, then (optionally) second pass
         self._taggers: list[pycrfsuite.Tagger] = []
+        self._extractor: FeatureExtractor | None = None
         self._lock = threading.Lock()
 
     # --- state
@@ -99,35 +100,41 @@ class CrfEntityRecognizer:
             return []
         return sorted({t.split("-", 1)[1] for t in self._taggers[0].labels() if "-" in t})
 
-    def features(self, sents: list[list[str]], first_pass: list[list[str]] | None = None) -> list[list[list[str]]]:
-        return document_features(
-            sents,
-            clusters=self.clusters,
-            gazetteer=self.gazetteer,
-            lower_share=self.lower_share,
-            first_pass=first_pass,
-        )
+    def extractor(self) -> FeatureExtractor:
+        """The feature extractor for the current clusters and case shares (a new one, with an empty word cache,
+        when either has been replaced)."""
+        ex = self._extractor
+        if ex is None or ex.clusters is not self.clusters or ex.lower_share is not self.lower_share:
+            ex = self._extractor = FeatureExtractor(self.clusters, self.lower_share)
+        return ex
+
+    def features(self, sents: list[list[str]], first_pass: list[list[str]] | None = None) -> list[list[list[bytes]]]:
+        """CRF items of a document: :func:`~nlpipe.tasks.entity_features.document_features` with this
+        component's clusters, gazetteer and case shares (UTF-8 encoded, as crfsuite reads them)."""
+        return self.extractor()(sents, self.gazetteer, first_pass)
 
     # --- tagging
-    def tag_tokens(self, sents: list[list[str]]) -> tuple[list[list[str]], list[list[list[float]]]]:
-        """BILOU tags and, per token, the marginal probability of its tag, for token-string sentences."""
+    def tag_tokens(self, sents: list[list[str]]) -> tuple[list[list[str]], list[list[float | None]]]:
+        """BILOU tags for token-string sentences and, per token, the marginal probability of its tag where that
+        tag is an entity's (None for ``O``)."""
         if not self._taggers:
             raise ArtifactError("E430", "The entity recogniser has no trained CRF; train the model first.")
         with self._lock:  # a crfsuite tagger holds the current sequence: one caller at a time
-            items = self.features(sents)
-            tags = [self._taggers[0].tag(x) for x in items]
-            tagger = self._taggers[0]
-            if len(self._taggers) > 1:
-                items = self.features(sents, first_pass=tags)
-                tags = [self._taggers[1].tag(x) for x in items]
-                tagger = self._taggers[1]
-            probs = []
-            for x, t in zip(items, tags, strict=True):
-                if any(tag != "O" for tag in t):
-                    tagger.set(x)
-                    probs.append([[tagger.marginal(tag, i)] for i, tag in enumerate(t)])
+            ex = self.extractor()
+            items, marks = ex.base(sents, self.gazetteer)
+            if len(self._taggers) > 1:  # the second pass sees the first pass's items plus its votes
+                first = self._taggers[0]
+                items = ex.with_votes(sents, items, marks, [first.tag(x) for x in items])
+            tagger = self._taggers[-1]
+            tags, probs = [], []
+            for x in items:
+                tagger.set(x)  # once per sequence: for the tags and, when there are entities, their marginals
+                t = tagger.tag()
+                tags.append(t)
+                if t.count("O") == len(t):
+                    probs.append([None] * len(t))
                 else:
-                    probs.append([[1.0]] * len(t))
+                    probs.append([None if tag == "O" else tagger.marginal(tag, i) for i, tag in enumerate(t)])
         return tags, probs
 
     def __call__(self, doc: SpacyDoc) -> SpacyDoc:
@@ -141,13 +148,15 @@ class CrfEntityRecognizer:
             taken.update(range(ent.start, ent.end))
         new = []
         for seq, seq_tags, seq_probs in zip(seqs, tags, probs, strict=True):
+            if seq_tags.count("O") == len(seq_tags):
+                continue
             for start, end, label in bilou_to_spans(seq_tags):
                 first, last = seq[start], seq[end - 1]
                 if any(i in taken for i in range(first, last + 1)):
                     continue
                 span = SpacySpan(doc, first, last + 1, label=label)
                 new.append(span)
-                score = sum(p[0] for p in seq_probs[start:end]) / (end - start)
+                score = sum(p for p in seq_probs[start:end] if p is not None) / (end - start)  # None only for O
                 scores[(span.start_char, span.end_char, label)] = round(float(score), 6)
         if new:
             doc.ents = filter_spans(list(doc.ents) + new)
@@ -263,10 +272,10 @@ class CrfRun:
 
 
 def train_crf(
-    items: Sequence[list[list[str]]],
+    items: Sequence[list[list[bytes]]],
     tags: Sequence[list[str]],
     *,
-    dev: tuple[Sequence[list[list[str]]], Sequence[list[str]]] | None,
+    dev: tuple[Sequence[list[list[bytes]]], Sequence[list[str]]] | None,
     c1: float,
     c2: float,
     max_iterations: int,
