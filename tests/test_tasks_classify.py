@@ -103,6 +103,18 @@ def test_classify_features_equal_sklearn_tfidf(ours, theirs) -> None:
     assert np.abs(ours.transform(mixed)[:, order] - theirs.transform(mixed)).max() < 1e-12
 
 
+def test_classify_lookup_tables_are_built_at_fit_and_load(topic_model, tmp_path) -> None:
+    """The first prediction of a trained or loaded model does not build the vectorizers' tables."""
+    clf, texts, _ = topic_model
+    word, char = clf.vectorizers_
+    assert "_pair_index" in word.__dict__ and "_gram_index" in char.__dict__
+    sio.dump(clf, tmp_path / "m.skops")
+    loaded = sio.load(tmp_path / "m.skops", trusted=TRUSTED_TYPES)
+    word, char = loaded.vectorizers_
+    assert "_pair_index" in word.__dict__ and "_gram_index" in char.__dict__
+    assert np.array_equal(loaded.predict_proba(texts[:10]), clf.predict_proba(texts[:10]))
+
+
 def test_char_ngrams_coded_lookup_equals_the_string_path() -> None:
     """Unseen words at prediction are cut and looked up as integer codes; the counts equal the string path's."""
     texts, _ = topic_corpus(per_label=5)

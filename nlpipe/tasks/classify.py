@@ -494,7 +494,7 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.thresholds_ = chosen["thresholds"]
         self.search_ = search
         self.best_ = best
-        return self
+        return self.prepare()
 
     def _fit_large(
         self,
@@ -783,6 +783,14 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
             state["weights_"] = np.ascontiguousarray(np.asarray(state.pop("coef_")).T, dtype=np.float32)
         state.setdefault("strategy_", "standard")
         super().__setstate__(state)
+        self.prepare()
+
+    def prepare(self) -> TextClassifier:
+        """Build the vectorizers' lookup tables for prediction now (at the end of fit and on load), so that the
+        first request does not pay for them."""
+        for vec in getattr(self, "vectorizers_", None) or []:
+            vec.prepare()
+        return self
 
     # ------------------------------------------------------------------------------------------ predict
 

@@ -146,6 +146,10 @@ class _Ngrams(TransformerMixin, BaseEstimator):
         self.vocabulary_ = dict(zip([terms[i] for i in keep.tolist()], range(len(keep)), strict=True))
         return self._tfidf(counts[:, keep])
 
+    def prepare(self) -> _Ngrams:
+        """Build the lookup tables :meth:`transform` would build on its first call (nothing by default)."""
+        return self
+
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         check_is_fitted(self, "vocabulary_")
         return self._tfidf(self._counts(list(texts), self.vocabulary_, grow=False))
@@ -226,6 +230,11 @@ class WordNgrams(_Ngrams):
             cached = self.__dict__["_pair_index"]
         return cached
 
+    def prepare(self) -> WordNgrams:
+        if tuple(self.ngram_range) == (1, 2) and hasattr(self, "vocabulary_"):
+            self._pairs()
+        return self
+
     def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
         lo, hi = self.ngram_range
         if not grow and (lo, hi) == (1, 2) and self._pairs()[1] is not None:
@@ -286,6 +295,11 @@ class CharNgrams(_Ngrams):
             found = ids >= 0
             rows, ids = rows[found], ids[found]
         return _csr(rows, ids, (len(words), len(vocab)))
+
+    def prepare(self) -> CharNgrams:
+        if hasattr(self, "vocabulary_"):
+            self._gram_codes()
+        return self
 
     def _gram_codes(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         """For prediction: the vocabulary's n-grams as integer codes, sorted, beside their columns, and the
