@@ -248,13 +248,9 @@ def time_queue(env: dict[str, str], dataset: str = "big") -> dict[str, Any]:
 
 
 def _reset_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
+    from tests.conftest import _reset_postgres as reset  # the tests' throwaway-database reset
 
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    reset(url)
 
 
 def backend_run(name: str, files: dict[str, Path], work: Path, url: str | None, queue: bool = True) -> dict[str, Any]:
