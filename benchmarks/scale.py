@@ -41,6 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.classify import one_text_p50_ms  # noqa: E402
 from benchmarks.synthetic import Corpus  # noqa: E402
 
 GB = 1024**3
@@ -85,16 +86,6 @@ def _throughput(predict, texts: list[str], batch: int = 1000) -> float:
     return len(texts) / (time.perf_counter() - t0)
 
 
-def _p50_ms(predict, texts: list[str], n: int = 300) -> float:
-    """Median milliseconds to predict one text, over the first ``n`` texts."""
-    times = []
-    for text in texts[:n]:
-        a = time.perf_counter()
-        predict([text])
-        times.append(time.perf_counter() - a)
-    return 1000 * float(np.median(times))
-
-
 def run_nlpipe(spec: dict) -> dict:
     import skops.io as sio
 
@@ -113,7 +104,7 @@ def run_nlpipe(spec: dict) -> dict:
     acc = float(np.mean(np.array(pred) == np.array(te_y)))
     tps = _throughput(clf.predict_proba, te_x)
     return {"secs": secs, "gb": _peak_gb(), "mb": size / 1e6, "acc": acc, "tps": tps,
-            "p50_ms": _p50_ms(clf.predict_proba, te_x), "strategy": clf.strategy_}  # fmt: skip
+            "p50_ms": one_text_p50_ms(clf.predict_proba, te_x), "strategy": clf.strategy_}  # fmt: skip
 
 
 def _cli(args: list[str], env: dict[str, str], cap_gb: float) -> tuple[float, float]:
@@ -159,7 +150,7 @@ def run_nlpipe_cli(spec: dict) -> dict:
         pred = [p.predicted[0] for p in predictor.predict(te_x)]
         acc = float(np.mean(np.array(pred) == np.array(te_y)))
         tps = _throughput(predictor.model.predict_proba, te_x)
-        p50 = _p50_ms(predictor.model.predict_proba, te_x)
+        p50 = one_text_p50_ms(predictor.model.predict_proba, te_x)
     return {"secs": secs, "gb": gb, "mb": size / 1e6, "acc": acc, "tps": tps, "p50_ms": p50,
             "strategy": meta["training"]["strategy"], "import_secs": import_secs, "import_gb": import_gb,
             "streamed": meta["training"]["streamed"]}  # fmt: skip
@@ -178,7 +169,7 @@ def run_sklearn(spec: dict) -> dict:
     tps = _throughput(pipe.decision_function, te_x)
     size = pipe[-1].coef_.size * 4
     return {"secs": secs, "gb": _peak_gb(), "mb": size / 1e6, "acc": acc, "tps": tps,
-            "p50_ms": _p50_ms(pipe.decision_function, te_x)}  # fmt: skip
+            "p50_ms": one_text_p50_ms(pipe.decision_function, te_x)}  # fmt: skip
 
 
 def run_centroid(spec: dict) -> dict:
