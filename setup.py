@@ -1,4 +1,4 @@
-"""The one build step pyproject.toml cannot declare without experimental keys: nlpipe's small C extension.
+"""The one build step pyproject.toml cannot declare without experimental keys: nlpipe's small C extensions.
 
 ``nlpipe/ingest/_pdfium_calls.c`` runs PDFium's per-character calls in a C loop for the PDF reader. It is
 optional: where it cannot be compiled (no C compiler or Python headers), installing still succeeds and the reader
@@ -7,4 +7,9 @@ makes the same calls through ctypes -- same results, slower.
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("nlpipe.ingest._pdfium_calls", ["nlpipe/ingest/_pdfium_calls.c"], optional=True)])
+setup(
+    ext_modules=[
+        Extension("nlpipe.ingest._pdfium_calls", ["nlpipe/ingest/_pdfium_calls.c"], optional=True),
+        Extension("nlpipe.tasks._ngrams", ["nlpipe/tasks/_ngrams.c"], optional=True),
+    ]
+)

@@ -11,7 +11,8 @@ Datasets are read in place from ``../shared/datasets`` next to the repository (n
 Every system sees the same seeded stratified folds. Per corpus the table gives accuracy and macro-F1 (mean over
 folds), training seconds and predictions per second (median over folds), and training time relative to the
 scikit-learn baseline (wall clock, the target; and process CPU time of training plus predicting, which other
-load on a shared machine disturbs less), model size (nlpipe: its skops file; scikit-learn: its weights at float32)
+load on a shared machine disturbs less), model size (nlpipe: its skops file as `nlpipe train` writes it;
+scikit-learn: its weights at float32)
 and the median time to predict one text; then PASS/FAIL for nlpipe's targets. nlpipe runs as the product does:
 ``TextClassifier(seed=...)`` with its defaults (``--time-budget`` overrides the budget).
 """
@@ -41,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT.parent / "shared" / "datasets"
 sys.path.insert(0, str(ROOT))
 
+from nlpipe.artifacts import dump_model  # noqa: E402
 from nlpipe.tasks.classify import TextClassifier  # noqa: E402
 
 
@@ -165,8 +167,6 @@ def run_fasttext(tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int) -
 def run_nlpipe(
     tr_x: list[str], tr_y: list[str], te_x: list[str], seed: int, budget: float | None, sizes: dict
 ) -> tuple[list[str], float, float, str]:
-    import skops.io as sio
-
     t0 = time.perf_counter()
     clf = TextClassifier(seed=seed) if budget is None else TextClassifier(seed=seed, time_budget=budget)
     clf.fit(tr_x, [[y] for y in tr_y])
@@ -174,7 +174,7 @@ def run_nlpipe(
     pred = [p[0] for p in clf.predict(te_x)]
     t2 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        sio.dump(clf, Path(tmp) / "model.skops")
+        dump_model(clf, Path(tmp) / "model.skops")  # as `nlpipe train` writes it
         sizes["model_mb"] = (Path(tmp) / "model.skops").stat().st_size / 1e6
     sizes["p50_ms"] = one_text_p50_ms(clf.predict, te_x)
     return pred, t1 - t0, t2 - t1, clf.best_

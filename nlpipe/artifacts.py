@@ -14,6 +14,7 @@ import platform
 import re
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,14 +118,29 @@ def resolve(models_dir: Path, name: str, version: str | None = None) -> Path:
     return models_dir / name / version
 
 
+#: Model files up to this size (uncompressed) are LZMA-compressed; larger ones are deflated (level 1). LZMA
+#: shrinks a small classifier's vocabulary, document frequencies and float16 weights to a third, but compresses a
+#: few MB/s: 35 s for 42 MB of hashed weights, against 0.6 s deflated.
+LZMA_MAX_BYTES = 8_000_000
+
+
+def dump_model(model: Any, path: Path) -> None:
+    """Write ``model`` as a compressed skops file (LZMA when small, else deflate; :data:`LZMA_MAX_BYTES`)."""
+    import skops.io as sio
+
+    sio.dump(model, path)
+    if path.stat().st_size <= LZMA_MAX_BYTES:
+        sio.dump(model, path, compression=zipfile.ZIP_LZMA)
+    else:
+        sio.dump(model, path, compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+
+
 def save(models_dir: Path, name: str, model: Any, meta: dict[str, Any], report_dir: Path | None = None) -> Path:
     """Write a new version of ``name`` and return its directory.
 
     The files are written to a temporary folder beside the final one and renamed into place, so a crash never
     leaves a half-written version that ``resolve`` would pick up.
     """
-    import skops.io as sio
-
     check_model_name(name)
     root = models_dir / name
     root.mkdir(parents=True, exist_ok=True)
@@ -133,7 +149,7 @@ def save(models_dir: Path, name: str, model: Any, meta: dict[str, Any], report_d
         if hasattr(model, "save_artifact"):
             model.save_artifact(tmp)
         else:
-            sio.dump(model, tmp / MODEL_FILE)
+            dump_model(model, tmp / MODEL_FILE)
         if report_dir is not None and report_dir.exists():
             shutil.copytree(report_dir, tmp / "report")
         while True:  # another process may take the same number: retry with the next one

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 import skops.io as sio
@@ -41,6 +42,16 @@ def test_artifacts_load_round_trip(tmp_path, model):
     loaded = artifacts.load(_save(tmp_path, model))
     assert loaded.name == "m" and loaded.version == "v1"
     assert (loaded.model.predict_proba(TEXTS) == model.predict_proba(TEXTS)).all()
+
+
+@pytest.mark.parametrize(("limit", "kind"), [(10**9, zipfile.ZIP_LZMA), (0, zipfile.ZIP_DEFLATED)])
+def test_artifacts_model_files_are_compressed(tmp_path, model, monkeypatch, limit, kind):
+    """Small models are LZMA-compressed, large ones (over LZMA_MAX_BYTES) deflated; both load the same model."""
+    monkeypatch.setattr(artifacts, "LZMA_MAX_BYTES", limit)
+    path = _save(tmp_path, model)
+    with zipfile.ZipFile(path / artifacts.MODEL_FILE) as z:
+        assert {i.compress_type for i in z.infolist() if i.filename.endswith(".npy")} == {kind}
+    assert (artifacts.load(path).model.predict_proba(TEXTS) == model.predict_proba(TEXTS)).all()
 
 
 def test_artifacts_unknown_name_and_version(tmp_path, model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
 import time
 import zipfile
@@ -126,6 +127,68 @@ def test_char_ngrams_coded_lookup_equals_the_string_path() -> None:
     strings = vec._word_grams(words, vec.vocabulary_, False)
     assert coded.shape == strings.shape and coded.nnz > 50
     assert (coded != strings).nnz == 0
+
+
+TRICKY = [
+    "",
+    "   \t\n ",
+    "a b c x1 12 3",
+    "İstanbul ŞTRASSE straße ǅungla ΣΊΣΥΦΟΣ σίσυφος",  # lower() changes lengths and cases
+    "foo_bar baz__ _x_ snake_case_word",
+    "tab\tsep\nnew\u2003em-space\u00a0nbsp\u3000ideographic",
+    "banana bananas ananas aaaaaa",  # an n-gram more than once in a word
+    "😀 emoji😀 😀😀 ok 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",  # outside the BMP
+    "x\u0301y combining e\u0301te\u0301",
+    "日本語のテキスト 中文 한국어",
+    "\ud800 lone surrogate \udfff",
+    "z" * 300,
+]
+
+
+def _native_and_numpy(vec, texts, monkeypatch):  # type: ignore[no-untyped-def]
+    import nlpipe.tasks.features as features
+
+    if features._native is None:
+        message = "nlpipe.tasks._ngrams is not built (no C compiler at install?): `make install` builds it"
+        if os.environ.get("NLPIPE_REQUIRE_SERVICES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    native = vec.transform(texts)
+    with monkeypatch.context() as m:
+        m.setattr(features, "_native", None)
+        ref = vec.transform(texts)
+    native.sort_indices()
+    ref = ref.tocsr()
+    ref.sort_indices()
+    return native, ref
+
+
+@pytest.mark.parametrize("view", [WordNgrams, CharNgrams])
+def test_classify_c_counting_equals_the_numpy_path(view, monkeypatch) -> None:
+    """The C loop (nlpipe/tasks/_ngrams.c) finds the same n-grams as the NumPy and string paths, on texts made to
+    trip it: unicode case changes, underscores, every kind of whitespace, characters outside the BMP, lone
+    surrogates, repeated n-grams in a word; known, unseen and half-known words mixed."""
+    texts, _ = topic_corpus(per_label=5)
+    train = [*texts, *TRICKY[::2], "Crème brûlée at the café", "a ab abc"]
+    vec = view(min_df=1).fit(train)
+    new = [*TRICKY, *texts[:5], "unseen referee crème brûlées café! x日y", train[3] + " zzz " + train[4]]
+    native, ref = _native_and_numpy(vec, new, monkeypatch)
+    assert native.shape == ref.shape and native.nnz > 100
+    assert np.array_equal(native.indptr, ref.indptr) and np.array_equal(native.indices, ref.indices)
+    assert np.allclose(native.data, ref.data, rtol=1e-12, atol=0)
+
+
+def test_classify_c_counting_rejects_what_is_not_a_text() -> None:
+    import nlpipe.tasks.features as features
+
+    if features._native is None:
+        pytest.skip("nlpipe.tasks._ngrams is not built")
+    with pytest.raises(TypeError, match=r"texts\[1\] is not a str"):
+        features._native.word_counts(["ok", 3], {"ok": 0}, features._native.code_table(b"", b""), 1, 1)
+    with pytest.raises(ValueError, match="column 5 outside"):
+        features._native.word_counts(["ok ok"], {"ok": 5}, features._native.code_table(b"", b""), 1, 1)
+    with pytest.raises(ValueError, match="table must be"):
+        features._native.word_counts(["ok"], {"ok": 0}, bytearray(b"x" * 10), 1, 1)
 
 
 # ------------------------------------------------------------------------------------------ single-label
@@ -266,6 +329,24 @@ def test_classify_trusted_types_are_exactly_what_is_needed(tmp_path) -> None:
             sio.dump(clf, path)
             needed |= set(sio.get_untrusted_types(file=path))
     assert needed == set(TRUSTED_TYPES)
+
+
+def test_classify_saved_state_is_compact_and_loads_to_the_same_model(topic_model) -> None:
+    """What a file holds: float16 weights, document frequencies (not float64 IDF), and no per-word n-gram rows
+    (rebuilt on load); the loaded model has the same IDF, rows and probabilities, bit for bit."""
+    clf, texts, _ = topic_model
+    state = clf.__getstate__()
+    assert state["weights_"].dtype == np.float16
+    word, char = (v.__getstate__() for v in clf.vectorizers_)
+    assert "idf_" not in word and word["df_"].dtype == np.uint32 and "word_grams_" not in char
+    loaded = TextClassifier.__new__(TextClassifier)
+    loaded.__setstate__(clf.__getstate__())
+    for a, b in zip(loaded.vectorizers_, clf.vectorizers_, strict=True):
+        assert np.array_equal(a.idf_, b.idf_)
+    new_rows, old_rows = loaded.vectorizers_[1].word_grams_, clf.vectorizers_[1].word_grams_
+    assert np.array_equal(new_rows.indptr, old_rows.indptr) and np.array_equal(new_rows.indices, old_rows.indices)
+    assert np.array_equal(new_rows.data, old_rows.data)
+    assert np.array_equal(loaded.predict_proba(texts), clf.predict_proba(texts))
 
 
 def test_classify_saved_model_is_small_and_fast_to_load(tmp_path) -> None:

@@ -25,7 +25,7 @@ from nlpipe.store.datasets import create_dataset, import_records
 from nlpipe.tasks.lexicon import N_LEXICON_FEATURES, lexicon_decision, lexicon_features, lexicon_version, vader_scores
 from nlpipe.tasks.sentences import iter_sentences, split_sentences
 from nlpipe.tasks.sentiment import LONG_DOCUMENT_CHARS, lexicon_predictor, polarity_values
-from nlpipe.tasks.sentiment_model import TRUSTED_TYPES, SentimentModel, scale_indices
+from nlpipe.tasks.sentiment_model import SAVED_TYPES, TRUSTED_TYPES, SentimentModel, scale_indices
 from nlpipe.train import train
 from nlpipe.types import Record
 from tests.conftest import DATA
@@ -261,7 +261,8 @@ def test_model_data_errors():
 def test_model_save_load_round_trip_with_exact_trusted_types(polarity_model, tmp_path):
     path = tmp_path / "model.skops"
     sio.dump(polarity_model, path)
-    assert sorted(sio.get_untrusted_types(file=path)) == sorted(TRUSTED_TYPES)
+    assert sorted(sio.get_untrusted_types(file=path)) == sorted(SAVED_TYPES)
+    assert set(SAVED_TYPES) <= set(TRUSTED_TYPES)
     loaded = sio.load(path, trusted=TRUSTED_TYPES)
     texts, _ = polarity_corpus(n=3, seed=5)
     assert np.array_equal(loaded.predict_proba(texts), polarity_model.predict_proba(texts))

@@ -6,9 +6,14 @@ n-grams with the default token pattern, or ``analyzer="char_wb"``), up to column
 - they are 2-4x faster: n-grams are mapped to columns by C-level dict lookups over one flat list, and character
   n-grams are cut once per distinct word instead of once per use (a text's ``char_wb`` n-grams are those of its
   whitespace-separated words, so the counts are ``(texts x words) @ (words x n-grams)``);
+- at prediction, a C loop (``nlpipe/tasks/_ngrams.c``, built at install; the NumPy paths below are the fallback
+  and give the same counts) walks each text once, looks tokens up in the same dicts, adds each known word's
+  n-gram row and cuts unseen words' n-grams as packed code points, with no Python object per n-gram: AG News,
+  1,520 texts, word view 28 -> 12 ms, character view 60 -> 29 ms;
 - their vocabulary is persisted as one byte array, not a dict of 10^5 entries: :mod:`skops.io` writes a dict key
   by key into its JSON, which took 8 s and 80 MB for AG News' vocabulary, against a fraction of a second and a
-  few MB this way.
+  few MB this way. The IDF is saved as document frequencies (whole numbers; recomputed bit for bit on load), and
+  the per-word n-gram rows of the character view are not saved but rebuilt on load.
 
 Their fitted state is made of ints, floats, tuples and numpy arrays, so ``skops.io`` can load it with only
 the class names trusted (no lambdas, closures or local functions anywhere).
@@ -25,6 +30,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
+
+try:  # built at install (setup.py); without a C compiler the NumPy paths below give the same counts, slower
+    from nlpipe.tasks import _ngrams as _native
+except ImportError:  # pragma: no cover - exercised only on machines without a compiler
+    _native = None
 
 __all__ = ["CharNgrams", "WordNgrams", "char_wb_ngrams", "word_ngrams", "nb_log_count_ratio"]
 
@@ -74,7 +84,8 @@ def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_m
     return m
 
 
-_CACHES = ("_pair_index", "_gram_index")  # lookup tables built lazily for prediction, never saved
+#: lookup tables built for prediction (at the end of fit and on load), never saved
+_CACHES = ("_pair_index", "_pair_slots", "_gram_index", "_grams_csr", "_gram_table")
 _CHAR_BITS = 12  # bits per character in an n-gram's code (CharNgrams._gram_codes)
 _MAX_CODED_LEN = 5  # 5 x 12 bits + 3 bits of length: 63 bits, an int64
 
@@ -97,6 +108,19 @@ def _pack(ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.
         code[has] = (code[has] << _CHAR_BITS) | c
         bad[has] |= c == 0
     return (code << 3) | lengths, bad
+
+
+def _idf(df: np.ndarray, n_docs: int) -> np.ndarray:
+    """Smoothed IDF of document frequencies ``df`` over ``n_docs`` documents, as ``TfidfVectorizer`` computes it."""
+    return np.log((1.0 + n_docs) / (1.0 + df.astype(np.float64))) + 1.0
+
+
+def _native_csr(parts: tuple[bytearray, bytearray, bytearray], shape: tuple[int, int]) -> sp.csr_matrix:
+    """The CSR matrix of counts that :mod:`nlpipe.tasks._ngrams` returns as three bytearrays (each column once per
+    row, unsorted: nothing downstream needs them sorted)."""
+    dtypes = (np.int64, np.int32, np.float64)
+    indptr, indices, data = (np.frombuffer(b, dtype=t) for b, t in zip(parts, dtypes, strict=True))
+    return sp.csr_matrix((data, indices, indptr), shape=shape)
 
 
 def _lookup(terms: list[str], vocab: dict[str, int], grow: bool) -> np.ndarray:
@@ -134,11 +158,13 @@ class _Ngrams(TransformerMixin, BaseEstimator):
         keep = np.flatnonzero(df >= max(1, int(self.min_df)))
         if len(keep) == 0:  # too few texts for min_df: keep everything rather than nothing
             keep = np.flatnonzero(df >= 1)
-        self.idf_ = np.log((1.0 + counts.shape[0]) / (1.0 + df[keep].astype(np.float64))) + 1.0
+        self.n_docs_ = int(counts.shape[0])
+        self.idf_ = _idf(df[keep], self.n_docs_)
         fit_words = self.__dict__.pop("_fit_words", None)
         if fit_words is not None:  # character n-grams: each training word's kept columns, for prediction
             self.word_index_ = fit_words[0]
             self.word_grams_ = fit_words[1] if len(keep) == len(vocab) else sp.csr_matrix(fit_words[1][:, keep])
+            self.word_grams_.sort_indices()  # as __setstate__ rebuilds it: the same sums in the same order
         if len(keep) == len(vocab):  # nothing dropped: columns are already numbered in insertion order
             self.vocabulary_ = vocab
             return self._tfidf(counts)
@@ -188,6 +214,13 @@ class _Ngrams(TransformerMixin, BaseEstimator):
         words = state.get("word_index_")
         if isinstance(words, dict):  # words come from str.split(): never a newline inside
             state["word_index_"] = np.frombuffer(_SEP.join(words).encode("utf-8"), dtype=np.uint8).copy()
+            state.pop("word_grams_", None)  # rebuilt from the words on load (__setstate__): a third of the file
+        idf, n = state.get("idf_"), state.get("n_docs_")
+        if isinstance(idf, np.ndarray) and isinstance(n, int):  # document frequencies, whole numbers, compress well
+            df = np.rint((1.0 + n) / np.exp(idf - 1.0) - 1.0)
+            if len(df) == 0 or (df.min() >= 0 and df.max() < 2**32 and np.array_equal(_idf(df, n), idf)):
+                state["df_"] = df.astype(np.uint32)
+                del state["idf_"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -196,7 +229,13 @@ class _Ngrams(TransformerMixin, BaseEstimator):
             if isinstance(value, np.ndarray):
                 terms = value.tobytes().decode("utf-8").split(_SEP) if value.size else []
                 state = {**state, key: dict(zip(terms, range(len(terms)), strict=True))}
+        if "df_" in state:
+            state = dict(state)
+            state["idf_"] = _idf(state.pop("df_"), int(state["n_docs_"]))
         super().__setstate__(state)
+        if getattr(self, "word_index_", None) and getattr(self, "word_grams_", None) is None:
+            self.word_grams_ = self._word_grams(list(self.word_index_), self.vocabulary_, False)
+            self.word_grams_.sort_indices()
 
 
 class WordNgrams(_Ngrams):
@@ -230,14 +269,26 @@ class WordNgrams(_Ngrams):
             cached = self.__dict__["_pair_index"]
         return cached
 
+    def _pair_table(self) -> bytearray:
+        """The C loop's hash table of the bigram codes of :meth:`_pairs` (built once)."""
+        if "_pair_slots" not in self.__dict__:
+            _, codes, cols = self._pairs()
+            self.__dict__["_pair_slots"] = _native.code_table(codes, cols)
+        return self.__dict__["_pair_slots"]
+
     def prepare(self) -> WordNgrams:
         if tuple(self.ngram_range) == (1, 2) and hasattr(self, "vocabulary_"):
-            self._pairs()
+            if self._pairs()[1] is not None and _native is not None:
+                self._pair_table()
         return self
 
     def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
         lo, hi = self.ngram_range
         if not grow and (lo, hi) == (1, 2) and self._pairs()[1] is not None:
+            if _native is not None and len(vocab) < 2**31:
+                n = len(vocab)
+                parts = _native.word_counts(texts, self._pairs()[0], self._pair_table(), n, n)
+                return _native_csr(parts, (len(texts), n))
             return self._counts_coded(texts)
         terms: list[str] = []
         lengths = np.empty(len(texts), dtype=np.int64)
@@ -299,6 +350,9 @@ class CharNgrams(_Ngrams):
     def prepare(self) -> CharNgrams:
         if hasattr(self, "vocabulary_"):
             self._gram_codes()
+            if getattr(self, "word_index_", None):
+                self._grams_arrays()
+                self._table()
         return self
 
     def _gram_codes(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
@@ -373,10 +427,35 @@ class CharNgrams(_Ngrams):
         counts.sum_duplicates()
         return counts
 
+    def _grams_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``word_grams_`` as the C loop reads it: indptr and indices as int64, data as float64 (built once)."""
+        cached = self.__dict__.get("_grams_csr")
+        if cached is None:
+            wg = self.word_grams_
+            cached = (
+                np.ascontiguousarray(wg.indptr, dtype=np.int64),
+                np.ascontiguousarray(wg.indices, dtype=np.int64),
+                np.ascontiguousarray(wg.data, dtype=np.float64),
+            )
+            self.__dict__["_grams_csr"] = cached
+        return cached
+
+    def _table(self) -> bytearray | None:
+        """The C loop's table of the vocabulary's n-grams by code (n-grams of up to 5 characters; else None)."""
+        if "_gram_table" not in self.__dict__:
+            short = _native is not None and int(self.ngram_range[1]) <= _MAX_CODED_LEN
+            self.__dict__["_gram_table"] = _native.gram_table(self.vocabulary_) if short else None
+        return self.__dict__["_gram_table"]
+
     def _counts_known(self, texts: list[str]) -> sp.csr_matrix:
         """Prediction: each training word's n-gram columns were kept at fit (``word_grams_``), so a document's
         counts are (its counts of known words) @ ``word_grams_``, one sparse product; only words never seen in
         training are cut into n-grams."""
+        n_cols = len(self.vocabulary_)
+        if _native is not None and n_cols < 2**31:
+            lo, hi = self.ngram_range
+            args = (self.word_index_, *self._grams_arrays(), self.vocabulary_, int(lo), int(hi), n_cols, self._table())
+            return _native_csr(_native.char_counts(texts, *args), (len(texts), n_cols))
         toks = [text.lower().split() for text in texts]
         lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
         flat = list(chain.from_iterable(toks))
