@@ -178,17 +178,48 @@ def test_classify_c_counting_equals_the_numpy_path(view, monkeypatch) -> None:
     assert np.allclose(native.data, ref.data, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_classify_view_scores_equal_the_tfidf_product(dtype, monkeypatch) -> None:
+    """``scores`` (TF-IDF, normalised and multiplied in the C loop, the matrix never built) equals
+    ``transform(texts) @ W``, and equals the NumPy fallback's product."""
+    import nlpipe.tasks.features as features
+
+    texts, _ = topic_corpus(per_label=5)
+    new = [*TRICKY, *texts[:7], "referee referee referee goal goal"]  # counts above 1: tf = 1 + log(count)
+    for view in (WordNgrams(), CharNgrams(min_df=1)):
+        view.fit([*texts, *TRICKY[::2]])
+        W = np.random.default_rng(0).standard_normal((len(view.vocabulary_), 3)).astype(dtype)
+        expected = np.asarray(view.transform(new) @ W.astype(np.float64))
+        assert view.scores_in_c == (features._native is not None)
+        np.testing.assert_allclose(view.scores(new, W), expected, rtol=1e-9, atol=1e-12)
+        assert not view.scores([TRICKY[0]], W).any()  # no n-gram: score 0
+        with monkeypatch.context() as m:
+            m.setattr(features, "_native", None)
+            np.testing.assert_allclose(view.scores(new, W), expected, rtol=1e-9, atol=1e-12)
+
+
 def test_classify_c_counting_rejects_what_is_not_a_text() -> None:
     import nlpipe.tasks.features as features
 
     if features._native is None:
         pytest.skip("nlpipe.tasks._ngrams is not built")
+    native = features._native
+    pairs = native.code_table(b"", b"")
     with pytest.raises(TypeError, match=r"texts\[1\] is not a str"):
-        features._native.word_counts(["ok", 3], {"ok": 0}, features._native.code_table(b"", b""), 1, 1)
+        native.word_counts(["ok", 3], native.string_table({"ok": 0}), pairs, 1, 1)
     with pytest.raises(ValueError, match="column 5 outside"):
-        features._native.word_counts(["ok ok"], {"ok": 5}, features._native.code_table(b"", b""), 1, 1)
+        native.word_counts(["ok ok"], native.string_table({"ok": 5}), pairs, 1, 1)
     with pytest.raises(ValueError, match="table must be"):
-        features._native.word_counts(["ok"], {"ok": 0}, bytearray(b"x" * 10), 1, 1)
+        native.word_counts(["ok"], native.string_table({"ok": 0}), bytearray(b"x" * 10), 1, 1)
+    with pytest.raises(ValueError, match="string_table"):
+        native.word_counts(["ok"], {"ok": 0}, pairs, 1, 1)
+    with pytest.raises(TypeError, match="every key must be a str"):
+        native.string_table({1: 0})
+    table = native.string_table({"ok": 0})
+    with pytest.raises(ValueError, match="W must be"):
+        native.word_counts(["ok"], table, pairs, 1, 1, (np.ones(1), np.ones((2, 1)), True))
+    with pytest.raises(ValueError, match="idf must be"):
+        native.word_counts(["ok"], table, pairs, 1, 1, (np.ones(1, dtype=np.float32), np.ones((1, 1)), True))
 
 
 # ------------------------------------------------------------------------------------------ single-label

@@ -774,14 +774,13 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         return sp.hstack([v.transform(texts) for v in self.vectorizers_], format="csr", dtype=np.float32)
 
     def _scores(self, texts: list[str]) -> np.ndarray:
-        if self.strategy_ == "standard":  # view by view: stacking the views' columns cost more than the product
-            S = np.zeros((len(texts), self.weights_.shape[1]), dtype=np.float32)
+        if self.strategy_ == "standard":  # view by view, each straight to its scores (features.py, the C loop)
+            S = np.zeros((len(texts), self.weights_.shape[1]))
             start = 0
             for vec in self.vectorizers_:
-                Xv = vec.transform(texts)
-                Xv = sp.csr_matrix((Xv.data.astype(np.float32), Xv.indices, Xv.indptr), shape=Xv.shape)
-                S += np.asarray(Xv @ self.weights_[start : start + Xv.shape[1]])
-                start += Xv.shape[1]
+                width = len(vec.vocabulary_)
+                S += vec.scores(texts, self.weights_[start : start + width])
+                start += width
             return S + self.intercept_
         X = self._features(texts)
         if self.strategy_ == "shortlist":

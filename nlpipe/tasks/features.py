@@ -7,9 +7,10 @@ n-grams with the default token pattern, or ``analyzer="char_wb"``), up to column
   n-grams are cut once per distinct word instead of once per use (a text's ``char_wb`` n-grams are those of its
   whitespace-separated words, so the counts are ``(texts x words) @ (words x n-grams)``);
 - at prediction, a C loop (``nlpipe/tasks/_ngrams.c``, built at install; the NumPy paths below are the fallback
-  and give the same counts) walks each text once, looks tokens up in the same dicts, adds each known word's
-  n-gram row and cuts unseen words' n-grams as packed code points, with no Python object per n-gram: AG News,
-  1,520 texts, word view 28 -> 12 ms, character view 60 -> 29 ms;
+  and give the same counts) walks each text once, finds tokens in hash tables of the vocabulary's code points,
+  adds each known word's n-gram row and cuts unseen words' n-grams as packed code points, with no Python object
+  per token or n-gram; :meth:`_Ngrams.scores` goes on to the TF-IDF-weighted linear scores without building the
+  matrix. AG News, 1,520 texts: word view 28 -> 8 ms, character view 58 -> 19 ms (scores);
 - their vocabulary is persisted as one byte array, not a dict of 10^5 entries: :mod:`skops.io` writes a dict key
   by key into its JSON, which took 8 s and 80 MB for AG News' vocabulary, against a fraction of a second and a
   few MB this way. The IDF is saved as document frequencies (whole numbers; recomputed bit for bit on load), and
@@ -85,7 +86,7 @@ def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_m
 
 
 #: lookup tables built for prediction (at the end of fit and on load), never saved
-_CACHES = ("_pair_index", "_pair_slots", "_gram_index", "_grams_csr", "_gram_table")
+_CACHES = ("_pair_index", "_pair_slots", "_uni_slots", "_gram_index", "_grams_csr", "_gram_table", "_word_slots")
 _CHAR_BITS = 12  # bits per character in an n-gram's code (CharNgrams._gram_codes)
 _MAX_CODED_LEN = 5  # 5 x 12 bits + 3 bits of length: 63 bits, an int64
 
@@ -179,6 +180,30 @@ class _Ngrams(TransformerMixin, BaseEstimator):
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         check_is_fitted(self, "vocabulary_")
         return self._tfidf(self._counts(list(texts), self.vocabulary_, grow=False))
+
+    def _native_call(self, texts: list[str], score: tuple | None = None) -> Any:
+        return None
+
+    @property
+    def scores_in_c(self) -> bool:
+        """Whether :meth:`scores` and prediction-time counts run in the C loop for this fitted vectorizer."""
+        return self._native_call([]) is not None
+
+    def scores(self, texts: list[str], W: np.ndarray) -> np.ndarray:
+        """``transform(texts) @ W`` (``W``: one row per column, float32 or float64), as float64, (texts, outputs).
+
+        Through the C loop the TF-IDF rows are never built: each text's counts are weighted, normalised and
+        multiplied by ``W`` as they are found. The result equals the product up to the order of floating-point
+        additions (``tests/test_tasks_classify.py`` checks it)."""
+        check_is_fitted(self, "vocabulary_")
+        texts = list(texts)
+        W = np.asarray(W)
+        if W.ndim == 2 and W.shape[0] == len(self.vocabulary_) and W.dtype in (np.float32, np.float64):
+            W = np.ascontiguousarray(W)
+            out = self._native_call(texts, (self.idf_, W, bool(self.sublinear_tf)))
+            if out is not None:
+                return np.frombuffer(out, dtype=np.float64).reshape(len(texts), W.shape[1])
+        return np.asarray(self.transform(texts) @ W, dtype=np.float64)
 
     def _tfidf(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         counts = sp.csr_matrix(counts)
@@ -279,16 +304,25 @@ class WordNgrams(_Ngrams):
     def prepare(self) -> WordNgrams:
         if tuple(self.ngram_range) == (1, 2) and hasattr(self, "vocabulary_"):
             if self._pairs()[1] is not None and _native is not None:
-                self._pair_table()
+                self._native_call([])  # builds the C loop's tables
         return self
+
+    def _native_call(self, texts: list[str], score: tuple | None = None) -> Any:
+        """What the C loop returns for ``texts`` (counts, or scores with ``score``), or None where it does not
+        apply (not built, n-gram range other than (1, 2), a bigram whose words are not in the vocabulary)."""
+        n = len(self.vocabulary_)
+        if _native is None or tuple(self.ngram_range) != (1, 2) or n >= 2**31 or self._pairs()[1] is None:
+            return None
+        if "_uni_slots" not in self.__dict__:
+            self.__dict__["_uni_slots"] = _native.string_table(self._pairs()[0])
+        return _native.word_counts(texts, self.__dict__["_uni_slots"], self._pair_table(), n, n, score)
 
     def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
         lo, hi = self.ngram_range
         if not grow and (lo, hi) == (1, 2) and self._pairs()[1] is not None:
-            if _native is not None and len(vocab) < 2**31:
-                n = len(vocab)
-                parts = _native.word_counts(texts, self._pairs()[0], self._pair_table(), n, n)
-                return _native_csr(parts, (len(texts), n))
+            parts = self._native_call(texts)
+            if parts is not None:
+                return _native_csr(parts, (len(texts), len(vocab)))
             return self._counts_coded(texts)
         terms: list[str] = []
         lengths = np.empty(len(texts), dtype=np.int64)
@@ -351,8 +385,7 @@ class CharNgrams(_Ngrams):
         if hasattr(self, "vocabulary_"):
             self._gram_codes()
             if getattr(self, "word_index_", None):
-                self._grams_arrays()
-                self._table()
+                self._native_call([])  # builds the C loop's tables
         return self
 
     def _gram_codes(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
@@ -447,15 +480,26 @@ class CharNgrams(_Ngrams):
             self.__dict__["_gram_table"] = _native.gram_table(self.vocabulary_) if short else None
         return self.__dict__["_gram_table"]
 
+    def _native_call(self, texts: list[str], score: tuple | None = None) -> Any:
+        """What the C loop returns for ``texts`` (counts, or scores with ``score``), or None where it does not
+        apply (not built, or fitted without the training words' rows)."""
+        n_cols = len(self.vocabulary_)
+        if _native is None or n_cols >= 2**31 or not getattr(self, "word_index_", None):
+            return None
+        lo, hi = self.ngram_range
+        if "_word_slots" not in self.__dict__:
+            self.__dict__["_word_slots"] = _native.string_table(self.word_index_)
+        words = self.__dict__["_word_slots"]
+        args = (words, *self._grams_arrays(), self.vocabulary_, int(lo), int(hi), n_cols, self._table())
+        return _native.char_counts(texts, *args, score)
+
     def _counts_known(self, texts: list[str]) -> sp.csr_matrix:
         """Prediction: each training word's n-gram columns were kept at fit (``word_grams_``), so a document's
         counts are (its counts of known words) @ ``word_grams_``, one sparse product; only words never seen in
         training are cut into n-grams."""
-        n_cols = len(self.vocabulary_)
-        if _native is not None and n_cols < 2**31:
-            lo, hi = self.ngram_range
-            args = (self.word_index_, *self._grams_arrays(), self.vocabulary_, int(lo), int(hi), n_cols, self._table())
-            return _native_csr(_native.char_counts(texts, *args), (len(texts), n_cols))
+        parts = self._native_call(texts)
+        if parts is not None:
+            return _native_csr(parts, (len(texts), len(self.vocabulary_)))
         toks = [text.lower().split() for text in texts]
         lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
         flat = list(chain.from_iterable(toks))
