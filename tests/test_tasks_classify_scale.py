@@ -32,7 +32,7 @@ def corpus(labels: int, n: int, start: int = 0, share: float = 0.08) -> tuple[li
 def many_labels():
     tr_x, tr_y = corpus(150, 3000)
     te_x, te_y = corpus(150, 400, start=3000)
-    return TextClassifier(seed=0).fit(tr_x, tr_y), te_x, te_y
+    return TextClassifier(seed=0, strategy="shortlist").fit(tr_x, tr_y), te_x, te_y
 
 
 # ---------------------------------------------------------------------------------------------- hashed features
@@ -89,6 +89,10 @@ def test_auto_strategy_follows_labels_and_documents(monkeypatch) -> None:
     monkeypatch.setattr(classify_module, "MANY_DOCS", 100)
     assert TextClassifier().fit(texts, ys).strategy_ == "hashed"
     monkeypatch.setattr(classify_module, "MANY_LABELS", 3)
+    clf = TextClassifier().fit(texts, ys)  # many labels, little data: standard, the word view alone
+    assert clf.strategy_ == "standard" and clf.view_names_ == ["word"]
+    assert [row["name"] for row in clf.search_] == list(classify_module.MANY_LABEL_CANDIDATES)
+    monkeypatch.setattr(classify_module, "FEW_LABEL_ROWS", 4 * 200 - 1)
     clf = TextClassifier().fit(texts, ys)
     assert clf.strategy_ == "shortlist" and clf.best_ == "shortlist_hashed"
     with pytest.raises(TrainingError) as err:

@@ -108,7 +108,13 @@ TRUSTED_TYPES: list[str] = [
 #: fitted once (for many documents: no vocabulary, no refit); ``shortlist``, centroid candidates and a re-ranker
 #: per label (:mod:`nlpipe.tasks.shortlist`, for hundreds to thousands of labels).
 STRATEGIES: tuple[str, ...] = ("auto", "standard", "hashed", "shortlist")
-MANY_LABELS = 100  # more outputs than this: shortlist
+MANY_LABELS = 100  # more outputs than this: shortlist, unless the data is small (FEW_LABEL_ROWS)
+#: At most this many outputs x training texts, more than MANY_LABELS outputs stay ``standard`` with the word view
+#: alone (:data:`MANY_LABEL_CANDIDATES`): 250 labels x 4k texts train in 31 s to 0.940 accuracy where the shortlist
+#: reaches 0.914 and TF-IDF + LinearSVC 0.937 (``benchmarks/scale.py``, budget row); the character view would
+#: multiply the time by four (one SVM per label over five times the non-zeros).
+FEW_LABEL_ROWS = 2_000_000
+MANY_LABEL_CANDIDATES: tuple[str, ...] = ("nbsvm_word", "svm_word")
 MANY_DOCS = 50_000  # more training texts than this (and few labels): hashed
 #: Hashed feature columns (2**bits): ``hashed`` keeps dense weights (labels x columns: 2**20 is 4 MB a label);
 #: ``shortlist`` keeps sparse ones, so it affords fewer collisions.
@@ -350,8 +356,10 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         if self.strategy != "auto":
             return str(self.strategy)
         outputs = 1 if (n_labels == 2 and not self.multi_label) else n_labels
-        if outputs > MANY_LABELS:
+        if outputs > MANY_LABELS and outputs * n_texts > FEW_LABEL_ROWS:
             return "shortlist"
+        if outputs > MANY_LABELS:
+            return "standard"
         return "hashed" if n_texts > MANY_DOCS else "standard"
 
     # ------------------------------------------------------------------------------------------------ fit
@@ -387,6 +395,8 @@ class TextClassifier(ClassifierMixin, BaseEstimator):
         self.strategy_ = self._choose_strategy(len(texts), len(labels))
         if self.strategy_ != "standard":
             return self._fit_large(texts, lists, labels, validation, progress)
+        if self.candidates is None and self.strategy == "auto" and len(labels) > MANY_LABELS:
+            cands = MANY_LABEL_CANDIDATES  # many labels, little data (FEW_LABEL_ROWS): the word view alone
         index = {lab: j for j, lab in enumerate(labels)}
         Y = np.zeros((len(texts), len(labels)), dtype=bool)
         for i, labs in enumerate(lists):
