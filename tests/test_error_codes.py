@@ -203,13 +203,14 @@ class _Resolver:
         self.factories: dict[int, _Factory] = {}  # id(_Function.node) -> factory
         self._find_factories()
 
-    def _function_named(self, mod: _Module, name: str) -> _Function | None:
+    def _function_named(self, mod: _Module, name: str, hops: int = 5) -> _Function | None:
+        """The function a name stands for in a module: defined there, or imported (through re-exports)."""
         if name in mod.functions:
             return mod.functions[name]
-        if name in mod.imported:
+        if name in mod.imported and hops:
             source, original = mod.imported[name]
             if source in self.modules:
-                return self.modules[source].functions.get(original)
+                return self._function_named(self.modules[source], original, hops - 1)
         return None
 
     def _module_of(self, mod: _Module, local: str) -> str | None:
@@ -437,8 +438,9 @@ def test_error_codes_are_defined_once():
     )
     assert isinstance(literal, ast.Dict)
     keys = [k.value for k in literal.keys if isinstance(k, ast.Constant)]
-    assert len(keys) == len(literal.keys) == len(CATALOGUED)
-    assert len(set(keys)) == len(keys), sorted({k for k in keys if keys.count(k) > 1})
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    assert not twice, f"codes defined more than once in CODES (the last one wins silently): {twice}"
+    assert len(keys) == len(literal.keys) == len(CATALOGUED), "CODES is one dict literal with a code per key"
 
 
 def test_error_codes_readme_table_is_the_catalogue():
@@ -464,7 +466,7 @@ def test_error_codes_markdown_command():
 
 FAKE = """
 from nlpipe.errors import ConfigError, InputError, LimitError, NlpipeError
-from fake import helpers
+from fake import fail as reexported, helpers
 from fake.helpers import fail
 
 
@@ -499,6 +501,7 @@ def run(where, exc):
     Check("warning", "W901", "a warning")
     code, hint = ("E909", "a code travelling as data")
     raise helpers.fail("E910", "through the module", kind=ConfigError)
+    raise reexported("E911", "re-exported by the package")
     if exc.code == "E999":
         raise
 """
@@ -514,7 +517,7 @@ def fail(code, message, *, kind: type[NlpipeError] = InputError):
 
 def test_error_codes_scanner_on_a_made_up_tree(tmp_path):
     (tmp_path / "fake").mkdir()
-    (tmp_path / "fake" / "__init__.py").write_text("")
+    (tmp_path / "fake" / "__init__.py").write_text("from fake.helpers import fail\n")
     (tmp_path / "fake" / "helpers.py").write_text(HELPERS)
     (tmp_path / "fake" / "use.py").write_text(FAKE)
     found = {u.code: u.kind for u in scan(tmp_path, ("fake",)).uses}
@@ -530,4 +533,5 @@ def test_error_codes_scanner_on_a_made_up_tree(tmp_path):
         "W901": "warning",
         "E909": None,
         "E910": "ConfigError",
+        "E911": "InputError",
     }
