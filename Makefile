@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO_HOME := .nlpipe/demo
 
-.PHONY: install demo test test-slow bench lint format serve clean
+.PHONY: install demo test test-slow bench lint format error-codes serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +73,10 @@ lint: install
 format: install
 	$(BIN)/ruff format nlpipe api tests benchmarks
 	$(BIN)/ruff check --fix nlpipe api tests benchmarks
+
+# The README's "Error codes" table, from nlpipe/error_codes.py (tests/test_error_codes.py fails when it is stale).
+error-codes: install
+	$(BIN)/python -m nlpipe.error_codes --readme README.md
 
 serve: install
 	$(BIN)/nlpipe serve

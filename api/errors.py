@@ -37,7 +37,9 @@ STATUS: list[tuple[type[NlpipeError], int]] = [
     (ArtifactError, 500),
     (ConfigError, 500),
 ]
-HTTP_CODES = {401: "E601", 403: "E602", 404: "E603", 405: "E604", 413: "E605", 422: "E606"}
+# E600 is what the fallback below already gave a 400 (a body FastAPI cannot parse, e.g. multipart without a
+# boundary); written out so the error catalogue (nlpipe/error_codes.py) can see it.
+HTTP_CODES = {400: "E600", 401: "E601", 403: "E602", 404: "E603", 405: "E604", 413: "E605", 422: "E606"}
 
 
 def error_response(

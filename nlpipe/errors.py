@@ -5,15 +5,22 @@ The CLI prints ``str(error)`` on stderr and exits 1; the API turns the error's *
 HTTP status and returns ``{"error": {"code", "message", "details"}}``. Library code never imports the CLI or
 API layers, so the mapping to exit codes and statuses lives there.
 
+Every code is defined once, with its class and meaning, in :mod:`nlpipe.error_codes` (the README's "Error
+codes" table is generated from it, and ``tests/test_error_codes.py`` checks both against the raise sites).
 Codes are grouped by hundreds:
 
-- E0xx configuration and parameters
-- E1xx input files and import formats
-- E2xx store (datasets, documents, annotations)
-- E3xx training
-- E4xx model artifacts and prediction
-- E5xx evaluation
-- E6xx API requests
+- E0xx settings and the database
+- E1xx input files: import formats (E100-E131), PDF and OCR (E150-E167), documents and archives (E175-E198)
+- E2xx the store: datasets and documents (E201-E207), jobs (E230-E235), annotations and reviews (E240-E248)
+- E3xx training: the classifier (E301-E306, E320-E326, E340-E342 its prediction checks), data checks and
+  options (E310-E315), sentiment (E350-E364), entities (E370-E376), layout (E390-E395)
+- E4xx model artifacts and prediction: models (E401-E416), sentiment (E420-E425), entities (E430-E433),
+  layout (E440-E443)
+- E5xx evaluation: metrics (E501-E509), reports (E520-E522), runs (E530-E543), layout fields (E570-E576)
+- E6xx the HTTP API: HTTP statuses (E600-E606; E601 is also the AuthError of a missing or bad API key),
+  request limits, uploads and annotators (E607-E631), internal errors (E699)
+- E7xx labeling: rules files (E700-E713), the labeling queue (E720-E724)
+- W3xx training warnings (``nlpipe.train.Check`` of level ``warning``): they are reported, never raised
 """
 
 from __future__ import annotations

@@ -97,6 +97,11 @@ def test_api_malformed_json(client):
     assert_error(r, 422, "E606")
 
 
+def test_api_unparsable_multipart_body(client):
+    r = client.post("/v1/models/news:predictFile", content=b"x", headers={"content-type": "multipart/form-data"})
+    assert_error(r, 400, "E600")
+
+
 def test_api_oversized_body_is_refused(client):
     err = assert_error(client.post("/v1/models/news:predict", json={"text": "x" * 30_000}), 413, "E605")
     assert "NLPIPE_MAX_REQUEST_BYTES" in err["message"]
