@@ -9,9 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from nlpipe.errors import InputError, NlpipeError
-from nlpipe.label.annotations import longest_first
-from nlpipe.label.export import write_records
-from nlpipe.label.formats import detect_format, read_records
+from nlpipe.label.formats import detect_format, longest_first, read_records, write_records
 from nlpipe.store.datasets import export_records, import_records
 from nlpipe.store.schema import Annotation, Document
 from nlpipe.types import Record, Span

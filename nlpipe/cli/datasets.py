@@ -62,11 +62,11 @@ def import_(
     ] = None,
 ) -> None:
     """Import labeled text into a dataset. A bad row stores nothing and names the file and line."""
-    from nlpipe.label.formats import _split_value, read_records
+    from nlpipe.label.formats import parse_split, read_records
     from nlpipe.store.datasets import import_records
 
     cfg = settings()
-    default_split = _split_value(split, file=None, line=None, field="--split")
+    default_split = parse_split(split, file=None, line=None, field="--split")
     records = read_records(
         path,
         format,
@@ -200,7 +200,7 @@ def export(
     conll_scheme: Annotated[str, typer.Option(help="conll: tag scheme, iob2 or iob1.")] = "iob2",
 ) -> None:
     """Export a dataset's documents with labels, entity spans and splits."""
-    from nlpipe.label.export import write_records
+    from nlpipe.label.formats import write_records
     from nlpipe.store.datasets import export_records
 
     with store() as st, st.session() as s:

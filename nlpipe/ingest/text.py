@@ -29,7 +29,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from nlpipe.errors import NlpipeError
-from nlpipe.label import formats as _formats
+from nlpipe.label.formats import DEFAULT_MAX_BYTES, csv_delimiter, first_line, parse_bytes
 from nlpipe.label.textfile import fail, read_text
 from nlpipe.types import Document
 
@@ -488,12 +488,12 @@ def _rows(data: bytes, source: str, fmt: str, mime: str, max_bytes: int, text_co
             split=rec.split,
             external_id=rec.external_id,
         )  # fmt: skip
-        for rec in _formats.parse_bytes(data, source, fmt, text_col=text_col, max_bytes=max_bytes)
+        for rec in parse_bytes(data, source, fmt, text_col=text_col, max_bytes=max_bytes)
     ]
 
 
 def read_csv(
-    data: bytes, *, source: str, max_bytes: int = _formats.DEFAULT_MAX_BYTES, text_col: str | None = None
+    data: bytes, *, source: str, max_bytes: int = DEFAULT_MAX_BYTES, text_col: str | None = None
 ) -> list[Document]:
     """One document per row of a CSV / TSV file with a header naming a text column.
 
@@ -505,12 +505,12 @@ def read_csv(
     """
     content_head = data[:4096].decode("utf-8", "replace")
     name = PurePosixPath(source.rsplit("!", 1)[-1])  # only its suffix matters: .tsv means tabs
-    tsv = _formats._delimiter(name, _formats._first_line(content_head)) == "\t"  # type: ignore[arg-type]
+    tsv = csv_delimiter(name, first_line(content_head)) == "\t"  # type: ignore[arg-type]
     return _rows(data, source, "csv", MIME_TSV if tsv else MIME_CSV, max_bytes, text_col)
 
 
 def read_jsonl(
-    data: bytes, *, source: str, max_bytes: int = _formats.DEFAULT_MAX_BYTES, text_col: str | None = None
+    data: bytes, *, source: str, max_bytes: int = DEFAULT_MAX_BYTES, text_col: str | None = None
 ) -> list[Document]:
     """One document per line of a JSON Lines file: ``{"text": ..., "label"/"labels": ..., "split": ..., "id": ...}``.
 

@@ -393,7 +393,7 @@ def _patterns(value: Any, keys: Path_, where: _Where) -> tuple[Any, ...]:
 
 def _entity_list(name: str, keys: Path_, where: _Where) -> dict[str, tuple[str, ...]]:
     """Terms per entity type of an AWS Comprehend entity list (CSV, header ``Text,Type``)."""
-    from nlpipe.label.formats import _csv_rows
+    from nlpipe.label.formats import csv_rows
 
     file = (where.path.parent / name) if not Path(name).is_absolute() else Path(name)
     if not file.is_file():
@@ -404,7 +404,7 @@ def _entity_list(name: str, keys: Path_, where: _Where) -> dict[str, tuple[str, 
         return fail("E710", message, file=file, line=line, kind=ConfigError)
 
     try:
-        rows = list(_csv_rows(file, content, ",", 10 * 1024 * 1024))
+        rows = list(csv_rows(file, content, ",", 10 * 1024 * 1024))
     except NlpipeError as exc:
         raise bad(exc.message.split(": ", 1)[-1], exc.details.get("line")) from None
     if not rows:

@@ -1,4 +1,4 @@
-"""spaCy ``.spacy`` (DocBin) files <-> records.
+"""``spacy``: spaCy ``.spacy`` (DocBin) files <-> records.
 
 Reading: each Doc is one record; ``doc.text`` the text, ``doc.ents`` the spans (character offsets),
 ``doc.cats`` the labels whose score is at least 0.5. ``doc.user_data`` keys ``nlpipe_split`` and ``nlpipe_id``
@@ -19,8 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from nlpipe.label.annotations import longest_first, temp_name
-from nlpipe.label.formats import _check_text, _split_value
+from nlpipe.label.formats.common import check_text, longest_first, parse_split, temp_name
 from nlpipe.label.textfile import fail
 from nlpipe.types import Record, Span
 
@@ -56,7 +55,7 @@ def read_docbin(path: Path, *, max_bytes: int, **_: object) -> Iterator[Record]:
             file=path,
         ) from None
     for i, doc in enumerate(docs, 1):
-        text = _check_text(doc.text, max_bytes, file=path, line=i)
+        text = check_text(doc.text, max_bytes, file=path, line=i)
         labels: list[str] = []
         for label, score in doc.cats.items():
             if isinstance(score, bool) or not isinstance(score, int | float):
@@ -69,7 +68,7 @@ def read_docbin(path: Path, *, max_bytes: int, **_: object) -> Iterator[Record]:
         yield Record(
             text=text,
             labels=labels,
-            split=_split_value(user.get(_SPLIT_KEY), file=path, line=i, field=_SPLIT_KEY),
+            split=parse_split(user.get(_SPLIT_KEY), file=path, line=i, field=_SPLIT_KEY),
             external_id=str(ext) if ext is not None else None,
             file=str(path),
             line=i,

@@ -1,4 +1,4 @@
-"""AWS Comprehend entity annotation CSV (``File, Line, Begin Offset, End Offset, Type``) <-> records.
+"""``comprehend-entities``: AWS Comprehend entity annotation CSV <-> records.
 
 Comprehend keeps the documents apart from the annotations, so an import reads both:
 
@@ -29,14 +29,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nlpipe.label.annotations import temp_name
-from nlpipe.label.formats import _check_text, _csv_rows
+from nlpipe.label.formats.common import check_text, csv_rows, temp_name
 from nlpipe.label.textfile import fail, iter_lines, read_text
 from nlpipe.types import Record, Span
 
-__all__ = ["read_comprehend_entities", "write_comprehend_entities"]
+__all__ = ["is_annotation_header", "read_comprehend_entities", "write_comprehend_entities"]
 
 _HEADER = ("File", "Line", "Begin Offset", "End Offset", "Type")
+_REQUIRED = {"file", "begin offset", "end offset", "type"}
+
+
+def is_annotation_header(cells: list[str]) -> bool:
+    """True for a CSV header naming File, Begin Offset, End Offset and Type (used by format detection)."""
+    return _REQUIRED <= {c.strip().lower() for c in cells}
 
 
 def _int(cell: str, *, path: Path, line: int, field: str) -> int:
@@ -55,7 +60,7 @@ def read_comprehend_entities(
     if not base.is_dir():
         raise fail("E128", "the documents folder does not exist; pass --documents DIR", file=base,
                    field="--documents")  # fmt: skip
-    rows = _csv_rows(path, read_text(path, encoding), ",", max_bytes)
+    rows = csv_rows(path, read_text(path, encoding), ",", max_bytes)
     first = next(rows, None)
     if first is None:
         return
@@ -122,7 +127,7 @@ def read_comprehend_entities(
                                field="End Offset")  # fmt: skip
                 spans.append(Span(begin, end, typ))
             yield Record(
-                text=_check_text(text, max_bytes, file=doc_path, line=None if i is None else i + 1),
+                text=check_text(text, max_bytes, file=doc_path, line=None if i is None else i + 1),
                 labels=[],
                 external_id=name if i is None else f"{name}:{i}",
                 file=str(doc_path),

@@ -1,4 +1,4 @@
-"""Label Studio JSON exports <-> records.
+"""``labelstudio``: Label Studio JSON exports <-> records.
 
 Reading: the file is Label Studio's "JSON" export, a list of tasks. Each task is one record:
 
@@ -34,14 +34,19 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from nlpipe.label.formats import _check_text, _split_value
+from nlpipe.label.formats.common import check_text, parse_split
 from nlpipe.label.textfile import fail, read_text
 from nlpipe.types import Record, Span
 
-__all__ = ["read_labelstudio", "write_labelstudio"]
+__all__ = ["looks_like_labelstudio", "read_labelstudio", "write_labelstudio"]
 
 _SKIPPED_TYPES = frozenset({"relation", "textarea", "rating", "number", "datetime", "taxonomy", "pairwise", "ranker"})
 _WS = re.compile(r"\s*")
+
+
+def looks_like_labelstudio(head: str) -> bool:
+    """True when a file's first characters start a JSON list that names ``data`` or ``annotations``."""
+    return head.lstrip().startswith("[") and ('"data"' in head or '"annotations"' in head)
 
 
 class _Lines:
@@ -217,7 +222,7 @@ def read_labelstudio(
             found = ", ".join(repr(k) for k in data) if isinstance(data, dict) else "no 'data' object"
             raise task.fail("E124", f"task has no text in data.{key} (found: {found}); name the key with --text-col",
                             ("data",), field=f"data.{key}")  # fmt: skip
-        text = _check_text(data[key], max_bytes, file=path, line=line, field=f"data.{key}")
+        text = check_text(data[key], max_bytes, file=path, line=line, field=f"data.{key}")
         annotations = obj.get("annotations", obj.get("completions", []))  # "completions": Label Studio < 1.0
         if not isinstance(annotations, list):
             raise task.fail("E124", "'annotations' must be a list", field="annotations")
@@ -235,7 +240,7 @@ def read_labelstudio(
         yield Record(
             text=text,
             labels=list(dict.fromkeys(labels)),
-            split=_split_value(data.get("split"), file=path, line=line, field="data.split"),
+            split=parse_split(data.get("split"), file=path, line=line, field="data.split"),
             external_id=str(ext) if ext is not None and ext != "" else None,
             file=str(path),
             line=line,

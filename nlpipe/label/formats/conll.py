@@ -1,4 +1,4 @@
-"""CoNLL-2003 style token/tag files <-> records with character-offset entity spans.
+"""``conll``: CoNLL-2003 style token/tag files <-> records with character-offset entity spans.
 
 Reading
     One token per line, columns separated by whitespace: the token first, the NER tag last (anything in
@@ -19,7 +19,7 @@ Writing
     ``token TAG``, tags in IOB2 (default) or IOB1. So a file read with or without ``conll_docs`` is written
     back to records with identical texts and spans. Other texts lose their exact spacing (runs of spaces,
     tabs and blank lines become single spaces / are dropped), and spans are trimmed to whole words. Tags
-    cannot overlap: of overlapping spans the longest is written (:func:`~nlpipe.label.annotations.longest_first`).
+    cannot overlap: of overlapping spans the longest is written (:func:`~nlpipe.label.formats.common.longest_first`).
     A span across a line break, or one holding no word, cannot be written (E115).
 """
 
@@ -30,13 +30,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from nlpipe.label.annotations import longest_first
+from nlpipe.label.formats.common import longest_first
 from nlpipe.label.textfile import fail, iter_lines
 from nlpipe.types import Record, Span
 
-__all__ = ["read_conll", "write_conll", "looks_like_conll", "SCHEMES"]
+__all__ = ["read_conll", "write_conll", "looks_like_conll", "SCHEMES", "SUFFIXES"]
 
 SCHEMES: tuple[str, ...] = ("iob2", "iob1")
+SUFFIXES: tuple[str, ...] = (".conll", ".conll03", ".conllu", ".iob", ".iob1", ".iob2", ".bio")
+"""File extensions that alone make a file ``conll``."""
 DOCSTART = "-DOCSTART-"
 _TAG = re.compile(r"^(?:O|([BIES])-(\S+))$")
 _WORD = re.compile(r"\S+")
