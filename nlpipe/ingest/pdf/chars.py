@@ -33,6 +33,10 @@ class Sheet:
     upright: np.ndarray
     size: np.ndarray  # font size in points
 
+    def take(self, rows: np.ndarray) -> Sheet:
+        """The characters at ``rows`` (indices or a boolean mask)."""
+        return Sheet(*(getattr(self, f.name)[rows] for f in fields(Sheet)))
+
 
 def _loose_boxes(tps: np.ndarray, page: np.ndarray, local: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Loose boxes (left, top, right, bottom; y up) of a batch's characters. CR and LF are PDFium's line breaks:
@@ -50,138 +54,197 @@ def read_sheet(textpages: list[int], frames: list[Frame], pages: list[int] | Non
     space glyphs PDFium dropped (:func:`restore_dropped_spaces`) and the content-stream order of mirrored text
     (:func:`stream_order`).
     """
+    tps = np.asarray(textpages, dtype=np.int64)
+    ch = _read_chars(textpages, tps, pages)
+    if ch is None:
+        return None
+    rots = np.asarray([f.rot for f in frames])
+    kinds = sorted({f.rot for f in frames})
+    rot = rots[ch.page] if len(kinds) > 1 else np.full(len(ch.page), kinds[0], dtype=rots.dtype)
+    upright, axis, flip = _orientation(ch, tps, rot, (rot == 0) | (rot == 180), kinds)
+    if pages is not None and axis is not None:
+        order = _mirrored_order(pages, tps, ch, upright, axis, flip)
+        if order is not None:
+            ch, rot, upright, axis = ch.take(order), rot[order], upright[order], axis[order]
+            flip = flip[order] if flip is not None else None
+    boxes = np.asarray([f.box for f in frames], dtype=np.float64)
+    boxes = boxes[0] if (boxes == boxes[0]).all() else boxes[ch.page].T  # one media box for all: scalars
+    x0, x1, top, bottom = per_rotation(
+        rot, lambda r, *v: to_display(r, v[4:], *v[:4]), ch.left, ch.bottom_up, ch.right, ch.top_up, *boxes, kinds=kinds
+    )
+    size, top, bottom = _pdfminer_boxes(ch, tps, rot, kinds, upright, axis, flip, top, bottom)
+    sh = Sheet(ch.page, ch.codes, ch.ws, x0, x1, top, bottom, upright, size)
+    keep_unique = _dedupe(sh)
+    if keep_unique is not None:
+        sh = sh.take(keep_unique)
+    return sh
+
+
+@dataclass
+class _Chars:
+    """A batch's characters as PDFium has them: loose boxes in page space (y up), not yet oriented."""
+
+    page: np.ndarray  # slot of the character's page in the batch
+    local: np.ndarray  # index of the character in its page's text page
+    codes: np.ndarray  # uint32 code points
+    ws: np.ndarray  # str.isspace()
+    left: np.ndarray
+    top_up: np.ndarray
+    right: np.ndarray
+    bottom_up: np.ndarray
+
+    def take(self, rows: np.ndarray) -> _Chars:
+        """The characters at ``rows`` (indices or a permutation)."""
+        return _Chars(*(getattr(self, f.name)[rows] for f in fields(_Chars)))
+
+
+def _page_codes(tp: int) -> np.ndarray | None:
+    """The code points of a text page's characters (uint32); ``None`` when it has none."""
+    n = count_chars(tp) if tp else 0
+    if n <= 0:
+        return None
+    buf = np.zeros(n + 1, dtype=np.uint16)
+    got = get_text(tp, 0, n, buf.ctypes.data)
+    codes = buf[:n].astype(np.uint32)
+    if got - 1 != n or ((codes >= 0xD800) & (codes < 0xE000)).any():
+        # the text buffer does not line up with the character list (surrogates, dropped characters)
+        codes = np.fromiter(map(char_unicode, itertools.repeat(tp, n), range(n)), dtype=np.uint32, count=n)
+    return codes
+
+
+def _read_chars(textpages: list[int], tps: np.ndarray, pages: list[int] | None) -> _Chars | None:
+    """The batch's characters and loose boxes without PDFium's generated spaces and line breaks, and (with
+    ``pages``) with the space glyphs it dropped put back. ``None`` when no character is left."""
     parts_codes, counts = [], []
     for tp in textpages:
-        n = count_chars(tp) if tp else 0
-        if n <= 0:
-            counts.append(0)
-            continue
-        buf = np.zeros(n + 1, dtype=np.uint16)
-        got = get_text(tp, 0, n, buf.ctypes.data)
-        codes = buf[:n].astype(np.uint32)
-        if got - 1 != n or ((codes >= 0xD800) & (codes < 0xE000)).any():
-            # the text buffer does not line up with the character list (surrogates, dropped characters)
-            codes = np.fromiter(map(char_unicode, itertools.repeat(tp, n), range(n)), dtype=np.uint32, count=n)
-        parts_codes.append(codes)
-        counts.append(n)
+        page_codes = _page_codes(tp)
+        counts.append(0 if page_codes is None else len(page_codes))
+        if page_codes is not None:
+            parts_codes.append(page_codes)
     if not parts_codes:
         return None
     codes = np.concatenate(parts_codes)
     ns = np.asarray(counts)
     page = np.repeat(np.arange(len(ns)), ns)
     local = np.arange(len(codes)) - np.repeat(np.cumsum(ns) - ns, ns)  # index within the page's text page
-    tps = np.asarray(textpages, dtype=np.int64)
     box = _loose_boxes(tps, page, local, codes)  # left, top, right, bottom (y up), float32
     if not np.isfinite(box).all():
         box = np.nan_to_num(box, nan=0.0, posinf=0.0, neginf=0.0)
-    left, top_up, right, bottom_up = box[:, 0], box[:, 1], box[:, 2], box[:, 3]
     ws = _WS_LUT[np.minimum(codes, 0x3001)]
+    ch = _Chars(page, local, codes, ws, box[:, 0], box[:, 1], box[:, 2], box[:, 3])  # views: see box's changes
 
     # PDFium's generated spaces and line breaks (always U+0020, CR, LF) have empty boxes; a character it read
     # from the page never has one (PDFium widens an empty glyph box to the font size and advance), so no need to
     # ask FPDFText_IsGenerated, which costs three times a box. Other empty-box whitespace is kept.
-    empty_ws = ws & (left == right) & (top_up == bottom_up)
+    empty_ws = ws & (ch.left == ch.right) & (ch.top_up == ch.bottom_up)
     generated = empty_ws & ((codes == 32) | (codes == 10) | (codes == 13))
     keep = (codes != 0) & ~generated
     if pages is not None and generated.any():
         restore_dropped_spaces(np.flatnonzero(generated & (codes == 32)), textpages, pages, page, local, box, ws, keep)
-    if not keep.all():
-        idx = np.flatnonzero(keep)
-        if not len(idx):
-            return None
-        codes, ws, left, top_up, right, bottom_up, page, local = (
-            v[idx] for v in (codes, ws, left, top_up, right, bottom_up, page, local)
-        )
-    m = len(codes)
-    rots = np.asarray([f.rot for f in frames])
-    kinds = sorted({f.rot for f in frames})
-    rot = rots[page] if len(kinds) > 1 else np.full(len(page), kinds[0], dtype=rots.dtype)
-    default_up = (rot == 0) | (rot == 180)
+    if keep.all():
+        return ch
+    idx = np.flatnonzero(keep)
+    return ch.take(idx) if len(idx) else None
 
-    # Orientation. A character on the same baseline box as the next or previous non-space character of its page,
-    # and left of the next, looks like plain horizontal text; PDFium is asked for the matrix of the first
-    # character of each such run (a mirrored or rotated run can look plain too; the rest of the run follows its
-    # first character) and of every other character. Whitespace takes the orientation of the character before
-    # it on its page. ``flip``: axis-aligned but mirrored top to bottom (matrix d < 0 as displayed).
-    upright = default_up
-    axis: np.ndarray | None = None  # None: every character axis-aligned
-    flip: np.ndarray | None = None  # None: no character mirrored top to bottom
-    nwi = np.flatnonzero(~ws)
-    if len(nwi):
-        bn, tn, ln, pn = bottom_up[nwi], top_up[nwi], left[nwi], page[nwi]
-        same = (
-            (pn[1:] == pn[:-1])
-            & (np.abs(bn[1:] - bn[:-1]) < 0.01)
-            & (np.abs(tn[1:] - tn[:-1]) < 0.01)
-            & (ln[1:] >= ln[:-1] - 0.01)
-        )
-        paired = np.zeros(len(nwi), dtype=bool)
-        paired[1:] |= same
-        paired[:-1] |= same
-        plain = paired & (tn > bn)
 
-        def orientation(pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            idx = nwi[pos]
-            mo = char_matrix.floats(tps[page[idx]], local[idx], 6)
-            a, b, c, d = per_rotation(
-                rot[idx], rotate_matrix, *(mo[:, k].astype(np.float64) for k in range(4)), kinds=kinds
-            )
-            eps = 1e-4 * np.maximum(np.abs(a) + np.abs(b) + np.abs(c) + np.abs(d), 1e-9)
-            a, b, c, d = (np.where(np.abs(v) < eps, 0.0, v) for v in (a, b, c, d))
-            axis_aligned = (b == 0) & (c == 0)
-            return (a * d > 0) & (b * c <= 0), axis_aligned, axis_aligned & (d < 0)  # pdfminer's upright
+def _orientation(
+    ch: _Chars, tps: np.ndarray, rot: np.ndarray, default_up: np.ndarray, kinds: list[int]
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Each character's orientation as displayed: ``(upright, axis, flip)``.
 
-        run_start = plain.copy()
-        run_start[1:] &= ~(plain[:-1] & same)
-        ask = np.flatnonzero(~plain | run_start)
-        up_ask, axis_ask, flip_ask = orientation(ask)
-        unusual = (up_ask != default_up[nwi[ask]]) | ~axis_ask | flip_ask
-        if unusual.any():
-            up_nw = default_up[nwi].copy()
-            up_nw[ask] = up_ask
-            axis_nw = np.ones(len(nwi), dtype=bool)
-            axis_nw[ask] = axis_ask
-            flip_nw = np.zeros(len(nwi), dtype=bool)
-            flip_nw[ask] = flip_ask
-            # the rest of a plain-looking run is oriented like its first character
-            member = np.flatnonzero(plain & ~run_start)
-            if len(member):
-                first = np.flatnonzero(run_start)[np.cumsum(run_start)[member] - 1]
-                up_nw[member], axis_nw[member], flip_nw[member] = up_nw[first], axis_nw[first], flip_nw[first]
-            if len(nwi) < m:  # whitespace: as the character before it on its page, else the page's default
-                src = np.searchsorted(nwi, np.arange(m), side="right") - 1
-                alone = (src < 0) | (page[nwi[np.maximum(src, 0)]] != page)
-                src[src < 0] = 0
-                up_nw, axis_nw, flip_nw = up_nw[src], axis_nw[src], flip_nw[src]
-                up_nw[alone], axis_nw[alone], flip_nw[alone] = default_up[alone], True, False
-            upright, axis, flip = up_nw, axis_nw, (flip_nw if flip_nw.any() else None)
-
-    mirrored = None
-    if axis is not None:
-        mirrored = axis & ~upright  # axis-aligned as displayed yet not upright: mirrored left to right
-        if flip is not None:
-            mirrored |= flip & ~upright
-    if pages is not None and mirrored is not None and mirrored.any():
-        order = stream_order(pages, tps, page, local, mirrored)
-        if order is not None:
-            codes, ws, left, top_up, right, bottom_up, page, local, rot = (
-                v[order] for v in (codes, ws, left, top_up, right, bottom_up, page, local, rot)
-            )
-            upright = upright[order]
-            axis = axis[order] if axis is not None else None
-            flip = flip[order] if flip is not None else None
-
-    boxes = np.asarray([f.box for f in frames], dtype=np.float64)
-    boxes = boxes[0] if (boxes == boxes[0]).all() else boxes[page].T  # one media box for all: scalars
-    x0, x1, top, bottom = per_rotation(
-        rot, lambda r, *v: to_display(r, v[4:], *v[:4]), left, bottom_up, right, top_up, *boxes, kinds=kinds
+    ``upright`` is pdfminer's; ``axis``: axis-aligned (``None``: every character is); ``flip``: axis-aligned but
+    mirrored top to bottom, matrix d < 0 as displayed (``None``: no character is). A character on the same
+    baseline box as the next or previous non-space character of its page, and left of the next, looks like plain
+    horizontal text; PDFium is asked for the matrix of the first character of each such run (a mirrored or
+    rotated run can look plain too; the rest of the run follows its first character) and of every other
+    character. Whitespace takes the orientation of the character before it on its page.
+    """
+    nwi = np.flatnonzero(~ch.ws)
+    if not len(nwi):
+        return default_up, None, None
+    bn, tn, ln, pn = ch.bottom_up[nwi], ch.top_up[nwi], ch.left[nwi], ch.page[nwi]
+    same = (
+        (pn[1:] == pn[:-1])
+        & (np.abs(bn[1:] - bn[:-1]) < 0.01)
+        & (np.abs(tn[1:] - tn[:-1]) < 0.01)
+        & (ln[1:] >= ln[:-1] - 0.01)
     )
+    paired = np.zeros(len(nwi), dtype=bool)
+    paired[1:] |= same
+    paired[:-1] |= same
+    plain = paired & (tn > bn)
+    run_start = plain.copy()
+    run_start[1:] &= ~(plain[:-1] & same)
+    ask = np.flatnonzero(~plain | run_start)
+    up_ask, axis_ask, flip_ask = _matrix_orientation(ch, tps, rot, kinds, nwi[ask])
+    unusual = (up_ask != default_up[nwi[ask]]) | ~axis_ask | flip_ask
+    if not unusual.any():
+        return default_up, None, None
+    up_nw = default_up[nwi].copy()
+    up_nw[ask] = up_ask
+    axis_nw = np.ones(len(nwi), dtype=bool)
+    axis_nw[ask] = axis_ask
+    flip_nw = np.zeros(len(nwi), dtype=bool)
+    flip_nw[ask] = flip_ask
+    # the rest of a plain-looking run is oriented like its first character
+    member = np.flatnonzero(plain & ~run_start)
+    if len(member):
+        first = np.flatnonzero(run_start)[np.cumsum(run_start)[member] - 1]
+        up_nw[member], axis_nw[member], flip_nw[member] = up_nw[first], axis_nw[first], flip_nw[first]
+    m = len(ch.codes)
+    if len(nwi) < m:  # whitespace: as the character before it on its page, else the page's default
+        src = np.searchsorted(nwi, np.arange(m), side="right") - 1
+        alone = (src < 0) | (ch.page[nwi[np.maximum(src, 0)]] != ch.page)
+        src[src < 0] = 0
+        up_nw, axis_nw, flip_nw = up_nw[src], axis_nw[src], flip_nw[src]
+        up_nw[alone], axis_nw[alone], flip_nw[alone] = default_up[alone], True, False
+    return up_nw, axis_nw, (flip_nw if flip_nw.any() else None)
 
-    # pdfminer's char box is [baseline + descent, baseline + descent + size]; PDFium's loose box shares the
-    # bottom but ends at the font's ascent, so for upright axis-aligned text pdfminer's top is bottom - size.
-    # Characters of a page with the same loose-box height share a font and size: ask PDFium for the size once
-    # per such class.
-    key = page.astype(np.int64) * (1 << 32) + np.rint((top_up - bottom_up) * 64).astype(np.int64)
+
+def _matrix_orientation(
+    ch: _Chars, tps: np.ndarray, rot: np.ndarray, kinds: list[int], idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(upright, axis-aligned, mirrored top to bottom) of the characters ``idx`` from PDFium's matrices."""
+    mo = char_matrix.floats(tps[ch.page[idx]], ch.local[idx], 6)
+    a, b, c, d = per_rotation(rot[idx], rotate_matrix, *(mo[:, k].astype(np.float64) for k in range(4)), kinds=kinds)
+    eps = 1e-4 * np.maximum(np.abs(a) + np.abs(b) + np.abs(c) + np.abs(d), 1e-9)
+    a, b, c, d = (np.where(np.abs(v) < eps, 0.0, v) for v in (a, b, c, d))
+    axis_aligned = (b == 0) & (c == 0)
+    return (a * d > 0) & (b * c <= 0), axis_aligned, axis_aligned & (d < 0)  # pdfminer's upright
+
+
+def _mirrored_order(
+    pages: list[int], tps: np.ndarray, ch: _Chars, upright: np.ndarray, axis: np.ndarray, flip: np.ndarray | None
+) -> np.ndarray | None:
+    """:func:`stream_order` for pages with mirrored characters; ``None`` when nothing moves."""
+    mirrored = axis & ~upright  # axis-aligned as displayed yet not upright: mirrored left to right
+    if flip is not None:
+        mirrored |= flip & ~upright
+    if not mirrored.any():
+        return None
+    return stream_order(pages, tps, ch.page, ch.local, mirrored)
+
+
+def _pdfminer_boxes(
+    ch: _Chars,
+    tps: np.ndarray,
+    rot: np.ndarray,
+    kinds: list[int],
+    upright: np.ndarray,
+    axis: np.ndarray | None,
+    flip: np.ndarray | None,
+    top: np.ndarray,
+    bottom: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Font sizes and pdfminer's (top, bottom) from the display boxes' ``top`` and ``bottom``.
+
+    pdfminer's char box is [baseline + descent, baseline + descent + size]; PDFium's loose box shares the bottom
+    but ends at the font's ascent, so for upright axis-aligned text pdfminer's top is bottom - size. Characters
+    of a page with the same loose-box height share a font and size: PDFium is asked for the size once per such
+    class.
+    """
+    m = len(ch.codes)
+    key = ch.page.astype(np.int64) * (1 << 32) + np.rint((ch.top_up - ch.bottom_up) * 64).astype(np.int64)
     change = np.empty(m, dtype=bool)
     change[0] = True
     np.not_equal(key[1:], key[:-1], out=change[1:])
@@ -189,7 +252,7 @@ def read_sheet(textpages: list[int], frames: list[Frame], pages: list[int] | Non
     classes, pos, run_cls = np.unique(key[run_first], return_index=True, return_inverse=True)
     cls = run_cls[np.cumsum(change) - 1]
     rep = run_first[pos]
-    rep_tp, rep_local = tps[page[rep]], local[rep]
+    rep_tp, rep_local = tps[ch.page[rep]], ch.local[rep]
     fsize = font_size.values(rep_tp, rep_local)
     rmat = char_matrix.floats(rep_tp, rep_local, 6).astype(np.float64)
     ra, rb, rc, rd = per_rotation(rot[rep], rotate_matrix, rmat[:, 0], rmat[:, 1], rmat[:, 2], rmat[:, 3], kinds=kinds)
@@ -202,11 +265,7 @@ def read_sheet(textpages: list[int], frames: list[Frame], pages: list[int] | Non
     top = np.where(fix & (size > 0), bottom - size, top)
     if flip is not None:  # mirrored top to bottom: PDFium's top is pdfminer's, the box hangs from it
         bottom = np.where(flip & (size > 0), top + size, bottom)
-    sh = Sheet(page, codes, ws, x0, x1, top, bottom, upright, size)
-    keep_unique = _dedupe(sh)
-    if keep_unique is not None:
-        sh = Sheet(*(getattr(sh, f.name)[keep_unique] for f in fields(Sheet)))
-    return sh
+    return size, top, bottom
 
 
 _DEDUPE_TOL = 1.0  # pdfplumber's dedupe_chars tolerance, points
@@ -239,7 +298,7 @@ def _dedupe(sh: Sheet) -> np.ndarray | None:
     near = np.isin(sh.page, np.unique(twins >> 53))
     rows = np.flatnonzero(near)
     keep = np.ones(n, dtype=bool)
-    sub = Sheet(*(getattr(sh, f.name)[rows] for f in fields(Sheet)))
+    sub = sh.take(rows)
     kept = _dedupe_all(sub)
     if kept is None:
         return None

@@ -14,7 +14,7 @@ from nlpipe.ingest.pdf.errors import check_page_count, fail
 from nlpipe.ingest.pdf.fastpath import PageResult
 from nlpipe.types import Word
 
-__all__ = ["quiet_pdfminer", "Plumber", "nonspace", "plumber_document"]
+__all__ = ["quiet_pdfminer", "Plumber", "nonspace", "plumber_document", "read_failed_pages"]
 
 
 @contextlib.contextmanager
@@ -112,3 +112,36 @@ def plumber_document(
         text, word_list, width, height = alt
         results.append(PageResult(number, text, word_list, width, height, nonspace(text), 0, False, None, False))
     return results
+
+
+def read_failed_pages(
+    results: list[PageResult], plumber: Plumber, source: str, words: bool, skip: list[int]
+) -> list[int]:
+    """Pages PDFium could not load or decode, read by pdfplumber in their place (``results`` change in place).
+
+    A page PDFium could not load is read by pdfplumber (E159 if it cannot either); a page whose text objects
+    PDFium could not decode is replaced where pdfplumber finds more text. Pages in ``skip`` are left alone.
+    Returns the numbers of the pages replaced, in order.
+    """
+    replaced: list[int] = []
+    for res in results:
+        if res.number in skip or (res.loaded and not res.text_objects_lost):
+            continue
+        alt = plumber.page(res.number, words)
+        if alt is None:
+            if not res.loaded:
+                raise fail(
+                    "E159",
+                    "neither PDFium nor pdfplumber can read this page; the PDF is damaged, re-export it",
+                    source,
+                    res.number,
+                )
+            continue
+        text, word_list, width, height = alt
+        if res.loaded and nonspace(text) <= res.chars:
+            continue  # pdfplumber finds no more text than PDFium did
+        res.text, res.words = text, word_list
+        res.width, res.height = res.width or width, res.height or height
+        res.chars, res.garbage = nonspace(text), 0
+        replaced.append(res.number)
+    return replaced

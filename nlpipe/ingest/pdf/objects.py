@@ -72,21 +72,8 @@ def restore_dropped_spaces(
     if not between.any():
         return
     g, prev, nxt, before, after = g[between], prev[between], nxt[between], before[between], after[between]
-    # stream positions of both objects, a page at a time; only pairs with a few objects between them are looked at
-    lo = np.full(len(g), -1, dtype=np.int64)
-    hi = np.full(len(g), -1, dtype=np.int64)
-    slot = page[g]
-    for s in np.unique(slot).tolist():
-        sel = np.flatnonzero(slot == s)
-        handle = pages[s]
-        count = count_objects(handle)
-        objs = page_object.values(np.full(count, handle, dtype=np.int64), np.arange(count, dtype=np.int64))
-        order = np.argsort(objs, kind="stable")
-        ranked = objs[order]
-        for obj, out in ((before[sel], lo), (after[sel], hi)):
-            at = np.minimum(np.searchsorted(ranked, obj), max(count - 1, 0))
-            found = ranked[at] == obj if count else np.zeros(len(sel), dtype=bool)
-            out[sel] = np.where(found, order[at] if count else -1, -1)
+    # only pairs with a few objects between them in the stream are looked at
+    lo, hi = _stream_positions(pages, page[g], before, after)
     gap_objects = np.abs(hi - lo)
     look = np.flatnonzero((lo >= 0) & (hi >= 0) & (gap_objects > 1) & (gap_objects <= _DROPPED_SCAN))
     if not len(look):
@@ -108,6 +95,27 @@ def restore_dropped_spaces(
                 local[k] = local[a]
                 keep[k] = True
                 break
+
+
+def _stream_positions(
+    pages: list[int], slot: np.ndarray, before: np.ndarray, after: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in their page's object list of the text objects ``before`` and ``after`` (on the pages
+    ``slot``), -1 where the object is not one of the page's own; looked up a page at a time."""
+    lo = np.full(len(slot), -1, dtype=np.int64)
+    hi = np.full(len(slot), -1, dtype=np.int64)
+    for s in np.unique(slot).tolist():
+        sel = np.flatnonzero(slot == s)
+        handle = pages[s]
+        count = count_objects(handle)
+        objs = page_object.values(np.full(count, handle, dtype=np.int64), np.arange(count, dtype=np.int64))
+        order = np.argsort(objs, kind="stable")
+        ranked = objs[order]
+        for obj, out in ((before[sel], lo), (after[sel], hi)):
+            at = np.minimum(np.searchsorted(ranked, obj), max(count - 1, 0))
+            found = ranked[at] == obj if count else np.zeros(len(sel), dtype=bool)
+            out[sel] = np.where(found, order[at] if count else -1, -1)
+    return lo, hi
 
 
 def stream_order(

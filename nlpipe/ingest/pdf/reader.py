@@ -11,7 +11,7 @@ from nlpipe.errors import NlpipeError
 from nlpipe.ingest import ocr as ocr_module
 from nlpipe.ingest.pdf.bindings import open_document
 from nlpipe.ingest.pdf.errors import check_page_count, fail
-from nlpipe.ingest.pdf.fallback import Plumber, nonspace, plumber_document
+from nlpipe.ingest.pdf.fallback import Plumber, plumber_document, read_failed_pages
 from nlpipe.ingest.pdf.fastpath import MIN_TEXT_CHARS, PageResult, read_pages
 from nlpipe.types import Document, Page
 
@@ -105,59 +105,63 @@ def read_pdf(
     _check_options(source, ocr, ocr_dpi, ocr_workers, max_pages)
     if not isinstance(data, bytes):
         data = bytes(data)
-    results: list[PageResult] = []
-    fallback: list[int] = []
     plumber = Plumber(data, password)
     try:
-        try:
-            with open_document(data, source, password) as doc:
-                n = check_page_count(len(doc), source, max_pages)
-                encrypted = pdfium_c.FPDF_GetSecurityHandlerRevision(doc.raw) != -1
-                info = _metadata(doc)
-                results = read_pages(doc.raw, list(range(n)), words=words, probe=True, ocr_auto=ocr == "auto")
-        except NlpipeError as exc:
-            if exc.code != "E153":
-                raise
-            # PDFium cannot open it; pdfplumber (pdfminer) sometimes can, and then reads every page
-            results, encrypted, info = plumber_document(plumber, exc, source, max_pages, words), False, {}
-            fallback = [r.number for r in results]
-        for res in results:
-            if res.number in fallback or (res.loaded and not res.text_objects_lost):
-                continue
-            alt = plumber.page(res.number, words)
-            if alt is None:
-                if not res.loaded:
-                    raise fail(
-                        "E159",
-                        "neither PDFium nor pdfplumber can read this page; the PDF is damaged, re-export it",
-                        source,
-                        res.number,
-                    )
-                continue
-            text, word_list, width, height = alt
-            if res.loaded and nonspace(text) <= res.chars:
-                continue  # pdfplumber finds no more text than PDFium did
-            res.text, res.words = text, word_list
-            res.width, res.height = res.width or width, res.height or height
-            res.chars, res.garbage = nonspace(text), 0
-            fallback.append(res.number)
+        results, fallback, encrypted, info = _text_layer(data, source, password, plumber, max_pages, words, ocr)
+        fallback += read_failed_pages(results, plumber, source, words, skip=fallback)
     finally:
         plumber.close()
-
     pages = [Page(r.number, r.text, round(r.width, 2), round(r.height, 2), r.words) for r in results]
-    renderable = [r for r in results if r.loaded]  # OCR renders with PDFium
-    if ocr == "always":
-        ocr_numbers = [r.number for r in renderable]
-    elif ocr == "auto":
-        ocr_numbers = [r.number for r in renderable if r.number not in fallback and needs_ocr(r)]
-    else:
-        ocr_numbers = []
+    ocr_numbers = _ocr_numbers(results, fallback, ocr)
     if ocr_numbers:
         done = ocr_module.ocr_pages(
             data, ocr_numbers, source=source, password=password, lang=ocr_lang, dpi=ocr_dpi, workers=ocr_workers
         )
         for page in done:
             pages[page.number - 1] = page
+    return _document(pages, source, ocr_numbers, fallback, encrypted, info)
+
+
+def _text_layer(
+    data: bytes, source: str, password: str | None, plumber: Plumber, max_pages: int, words: bool, ocr: str
+) -> tuple[list[PageResult], list[int], bool, dict[str, str]]:
+    """Every page through the fast path, or through pdfplumber when PDFium cannot open the file (E153) and
+    pdfminer can: ``(results, fallback page numbers, encrypted, info)``."""
+    try:
+        with open_document(data, source, password) as doc:
+            n = check_page_count(len(doc), source, max_pages)
+            encrypted = pdfium_c.FPDF_GetSecurityHandlerRevision(doc.raw) != -1
+            info = _metadata(doc)
+            results = read_pages(doc.raw, list(range(n)), words=words, probe=True, ocr_auto=ocr == "auto")
+    except NlpipeError as exc:
+        if exc.code != "E153":
+            raise
+        # PDFium cannot open it; pdfplumber (pdfminer) sometimes can, and then reads every page
+        results = plumber_document(plumber, exc, source, max_pages, words)
+        return results, [r.number for r in results], False, {}
+    return results, [], encrypted, info
+
+
+def _ocr_numbers(results: list[PageResult], fallback: list[int], ocr: str) -> list[int]:
+    """The pages to OCR: every page PDFium loaded (OCR renders with PDFium) for ``"always"``; for ``"auto"``
+    those of them :func:`needs_ocr` picks, unless pdfplumber read them."""
+    renderable = [r for r in results if r.loaded]
+    if ocr == "always":
+        return [r.number for r in renderable]
+    if ocr == "auto":
+        return [r.number for r in renderable if r.number not in fallback and needs_ocr(r)]
+    return []
+
+
+def _document(
+    pages: list[Page],
+    source: str,
+    ocr_numbers: list[int],
+    fallback: list[int],
+    encrypted: bool,
+    info: dict[str, str],
+) -> Document:
+    """The pages as one :class:`~nlpipe.types.Document`, with :func:`read_pdf`'s ``meta``."""
     offsets, pos = [], 0
     for page in pages:
         offsets.append(pos)
