@@ -548,7 +548,7 @@ def _native_module():  # type: ignore[no-untyped-def]
     import nlpipe.ingest.pdf.bindings as pdf_module
 
     if pdf_module._native is None:
-        message = "nlpipe.ingest._pdfium_calls is not built (no C compiler at install?): `make install` builds it"
+        message = "nlpipe.ingest.pdf._pdfium_calls is not built (no C compiler at install?): `make install` builds it"
         if REQUIRE_SERVICES:
             pytest.fail(message)
         pytest.skip(message)

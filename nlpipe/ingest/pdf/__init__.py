@@ -7,7 +7,7 @@ Which tool does what
 and ascent; ``FPDFText_GetLooseCharBox``); the character matrix is asked for where the orientation is not obvious
 from the neighbours and for the first character of each run that looks plain (the rest of the run follows it),
 the font size once per page and box height. These per-character calls run in a C loop, the small extension
-``nlpipe.ingest._pdfium_calls`` built at install (``setup.py``); where it could not be built (no C compiler),
+``nlpipe.ingest.pdf._pdfium_calls`` built at install (``setup.py``); where it could not be built (no C compiler),
 the same calls go through ctypes, with the same results, a few times slower (see ``bindings.BatchedCall``).
 PDFium's own reading order and spacing are *not* used: the characters are laid out in NumPy the way
 pdfplumber's ``page.extract_text()`` lays them out (several pages at once, see ``fastpath._BATCH_PAGES``):
