@@ -93,6 +93,7 @@ class Plumber:
 
 
 def nonspace(text: str) -> int:
+    """Characters of ``text`` that are not whitespace."""
     return sum(1 for c in text if not c.isspace())
 
 

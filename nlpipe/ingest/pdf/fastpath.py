@@ -23,6 +23,8 @@ MIN_TEXT_CHARS = 20  # fewer printable characters than this: a page OCR may be n
 
 @dataclass
 class PageResult:
+    """One page as the fast path (or pdfplumber) read it, with what the OCR decision and the fallback need."""
+
     number: int
     text: str
     words: list[Word]
@@ -93,6 +95,8 @@ def read_pages(doc: Any, indices: list[int], *, words: bool, probe: bool, ocr_au
 def _finish_batch(
     pending: list[tuple[int, Any, Any, Frame | None]], *, words: bool, probe: bool, ocr_auto: bool
 ) -> list[PageResult]:
+    """One batch's pages (index, page, text page, frame): their characters laid out together, then per page its
+    counts and, where asked for, its probes (undecodable text objects, image cover)."""
     live = [(k, item) for k, item in enumerate(pending) if item[2]]
     count = len(live)
     texts = [""] * count

@@ -34,6 +34,7 @@ MIN_DPI, MAX_DPI = 50, 1200
 
 
 def _check_options(source: str, ocr: str, ocr_dpi: int, ocr_workers: int, max_pages: int) -> None:
+    """E160 for an OCR mode, resolution, worker count or page limit :func:`read_pdf` cannot use."""
     if ocr not in OCR_MODES:
         raise fail("E160", f"unknown OCR mode '{ocr}'; use one of: {', '.join(OCR_MODES)} (--ocr)", source)
     if not MIN_DPI <= int(ocr_dpi) <= MAX_DPI:
@@ -45,6 +46,8 @@ def _check_options(source: str, ocr: str, ocr_dpi: int, ocr_workers: int, max_pa
 
 
 def needs_ocr(res: PageResult) -> bool:
+    """The ``ocr="auto"`` rule: mostly undecodable characters (more than ``MAX_GARBAGE_SHARE``), or fewer than
+    ``MIN_TEXT_CHARS`` usable ones on a page images cover at least ``MIN_IMAGE_COVER`` of (a scan)."""
     usable = res.chars - res.garbage
     if res.chars and res.garbage > MAX_GARBAGE_SHARE * res.chars:
         return True
