@@ -1,6 +1,6 @@
 """The one build step pyproject.toml cannot declare without experimental keys: nlpipe's small C extensions.
 
-``nlpipe/ingest/_pdfium_calls.c`` runs PDFium's per-character calls in a C loop for the PDF reader. It is
+``nlpipe/ingest/pdf/_pdfium_calls.c`` runs PDFium's per-character calls in a C loop for the PDF reader. It is
 optional: where it cannot be compiled (no C compiler or Python headers), installing still succeeds and the reader
 makes the same calls through ctypes -- same results, slower.
 """
@@ -9,7 +9,7 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("nlpipe.ingest._pdfium_calls", ["nlpipe/ingest/_pdfium_calls.c"], optional=True),
+        Extension("nlpipe.ingest.pdf._pdfium_calls", ["nlpipe/ingest/pdf/_pdfium_calls.c"], optional=True),
         Extension("nlpipe.tasks._ngrams", ["nlpipe/tasks/_ngrams.c"], optional=True),
     ]
 )

@@ -51,7 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import nlpipe.ingest.pdf as pdf_module  # noqa: E402
+import nlpipe.ingest.pdf.bindings as pdf_bindings  # noqa: E402
 from nlpipe.errors import NlpipeError  # noqa: E402
 from nlpipe.ingest.ocr import (  # noqa: E402
     char_error_rate,
@@ -337,14 +337,14 @@ def main() -> int:
     ratio, cpu_ratio = statistics.median(round_ratios), statistics.median(round_cpu_ratios)
 
     # the same fast path with its per-character PDFium calls through ctypes instead of the C loop
-    native = pdf_module.use_native()
+    native = pdf_bindings.use_native()
     t_ctypes = None
     if native:
-        saved, pdf_module._native = pdf_module._native, None
+        saved, pdf_bindings._native = pdf_bindings._native, None
         try:
             t_ctypes, _, _ = median_time(lambda: timed_fast(files), 3)
         finally:
-            pdf_module._native = saved
+            pdf_bindings._native = saved
 
     # similarity, fast path and read_pdf (with its pdfplumber fallback)
     t_words, _, read_docs = median_time(lambda: run_read_pdf(files, True), min(args.runs, 3))

@@ -487,7 +487,7 @@ def test_concurrent_reads_are_safe() -> None:
 
 
 def test_page_pdfium_cannot_load_is_read_with_pdfplumber(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nlpipe.ingest.pdf as pdf_module
+    import nlpipe.ingest.pdf.fastpath as pdf_module  # loads the pages
 
     data = text_pdf([[Placed("first page", 72, 100)], [Placed("second page", 72, 100)]])
     real = pdf_module.pdfium_c.FPDF_LoadPage
@@ -502,7 +502,7 @@ def test_page_pdfium_cannot_load_is_read_with_pdfplumber(monkeypatch: pytest.Mon
 def test_file_pdfium_cannot_open_is_read_with_pdfplumber(monkeypatch: pytest.MonkeyPatch) -> None:
     import pypdfium2
 
-    import nlpipe.ingest.pdf as pdf_module
+    import nlpipe.ingest.pdf.bindings as pdf_module  # opens the document
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise pypdfium2.PdfiumError("Failed to load document (PDFium: Data format error).", err_code=3)
@@ -519,7 +519,7 @@ def test_file_pdfium_cannot_open_is_read_with_pdfplumber(monkeypatch: pytest.Mon
 
 def test_batches_give_the_same_text(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages are laid out in batches; the batch size must not change anything."""
-    import nlpipe.ingest.pdf as pdf_module
+    import nlpipe.ingest.pdf.fastpath as pdf_module
 
     pages = [
         [Placed(f"page {i} line {j}", 72 + 5 * j, 80 + 30 * j, size=10 + i % 3) for j in range(4)] for i in range(7)
@@ -545,10 +545,10 @@ NATIVE_FILES = [
 
 
 def _native_module():  # type: ignore[no-untyped-def]
-    import nlpipe.ingest.pdf as pdf_module
+    import nlpipe.ingest.pdf.bindings as pdf_module
 
     if pdf_module._native is None:
-        message = "nlpipe.ingest._pdfium_calls is not built (no C compiler at install?): `make install` builds it"
+        message = "nlpipe.ingest.pdf._pdfium_calls is not built (no C compiler at install?): `make install` builds it"
         if REQUIRE_SERVICES:
             pytest.fail(message)
         pytest.skip(message)
@@ -576,18 +576,18 @@ def test_c_loop_refuses_arrays_that_do_not_match() -> None:
     import numpy as np
 
     calls = pdf_module._native
-    address = pdf_module._loose_box.address
+    address = pdf_module.loose_box.address
     handles, index = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
     with pytest.raises(ValueError, match="one length"):
         calls.fill(address, handles, np.zeros(2, dtype=np.int64), np.zeros((3, 4), np.float32), 16)
     with pytest.raises(ValueError, match="too small"):
         calls.fill(address, handles, index, np.zeros((2, 4), np.float32), 16)
     with pytest.raises(ValueError, match="too small"):
-        calls.doubles(pdf_module._font_size.address, handles, index, np.zeros(2, np.float64))
+        calls.doubles(pdf_module.font_size.address, handles, index, np.zeros(2, np.float64))
     with pytest.raises(ValueError, match="too small"):
-        calls.pointers(pdf_module._text_object.address, handles, index, np.zeros(2, np.uint64))
+        calls.pointers(pdf_module.text_object.address, handles, index, np.zeros(2, np.uint64))
     with pytest.raises(TypeError):  # the output must be writable
-        calls.doubles(pdf_module._font_size.address, handles, index, bytes(24))
+        calls.doubles(pdf_module.font_size.address, handles, index, bytes(24))
     assert calls.fill(address, handles[:0], index[:0], np.zeros((0, 4), np.float32), 16) is None
 
 
@@ -602,7 +602,8 @@ def test_c_loop_refuses_arrays_that_do_not_match() -> None:
     ],
 )
 def test_auto_ocr_rule(chars: int, garbage: int, cover: float | None, ocr: bool) -> None:
-    from nlpipe.ingest.pdf import _needs_ocr, _PageResult
+    from nlpipe.ingest.pdf.fastpath import PageResult
+    from nlpipe.ingest.pdf.reader import needs_ocr
 
-    page = _PageResult(1, "", [], 612.0, 792.0, chars, garbage, False, cover, True)
-    assert _needs_ocr(page) is ocr
+    page = PageResult(1, "", [], 612.0, 792.0, chars, garbage, False, cover, True)
+    assert needs_ocr(page) is ocr

@@ -220,12 +220,12 @@ def _render(doc: Any, number: int, dpi: int) -> _Shot:
     """Render a page (1-based) in grayscale; boxes map back to the text layer's coordinates."""
     import pypdfium2.raw as pdfium_c
 
-    from nlpipe.ingest.pdf import _Frame, _page_box
+    from nlpipe.ingest.pdf.bindings import page_frame
 
     page = doc[number - 1]
     try:
         raw = page.raw
-        frame = _Frame(_page_box(raw), (pdfium_c.FPDFPage_GetRotation(raw) % 4) * 90)
+        frame = page_frame(raw)
         width, height = frame.size
         rect = pdfium_c.FS_RECTF()
         if pdfium_c.FPDF_GetPageBoundingBox(raw, rect):  # the region PDFium renders (crop box)
@@ -304,13 +304,13 @@ def ocr_pages(
     page, E166 when a worker process dies, E160 for a page the PDF does not have, and the PDF's own open errors
     (E150-E156) as :func:`~nlpipe.ingest.pdf.read_pdf` does.
     """
-    from nlpipe.ingest.pdf import _open
+    from nlpipe.ingest.pdf.bindings import open_document
 
     numbers = list(dict.fromkeys(int(n) for n in page_numbers))
     if not numbers:
         return []
     _check_ready(lang, source)
-    with _open(data, source, password) as doc:  # the coded errors for a file that does not open
+    with open_document(data, source, password) as doc:  # the coded errors for a file that does not open
         total = len(doc)
     bad = [n for n in numbers if not 1 <= n <= total]
     if bad:
@@ -320,7 +320,7 @@ def ocr_pages(
     if count <= 1:
         import pypdfium2 as pdfium
 
-        from nlpipe.ingest.pdf import PDFIUM_LOCK
+        from nlpipe.ingest.pdf.bindings import PDFIUM_LOCK
 
         with PDFIUM_LOCK:
             doc = pdfium.PdfDocument(data, password=password or None)

@@ -1,7 +1,7 @@
-/* nlpipe.ingest._pdfium_calls: PDFium's per-character calls, made in a C loop.
+/* nlpipe.ingest.pdf._pdfium_calls: PDFium's per-character calls, made in a C loop.
  *
- * The PDF reader (nlpipe/ingest/pdf.py) asks PDFium for every character's box, and for some characters' matrix,
- * font size or text object. Through ctypes each call costs about 0.6 us, mostly in Python; here about 20 ns.
+ * The PDF reader (nlpipe/ingest/pdf/bindings.py) asks PDFium for every character's box, and for some characters'
+ * matrix, font size or text object. Through ctypes each call costs about 0.6 us, mostly in Python; here about 20 ns.
  * Each function takes a PDFium function's address, two int64 arrays of one length (handles: FPDF_TEXTPAGE or
  * FPDF_PAGE; index: character or object index) and a writable output array, and calls the function once per
  * (handle, index) pair with the GIL released -- the caller holds PDFium's lock:
@@ -11,7 +11,7 @@
  *   doubles(fn, handles, index, out)       double fn(void *, int) into a float64 array
  *   pointers(fn, handles, index, out)      void *fn(void *, int) into a uint64 array (0 for NULL)
  *
- * Sizes are checked (ValueError); the addresses are trusted: this module is private to pdf.py.
+ * Sizes are checked (ValueError); the addresses are trusted: this module is private to bindings.py.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -80,7 +80,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_pdfium_calls", "PDFium's per-character calls in a C loop (see pdf.py).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_pdfium_calls", "PDFium's per-character calls in a C loop (see bindings.py).", -1, methods,
 };
 
 PyMODINIT_FUNC
