@@ -2,7 +2,9 @@
 
 ``nlpipe/ingest/pdf/_pdfium_calls.c`` runs PDFium's per-character calls in a C loop for the PDF reader. It is
 optional: where it cannot be compiled (no C compiler or Python headers), installing still succeeds and the reader
-makes the same calls through ctypes -- same results, slower.
+makes the same calls through ctypes -- same results, slower. ``nlpipe/tasks/_ngrams.c`` counts and scores the
+classifier's word and character n-grams at prediction in one loop per batch; without it the NumPy paths of
+``nlpipe/tasks/features.py`` give the same counts, slower.
 """
 
 from setuptools import Extension, setup
