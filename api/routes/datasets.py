@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Response, UploadFile
 
-from api.deps import ApiKeyDep, SettingsDep
+from api.deps import ApiKeyDep, SettingsDep, StoreDep
 from api.routes.jobs import job_location
 from nlpipe.config import Settings
 from nlpipe.errors import ConfigError, InputError, NlpipeError
@@ -23,19 +23,15 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 OCR_MODES = ("auto", "always", "never")
 
 
-def _store(request: Request) -> Any:
-    return request.app.state.store
-
-
 @router.get("")
-def list_all(request: Request) -> list[dict[str, Any]]:
-    with _store(request).session() as s:
+def list_all(store: StoreDep) -> list[dict[str, Any]]:
+    with store.session() as s:
         return list_datasets(s)
 
 
 @router.get("/{name}")
-def stats(name: str, request: Request) -> dict[str, Any]:
-    with _store(request).session() as s:
+def stats(name: str, store: StoreDep) -> dict[str, Any]:
+    with store.session() as s:
         return dataset_stats(s, name)
 
 
@@ -45,7 +41,7 @@ def stats(name: str, request: Request) -> dict[str, Any]:
 )
 async def upload(
     name: str,
-    request: Request,
+    store: StoreDep,
     response: Response,
     background: BackgroundTasks,
     settings: SettingsDep,
@@ -74,7 +70,6 @@ async def upload(
     if not wait:
         if ocr is not None and ocr not in OCR_MODES:  # checked now: the job would only fail with it later
             raise InputError("E196", f"unknown OCR mode '{ocr}'; use auto, always or never", field="ocr")
-        store = _store(request)
         archives = any(is_archive_upload(_head(settings, f), f.filename or "") for f in files)
         names = [f.filename or "" for f in files]
         params = {"dataset": name, "files": names, "ocr": ocr, "password_given": password is not None}
@@ -85,7 +80,7 @@ async def upload(
         response.headers["Location"] = job_location(job["id"])
         return {"job": job}
     uploads = [(f.filename or "", await f.read()) for f in files]
-    return ingest_uploads(_store(request), settings, name, uploads, password=password, ocr=ocr).to_dict()
+    return ingest_uploads(store, settings, name, uploads, password=password, ocr=ocr).to_dict()
 
 
 def _staging_error(settings: Settings, exc: OSError) -> ConfigError:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query
 
-from api.deps import ApiKeyDep, ModelsDep, SettingsDep
+from api.deps import ApiKeyDep, ModelsDep, SettingsDep, StoreDep
 from api.routes import ui
 from api.schemas import AnnotationsIn, ReviewIn
 from nlpipe.errors import AuthError, InputError
@@ -25,10 +25,6 @@ router.include_router(ui.router)
 AnnotatorQuery = Annotated[
     str | None, Query(description="Annotator name: their own annotations and progress, their queue.")
 ]
-
-
-def _store(request: Request) -> Any:
-    return request.app.state.store
 
 
 def current_annotator(
@@ -69,7 +65,7 @@ def whoami(annotator: AnnotatorDep, settings: SettingsDep, key: ApiKeyDep) -> di
 @router.get("/v1/datasets/{name}/queue")
 def queue(
     name: str,
-    request: Request,
+    store: StoreDep,
     settings: SettingsDep,
     models: ModelsDep,
     strategy: Annotated[
@@ -84,7 +80,7 @@ def queue(
     """The dataset's documents that still need a person (for ``annotator``: not yet labeled by them), in order."""
     predictor = models.get(model, version) if model else None
     return build_queue(
-        _store(request),
+        store,
         name,
         strategy=strategy,
         predictor=predictor,
@@ -95,16 +91,16 @@ def queue(
 
 
 @router.get("/v1/datasets/{name}/labels")
-def labels(name: str, request: Request) -> dict[str, list[str]]:
+def labels(name: str, store: StoreDep) -> dict[str, list[str]]:
     """The document labels and entity types the dataset's annotations use."""
-    with _store(request).session() as s:
+    with store.session() as s:
         return store_annotations.label_set(s, name)
 
 
 @router.get("/v1/datasets/{name}/progress")
-def progress(name: str, request: Request, annotator: AnnotatorQuery = None) -> dict[str, Any]:
+def progress(name: str, store: StoreDep, annotator: AnnotatorQuery = None) -> dict[str, Any]:
     """Documents to label, done by the annotator (by anyone without one), remaining."""
-    with _store(request).session() as s:
+    with store.session() as s:
         return store_annotations.progress(s, name, annotator)
 
 
@@ -112,7 +108,7 @@ def progress(name: str, request: Request, annotator: AnnotatorQuery = None) -> d
 def document(
     name: str,
     document_id: int,
-    request: Request,
+    store: StoreDep,
     models: ModelsDep,
     annotator: AnnotatorQuery = None,
     model: Annotated[str | None, Query(description="Also suggest this model's predictions as pre-annotations.")] = None,
@@ -120,7 +116,7 @@ def document(
 ) -> dict[str, Any]:
     """A document's text, the annotator's own annotations, and the rule/model/import pre-annotations to review."""
     suggestions: list[dict[str, Any]] = []
-    with _store(request).session() as s:
+    with store.session() as s:
         text = store_annotations.get_document(s, name, document_id)["text"]
     if model:
         predictor = models.get(model, version)
@@ -134,16 +130,16 @@ def document(
             {"kind": "span", "label": sp.label, "start": sp.start, "end": sp.end, "score": sp.score, "by": by}
             for sp in pred.spans
         ]
-    with _store(request).session() as s:
+    with store.session() as s:
         return store_annotations.get_document(s, name, document_id, annotator=annotator, suggestions=suggestions)
 
 
 @router.post("/v1/datasets/{name}/documents/{document_id}/annotations", status_code=201)
 def annotate(
-    name: str, document_id: int, body: AnnotationsIn, request: Request, annotator: AnnotatorDep
+    name: str, document_id: int, body: AnnotationsIn, store: StoreDep, annotator: AnnotatorDep
 ) -> dict[str, Any]:
     """Add labels and spans as the calling annotator; ones they already have are returned with created=false."""
-    with _store(request).session() as s:
+    with store.session() as s:
         rows = store_annotations.add_annotations(
             s, name, document_id, annotator, labels=body.labels, spans=[sp.model_dump() for sp in body.spans]
         )
@@ -151,21 +147,21 @@ def annotate(
 
 
 @router.delete("/v1/datasets/{name}/annotations/{annotation_id}")
-def unannotate(name: str, annotation_id: int, request: Request, annotator: AnnotatorDep) -> dict[str, Any]:
+def unannotate(name: str, annotation_id: int, store: StoreDep, annotator: AnnotatorDep) -> dict[str, Any]:
     """Delete one of the caller's own annotations (undo)."""
-    with _store(request).session() as s:
+    with store.session() as s:
         return {"deleted": store_annotations.delete_annotation(s, name, annotation_id, annotator)}
 
 
 @router.post("/v1/datasets/{name}/documents/{document_id}/reviews", status_code=201)
-def review(name: str, document_id: int, body: ReviewIn, request: Request, annotator: AnnotatorDep) -> dict[str, Any]:
+def review(name: str, document_id: int, body: ReviewIn, store: StoreDep, annotator: AnnotatorDep) -> dict[str, Any]:
     """Accept (store a human copy) or reject a rule/model/import pre-annotation as the calling annotator."""
-    with _store(request).session() as s:
+    with store.session() as s:
         return store_annotations.review(s, name, document_id, annotator, **body.model_dump())
 
 
 @router.delete("/v1/datasets/{name}/reviews/{review_id}")
-def unreview(name: str, review_id: int, request: Request, annotator: AnnotatorDep) -> dict[str, Any]:
+def unreview(name: str, review_id: int, store: StoreDep, annotator: AnnotatorDep) -> dict[str, Any]:
     """Undo one of the caller's reviews (an accept's human copy is deleted with it)."""
-    with _store(request).session() as s:
+    with store.session() as s:
         return {"deleted": store_annotations.delete_review(s, name, review_id, annotator)}
