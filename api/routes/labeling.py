@@ -8,6 +8,7 @@ key; the annotator is the name the key carries (``NLPIPE_API_KEYS="alice:key1"``
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -17,6 +18,7 @@ from api.routes import ui
 from api.schemas import AnnotationsIn, ReviewIn
 from nlpipe.errors import AuthError, InputError
 from nlpipe.label.queue import build_queue
+from nlpipe.label.suggest import document_for_review
 from nlpipe.store import annotations as store_annotations
 
 router = APIRouter(tags=["labeling"])
@@ -115,23 +117,8 @@ def document(
     version: Annotated[str | None, Query(description="Model version or alias.")] = None,
 ) -> dict[str, Any]:
     """A document's text, the annotator's own annotations, and the rule/model/import pre-annotations to review."""
-    suggestions: list[dict[str, Any]] = []
-    with store.session() as s:
-        text = store_annotations.get_document(s, name, document_id)["text"]
-    if model:
-        predictor = models.get(model, version)
-        [pred] = predictor.predict([text])
-        by = [f"{predictor.name}@{predictor.version}"]
-        scores = {ls.label: ls.score for ls in pred.labels}  # document labels (an entity model has none)
-        suggestions += [
-            {"kind": "label", "label": lab, "score": scores[lab], "by": by} for lab in pred.predicted if lab in scores
-        ]
-        suggestions += [
-            {"kind": "span", "label": sp.label, "start": sp.start, "end": sp.end, "score": sp.score, "by": by}
-            for sp in pred.spans
-        ]
-    with store.session() as s:
-        return store_annotations.get_document(s, name, document_id, annotator=annotator, suggestions=suggestions)
+    load = partial(models.get, model, version) if model else None
+    return document_for_review(store, name, document_id, annotator=annotator, model=load)
 
 
 @router.post("/v1/datasets/{name}/documents/{document_id}/annotations", status_code=201)
