@@ -1,4 +1,4 @@
-"""Dependencies the routes declare: settings, the model cache, and API-key auth for write endpoints."""
+"""Dependencies the routes declare: settings, the store, the model cache, and API-key auth for write endpoints."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from nlpipe import artifacts
 from nlpipe.config import Settings
 from nlpipe.errors import AuthError
 from nlpipe.predict import BasePredictor, predictor_for
+from nlpipe.store.db import Store
 
 
 class ModelCache:
@@ -48,11 +49,17 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_store(request: Request) -> Store:
+    """The app's store, opened when the app starts (``api.main.create_app``)."""
+    return request.app.state.store
+
+
 def get_models(request: Request) -> ModelCache:
     return request.app.state.models
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
 ModelsDep = Annotated[ModelCache, Depends(get_models)]
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Key from NLPIPE_API_KEYS.")

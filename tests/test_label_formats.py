@@ -565,3 +565,14 @@ def test_formats_csv_reader_pulls_rows_as_they_are_asked_for(tmp_path):
     with pytest.raises(InputError) as exc:
         list(it)
     assert exc.value.code == "E106" and exc.value.details["line"] == 5002
+
+
+def test_formats_default_split_fills_only_records_without_one(tmp_path):
+    lines = [{"text": "a", "label": "x", "split": "test"}, {"text": "b", "label": "y"}, {"text": "c", "label": "x"}]
+    path = _write(tmp_path / "s.jsonl", "\n".join(json.dumps(row) for row in lines) + "\n")
+    assert [r.split for r in _read(path)] == ["test", None, None]
+    assert [r.split for r in _read(path, split="dev")] == ["test", "validation", "validation"]
+    assert [r.split for r in _read(path, split="")] == ["test", None, None]
+    with pytest.raises(InputError) as exc:  # checked before the path: a missing file still says E105
+        read_records(tmp_path / "missing.jsonl", split="holdout")
+    assert exc.value.code == "E105" and exc.value.details["field"] == "--split"

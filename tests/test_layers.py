@@ -23,6 +23,7 @@ LAYERS = {
     "nlpipe.tasks.layout": 3,  # the layout task's glue: store, artifacts and a BasePredictor subclass
     "nlpipe.train": 2,
     "nlpipe.intake": 2,
+    "nlpipe.upload_jobs": 2,  # asynchronous uploads: stage files for a job that runs intake later
     "nlpipe.evaluate": 2,
     "nlpipe.artifacts": 2,
     "nlpipe.predict": 3,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
+from api.deps import StoreDep
 from nlpipe.store.jobs import get_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -23,6 +24,6 @@ def job_location(job_id: int) -> str:
 
 
 @router.get("/{job_id}", name="get_job")
-def show(job_id: int, request: Request) -> dict[str, Any]:
+def show(job_id: int, store: StoreDep) -> dict[str, Any]:
     """A job's status and progress counts; its result once it has succeeded, its error once it has failed."""
-    return {"job": get_job(request.app.state.store, job_id)}
+    return {"job": get_job(store, job_id)}

@@ -8,15 +8,17 @@ key; the annotator is the name the key carries (``NLPIPE_API_KEYS="alice:key1"``
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query
 
-from api.deps import ApiKeyDep, ModelsDep, SettingsDep
+from api.deps import ApiKeyDep, ModelsDep, SettingsDep, StoreDep
 from api.routes import ui
 from api.schemas import AnnotationsIn, ReviewIn
 from nlpipe.errors import AuthError, InputError
 from nlpipe.label.queue import build_queue
+from nlpipe.label.suggest import document_for_review
 from nlpipe.store import annotations as store_annotations
 
 router = APIRouter(tags=["labeling"])
@@ -25,10 +27,6 @@ router.include_router(ui.router)
 AnnotatorQuery = Annotated[
     str | None, Query(description="Annotator name: their own annotations and progress, their queue.")
 ]
-
-
-def _store(request: Request) -> Any:
-    return request.app.state.store
 
 
 def current_annotator(
@@ -69,7 +67,7 @@ def whoami(annotator: AnnotatorDep, settings: SettingsDep, key: ApiKeyDep) -> di
 @router.get("/v1/datasets/{name}/queue")
 def queue(
     name: str,
-    request: Request,
+    store: StoreDep,
     settings: SettingsDep,
     models: ModelsDep,
     strategy: Annotated[
@@ -84,7 +82,7 @@ def queue(
     """The dataset's documents that still need a person (for ``annotator``: not yet labeled by them), in order."""
     predictor = models.get(model, version) if model else None
     return build_queue(
-        _store(request),
+        store,
         name,
         strategy=strategy,
         predictor=predictor,
@@ -95,16 +93,16 @@ def queue(
 
 
 @router.get("/v1/datasets/{name}/labels")
-def labels(name: str, request: Request) -> dict[str, list[str]]:
+def labels(name: str, store: StoreDep) -> dict[str, list[str]]:
     """The document labels and entity types the dataset's annotations use."""
-    with _store(request).session() as s:
+    with store.session() as s:
         return store_annotations.label_set(s, name)
 
 
 @router.get("/v1/datasets/{name}/progress")
-def progress(name: str, request: Request, annotator: AnnotatorQuery = None) -> dict[str, Any]:
+def progress(name: str, store: StoreDep, annotator: AnnotatorQuery = None) -> dict[str, Any]:
     """Documents to label, done by the annotator (by anyone without one), remaining."""
-    with _store(request).session() as s:
+    with store.session() as s:
         return store_annotations.progress(s, name, annotator)
 
 
@@ -112,38 +110,23 @@ def progress(name: str, request: Request, annotator: AnnotatorQuery = None) -> d
 def document(
     name: str,
     document_id: int,
-    request: Request,
+    store: StoreDep,
     models: ModelsDep,
     annotator: AnnotatorQuery = None,
     model: Annotated[str | None, Query(description="Also suggest this model's predictions as pre-annotations.")] = None,
     version: Annotated[str | None, Query(description="Model version or alias.")] = None,
 ) -> dict[str, Any]:
     """A document's text, the annotator's own annotations, and the rule/model/import pre-annotations to review."""
-    suggestions: list[dict[str, Any]] = []
-    with _store(request).session() as s:
-        text = store_annotations.get_document(s, name, document_id)["text"]
-    if model:
-        predictor = models.get(model, version)
-        [pred] = predictor.predict([text])
-        by = [f"{predictor.name}@{predictor.version}"]
-        scores = {ls.label: ls.score for ls in pred.labels}  # document labels (an entity model has none)
-        suggestions += [
-            {"kind": "label", "label": lab, "score": scores[lab], "by": by} for lab in pred.predicted if lab in scores
-        ]
-        suggestions += [
-            {"kind": "span", "label": sp.label, "start": sp.start, "end": sp.end, "score": sp.score, "by": by}
-            for sp in pred.spans
-        ]
-    with _store(request).session() as s:
-        return store_annotations.get_document(s, name, document_id, annotator=annotator, suggestions=suggestions)
+    load = partial(models.get, model, version) if model else None
+    return document_for_review(store, name, document_id, annotator=annotator, model=load)
 
 
 @router.post("/v1/datasets/{name}/documents/{document_id}/annotations", status_code=201)
 def annotate(
-    name: str, document_id: int, body: AnnotationsIn, request: Request, annotator: AnnotatorDep
+    name: str, document_id: int, body: AnnotationsIn, store: StoreDep, annotator: AnnotatorDep
 ) -> dict[str, Any]:
     """Add labels and spans as the calling annotator; ones they already have are returned with created=false."""
-    with _store(request).session() as s:
+    with store.session() as s:
         rows = store_annotations.add_annotations(
             s, name, document_id, annotator, labels=body.labels, spans=[sp.model_dump() for sp in body.spans]
         )
@@ -151,21 +134,21 @@ def annotate(
 
 
 @router.delete("/v1/datasets/{name}/annotations/{annotation_id}")
-def unannotate(name: str, annotation_id: int, request: Request, annotator: AnnotatorDep) -> dict[str, Any]:
+def unannotate(name: str, annotation_id: int, store: StoreDep, annotator: AnnotatorDep) -> dict[str, Any]:
     """Delete one of the caller's own annotations (undo)."""
-    with _store(request).session() as s:
+    with store.session() as s:
         return {"deleted": store_annotations.delete_annotation(s, name, annotation_id, annotator)}
 
 
 @router.post("/v1/datasets/{name}/documents/{document_id}/reviews", status_code=201)
-def review(name: str, document_id: int, body: ReviewIn, request: Request, annotator: AnnotatorDep) -> dict[str, Any]:
+def review(name: str, document_id: int, body: ReviewIn, store: StoreDep, annotator: AnnotatorDep) -> dict[str, Any]:
     """Accept (store a human copy) or reject a rule/model/import pre-annotation as the calling annotator."""
-    with _store(request).session() as s:
+    with store.session() as s:
         return store_annotations.review(s, name, document_id, annotator, **body.model_dump())
 
 
 @router.delete("/v1/datasets/{name}/reviews/{review_id}")
-def unreview(name: str, review_id: int, request: Request, annotator: AnnotatorDep) -> dict[str, Any]:
+def unreview(name: str, review_id: int, store: StoreDep, annotator: AnnotatorDep) -> dict[str, Any]:
     """Undo one of the caller's reviews (an accept's human copy is deleted with it)."""
-    with _store(request).session() as s:
+    with store.session() as s:
         return {"deleted": store_annotations.delete_review(s, name, review_id, annotator)}

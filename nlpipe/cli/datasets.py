@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from nlpipe.cli.common import err, fmt, out, print_json, progress_bar, settings, store
-
-if TYPE_CHECKING:
-    from nlpipe.types import Record
 
 app = typer.Typer(help="Create datasets, import labeled text, inspect and export them.", no_args_is_help=True)
 
@@ -62,11 +58,10 @@ def import_(
     ] = None,
 ) -> None:
     """Import labeled text into a dataset. A bad row stores nothing and names the file and line."""
-    from nlpipe.label.formats import parse_split, read_records
+    from nlpipe.label.formats import read_records
     from nlpipe.store.datasets import import_records
 
     cfg = settings()
-    default_split = parse_split(split, file=None, line=None, field="--split")
     records = read_records(
         path,
         format,
@@ -77,9 +72,8 @@ def import_(
         max_bytes=cfg.max_document_bytes,
         conll_docs=conll_docs,
         documents=documents,
+        split=split,
     )
-    if default_split:
-        records = _with_split(records, default_split)
     with store() as st, progress_bar() as bar:
         # The records are streamed into the store, so their number is known only at the end: the bar counts
         # records read (and shows the total once the last one is in).
@@ -105,13 +99,6 @@ def import_(
     out.print(table)
     for w in summary.warnings:
         err.print(f"[yellow]warning:[/yellow] {w}")
-
-
-def _with_split(records: Iterator[Record], split: str) -> Iterator[Record]:
-    """The records, each without a split of its own put in ``split`` (``--split``)."""
-    for rec in records:
-        rec.split = rec.split or split
-        yield rec
 
 
 @app.command("list")

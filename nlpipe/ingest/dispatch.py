@@ -112,10 +112,6 @@ class IngestFailure:
     code: str
     message: str
 
-    @classmethod
-    def from_error(cls, source: str, error: NlpipeError) -> IngestFailure:
-        return cls(source=source, code=error.code, message=error.message)
-
 
 @dataclass
 class IngestSkipped(IngestFailure):

@@ -44,7 +44,6 @@ __all__ = [
     "ocr_pages",
     "ocr_image",
     "ocr_image_pages",
-    "image_frames",
     "levenshtein",
     "char_error_rate",
     "MAX_PIXELS",
@@ -372,11 +371,10 @@ def ocr_image(
 ) -> Page:
     """OCR one frame of an image file (PNG, JPEG, TIFF, ...): one :class:`~nlpipe.types.Page` with ``ocr=True``.
 
-    ``frame`` picks the frame of a multi-page TIFF/GIF (0-based; ``image_frames`` counts them, and
-    :func:`ocr_image_pages` reads them all); ``number`` is the page number given to the result. Boxes are in
-    points: pixels x 72 / the image's own dpi (``dpi`` when the file records none). E164 for data that is not a
-    readable image, E165 (LimitError) for an image over ``MAX_IMAGE_PIXELS`` pixels, plus the OCR errors of
-    :func:`ocr_pages`.
+    ``frame`` picks the frame of a multi-page TIFF/GIF (0-based; :func:`ocr_image_pages` reads them all);
+    ``number`` is the page number given to the result. Boxes are in points: pixels x 72 / the image's own dpi
+    (``dpi`` when the file records none). E164 for data that is not a readable image, E165 (LimitError) for an
+    image over ``MAX_IMAGE_PIXELS`` pixels, plus the OCR errors of :func:`ocr_pages`.
     """
     image = _open_image(image_bytes, source, frame)
     _check_ready(lang, source)
@@ -482,12 +480,6 @@ def _image_worker_frame(frame: int) -> tuple[Any, ...]:
         code, message = _describe(exc)
         err = _fail(code, message, w["source"], number)
         return ("error", type(err).__name__, err.code, err.message, err.details)
-
-
-def image_frames(image_bytes: bytes, *, source: str) -> int:
-    """How many frames (pages) an image file holds: 1 for most, more for multi-page TIFF or animated GIF."""
-    image = _open_image(image_bytes, source, 0)
-    return int(getattr(image, "n_frames", 1) or 1)
 
 
 def _open_image(image_bytes: bytes, source: str, frame: int, page: int | None = None) -> Any:

@@ -84,10 +84,10 @@ def test_api_jobs_async_upload_of_a_zip(client, app_settings):
 
 def test_api_jobs_progress_counts_while_running(client, monkeypatch):
     """While the job runs it is `running` and `done` counts the uploaded files already read."""
-    import api.routes.datasets as routes
+    import nlpipe.upload_jobs as upload_jobs
 
     monkeypatch.setattr(jobs_module, "PROGRESS_INTERVAL", 0.0)
-    real = routes.ingest_uploads
+    real = upload_jobs.ingest_uploads
     seen: list[tuple[str, int, int]] = []
 
     def spying(store, settings, dataset, uploads, **kwargs):
@@ -99,7 +99,7 @@ def test_api_jobs_progress_counts_while_running(client, monkeypatch):
 
         return real(store, settings, dataset, watched(), **kwargs)
 
-    monkeypatch.setattr(routes, "ingest_uploads", spying)
+    monkeypatch.setattr(upload_jobs, "ingest_uploads", spying)
     files = [("files", (f"{i}.txt", f"document number {i}".encode())) for i in range(3)]
     r = client.post("/v1/datasets/up/documents", params={"wait": "false"}, files=files, headers=KEY)
     assert r.status_code == 202
@@ -151,12 +151,12 @@ def test_api_jobs_plain_files_total_is_known_up_front(client, monkeypatch):
 
 
 def test_api_jobs_failed_job_has_the_error_shape(client, monkeypatch):
-    import api.routes.datasets as routes
+    import nlpipe.upload_jobs as upload_jobs
 
     def broken(*args, **kwargs):
         raise InputError("E196", "unknown OCR mode 'x'", field="ocr")
 
-    monkeypatch.setattr(routes, "ingest_uploads", broken)
+    monkeypatch.setattr(upload_jobs, "ingest_uploads", broken)
     r = client.post("/v1/datasets/up/documents?wait=false", files=_files(), headers=KEY)
     job = _poll(client, r.headers["location"])
     assert job["status"] == "failed" and job["result"] is None
@@ -165,7 +165,7 @@ def test_api_jobs_failed_job_has_the_error_shape(client, monkeypatch):
     def crash(*args, **kwargs):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(routes, "ingest_uploads", crash)
+    monkeypatch.setattr(upload_jobs, "ingest_uploads", crash)
     r = client.post("/v1/datasets/up/documents?wait=false", files=_files(), headers=KEY)
     job = _poll(client, r.headers["location"])
     assert job["status"] == "failed" and job["error"]["code"] == "E234"
@@ -197,18 +197,18 @@ def test_api_jobs_async_upload_checks_the_request_first(client, app_settings):
 
 
 def test_api_jobs_upload_that_cannot_be_stored_is_a_coded_500(client, app_settings, monkeypatch):
-    import api.routes.datasets as routes
+    import nlpipe.upload_jobs as upload_jobs
 
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as m:  # the job's folder cannot be created
-        m.setattr(routes, "create_staging", full)
+        m.setattr(upload_jobs, "create_staging", full)
         r = client.post("/v1/datasets/up/documents?wait=false", files=_files(), headers=KEY)
     error = assert_error(r, 500, "E620")
     assert "No space left on device" in error["message"] and "wait=true" in error["message"]
     with monkeypatch.context() as m:  # the disk fills up while the files are copied
-        m.setattr(routes.shutil, "copyfileobj", full)
+        m.setattr(upload_jobs.shutil, "copyfileobj", full)
         error = assert_error(client.post(ASYNC, files=_files(), headers=KEY), 500, "E620")
     # the jobs created for them are failed with the same error, and nothing is left on disk
     for job_id in (1, 2):
@@ -369,9 +369,9 @@ def test_api_jobs_restart_fails_orphaned_jobs_and_removes_their_files(app_settin
 
 def test_api_jobs_restart_of_one_worker_leaves_the_running_jobs_of_another(app_settings, monkeypatch):
     """Two workers share NLPIPE_HOME and the database: one starting while the other runs a job leaves it be."""
-    import api.routes.datasets as routes
+    import nlpipe.upload_jobs as upload_jobs
 
-    real = routes.ingest_uploads
+    real = upload_jobs.ingest_uploads
     started, release = threading.Event(), threading.Event()
 
     def slow(*args, **kwargs):
@@ -379,7 +379,7 @@ def test_api_jobs_restart_of_one_worker_leaves_the_running_jobs_of_another(app_s
         assert release.wait(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(routes, "ingest_uploads", slow)
+    monkeypatch.setattr(upload_jobs, "ingest_uploads", slow)
     answers = []
     with TestClient(create_app(app_settings)) as first:
         # TestClient returns once the background task is over: post from a thread

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from nlpipe.label.formats.automl import ML_USE, read_automl, write_automl
-from nlpipe.label.formats.common import DEFAULT_MAX_BYTES, atomic_text, csv_delimiter, first_line
+from nlpipe.label.formats.common import DEFAULT_MAX_BYTES, atomic_text, csv_delimiter, first_line, parse_split
 from nlpipe.label.formats.comprehend import read_comprehend, write_comprehend
 from nlpipe.label.formats.comprehend_entities import (
     is_annotation_header,
@@ -213,14 +213,17 @@ def read_records(
     max_bytes: int = DEFAULT_MAX_BYTES,
     conll_docs: bool = False,
     documents: Path | None = None,
+    split: str | None = None,
 ) -> Iterator[Record]:
     """Stream the records of a labeled-data file (or folder).
 
     The path, format and detection are checked at call time (E100, E101, E111, E114); row errors are
     raised while iterating. An input without any record raises E110 at the end. ``conll_docs`` (one record
     per ``-DOCSTART-`` block) applies to ``conll`` only, ``documents`` (the folder of the documents files)
-    to ``comprehend-entities`` only (E130 otherwise).
+    to ``comprehend-entities`` only (E130 otherwise). ``split`` (train, validation or test; dev and valid mean
+    validation; E105 otherwise, checked first) is the split of every record the file gives none.
     """
+    default_split = parse_split(split, file=None, line=None, field="--split")
     path = Path(path)
     if not path.exists():
         raise fail("E100", "file not found; check the path", file=path)
@@ -239,8 +242,10 @@ def read_records(
         raise fail("E130", f"--documents applies to --format comprehend-entities, not {fmt}", file=path,
                    field="--documents")  # fmt: skip
     if fmt in ANNOTATION_FORMATS:  # each annotation reader takes the options it uses and ignores the others
-        return _non_empty(path, _READERS[fmt](path, conll_docs=conll_docs, documents=documents, **options))
-    return _non_empty(path, _READERS[fmt](path, **options))
+        records = _non_empty(path, _READERS[fmt](path, conll_docs=conll_docs, documents=documents, **options))
+    else:
+        records = _non_empty(path, _READERS[fmt](path, **options))
+    return _with_split(records, default_split) if default_split else records
 
 
 def parse_bytes(
@@ -276,6 +281,13 @@ def _non_empty(path: Path, records: Iterator[Record]) -> Iterator[Record]:
         yield record
     if count == 0:
         raise fail("E110", "no records found (empty file or folder, only blank lines, or only a header)", file=path)
+
+
+def _with_split(records: Iterator[Record], split: str) -> Iterator[Record]:
+    """The records, each without a split of its own put in ``split``."""
+    for rec in records:
+        rec.split = rec.split or split
+        yield rec
 
 
 # ----------------------------------------------------------------------------------------------- writing
