@@ -1,6 +1,6 @@
 """Files, folders, archives and uploads -> stored documents of a dataset.
 
-Every input is read by :mod:`nlpipe.ingest.dispatch`; each document is stored with its pages and word boxes,
+Every input is read by :mod:`nlpipe.readers.dispatch`; each document is stored with its pages and word boxes,
 and the file it came from is kept content-addressed under ``NLPIPE_HOME/originals`` (an archive member points
 at its archive: its ``source`` says ``archive.zip!path/inside``). A file that cannot be read is listed in the
 summary with its code and message and everything else is stored: one bad member never aborts an archive.
@@ -16,7 +16,7 @@ from typing import Any
 
 from nlpipe.config import Settings
 from nlpipe.errors import InputError
-from nlpipe.ingest.dispatch import SNIFF_BYTES, IngestFailure, IngestSkipped, _is_archive, iter_ingest
+from nlpipe.readers.dispatch import SNIFF_BYTES, IngestFailure, IngestSkipped, _is_archive, iter_ingest
 from nlpipe.store.datasets import import_records
 from nlpipe.store.db import Store
 from nlpipe.store.documents import save_original, save_original_file

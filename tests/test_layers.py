@@ -13,7 +13,7 @@ LAYERS = {
     "nlpipe.types": 0,
     "nlpipe.errors": 0,
     "nlpipe.config": 0,
-    "nlpipe.ingest": 1,
+    "nlpipe.readers": 1,
     "nlpipe.store": 1,
     "nlpipe.store.jobs": 1,  # jobs with progress counts (uploads now, batch prediction later): store layer
     "nlpipe.label": 1,

@@ -3,7 +3,7 @@
 Every reader takes the file's bytes and ``source`` (the name used on the documents and in messages, such as
 ``report.docx`` or ``mail.zip!inbox/1.eml``) and returns one :class:`~nlpipe.types.Document` -- or, for
 CSV and JSON Lines, one document per row with ``source`` ``file.csv#line=N``. Size limits, type sniffing and
-archives are the dispatcher's job (:mod:`nlpipe.ingest.dispatch`); these functions only parse.
+archives are the dispatcher's job (:mod:`nlpipe.readers.dispatch`); these functions only parse.
 
 Text decoding always goes through :func:`nlpipe.label.textfile.read_text` (BOM, UTF-8, UTF-16, then a
 legacy code page such as cp1252); HTML and e-mail first try the charset they declare.
@@ -340,11 +340,11 @@ def read_docx(
     """A Word document's paragraphs and table rows (cells joined by tabs) in document order.
 
     The package is checked as a zip first (member count, declared sizes, compression ratio; see
-    :func:`nlpipe.ingest.archives.check_zip_package`) so a DOCX-shaped zip bomb is refused before python-docx
+    :func:`nlpipe.readers.archives.check_zip_package`) so a DOCX-shaped zip bomb is refused before python-docx
     inflates it. Header and footer text goes to ``meta["headers"]`` / ``meta["footers"]``, not the text.
     Raises E180 (not a readable DOCX), E177 (no text) or the zip limit errors E184-E186.
     """
-    from nlpipe.ingest.archives import check_zip_package
+    from nlpipe.readers.archives import check_zip_package
 
     check_zip_package(
         data, source=source, max_unpacked_bytes=max_unpacked_bytes, max_ratio=max_compression_ratio,

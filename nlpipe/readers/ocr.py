@@ -220,7 +220,7 @@ def _render(doc: Any, number: int, dpi: int) -> _Shot:
     """Render a page (1-based) in grayscale; boxes map back to the text layer's coordinates."""
     import pypdfium2.raw as pdfium_c
 
-    from nlpipe.ingest.pdf.bindings import page_frame
+    from nlpipe.readers.pdf.bindings import page_frame
 
     page = doc[number - 1]
     try:
@@ -302,9 +302,9 @@ def ocr_pages(
 
     Raises E161 without Tesseract, E162 for a language that is not installed, E163 when Tesseract fails on a
     page, E166 when a worker process dies, E160 for a page the PDF does not have, and the PDF's own open errors
-    (E150-E156) as :func:`~nlpipe.ingest.pdf.read_pdf` does.
+    (E150-E156) as :func:`~nlpipe.readers.pdf.read_pdf` does.
     """
-    from nlpipe.ingest.pdf.bindings import open_document
+    from nlpipe.readers.pdf.bindings import open_document
 
     numbers = list(dict.fromkeys(int(n) for n in page_numbers))
     if not numbers:
@@ -320,7 +320,7 @@ def ocr_pages(
     if count <= 1:
         import pypdfium2 as pdfium
 
-        from nlpipe.ingest.pdf.bindings import PDFIUM_LOCK
+        from nlpipe.readers.pdf.bindings import PDFIUM_LOCK
 
         with PDFIUM_LOCK:
             doc = pdfium.PdfDocument(data, password=password or None)
