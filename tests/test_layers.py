@@ -22,7 +22,7 @@ LAYERS = {
     "nlpipe.tasks.sentiment": 3,  # the sentiment task's glue: store, artifacts and BasePredictor subclasses
     "nlpipe.tasks.layout": 3,  # the layout task's glue: store, artifacts and a BasePredictor subclass
     "nlpipe.train": 2,
-    "nlpipe.intake": 2,
+    "nlpipe.ingest": 2,
     "nlpipe.evaluate": 2,
     "nlpipe.artifacts": 2,
     "nlpipe.predict": 3,

@@ -13,7 +13,7 @@ from api.deps import ApiKeyDep, SettingsDep
 from api.routes.jobs import job_location
 from nlpipe.config import Settings
 from nlpipe.errors import ConfigError, InputError, NlpipeError
-from nlpipe.intake import SNIFF_BYTES, ingest_uploads, is_archive_upload
+from nlpipe.ingest import SNIFF_BYTES, ingest_uploads, is_archive_upload
 from nlpipe.store.datasets import check_name, dataset_stats, list_datasets
 from nlpipe.store.jobs import JobProgress, create_job, finish_job, run_job
 from nlpipe.store.staging import StagingFolder, create_staging
