@@ -39,7 +39,6 @@ from typing import IO
 
 from nlpipe.config import Settings
 from nlpipe.errors import LimitError, NlpipeError
-from nlpipe.label.textfile import fail
 from nlpipe.readers import text as _text
 from nlpipe.readers.archives import (
     ARCHIVE_KINDS,
@@ -54,6 +53,7 @@ from nlpipe.readers.archives import (
     peek_decompressed,
     zip_entry_count,
 )
+from nlpipe.readers.textfile import fail
 from nlpipe.types import Document
 
 __all__ = [

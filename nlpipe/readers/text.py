@@ -5,7 +5,7 @@ Every reader takes the file's bytes and ``source`` (the name used on the documen
 CSV and JSON Lines, one document per row with ``source`` ``file.csv#line=N``. Size limits, type sniffing and
 archives are the dispatcher's job (:mod:`nlpipe.readers.dispatch`); these functions only parse.
 
-Text decoding always goes through :func:`nlpipe.label.textfile.read_text` (BOM, UTF-8, UTF-16, then a
+Text decoding always goes through :func:`nlpipe.readers.textfile.read_text` (BOM, UTF-8, UTF-16, then a
 legacy code page such as cp1252); HTML and e-mail first try the charset they declare.
 
 Errors (all :class:`~nlpipe.errors.InputError`, messages start with the source):
@@ -15,7 +15,7 @@ Errors (all :class:`~nlpipe.errors.InputError`, messages start with the source):
 - E180 a DOCX file python-docx cannot open (corrupt, or not really DOCX);
 - E181 an e-mail python's ``email`` package cannot parse;
 - plus the codes of the reused readers: E108 (binary data where text was expected) from
-  :mod:`nlpipe.label.textfile`, and E102-E109 (bad JSON, missing text column, bad label or split, malformed
+  :mod:`nlpipe.readers.textfile`, and E102-E109 (bad JSON, missing text column, bad label or split, malformed
   CSV row, text over the size limit) from :mod:`nlpipe.label.formats`.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 
 from nlpipe.errors import NlpipeError
 from nlpipe.label.formats import DEFAULT_MAX_BYTES, csv_delimiter, first_line, parse_bytes
-from nlpipe.label.textfile import fail, read_text
+from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Document
 
 __all__ = [
@@ -75,7 +75,7 @@ def _normalise_newlines(text: str) -> str:
 
 
 def read_plain(data: bytes, *, source: str, mime: str = MIME_TEXT) -> Document:
-    """A ``.txt`` / ``.md`` file: encoding detected by :func:`~nlpipe.label.textfile.read_text`.
+    """A ``.txt`` / ``.md`` file: encoding detected by :func:`~nlpipe.readers.textfile.read_text`.
 
     Line endings become ``\\n``. Raises E108 (binary data) or E177 (only whitespace).
     """

@@ -21,7 +21,7 @@ from nlpipe.label.formats.registry import (
     read_records,
     write_records,
 )
-from nlpipe.label.textfile import read_text
+from nlpipe.readers.textfile import read_text
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -20,7 +20,7 @@ from nlpipe.label.formats.common import (
     first_line,
     split_labels,
 )
-from nlpipe.label.textfile import fail, read_text
+from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Record
 
 __all__ = ["ML_USE", "read_automl", "write_automl"]

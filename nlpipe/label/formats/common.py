@@ -1,6 +1,6 @@
 """What the format modules share: text and label checks, split names, CSV rows, span overlap, atomic writes.
 
-Every error is built with :func:`nlpipe.label.textfile.fail`, so its message starts with the file and line.
+Every error is built with :func:`nlpipe.readers.textfile.fail`, so its message starts with the file and line.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from nlpipe.errors import LimitError
-from nlpipe.label.textfile import fail
+from nlpipe.readers.textfile import fail
 from nlpipe.types import Span
 
 __all__ = [

@@ -19,7 +19,7 @@ from nlpipe.label.formats.common import (
     join_labels,
     split_labels,
 )
-from nlpipe.label.textfile import fail, read_text
+from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Record
 
 __all__ = ["read_comprehend", "write_comprehend"]

@@ -24,7 +24,7 @@ from nlpipe.label.formats.common import (
     parse_split,
     split_labels,
 )
-from nlpipe.label.textfile import fail, iter_lines
+from nlpipe.readers.textfile import fail, iter_lines
 from nlpipe.types import Record
 
 __all__ = ["LABEL_COLUMNS", "TEXT_COLUMNS", "csv_records", "read_csv", "write_csv"]

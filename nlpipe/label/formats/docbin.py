@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpipe.label.formats.common import check_text, longest_first, parse_split, temp_name
-from nlpipe.label.textfile import fail
+from nlpipe.readers.textfile import fail
 from nlpipe.types import Record, Span
 
 __all__ = ["read_docbin", "write_docbin"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import IO
 
 from nlpipe.label.formats.common import cannot_write, check_text, dedupe
-from nlpipe.label.textfile import fail, iter_lines
+from nlpipe.readers.textfile import fail, iter_lines
 from nlpipe.types import Record
 
 __all__ = ["LABEL_PREFIX", "read_fasttext", "write_fasttext"]

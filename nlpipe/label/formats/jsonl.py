@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from nlpipe.label.formats.common import check_text, dedupe, parse_split
-from nlpipe.label.textfile import fail, iter_lines
+from nlpipe.readers.textfile import fail, iter_lines
 from nlpipe.types import Record, Span
 
 __all__ = ["jsonl_records", "looks_like_json_object", "read_jsonl", "write_jsonl"]

@@ -38,7 +38,7 @@ from nlpipe.label.formats.fasttext import LABEL_PREFIX, read_fasttext, write_fas
 from nlpipe.label.formats.folder import read_folder, write_folder
 from nlpipe.label.formats.jsonl import jsonl_records, looks_like_json_object, read_jsonl, write_jsonl
 from nlpipe.label.formats.labelstudio import looks_like_labelstudio, read_labelstudio, write_labelstudio
-from nlpipe.label.textfile import fail, read_head, read_text
+from nlpipe.readers.textfile import fail, read_head, read_text
 from nlpipe.types import Record
 
 __all__ = [
