@@ -16,7 +16,7 @@ Errors (all :class:`~nlpipe.errors.InputError`, messages start with the source):
 - E181 an e-mail python's ``email`` package cannot parse;
 - plus the codes of the reused readers: E108 (binary data where text was expected) from
   :mod:`nlpipe.readers.textfile`, and E102-E109 (bad JSON, missing text column, bad label or split, malformed
-  CSV row, text over the size limit) from :mod:`nlpipe.label.formats`.
+  CSV row, text over the size limit) from :mod:`nlpipe.readers.rows`, the row parser the label formats use too.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from nlpipe.errors import NlpipeError
-from nlpipe.label.formats import DEFAULT_MAX_BYTES, csv_delimiter, first_line, parse_bytes
+from nlpipe.readers.fields import DEFAULT_MAX_BYTES, csv_delimiter, first_line
+from nlpipe.readers.rows import parse_bytes
 from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Document
 
@@ -497,7 +498,7 @@ def read_csv(
 ) -> list[Document]:
     """One document per row of a CSV / TSV file with a header naming a text column.
 
-    The same rules as the ``csv`` import format (:func:`nlpipe.label.formats.parse_bytes`): text column
+    The same rules as the ``csv`` import format (:func:`nlpipe.readers.rows.parse_bytes`): text column
     ``text`` (or content, body, document, review, comment) unless ``text_col`` names it; optional
     ``label``/``labels``, ``split`` and ``id`` columns go to ``meta["labels"]``, ``meta["split"]`` and
     ``meta["id"]``. ``source`` of each document is ``<source>#line=N``. Raises on the first bad row, like the

@@ -29,7 +29,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nlpipe.label.formats.common import check_text, csv_rows, temp_name
+from nlpipe.label.formats.common import temp_name
+from nlpipe.readers.fields import check_text, csv_rows
 from nlpipe.readers.textfile import fail, iter_lines, read_text
 from nlpipe.types import Record, Span
 
