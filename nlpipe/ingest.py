@@ -16,7 +16,7 @@ from typing import Any
 
 from nlpipe.config import Settings
 from nlpipe.errors import InputError
-from nlpipe.readers.dispatch import SNIFF_BYTES, IngestFailure, IngestSkipped, _is_archive, iter_ingest
+from nlpipe.readers.dispatch import SNIFF_BYTES, IngestFailure, IngestSkipped, is_archive, iter_ingest
 from nlpipe.store.datasets import import_records
 from nlpipe.store.db import Store
 from nlpipe.store.documents import save_original, save_original_file
@@ -31,7 +31,7 @@ def is_archive_upload(data_head: bytes, name: str) -> bool:
     """Whether an upload is read as an archive (zip, tar, compressed file), judged as :func:`iter_ingest` judges
     it: from its first :data:`SNIFF_BYTES` bytes (``data_head``; more are ignored) and its file ``name``. A
     ``.docx`` counts as an archive here, as it does for ``iter_ingest``'s progress total."""
-    return _is_archive(data_head[:SNIFF_BYTES], name)
+    return is_archive(data_head[:SNIFF_BYTES], name)
 
 
 @dataclass

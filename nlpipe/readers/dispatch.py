@@ -66,6 +66,7 @@ __all__ = [
     "Progress",
     "ingest_bytes",
     "ingest_path",
+    "is_archive",
     "iter_ingest",
     "sniff_kind",
 ]
@@ -494,7 +495,9 @@ def _from_path(path: Path, source: str, run: _Run) -> Iterator[Document | Ingest
 # ---------------------------------------------------------------------------------------------- public
 
 
-def _is_archive(head: bytes, name: str) -> bool:
+def is_archive(head: bytes, name: str) -> bool:
+    """Whether a file whose first bytes are ``head`` and whose name is ``name`` is read as an archive (zip, tar,
+    compressed file; a ``.docx`` counts too). A file whose type cannot be told is not one."""
     try:
         return _sniff(head, name, None) in ARCHIVE_KINDS
     except NlpipeError:
@@ -546,7 +549,7 @@ def iter_ingest(
         if not name:
             raise TypeError("iter_ingest() needs name= with bytes: the file name decides the type and the source")
         data = bytes(source)
-        run.total = None if _is_archive(data[:SNIFF_BYTES], name) else 1
+        run.total = None if is_archive(data[:SNIFF_BYTES], name) else 1
         return _from_bytes(data, name, name, run)
     path = Path(source)
     src = path.as_posix()
@@ -561,7 +564,7 @@ def iter_ingest(
         if progress is not None:
             run.total = sum(1 for item in iter_folder(path, source=src) if isinstance(item, FolderFile))
     elif stat.S_ISREG(st.st_mode):
-        run.total = None if progress is not None and _is_archive(_head(path), path.name) else 1
+        run.total = None if progress is not None and is_archive(_head(path), path.name) else 1
     else:
         raise fail("E195", "not a regular file or folder (a device, FIFO or socket); name a file or folder",
                    file=src)  # fmt: skip
