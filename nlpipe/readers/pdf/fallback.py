@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from nlpipe.errors import NlpipeError
-from nlpipe.readers.pdf.errors import check_page_count, fail
+from nlpipe.readers.errors import fail
+from nlpipe.readers.pdf.errors import check_page_count
 from nlpipe.readers.pdf.fastpath import PageResult
 from nlpipe.types import Word
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
+from nlpipe.readers.errors import fail
 from nlpipe.readers.pdf.bindings import open_document
-from nlpipe.readers.pdf.errors import fail
 from nlpipe.readers.pdf.fallback import quiet_pdfminer
 
 __all__ = ["pdf_tables"]
