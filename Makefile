@@ -11,7 +11,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # The PDF reader's C loop (setup.py) needs a C compiler and Python's headers; without them it falls back to ctypes.
-$(VENV)/.installed: pyproject.toml setup.py nlpipe/ingest/pdf/_pdfium_calls.c nlpipe/tasks/_ngrams.c | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py nlpipe/readers/pdf/_pdfium_calls.c nlpipe/tasks/_ngrams.c | $(BIN)/python
 	@if ! command -v cc >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing gcc (apt-get) for nlpipe's C extension"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc >/dev/null; fi

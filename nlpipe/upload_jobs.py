@@ -4,7 +4,7 @@
 an ``ingest`` job (``pending``), and copies the uploaded files to the job's staging folder
 ``NLPIPE_HOME/uploads/job-<id>``, locked while this process holds it (see :mod:`nlpipe.store.staging`). It
 returns an :class:`UploadJob`; its :meth:`~UploadJob.run` -- meant for a background task or thread -- reads the
-staged files with :func:`~nlpipe.intake.ingest_uploads`, records the summary as the job's result (or the error
+staged files with :func:`~nlpipe.ingest.ingest_uploads`, records the summary as the job's result (or the error
 as its failure: :func:`~nlpipe.store.jobs.run_job`), and removes the folder.
 
 The job's ``total`` is the number of files when none is an archive, else None until the job ends, when it
@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from nlpipe.config import Settings
 from nlpipe.errors import ConfigError, InputError, NlpipeError
-from nlpipe.intake import SNIFF_BYTES, ingest_uploads, is_archive_upload
+from nlpipe.ingest import SNIFF_BYTES, ingest_uploads, is_archive_upload
 from nlpipe.store.datasets import check_name
 from nlpipe.store.db import Store
 from nlpipe.store.jobs import JobProgress, create_job, finish_job, run_job
@@ -118,7 +118,7 @@ def _staging_error(settings: Settings, exc: OSError) -> ConfigError:
 
 
 def _head(settings: Settings, f: IO[bytes]) -> bytes:
-    """The first bytes of an upload, for :func:`~nlpipe.intake.is_archive_upload`."""
+    """The first bytes of an upload, for :func:`~nlpipe.ingest.is_archive_upload`."""
     try:
         f.seek(0)
         head = f.read(SNIFF_BYTES)

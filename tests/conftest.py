@@ -208,7 +208,7 @@ def trained_sentiment(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def trained_layout(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A layout model 'invoices' trained once for the session on data/invoices/ (24 generated invoice PDFs of
     six layouts read by `ingest`, then their field spans imported from annotations.jsonl; dataset 'invoices')."""
-    from nlpipe.intake import ingest_paths
+    from nlpipe.ingest import ingest_paths
     from nlpipe.label.formats import read_records
     from nlpipe.store.datasets import import_records
     from nlpipe.train import train

@@ -470,7 +470,7 @@ def annotate(invoice: Invoice, name: str) -> dict:
     a field whose words do not read back as the drawn text raises ``AssertionError``.
     """
     from nlpipe.config import Settings
-    from nlpipe.intake import documents_for_prediction
+    from nlpipe.ingest import documents_for_prediction
     from nlpipe.tasks.layout_features import spans_from_boxes
 
     [doc], _ = documents_for_prediction(invoice.pdf, Settings(), name=name)

@@ -18,7 +18,7 @@ How the scanner finds codes (``ast``, no imports of the scanned modules):
 
 What it cannot see: codes built at run time (``api/errors.py`` makes ``E6xx`` from an HTTP status it has no
 entry for), the class of a code that travels as data (tuples, dicts, a ``Check`` of level ``error`` raised later,
-an ingest failure re-raised by ``intake.documents_for_prediction`` as ``InputError``), and a class chosen at run
+an ingest failure re-raised by ``ingest.documents_for_prediction`` as ``InputError``), and a class chosen at run
 time (``kind=None`` defaults resolved in the body).
 """
 

@@ -1,4 +1,4 @@
-"""Archives, folders and hostile input in nlpipe.ingest: nesting, zip bombs, unsafe members, damage, caps."""
+"""Archives, folders and hostile input in nlpipe.readers: nesting, zip bombs, unsafe members, damage, caps."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from nlpipe.errors import LimitError, NlpipeError
-from nlpipe.ingest.archives import ArchiveBudget, ArchiveLimits, _read_capped, zip_entry_count
-from nlpipe.ingest.dispatch import IngestSkipped, ingest_bytes, ingest_path, iter_ingest
+from nlpipe.readers.archives import ArchiveBudget, ArchiveLimits, _read_capped, zip_entry_count
+from nlpipe.readers.dispatch import IngestSkipped, ingest_bytes, ingest_path, iter_ingest
 from tests.conftest import make_settings
 
 MB = 1024 * 1024

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from nlpipe.errors import InputError, LimitError
-from nlpipe.ingest.ocr import normalise_space, text_similarity
-from nlpipe.ingest.pdf import PAGE_SEPARATOR, pdf_page_texts, pdf_tables, read_pdf
+from nlpipe.readers.ocr import normalise_space, text_similarity
+from nlpipe.readers.pdf import PAGE_SEPARATOR, pdf_page_texts, pdf_tables, read_pdf
 from nlpipe.types import Document
 from tests.conftest import REQUIRE_SERVICES
 from tests.pdfgen import Placed, text_pdf
@@ -487,7 +487,7 @@ def test_concurrent_reads_are_safe() -> None:
 
 
 def test_page_pdfium_cannot_load_is_read_with_pdfplumber(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nlpipe.ingest.pdf.fastpath as pdf_module  # loads the pages
+    import nlpipe.readers.pdf.fastpath as pdf_module  # loads the pages
 
     data = text_pdf([[Placed("first page", 72, 100)], [Placed("second page", 72, 100)]])
     real = pdf_module.pdfium_c.FPDF_LoadPage
@@ -502,7 +502,7 @@ def test_page_pdfium_cannot_load_is_read_with_pdfplumber(monkeypatch: pytest.Mon
 def test_file_pdfium_cannot_open_is_read_with_pdfplumber(monkeypatch: pytest.MonkeyPatch) -> None:
     import pypdfium2
 
-    import nlpipe.ingest.pdf.bindings as pdf_module  # opens the document
+    import nlpipe.readers.pdf.bindings as pdf_module  # opens the document
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise pypdfium2.PdfiumError("Failed to load document (PDFium: Data format error).", err_code=3)
@@ -519,7 +519,7 @@ def test_file_pdfium_cannot_open_is_read_with_pdfplumber(monkeypatch: pytest.Mon
 
 def test_batches_give_the_same_text(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages are laid out in batches; the batch size must not change anything."""
-    import nlpipe.ingest.pdf.fastpath as pdf_module
+    import nlpipe.readers.pdf.fastpath as pdf_module
 
     pages = [
         [Placed(f"page {i} line {j}", 72 + 5 * j, 80 + 30 * j, size=10 + i % 3) for j in range(4)] for i in range(7)
@@ -545,10 +545,10 @@ NATIVE_FILES = [
 
 
 def _native_module():  # type: ignore[no-untyped-def]
-    import nlpipe.ingest.pdf.bindings as pdf_module
+    import nlpipe.readers.pdf.bindings as pdf_module
 
     if pdf_module._native is None:
-        message = "nlpipe.ingest.pdf._pdfium_calls is not built (no C compiler at install?): `make install` builds it"
+        message = "nlpipe.readers.pdf._pdfium_calls is not built (no C compiler at install?): `make install` builds it"
         if REQUIRE_SERVICES:
             pytest.fail(message)
         pytest.skip(message)
@@ -602,8 +602,8 @@ def test_c_loop_refuses_arrays_that_do_not_match() -> None:
     ],
 )
 def test_auto_ocr_rule(chars: int, garbage: int, cover: float | None, ocr: bool) -> None:
-    from nlpipe.ingest.pdf.fastpath import PageResult
-    from nlpipe.ingest.pdf.reader import needs_ocr
+    from nlpipe.readers.pdf.fastpath import PageResult
+    from nlpipe.readers.pdf.reader import needs_ocr
 
     page = PageResult(1, "", [], 612.0, 792.0, chars, garbage, False, cover, True)
     assert needs_ocr(page) is ocr

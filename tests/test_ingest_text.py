@@ -1,4 +1,4 @@
-"""Readers of nlpipe.ingest.text and the single-file paths of nlpipe.ingest.dispatch."""
+"""Readers of nlpipe.readers.text and the single-file paths of nlpipe.readers.dispatch."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from nlpipe.errors import InputError, LimitError, NlpipeError
-from nlpipe.ingest import text as T
-from nlpipe.ingest.dispatch import (
+from nlpipe.readers import text as T
+from nlpipe.readers.dispatch import (
     SUPPORTED_TYPES,
     IngestSkipped,
     ingest_bytes,
@@ -504,7 +504,7 @@ def test_ingest_image_goes_to_ocr(cfg, monkeypatch):
         calls.append((source, lang, dpi))
         return Page(number=1, text="scanned words", ocr=True)
 
-    from nlpipe.ingest import ocr
+    from nlpipe.readers import ocr
 
     monkeypatch.setattr(ocr, "ocr_image", ocr_image)  # the real module, whatever imported it first
     doc = _only_doc(ingest_bytes(b"\x89PNG\r\n\x1a\n rest", "scan.png", cfg))
@@ -527,16 +527,16 @@ def test_ingest_pdf_dispatch_passes_settings(tmp_path, monkeypatch):
         seen.update(kw)
         return T.Document(text="pdf text", source=kw["source"], mime="application/pdf")
 
-    fake = types.ModuleType("nlpipe.ingest.pdf")
+    fake = types.ModuleType("nlpipe.readers.pdf")
     fake.read_pdf = read_pdf  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "nlpipe.ingest.pdf", fake)
+    monkeypatch.setitem(sys.modules, "nlpipe.readers.pdf", fake)
     doc = _only_doc(ingest_bytes(b"%PDF-1.4 ...", "a.pdf", cfg, password="pw"))
     assert doc.text == "pdf text"
     assert seen == {"source": "a.pdf", "password": "pw", "ocr": "always", "ocr_lang": "deu", "ocr_dpi": 200,
                     "ocr_workers": 1, "max_pages": 7, "words": True}  # fmt: skip
 
 
-@pytest.mark.skipif(importlib.util.find_spec("nlpipe.ingest.pdf") is None, reason="nlpipe.ingest.pdf not there yet")
+@pytest.mark.skipif(importlib.util.find_spec("nlpipe.readers.pdf") is None, reason="nlpipe.readers.pdf not there yet")
 def test_ingest_pdf_real_reader(cfg):
     data = _pdf(b"Hello PDF world")
     doc = _only_doc(ingest_bytes(data, "hello.pdf", cfg, ocr="never"))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from nlpipe.cli.main import app
-from nlpipe.intake import ingest_paths, ingest_uploads
+from nlpipe.ingest import ingest_paths, ingest_uploads
 from nlpipe.store.datasets import load_dataset
 from nlpipe.store.documents import get_document, original_path
 from nlpipe.store.schema import PageRow

@@ -532,7 +532,7 @@ def test_formats_e117_malformed_spans(tmp_path, spans):
 def test_formats_csv_streams_with_the_rows_of_the_whole_text_reader(tmp_path, monkeypatch, eol):
     """A CSV file is read line by line (never decoded whole), with the same rows, line numbers and errors as the
     whole-text reader: quoted fields over several lines, every line ending, a non-ASCII text, blank lines."""
-    import nlpipe.label.formats.registry as F
+    import nlpipe.readers.rows as F
 
     body = eol.join(
         [

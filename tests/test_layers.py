@@ -13,7 +13,7 @@ LAYERS = {
     "nlpipe.types": 0,
     "nlpipe.errors": 0,
     "nlpipe.config": 0,
-    "nlpipe.ingest": 1,
+    "nlpipe.readers": 1,
     "nlpipe.store": 1,
     "nlpipe.store.jobs": 1,  # jobs with progress counts (uploads now, batch prediction later): store layer
     "nlpipe.label": 1,
@@ -22,8 +22,8 @@ LAYERS = {
     "nlpipe.tasks.sentiment": 3,  # the sentiment task's glue: store, artifacts and BasePredictor subclasses
     "nlpipe.tasks.layout": 3,  # the layout task's glue: store, artifacts and a BasePredictor subclass
     "nlpipe.train": 2,
-    "nlpipe.intake": 2,
-    "nlpipe.upload_jobs": 2,  # asynchronous uploads: stage files for a job that runs intake later
+    "nlpipe.ingest": 2,
+    "nlpipe.upload_jobs": 2,  # asynchronous uploads: stage files for a job that runs the ingest later
     "nlpipe.evaluate": 2,
     "nlpipe.artifacts": 2,
     "nlpipe.predict": 3,

@@ -459,7 +459,7 @@ def test_entities_train_task_refuses_unknown_options_and_empty_data(store, setti
 
 
 def test_entities_pdf_spans_get_page_and_box(trained_entities):
-    from nlpipe.intake import documents_for_prediction
+    from nlpipe.ingest import documents_for_prediction
     from tests.pdfgen import Placed, text_pdf
 
     pdf = text_pdf(

@@ -13,7 +13,7 @@ from nlpipe.cli.main import app
 from nlpipe.errors import InputError, TrainingError
 from nlpipe.evaluate.fields import field_metrics
 from nlpipe.evaluate.run import evaluate_model
-from nlpipe.intake import documents_for_prediction, ingest_paths
+from nlpipe.ingest import documents_for_prediction, ingest_paths
 from nlpipe.label.formats import read_records
 from nlpipe.predict import load_predictor
 from nlpipe.store.datasets import import_records

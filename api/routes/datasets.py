@@ -9,7 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Response, Upl
 from api.deps import ApiKeyDep, SettingsDep, StoreDep
 from api.routes.jobs import job_location
 from nlpipe.errors import InputError
-from nlpipe.intake import ingest_uploads
+from nlpipe.ingest import ingest_uploads
 from nlpipe.store.datasets import check_name, dataset_stats, list_datasets
 from nlpipe.upload_jobs import stage_upload_job
 

@@ -10,7 +10,7 @@ from api.deps import ApiKeyDep, ModelsDep, SettingsDep
 from api.schemas import AliasesOut, ModelDetail, ModelSummary, PredictRequest, PredictResponse, PromoteRequest
 from nlpipe import artifacts
 from nlpipe.errors import LimitError
-from nlpipe.intake import documents_for_prediction
+from nlpipe.ingest import documents_for_prediction
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 

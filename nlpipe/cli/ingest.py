@@ -26,7 +26,7 @@ def ingest(
 
     A file that cannot be read is listed with its error code; everything else is stored.
     """
-    from nlpipe.intake import ingest_paths
+    from nlpipe.ingest import ingest_paths
 
     cfg = settings()
     updates: dict[str, Any] = {k: v for k, v in (("ocr_lang", ocr_lang), ("ocr_dpi", ocr_dpi)) if v is not None}

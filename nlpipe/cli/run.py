@@ -171,7 +171,7 @@ def predict(
     password: Annotated[str | None, typer.Option(help="With --file: password of an encrypted PDF.")] = None,
 ) -> None:
     """Predict labels or sentiment; prints one JSON object per text (per document for --file, with its source)."""
-    from nlpipe.intake import documents_for_prediction
+    from nlpipe.ingest import documents_for_prediction
     from nlpipe.predict import load_predictor
 
     if lexicon:

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpipe.errors import ConfigError, NlpipeError
-from nlpipe.label.textfile import fail, read_text
+from nlpipe.readers.textfile import fail, read_text
 
 __all__ = ["MATCH_MODES", "LabelRule", "EntityRule", "RuleSet", "load_rules", "parse_rules"]
 

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from nlpipe.intake import documents_for_prediction
+from nlpipe.ingest import documents_for_prediction
 from nlpipe.predict import load_predictor
 from tests.api.test_api import assert_error
 from tests.conftest import make_zip

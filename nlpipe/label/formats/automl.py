@@ -10,17 +10,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from nlpipe.label.formats.common import (
-    cannot_write,
-    check_text,
-    csv_delimiter,
-    csv_rows,
-    csv_writer,
-    dedupe,
-    first_line,
-    split_labels,
-)
-from nlpipe.label.textfile import fail, read_text
+from nlpipe.label.formats.common import cannot_write, csv_writer
+from nlpipe.readers.fields import check_text, csv_delimiter, csv_rows, dedupe, first_line, split_labels
+from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Record
 
 __all__ = ["ML_USE", "read_automl", "write_automl"]

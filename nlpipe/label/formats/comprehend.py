@@ -9,17 +9,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from nlpipe.label.formats.common import (
-    cannot_write,
-    check_text,
-    csv_delimiter,
-    csv_rows,
-    csv_writer,
-    first_line,
-    join_labels,
-    split_labels,
-)
-from nlpipe.label.textfile import fail, read_text
+from nlpipe.label.formats.common import cannot_write, csv_writer, join_labels
+from nlpipe.readers.fields import check_text, csv_delimiter, csv_rows, first_line, split_labels
+from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Record
 
 __all__ = ["read_comprehend", "write_comprehend"]

@@ -29,8 +29,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nlpipe.label.formats.common import check_text, csv_rows, temp_name
-from nlpipe.label.textfile import fail, iter_lines, read_text
+from nlpipe.label.formats.common import temp_name
+from nlpipe.readers.fields import check_text, csv_rows
+from nlpipe.readers.textfile import fail, iter_lines, read_text
 from nlpipe.types import Record, Span
 
 __all__ = ["is_annotation_header", "read_comprehend_entities", "write_comprehend_entities"]

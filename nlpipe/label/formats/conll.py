@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO
 
 from nlpipe.label.formats.common import longest_first
-from nlpipe.label.textfile import fail, iter_lines
+from nlpipe.readers.textfile import fail, iter_lines
 from nlpipe.types import Record, Span
 
 __all__ = ["read_conll", "write_conll", "looks_like_conll", "SCHEMES", "SUFFIXES"]

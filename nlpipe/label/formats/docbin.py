@@ -19,8 +19,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from nlpipe.label.formats.common import check_text, longest_first, parse_split, temp_name
-from nlpipe.label.textfile import fail
+from nlpipe.label.formats.common import longest_first, temp_name
+from nlpipe.readers.fields import check_text, parse_split
+from nlpipe.readers.textfile import fail
 from nlpipe.types import Record, Span
 
 __all__ = ["read_docbin", "write_docbin"]

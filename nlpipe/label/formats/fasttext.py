@@ -7,8 +7,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-from nlpipe.label.formats.common import cannot_write, check_text, dedupe
-from nlpipe.label.textfile import fail, iter_lines
+from nlpipe.label.formats.common import cannot_write
+from nlpipe.readers.fields import check_text, dedupe
+from nlpipe.readers.textfile import fail, iter_lines
 from nlpipe.types import Record
 
 __all__ = ["LABEL_PREFIX", "read_fasttext", "write_fasttext"]

@@ -13,8 +13,9 @@ import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from nlpipe.label.formats.common import cannot_write, check_text, temp_name, too_large
-from nlpipe.label.textfile import fail, read_text
+from nlpipe.label.formats.common import cannot_write, temp_name
+from nlpipe.readers.fields import check_text, too_large
+from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Record
 
 __all__ = ["read_folder", "write_folder"]

@@ -34,8 +34,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from nlpipe.label.formats.common import check_text, parse_split
-from nlpipe.label.textfile import fail, read_text
+from nlpipe.readers.fields import check_text, parse_split
+from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Record, Span
 
 __all__ = ["looks_like_labelstudio", "read_labelstudio", "write_labelstudio"]

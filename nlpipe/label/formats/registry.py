@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from nlpipe.label.formats.automl import ML_USE, read_automl, write_automl
-from nlpipe.label.formats.common import DEFAULT_MAX_BYTES, atomic_text, csv_delimiter, first_line, parse_split
+from nlpipe.label.formats.common import atomic_text
 from nlpipe.label.formats.comprehend import read_comprehend, write_comprehend
 from nlpipe.label.formats.comprehend_entities import (
     is_annotation_header,
@@ -32,13 +32,15 @@ from nlpipe.label.formats.comprehend_entities import (
     write_comprehend_entities,
 )
 from nlpipe.label.formats.conll import SCHEMES, SUFFIXES, looks_like_conll, read_conll, write_conll
-from nlpipe.label.formats.csvfile import TEXT_COLUMNS, csv_records, read_csv, write_csv
+from nlpipe.label.formats.csvfile import read_csv, write_csv
 from nlpipe.label.formats.docbin import read_docbin, write_docbin
 from nlpipe.label.formats.fasttext import LABEL_PREFIX, read_fasttext, write_fasttext
 from nlpipe.label.formats.folder import read_folder, write_folder
-from nlpipe.label.formats.jsonl import jsonl_records, looks_like_json_object, read_jsonl, write_jsonl
+from nlpipe.label.formats.jsonl import looks_like_json_object, read_jsonl, write_jsonl
 from nlpipe.label.formats.labelstudio import looks_like_labelstudio, read_labelstudio, write_labelstudio
-from nlpipe.label.textfile import fail, read_head, read_text
+from nlpipe.readers.fields import DEFAULT_MAX_BYTES, csv_delimiter, first_line, parse_split
+from nlpipe.readers.rows import TEXT_COLUMNS, non_empty
+from nlpipe.readers.textfile import fail, read_head
 from nlpipe.types import Record
 
 __all__ = [
@@ -46,7 +48,6 @@ __all__ = [
     "FORMATS",
     "check_format",
     "detect_format",
-    "parse_bytes",
     "read_records",
     "write_records",
 ]
@@ -242,45 +243,10 @@ def read_records(
         raise fail("E130", f"--documents applies to --format comprehend-entities, not {fmt}", file=path,
                    field="--documents")  # fmt: skip
     if fmt in ANNOTATION_FORMATS:  # each annotation reader takes the options it uses and ignores the others
-        records = _non_empty(path, _READERS[fmt](path, conll_docs=conll_docs, documents=documents, **options))
+        records = non_empty(path, _READERS[fmt](path, conll_docs=conll_docs, documents=documents, **options))
     else:
-        records = _non_empty(path, _READERS[fmt](path, **options))
+        records = non_empty(path, _READERS[fmt](path, **options))
     return _with_split(records, default_split) if default_split else records
-
-
-def parse_bytes(
-    data: bytes,
-    name: str,
-    fmt: str,
-    *,
-    text_col: str | None = None,
-    label_col: str | None = None,
-    label_sep: str | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> Iterator[Record]:
-    """The records of a ``jsonl`` or ``csv`` file given as bytes (an upload, an archive member).
-
-    ``name`` stands for the file in messages and decides the CSV delimiter (``.tsv``: tab). The same rules and
-    error codes as :func:`read_records`.
-    """
-    path = Path(name)
-    options = {"text_col": text_col, "label_col": label_col, "label_sep": label_sep, "max_bytes": max_bytes}
-    content = read_text(data, source=name)
-    if fmt == "jsonl":
-        lines = ((n, line.removesuffix("\r")) for n, line in enumerate(content.split("\n"), 1))
-        return _non_empty(path, jsonl_records(lines, path, **options))
-    if fmt == "csv":
-        return _non_empty(path, csv_records(content, path, **options))
-    raise fail("E111", f"parse_bytes reads jsonl or csv, not {fmt!r}", file=path)
-
-
-def _non_empty(path: Path, records: Iterator[Record]) -> Iterator[Record]:
-    count = 0
-    for record in records:
-        count += 1
-        yield record
-    if count == 0:
-        raise fail("E110", "no records found (empty file or folder, only blank lines, or only a header)", file=path)
 
 
 def _with_split(records: Iterator[Record], split: str) -> Iterator[Record]:

@@ -9,9 +9,9 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from nlpipe.ingest.pdf.bindings import char_matrix, char_unicode, count_chars, font_size, get_text, loose_box
-from nlpipe.ingest.pdf.geometry import Frame, per_rotation, rotate_matrix, to_display
-from nlpipe.ingest.pdf.objects import restore_dropped_spaces, stream_order
+from nlpipe.readers.pdf.bindings import char_matrix, char_unicode, count_chars, font_size, get_text, loose_box
+from nlpipe.readers.pdf.geometry import Frame, per_rotation, rotate_matrix, to_display
+from nlpipe.readers.pdf.objects import restore_dropped_spaces, stream_order
 
 __all__ = ["Sheet", "read_sheet"]
 

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from nlpipe.errors import NlpipeError
-from nlpipe.ingest.pdf.errors import check_page_count, fail
-from nlpipe.ingest.pdf.fastpath import PageResult
+from nlpipe.readers.errors import fail
+from nlpipe.readers.pdf.errors import check_page_count
+from nlpipe.readers.pdf.fastpath import PageResult
 from nlpipe.types import Word
 
 __all__ = ["quiet_pdfminer", "Plumber", "nonspace", "plumber_document", "read_failed_pages"]

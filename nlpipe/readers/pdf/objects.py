@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pypdfium2.raw as pdfium_c
 
-from nlpipe.ingest.pdf.bindings import (
+from nlpipe.readers.pdf.bindings import (
     count_objects,
     form_count,
     form_object,
@@ -19,7 +19,7 @@ from nlpipe.ingest.pdf.bindings import (
     page_object,
     text_object,
 )
-from nlpipe.ingest.pdf.geometry import TOL, Frame
+from nlpipe.readers.pdf.geometry import TOL, Frame
 
 __all__ = ["restore_dropped_spaces", "stream_order", "empty_text_objects", "image_cover"]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nlpipe.ingest.pdf.chars import Sheet
-from nlpipe.ingest.pdf.geometry import TOL
+from nlpipe.readers.pdf.chars import Sheet
+from nlpipe.readers.pdf.geometry import TOL
 from nlpipe.types import Word
 
 __all__ = ["Layout", "lay_out", "layout_texts", "layout_words"]

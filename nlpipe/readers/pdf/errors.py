@@ -2,7 +2,8 @@
 
 E150 empty file, E151 not a PDF, E152 truncated (no ``%%EOF``), E153 damaged, E154 encrypted and no password,
 E155 wrong password, E156 unsupported encryption, E157 more pages than ``max_pages``
-(:class:`~nlpipe.errors.LimitError`), E158 no pages. Every message names the file, and the page where there is one.
+(:class:`~nlpipe.errors.LimitError`), E158 no pages. Every message names the file, and the page where there is one
+(:func:`nlpipe.readers.errors.fail`, which OCR uses too).
 """
 
 from __future__ import annotations
@@ -10,20 +11,12 @@ from __future__ import annotations
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from nlpipe.errors import InputError, LimitError, NlpipeError
+from nlpipe.errors import LimitError, NlpipeError
+from nlpipe.readers.errors import fail
 
-__all__ = ["fail", "check_bytes", "open_error", "check_page_count"]
+__all__ = ["check_bytes", "open_error", "check_page_count"]
 
 _HEAD = 1024  # PDFium, like Acrobat, accepts junk before %PDF- within the first 1024 bytes
-
-
-def fail(
-    code: str, message: str, source: str, page: int | None = None, kind: type[NlpipeError] = InputError
-) -> NlpipeError:
-    """The error ``code`` (an :class:`~nlpipe.errors.InputError` unless ``kind`` says otherwise) naming the file
-    and the page, if any."""
-    where = f"{source}, page {page}" if page is not None else source
-    return kind(code, f"{where}: {message}", file=source, page=page)
 
 
 def open_error(data: bytes, source: str, password: str | None, exc: pdfium.PdfiumError) -> NlpipeError:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nlpipe.errors import ConfigError, InputError, LimitError, NlpipeError
+from nlpipe.readers.errors import fail
 from nlpipe.types import Page, Word
 
 __all__ = [
@@ -63,13 +64,10 @@ _langs: dict[str, list[str]] = {}
 _CONFIG_CODES = frozenset({"E161"})
 
 
-def _fail(
-    code: str, message: str, source: str, page: int | None = None, kind: type[NlpipeError] | None = None
-) -> NlpipeError:
-    where = f"{source}, page {page}" if page is not None else source
-    if kind is None:
-        kind = ConfigError if code in _CONFIG_CODES else InputError
-    return kind(code, f"{where}: {message}", file=source, page=page)
+def _kind(code: str) -> type[NlpipeError]:
+    """The error class of an OCR failure's code: :class:`~nlpipe.errors.ConfigError` for the server's own lack
+    (E161), :class:`~nlpipe.errors.InputError` otherwise."""
+    return ConfigError if code in _CONFIG_CODES else InputError
 
 
 def _tesseract_cmd() -> str:
@@ -108,13 +106,13 @@ def ocr_languages() -> list[str]:
 
 def _check_ready(lang: str, source: str) -> None:
     if not ocr_available():
-        raise _fail("E161", f"OCR is needed but Tesseract is not available; {_INSTALL}", source)
+        raise fail("E161", f"OCR is needed but Tesseract is not available; {_INSTALL}", source, kind=ConfigError)
     installed = ocr_languages()
     parts = [p for p in lang.split("+") if p]
     missing = [p for p in parts if p not in installed]
     if not parts or missing:
         names = ", ".join(missing) if missing else repr(lang)
-        raise _fail(
+        raise fail(
             "E162",
             f"OCR language {names} is not installed (installed: {', '.join(installed) or 'none'}); install "
             f"tesseract-ocr-<lang> (e.g. apt-get install tesseract-ocr-deu) or pass another language (--ocr-lang)",
@@ -219,7 +217,7 @@ def _render(doc: Any, number: int, dpi: int) -> _Shot:
     """Render a page (1-based) in grayscale; boxes map back to the text layer's coordinates."""
     import pypdfium2.raw as pdfium_c
 
-    from nlpipe.ingest.pdf.bindings import page_frame
+    from nlpipe.readers.pdf.bindings import page_frame
 
     page = doc[number - 1]
     try:
@@ -301,9 +299,9 @@ def ocr_pages(
 
     Raises E161 without Tesseract, E162 for a language that is not installed, E163 when Tesseract fails on a
     page, E166 when a worker process dies, E160 for a page the PDF does not have, and the PDF's own open errors
-    (E150-E156) as :func:`~nlpipe.ingest.pdf.read_pdf` does.
+    (E150-E156) as :func:`~nlpipe.readers.pdf.read_pdf` does.
     """
-    from nlpipe.ingest.pdf.bindings import open_document
+    from nlpipe.readers.pdf.bindings import open_document
 
     numbers = list(dict.fromkeys(int(n) for n in page_numbers))
     if not numbers:
@@ -313,13 +311,13 @@ def ocr_pages(
         total = len(doc)
     bad = [n for n in numbers if not 1 <= n <= total]
     if bad:
-        raise _fail("E160", f"there is no page {bad[0]} to OCR (the PDF has {total})", source)
+        raise fail("E160", f"there is no page {bad[0]} to OCR (the PDF has {total})", source)
     count = min(workers or os.cpu_count() or 1, len(numbers))
     results: dict[int, Page] = {}
     if count <= 1:
         import pypdfium2 as pdfium
 
-        from nlpipe.ingest.pdf.bindings import PDFIUM_LOCK
+        from nlpipe.readers.pdf.bindings import PDFIUM_LOCK
 
         with PDFIUM_LOCK:
             doc = pdfium.PdfDocument(data, password=password or None)
@@ -331,7 +329,7 @@ def ocr_pages(
                     text, words = _tesseract(shot, lang)
                 except Exception as exc:
                     code, message = _describe(exc)
-                    raise _fail(code, message, source, number) from None
+                    raise fail(code, message, source, number, kind=_kind(code)) from None
                 results[number] = Page(number, text, round(shot.width, 2), round(shot.height, 2), words, ocr=True)
         finally:
             with PDFIUM_LOCK:
@@ -342,7 +340,7 @@ def ocr_pages(
             for out in outs:
                 if out[0] == "error":
                     _, number, code, message = out
-                    raise _fail(code, message, source, number)
+                    raise fail(code, message, source, number, kind=_kind(code))
                 _, number, text, width, height, words = out
                 results[number] = Page(number, text, width, height, words, ocr=True)
     return [results[n] for n in numbers]
@@ -359,7 +357,7 @@ def _pool_map(source: str, workers: int, initializer: Any, initargs: tuple, fn: 
     try:
         yield from pool.map(fn, items)
     except BrokenProcessPool:
-        raise _fail(
+        raise fail(
             "E166", "an OCR worker process died (out of memory?); lower --ocr-dpi or the worker count", source
         ) from None
     finally:
@@ -400,7 +398,7 @@ def ocr_image_pages(
     image = _open_image(image_bytes, source, 0)
     count = int(getattr(image, "n_frames", 1) or 1)
     if count > max_pages:
-        raise _fail(
+        raise fail(
             "E167",
             f"the image has {count:,} frames (pages), more than the {max_pages:,}-page limit; split it or raise "
             "NLPIPE_MAX_PAGES",
@@ -454,7 +452,7 @@ def _ocr_frame(image: Any, source: str, lang: str, dpi: int, number: int, page: 
         text, words = _tesseract(shot, lang)
     except Exception as exc:
         code, message = _describe(exc)
-        raise _fail(code, message, source, page) from None
+        raise fail(code, message, source, page, kind=_kind(code)) from None
     return Page(number, text, round(width, 2), round(height, 2), words, ocr=True)
 
 
@@ -478,7 +476,7 @@ def _image_worker_frame(frame: int) -> tuple[Any, ...]:
         return ("error", type(exc).__name__, exc.code, exc.message, exc.details)
     except Exception as exc:
         code, message = _describe(exc)
-        err = _fail(code, message, w["source"], number)
+        err = fail(code, message, w["source"], number, kind=_kind(code))
         return ("error", type(err).__name__, err.code, err.message, err.details)
 
 
@@ -487,12 +485,12 @@ def _open_image(image_bytes: bytes, source: str, frame: int, page: int | None = 
     from PIL import Image, UnidentifiedImageError
 
     if not image_bytes:
-        raise _fail("E164", "the image file is empty (0 bytes); upload it again", source)
+        raise fail("E164", "the image file is empty (0 bytes); upload it again", source)
 
     def check_size(image: Any) -> None:
         w, h = image.size
         if w * h > MAX_IMAGE_PIXELS:
-            raise _fail(
+            raise fail(
                 "E165",
                 f"the image is {w:,} x {h:,} pixels, more than {MAX_IMAGE_PIXELS:,}; scale it down",
                 source,
@@ -512,13 +510,13 @@ def _open_image(image_bytes: bytes, source: str, frame: int, page: int | None = 
     except NlpipeError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise _fail(
+        raise fail(
             "E165", "the image is too large to decode safely; scale it down", source, page, kind=LimitError
         ) from None
     except EOFError:
-        raise _fail("E164", f"the image has no frame {frame + 1}", source) from None
+        raise fail("E164", f"the image has no frame {frame + 1}", source) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise _fail(
+        raise fail(
             "E164", f"not a readable image ({type(exc).__name__}); check the file is a PNG, JPEG or TIFF", source, page
         ) from None
     return image

@@ -7,7 +7,7 @@ Which tool does what
 and ascent; ``FPDFText_GetLooseCharBox``); the character matrix is asked for where the orientation is not obvious
 from the neighbours and for the first character of each run that looks plain (the rest of the run follows it),
 the font size once per page and box height. These per-character calls run in a C loop, the small extension
-``nlpipe.ingest.pdf._pdfium_calls`` built at install (``setup.py``); where it could not be built (no C compiler),
+``nlpipe.readers.pdf._pdfium_calls`` built at install (``setup.py``); where it could not be built (no C compiler),
 the same calls go through ctypes, with the same results, a few times slower (see ``bindings.BatchedCall``).
 PDFium's own reading order and spacing are *not* used: the characters are laid out in NumPy the way
 pdfplumber's ``page.extract_text()`` lays them out (several pages at once, see ``fastpath._BATCH_PAGES``):
@@ -55,7 +55,7 @@ than characters, e.g. the CJK fonts above -- is read by pdfplumber instead, unle
 text. :func:`pdf_tables` extracts tables with pdfplumber; PDFium has no notion of tables.
 :func:`pdf_page_texts` is the fast path alone and never falls back.
 
-**Tesseract: pages without a usable text layer** (:mod:`nlpipe.ingest.ocr`). ``ocr="auto"`` OCRs a page with
+**Tesseract: pages without a usable text layer** (:mod:`nlpipe.readers.ocr`). ``ocr="auto"`` OCRs a page with
 fewer than ``MIN_TEXT_CHARS`` printable characters whose images cover at least ``MIN_IMAGE_COVER`` of it (a
 scan; a blank or vector-only page is left alone), or whose characters are mostly undecodable (more than
 ``MAX_GARBAGE_SHARE`` U+FFFD, private-use or control characters). ``"always"`` OCRs every page, ``"never"``
@@ -71,7 +71,7 @@ Errors (all name the file, and the page where there is one): E150 empty file, E1
 (no ``%%EOF``), E153 damaged (neither PDFium nor pdfplumber can open it), E154 encrypted and no password,
 E155 wrong password, E156 unsupported encryption, E157 more pages than ``max_pages``
 (:class:`~nlpipe.errors.LimitError`), E158 no pages, E159 a page neither PDFium nor pdfplumber can read, E160
-an invalid option; OCR errors E161-E166 are listed in :mod:`nlpipe.ingest.ocr`.
+an invalid option; OCR errors E161-E166 are listed in :mod:`nlpipe.readers.ocr`.
 
 Modules
 -------
@@ -81,16 +81,16 @@ page's objects add (dropped spaces, stream order of mirrored text, undecodable t
 ``chars`` the character sheet (orientation, pdfminer's boxes, de-duplication); ``layout`` lines and words;
 ``fastpath`` pages in batches; ``fallback`` pdfplumber; ``reader`` :func:`read_pdf`, :func:`pdf_page_texts` and
 the OCR decision; ``tables`` :func:`pdf_tables`. Each module imports only the ones before it in this list (and
-``reader`` imports :mod:`nlpipe.ingest.ocr`, which imports ``bindings``); ``docs/pdf-reader.md`` says why the
+``reader`` imports :mod:`nlpipe.readers.ocr`, which imports ``bindings``); ``docs/pdf-reader.md`` says why the
 fast path exists and how its three call paths relate.
 """
 
 from __future__ import annotations
 
-from nlpipe.ingest.pdf.bindings import PDFIUM_LOCK
-from nlpipe.ingest.pdf.fastpath import MIN_TEXT_CHARS
-from nlpipe.ingest.pdf.reader import OCR_MODES, PAGE_SEPARATOR, pdf_page_texts, read_pdf
-from nlpipe.ingest.pdf.tables import pdf_tables
+from nlpipe.readers.pdf.bindings import PDFIUM_LOCK
+from nlpipe.readers.pdf.fastpath import MIN_TEXT_CHARS
+from nlpipe.readers.pdf.reader import OCR_MODES, PAGE_SEPARATOR, pdf_page_texts, read_pdf
+from nlpipe.readers.pdf.tables import pdf_tables
 
 __all__ = [
     "read_pdf",

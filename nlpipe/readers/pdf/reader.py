@@ -8,11 +8,12 @@ from typing import Any
 import pypdfium2.raw as pdfium_c
 
 from nlpipe.errors import NlpipeError
-from nlpipe.ingest import ocr as ocr_module
-from nlpipe.ingest.pdf.bindings import open_document
-from nlpipe.ingest.pdf.errors import check_page_count, fail
-from nlpipe.ingest.pdf.fallback import Plumber, plumber_document, read_failed_pages
-from nlpipe.ingest.pdf.fastpath import MIN_TEXT_CHARS, PageResult, read_pages
+from nlpipe.readers import ocr as ocr_module
+from nlpipe.readers.errors import fail
+from nlpipe.readers.pdf.bindings import open_document
+from nlpipe.readers.pdf.errors import check_page_count
+from nlpipe.readers.pdf.fallback import Plumber, plumber_document, read_failed_pages
+from nlpipe.readers.pdf.fastpath import MIN_TEXT_CHARS, PageResult, read_pages
 from nlpipe.types import Document, Page
 
 __all__ = [

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pypdfium2.raw as pdfium_c
 
-from nlpipe.ingest.pdf.bindings import addr, page_frame
-from nlpipe.ingest.pdf.chars import read_sheet
-from nlpipe.ingest.pdf.geometry import Frame
-from nlpipe.ingest.pdf.layout import lay_out, layout_texts, layout_words
-from nlpipe.ingest.pdf.objects import empty_text_objects, image_cover
+from nlpipe.readers.pdf.bindings import addr, page_frame
+from nlpipe.readers.pdf.chars import read_sheet
+from nlpipe.readers.pdf.geometry import Frame
+from nlpipe.readers.pdf.layout import lay_out, layout_texts, layout_words
+from nlpipe.readers.pdf.objects import empty_text_objects, image_cover
 from nlpipe.types import Word
 
 __all__ = ["MIN_TEXT_CHARS", "PageResult", "read_pages"]

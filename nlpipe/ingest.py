@@ -1,6 +1,6 @@
-"""Files, folders, archives and uploads -> stored documents of a dataset.
+"""Files, folders, archives and uploads -> stored documents of a dataset: the library behind ``nlpipe ingest``.
 
-Every input is read by :mod:`nlpipe.ingest.dispatch`; each document is stored with its pages and word boxes,
+Every input is read by :mod:`nlpipe.readers.dispatch`; each document is stored with its pages and word boxes,
 and the file it came from is kept content-addressed under ``NLPIPE_HOME/originals`` (an archive member points
 at its archive: its ``source`` says ``archive.zip!path/inside``). A file that cannot be read is listed in the
 summary with its code and message and everything else is stored: one bad member never aborts an archive.
@@ -16,7 +16,7 @@ from typing import Any
 
 from nlpipe.config import Settings
 from nlpipe.errors import InputError
-from nlpipe.ingest.dispatch import SNIFF_BYTES, IngestFailure, IngestSkipped, _is_archive, iter_ingest
+from nlpipe.readers.dispatch import SNIFF_BYTES, IngestFailure, IngestSkipped, is_archive, iter_ingest
 from nlpipe.store.datasets import import_records
 from nlpipe.store.db import Store
 from nlpipe.store.documents import save_original, save_original_file
@@ -31,11 +31,11 @@ def is_archive_upload(data_head: bytes, name: str) -> bool:
     """Whether an upload is read as an archive (zip, tar, compressed file), judged as :func:`iter_ingest` judges
     it: from its first :data:`SNIFF_BYTES` bytes (``data_head``; more are ignored) and its file ``name``. A
     ``.docx`` counts as an archive here, as it does for ``iter_ingest``'s progress total."""
-    return _is_archive(data_head[:SNIFF_BYTES], name)
+    return is_archive(data_head[:SNIFF_BYTES], name)
 
 
 @dataclass
-class IntakeSummary:
+class IngestSummary:
     dataset: str
     documents: int = 0
     added: int = 0
@@ -79,7 +79,7 @@ def _record(doc: Document) -> Record:
 
 
 class _Batcher:
-    def __init__(self, store: Store, settings: Settings, dataset: str, summary: IntakeSummary) -> None:
+    def __init__(self, store: Store, settings: Settings, dataset: str, summary: IngestSummary) -> None:
         self.store, self.settings, self.dataset, self.summary = store, settings, dataset, summary
         self.pending: list[Record] = []
 
@@ -129,9 +129,9 @@ def ingest_paths(
     password: str | None = None,
     ocr: str | None = None,
     progress: Progress | None = None,
-) -> IntakeSummary:
+) -> IngestSummary:
     """Store every document found in ``paths`` (files, folders, archives) in ``dataset`` (created if missing)."""
-    summary = IntakeSummary(dataset=dataset)
+    summary = IngestSummary(dataset=dataset)
     batcher = _Batcher(store, settings, dataset, summary)
     saved: dict[str, str] = {}
 
@@ -154,7 +154,7 @@ def ingest_uploads(
     password: str | None = None,
     ocr: str | None = None,
     progress: Progress | None = None,
-) -> IntakeSummary:
+) -> IngestSummary:
     """Store the documents of uploaded files, given as (file name, bytes) pairs.
 
     ``progress(source, done, total)`` is called after each upload that is not an archive and after each archive
@@ -166,7 +166,7 @@ def ingest_uploads(
     again. Otherwise it is None (always, until the end, when ``uploads`` is an iterator). If the last call
     had ``total`` None, one more call once everything is read repeats ``done`` with ``total`` equal to it.
     """
-    summary = IntakeSummary(dataset=dataset)
+    summary = IngestSummary(dataset=dataset)
     batcher = _Batcher(store, settings, dataset, summary)
     counter = _UploadProgress(progress, uploads) if progress is not None else None
     for index, (name, data) in enumerate(uploads):

@@ -4,7 +4,7 @@ character or per page object.
 PDFium is not thread-safe: every call into it holds :data:`PDFIUM_LOCK` (OCR workers are processes).
 
 Per-character calls (a box, a matrix, a font size, a text object for each of thousands of characters) go
-through :class:`BatchedCall`: in the C loop of the optional extension ``nlpipe.ingest.pdf._pdfium_calls`` (built at
+through :class:`BatchedCall`: in the C loop of the optional extension ``nlpipe.readers.pdf._pdfium_calls`` (built at
 install by ``setup.py``; about 20 ns a call) or, where it could not be built, through ctypes (about 0.6 us a
 call). Both make the same calls, so both give the same results; :func:`use_native` says which one runs. Other
 functions are plain ctypes prototypes (:func:`_proto`) called with integer addresses.
@@ -23,11 +23,11 @@ import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from nlpipe.ingest.pdf.errors import check_bytes, open_error
-from nlpipe.ingest.pdf.geometry import Frame
+from nlpipe.readers.pdf.errors import check_bytes, open_error
+from nlpipe.readers.pdf.geometry import Frame
 
 try:  # the C loop over PDFium's per-character calls, built at install when a C compiler is there (setup.py)
-    import nlpipe.ingest.pdf._pdfium_calls as _native
+    import nlpipe.readers.pdf._pdfium_calls as _native
 except ImportError:  # pragma: no cover - depends on the install; the same calls go through ctypes
     _native = None
 

@@ -9,11 +9,11 @@ one failure entry naming it, and everything else is still returned.
 Types (:func:`sniff_kind`) are recognised by magic bytes first -- ``%PDF``, zip (DOCX when it holds
 ``word/document.xml``), ``ustar``, gzip / bzip2 / xz (a tar inside is recognised), PNG / JPEG / TIFF --
 then by extension: ``.txt .text .md .markdown .rst .log .html .htm .xhtml .eml .csv .tsv .jsonl .ndjson``.
-Archives are read by :mod:`nlpipe.ingest.archives` and their members dispatched again, up to
+Archives are read by :mod:`nlpipe.readers.archives` and their members dispatched again, up to
 :data:`MAX_DEPTH` archives deep; documents from archives carry sources such as ``outer.zip!inner.tar!a.txt``,
 rows of CSV / JSON Lines files ``data.csv#line=3``, files in folders ``folder/sub/a.txt``.
 
-Codes raised or reported here (see :mod:`nlpipe.ingest.text` and :mod:`nlpipe.ingest.archives` for theirs):
+Codes raised or reported here (see :mod:`nlpipe.readers.text` and :mod:`nlpipe.readers.archives` for theirs):
 
 - E175 unsupported file type (the message lists the supported ones);
 - E176 empty file (0 bytes);
@@ -39,8 +39,8 @@ from typing import IO
 
 from nlpipe.config import Settings
 from nlpipe.errors import LimitError, NlpipeError
-from nlpipe.ingest import text as _text
-from nlpipe.ingest.archives import (
+from nlpipe.readers import text as _text
+from nlpipe.readers.archives import (
     ARCHIVE_KINDS,
     ArchiveBudget,
     ArchiveLimits,
@@ -53,7 +53,7 @@ from nlpipe.ingest.archives import (
     peek_decompressed,
     zip_entry_count,
 )
-from nlpipe.label.textfile import fail
+from nlpipe.readers.textfile import fail
 from nlpipe.types import Document
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "Progress",
     "ingest_bytes",
     "ingest_path",
+    "is_archive",
     "iter_ingest",
     "sniff_kind",
 ]
@@ -291,7 +292,7 @@ def _unexpected(kind: str, source: str, exc: Exception) -> NlpipeError:
 
 def _read_pdf(data: bytes, source: str, run: _Run) -> list[Document]:
     try:
-        from nlpipe.ingest.pdf import read_pdf
+        from nlpipe.readers.pdf import read_pdf
     except ImportError as exc:
         raise fail("E193", f"PDF support is not available ({exc}); install nlpipe with its PDF dependencies",
                    file=source) from None  # fmt: skip
@@ -308,8 +309,8 @@ def _read_image(data: bytes, source: str, name: str, run: _Run) -> list[Document
     s = run.settings
     tiff = _image_mime(data, name) == "image/tiff"  # PNG and JPEG hold one page; a TIFF may hold many
     try:
-        from nlpipe.ingest import ocr
-        from nlpipe.ingest.pdf import PAGE_SEPARATOR
+        from nlpipe.readers import ocr
+        from nlpipe.readers.pdf import PAGE_SEPARATOR
 
         reader = ocr.ocr_image_pages if tiff else ocr.ocr_image
     except (ImportError, AttributeError) as exc:
@@ -490,7 +491,9 @@ def _from_path(path: Path, source: str, run: _Run) -> Iterator[Document | Ingest
 # ---------------------------------------------------------------------------------------------- public
 
 
-def _is_archive(head: bytes, name: str) -> bool:
+def is_archive(head: bytes, name: str) -> bool:
+    """Whether a file whose first bytes are ``head`` and whose name is ``name`` is read as an archive (zip, tar,
+    compressed file; a ``.docx`` counts too). A file whose type cannot be told is not one."""
     try:
         return _sniff(head, name, None) in ARCHIVE_KINDS
     except NlpipeError:
@@ -542,7 +545,7 @@ def iter_ingest(
         if not name:
             raise TypeError("iter_ingest() needs name= with bytes: the file name decides the type and the source")
         data = bytes(source)
-        run.total = None if _is_archive(data[:SNIFF_BYTES], name) else 1
+        run.total = None if is_archive(data[:SNIFF_BYTES], name) else 1
         return _from_bytes(data, name, name, run)
     path = Path(source)
     src = path.as_posix()
@@ -557,7 +560,7 @@ def iter_ingest(
         if progress is not None:
             run.total = sum(1 for item in iter_folder(path, source=src) if isinstance(item, FolderFile))
     elif stat.S_ISREG(st.st_mode):
-        run.total = None if progress is not None and _is_archive(_head(path), path.name) else 1
+        run.total = None if progress is not None and is_archive(_head(path), path.name) else 1
     else:
         raise fail("E195", "not a regular file or folder (a device, FIFO or socket); name a file or folder",
                    file=src)  # fmt: skip

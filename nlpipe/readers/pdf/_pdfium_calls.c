@@ -1,6 +1,6 @@
-/* nlpipe.ingest.pdf._pdfium_calls: PDFium's per-character calls, made in a C loop.
+/* nlpipe.readers.pdf._pdfium_calls: PDFium's per-character calls, made in a C loop.
  *
- * The PDF reader (nlpipe/ingest/pdf/bindings.py) asks PDFium for every character's box, and for some characters'
+ * The PDF reader (nlpipe/readers/pdf/bindings.py) asks PDFium for every character's box, and for some characters'
  * matrix, font size or text object. Through ctypes each call costs about 0.6 us, mostly in Python; here about 20 ns.
  * Each function takes a PDFium function's address, two int64 arrays of one length (handles: FPDF_TEXTPAGE or
  * FPDF_PAGE; index: character or object index) and a writable output array, and calls the function once per

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-from nlpipe.ingest.pdf.bindings import open_document
-from nlpipe.ingest.pdf.errors import fail
-from nlpipe.ingest.pdf.fallback import quiet_pdfminer
+from nlpipe.readers.errors import fail
+from nlpipe.readers.pdf.bindings import open_document
+from nlpipe.readers.pdf.fallback import quiet_pdfminer
 
 __all__ = ["pdf_tables"]
 

@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from nlpipe.errors import LimitError, NlpipeError
-from nlpipe.label.textfile import fail
+from nlpipe.readers.textfile import fail
 
 __all__ = [
     "ARCHIVE_KINDS",

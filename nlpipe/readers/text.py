@@ -3,9 +3,9 @@
 Every reader takes the file's bytes and ``source`` (the name used on the documents and in messages, such as
 ``report.docx`` or ``mail.zip!inbox/1.eml``) and returns one :class:`~nlpipe.types.Document` -- or, for
 CSV and JSON Lines, one document per row with ``source`` ``file.csv#line=N``. Size limits, type sniffing and
-archives are the dispatcher's job (:mod:`nlpipe.ingest.dispatch`); these functions only parse.
+archives are the dispatcher's job (:mod:`nlpipe.readers.dispatch`); these functions only parse.
 
-Text decoding always goes through :func:`nlpipe.label.textfile.read_text` (BOM, UTF-8, UTF-16, then a
+Text decoding always goes through :func:`nlpipe.readers.textfile.read_text` (BOM, UTF-8, UTF-16, then a
 legacy code page such as cp1252); HTML and e-mail first try the charset they declare.
 
 Errors (all :class:`~nlpipe.errors.InputError`, messages start with the source):
@@ -15,8 +15,8 @@ Errors (all :class:`~nlpipe.errors.InputError`, messages start with the source):
 - E180 a DOCX file python-docx cannot open (corrupt, or not really DOCX);
 - E181 an e-mail python's ``email`` package cannot parse;
 - plus the codes of the reused readers: E108 (binary data where text was expected) from
-  :mod:`nlpipe.label.textfile`, and E102-E109 (bad JSON, missing text column, bad label or split, malformed
-  CSV row, text over the size limit) from :mod:`nlpipe.label.formats`.
+  :mod:`nlpipe.readers.textfile`, and E102-E109 (bad JSON, missing text column, bad label or split, malformed
+  CSV row, text over the size limit) from :mod:`nlpipe.readers.rows`, the row parser the label formats use too.
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from nlpipe.errors import NlpipeError
-from nlpipe.label.formats import DEFAULT_MAX_BYTES, csv_delimiter, first_line, parse_bytes
-from nlpipe.label.textfile import fail, read_text
+from nlpipe.readers.fields import DEFAULT_MAX_BYTES, csv_delimiter, first_line
+from nlpipe.readers.rows import parse_bytes
+from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Document
 
 __all__ = [
@@ -75,7 +76,7 @@ def _normalise_newlines(text: str) -> str:
 
 
 def read_plain(data: bytes, *, source: str, mime: str = MIME_TEXT) -> Document:
-    """A ``.txt`` / ``.md`` file: encoding detected by :func:`~nlpipe.label.textfile.read_text`.
+    """A ``.txt`` / ``.md`` file: encoding detected by :func:`~nlpipe.readers.textfile.read_text`.
 
     Line endings become ``\\n``. Raises E108 (binary data) or E177 (only whitespace).
     """
@@ -340,11 +341,11 @@ def read_docx(
     """A Word document's paragraphs and table rows (cells joined by tabs) in document order.
 
     The package is checked as a zip first (member count, declared sizes, compression ratio; see
-    :func:`nlpipe.ingest.archives.check_zip_package`) so a DOCX-shaped zip bomb is refused before python-docx
+    :func:`nlpipe.readers.archives.check_zip_package`) so a DOCX-shaped zip bomb is refused before python-docx
     inflates it. Header and footer text goes to ``meta["headers"]`` / ``meta["footers"]``, not the text.
     Raises E180 (not a readable DOCX), E177 (no text) or the zip limit errors E184-E186.
     """
-    from nlpipe.ingest.archives import check_zip_package
+    from nlpipe.readers.archives import check_zip_package
 
     check_zip_package(
         data, source=source, max_unpacked_bytes=max_unpacked_bytes, max_ratio=max_compression_ratio,
@@ -497,7 +498,7 @@ def read_csv(
 ) -> list[Document]:
     """One document per row of a CSV / TSV file with a header naming a text column.
 
-    The same rules as the ``csv`` import format (:func:`nlpipe.label.formats.parse_bytes`): text column
+    The same rules as the ``csv`` import format (:func:`nlpipe.readers.rows.parse_bytes`): text column
     ``text`` (or content, body, document, review, comment) unless ``text_col`` names it; optional
     ``label``/``labels``, ``split`` and ``id`` columns go to ``meta["labels"]``, ``meta["split"]`` and
     ``meta["id"]``. ``source`` of each document is ``<source>#line=N``. Raises on the first bad row, like the
