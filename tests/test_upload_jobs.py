@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 import nlpipe.upload_jobs as upload_jobs
 from nlpipe.errors import ConfigError, InputError
-from nlpipe.store.datasets import dataset_stats
 from nlpipe.store.jobs import get_job
 from nlpipe.store.schema import Job
+from nlpipe.store.stats import dataset_stats
 from nlpipe.upload_jobs import stage_upload_job
 from tests.conftest import make_zip
 

@@ -10,7 +10,8 @@ from api.deps import ApiKeyDep, SettingsDep, StoreDep
 from api.routes.jobs import job_location
 from nlpipe.errors import InputError
 from nlpipe.ingest import ingest_uploads
-from nlpipe.store.datasets import check_name, dataset_stats, list_datasets
+from nlpipe.store.datasets import check_name, list_datasets
+from nlpipe.store.stats import dataset_stats
 from nlpipe.upload_jobs import stage_upload_job
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])

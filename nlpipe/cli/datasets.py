@@ -120,7 +120,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
 @app.command("stats")
 def stats(name: str, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Documents, labels per split, and annotation sources of a dataset."""
-    from nlpipe.store.datasets import dataset_stats
+    from nlpipe.store.stats import dataset_stats
 
     with store() as st, st.session() as s:
         data = dataset_stats(s, name)

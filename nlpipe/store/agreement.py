@@ -18,6 +18,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from nlpipe.store.annotations import human_labels, human_spans
+
 
 def cohen_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> float | None:
     """Cohen's kappa of two raters' categories for the same items: (p_o - p_e) / (1 - p_e).
@@ -99,8 +101,6 @@ def agreement(rows: Iterable[tuple[Any, str, str]]) -> dict[str, Any] | None:
 
 def dataset_agreement(session: Session, dataset_id: int) -> dict[str, Any] | None:
     """Agreement of the dataset's human annotators on document labels (None with fewer than two per document)."""
-    from nlpipe.store.annotations import human_labels
-
     return agreement(human_labels(session, dataset_id))
 
 
@@ -158,6 +158,4 @@ def span_agreement(rows: Iterable[tuple[Any, str, int, int, str]]) -> dict[str, 
 
 def dataset_span_agreement(session: Session, dataset_id: int) -> dict[str, Any] | None:
     """Agreement of the dataset's human annotators on spans (None with fewer than two per document)."""
-    from nlpipe.store.annotations import human_spans
-
     return span_agreement(human_spans(session, dataset_id))
