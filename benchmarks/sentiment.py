@@ -54,10 +54,10 @@ from classify import DATASETS, _ft_line, load_airline, load_rt_polarity, run_fas
 
 from nlpipe.artifacts import LoadedModel  # noqa: E402
 from nlpipe.evaluate.ordinal import ordinal_metrics  # noqa: E402
-from nlpipe.tasks import token_table  # noqa: E402
-from nlpipe.tasks.lexicon import lexicon_decision, lexicon_version, vader_scores  # noqa: E402
-from nlpipe.tasks.sentiment import Predictor  # noqa: E402
-from nlpipe.tasks.sentiment_model import SentimentModel  # noqa: E402
+from nlpipe.tasks.sentiment import token_table  # noqa: E402
+from nlpipe.tasks.sentiment.lexicon import lexicon_decision, lexicon_version, vader_scores  # noqa: E402
+from nlpipe.tasks.sentiment.model import SentimentModel  # noqa: E402
+from nlpipe.tasks.sentiment.predictor import Predictor  # noqa: E402
 
 SCORES = {"negative": "0", "neutral": "1", "positive": "2"}
 SYSTEMS = ("vader", "sklearn", "fasttext", "nlpipe")

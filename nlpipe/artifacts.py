@@ -32,10 +32,10 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # (``TRUSTED_TYPES``; the model is saved as ``model.skops``), or writes and reads its own files with
 # ``model.save_artifact(folder)`` and ``load_artifact(folder, meta)`` (which must never unpickle).
 FORMAT_MODULES: dict[str, str] = {
-    "nlpipe.classify.v1": "nlpipe.tasks.classify",
-    "nlpipe.sentiment.v1": "nlpipe.tasks.sentiment",
-    "nlpipe.entities.v1": "nlpipe.tasks.entities",
-    "nlpipe.layout.v1": "nlpipe.tasks.layout",
+    "nlpipe.classify.v1": "nlpipe.tasks.classify.model",
+    "nlpipe.sentiment.v1": "nlpipe.tasks.sentiment.predictor",
+    "nlpipe.entities.v1": "nlpipe.tasks.entities.task",
+    "nlpipe.layout.v1": "nlpipe.tasks.layout.task",
 }
 FORMATS = tuple(FORMAT_MODULES)
 

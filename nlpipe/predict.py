@@ -2,7 +2,8 @@
 
 :func:`load_predictor` / :func:`predictor_for` pick the predictor class for a model's task: :class:`Predictor`
 here for classification; sentiment and entity models bring their own (``Predictor`` in
-``nlpipe.tasks.sentiment`` / ``nlpipe.tasks.entities``), built on :class:`BasePredictor`. Every predictor's
+``nlpipe.tasks.sentiment.predictor`` / ``nlpipe.tasks.entities.task``), built on :class:`BasePredictor`. Every
+predictor's
 ``predict(texts, **options)`` returns one :class:`~nlpipe.types.Prediction` per text and refuses an option its
 task does not have (E415).
 """

@@ -31,10 +31,10 @@ from nlpipe.store.stream import count_documents, iter_split
 # Every task but classify lives in its own module, which provides ``train_task(store, settings, dataset, name,
 # *, time_budget, seed, progress, **options) -> TrainResult`` (and ``evaluate_task`` for nlpipe.evaluate.run).
 TASK_MODULES: dict[str, str] = {
-    "classify": "nlpipe.tasks.classify",
-    "sentiment": "nlpipe.tasks.sentiment",
-    "entities": "nlpipe.tasks.entities",
-    "layout": "nlpipe.tasks.layout",
+    "classify": "nlpipe.tasks.classify.model",
+    "sentiment": "nlpipe.tasks.sentiment.predictor",
+    "entities": "nlpipe.tasks.entities.task",
+    "layout": "nlpipe.tasks.layout.task",
 }
 TASKS = tuple(TASK_MODULES)
 MIN_EXAMPLES = 10
@@ -194,7 +194,7 @@ def train(
     takes none beyond ``multi_label``.
     """
     from nlpipe.evaluate.run import score_split
-    from nlpipe.tasks.classify import TextClassifier
+    from nlpipe.tasks.classify.model import TextClassifier
 
     begun = time.perf_counter()
     if task not in TASKS:

@@ -8,7 +8,7 @@ import skops.io as sio
 
 from nlpipe import artifacts
 from nlpipe.errors import ArtifactError, InputError, NotFoundError
-from nlpipe.tasks.classify import TextClassifier
+from nlpipe.tasks.classify.model import TextClassifier
 
 TEXTS = ["good match win", "great goal team", "vote election law", "senate vote bill"] * 5
 LABELS = [["sports"], ["sports"], ["politics"], ["politics"]] * 5

@@ -18,9 +18,9 @@ LAYERS = {
     "nlpipe.store.jobs": 1,  # jobs with progress counts (uploads now, batch prediction later): store layer
     "nlpipe.label": 1,
     "nlpipe.tasks": 1,
-    "nlpipe.tasks.entities": 3,  # the entity task's glue: store, artifacts and a BasePredictor subclass
-    "nlpipe.tasks.sentiment": 3,  # the sentiment task's glue: store, artifacts and BasePredictor subclasses
-    "nlpipe.tasks.layout": 3,  # the layout task's glue: store, artifacts and a BasePredictor subclass
+    "nlpipe.tasks.entities.task": 3,  # the entity task's glue: store, artifacts and a BasePredictor subclass
+    "nlpipe.tasks.sentiment.predictor": 3,  # the sentiment task's glue: store, artifacts and BasePredictor subclasses
+    "nlpipe.tasks.layout.task": 3,  # the layout task's glue: store, artifacts and a BasePredictor subclass
     "nlpipe.train": 2,
     "nlpipe.intake": 2,
     "nlpipe.evaluate": 2,

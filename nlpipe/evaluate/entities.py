@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nlpipe.evaluate.metrics import prf
-from nlpipe.tasks.entity_features import Gazetteer
+from nlpipe.tasks.entities.features import Gazetteer
 from nlpipe.types import Span
 
 NONE = "(none)"

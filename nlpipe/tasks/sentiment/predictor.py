@@ -1,10 +1,10 @@
-"""The sentiment task: dataset -> :class:`~nlpipe.tasks.sentiment_model.SentimentModel` -> saved version, its
+"""The sentiment task: dataset -> :class:`~nlpipe.tasks.sentiment.model.SentimentModel` -> saved version, its
 evaluation, and the predictors of trained models and of the VADER lexicon (no training data needed).
 
 This module is the task's glue, so it sits with ``nlpipe.predict`` in the import layers (tests/test_layers.py): it
 reads the store, saves artifacts and subclasses :class:`nlpipe.predict.BasePredictor`. The model
-(:mod:`nlpipe.tasks.sentiment_model`), the lexicon (:mod:`nlpipe.tasks.lexicon`) and the sentence splitter
-(:mod:`nlpipe.tasks.sentences`) know nothing of the store or the disk.
+(:mod:`nlpipe.tasks.sentiment.model`), the lexicon (:mod:`nlpipe.tasks.sentiment.lexicon`) and the sentence splitter
+(:mod:`nlpipe.tasks.sentiment.sentences`) know nothing of the store or the disk.
 
 Every prediction's ``sentiment`` has one shape (README "Sentiment"):
 
@@ -56,11 +56,11 @@ from nlpipe.evaluate.run import EvaluationResult
 from nlpipe.predict import BasePredictor, check_texts
 from nlpipe.store.datasets import LabeledData, get_dataset, load_dataset
 from nlpipe.store.db import Store
-from nlpipe.tasks.lexicon import LEXICON_LABELS, lexicon_decisions, lexicon_version, magnitude, vader_scores
-from nlpipe.tasks.sentences import iter_sentences
-from nlpipe.tasks.sentiment_model import MAX_SCALE, TRUSTED_TYPES, SentimentModel
-from nlpipe.tasks.token_table import CollectorPaused, tokenize
-from nlpipe.tasks.vader import round_like_python
+from nlpipe.tasks.sentiment.lexicon import LEXICON_LABELS, lexicon_decisions, lexicon_version, magnitude, vader_scores
+from nlpipe.tasks.sentiment.model import MAX_SCALE, TRUSTED_TYPES, SentimentModel
+from nlpipe.tasks.sentiment.sentences import iter_sentences
+from nlpipe.tasks.sentiment.token_table import CollectorPaused, tokenize
+from nlpipe.tasks.sentiment.vader import round_like_python
 from nlpipe.train import HEADLINE, Progress, TrainResult, data_checks, save_version, training_meta
 from nlpipe.types import LabelScore, Prediction
 

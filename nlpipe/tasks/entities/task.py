@@ -1,9 +1,9 @@
-"""The entity task: dataset spans -> :class:`~nlpipe.tasks.entity_model.EntityRecognizer` -> saved version,
+"""The entity task: dataset spans -> :class:`~nlpipe.tasks.entities.model.EntityRecognizer` -> saved version,
 its evaluation, and its predictor.
 
 This module is the task's glue, so it sits with ``nlpipe.predict`` in the import layers (tests/test_layers.py):
 it reads the store, saves artifacts and subclasses :class:`nlpipe.predict.BasePredictor`. The model itself
-(:mod:`nlpipe.tasks.entity_model`) and its features (:mod:`nlpipe.tasks.entity_features`) know nothing of the
+(:mod:`nlpipe.tasks.entities.model`) and its features (:mod:`nlpipe.tasks.entities.features`) know nothing of the
 store or the disk layout. spaCy is imported only when a function here runs.
 
 Error codes: E370 nothing to learn from, E371 unknown base pipeline or language, E372/E373 entity list file,
@@ -71,7 +71,7 @@ def train_task(
     split, else on a seeded tenth of train), evaluate it on the test split and save it as a new version."""
     from nlpipe.evaluate.entities import entity_metrics, memorized_baseline
     from nlpipe.evaluate.report import write_report
-    from nlpipe.tasks.entity_model import EntityRecognizer, read_entity_list
+    from nlpipe.tasks.entities.model import EntityRecognizer, read_entity_list
 
     unknown = sorted(k for k, v in options.items() if v is not None)
     if unknown:
@@ -167,7 +167,7 @@ def load_artifact(folder: Path, meta: dict[str, Any]) -> Any:
     """The saved pipeline (``spacy/``); refuses one written by another spaCy minor version (E432)."""
     import spacy
 
-    from nlpipe.tasks.entity_model import EntityRecognizer
+    from nlpipe.tasks.entities.model import EntityRecognizer
 
     saved = str((meta.get("spacy") or {}).get("version", ""))
     if saved.split(".")[:2] != spacy.__version__.split(".")[:2]:

@@ -3,7 +3,7 @@
 ``nlpipe train DATASET --task layout --name M`` learns from the dataset's documents that have both word boxes
 (PDFs read by ``nlpipe ingest``) and field annotations (character spans, e.g. imported from JSONL after the
 ingest, which attaches them to the same documents by their text). Two
-:class:`~nlpipe.tasks.layout_model.FieldExtractor` models are trained on the train split: the layout-aware one
+:class:`~nlpipe.tasks.layout.model.FieldExtractor` models are trained on the train split: the layout-aware one
 that predicts, and a text-only one (same learner, no positions or sizes) kept as the baseline that evaluations
 report beside it. ``nlpipe evaluate`` scores exact-match precision, recall and F1 per field and overall
 (:mod:`nlpipe.evaluate.fields`); ``nlpipe predict M --file invoice.pdf`` and ``POST /v1/models/M:predictFile``
@@ -11,7 +11,7 @@ return each field's span with its label, text, score, page and box.
 
 This module is the task's glue, so it sits with ``nlpipe.predict`` in the import layers (tests/test_layers.py):
 it reads the store, saves artifacts and subclasses :class:`nlpipe.predict.BasePredictor`. The model
-(:mod:`nlpipe.tasks.layout_model`) and its features (:mod:`nlpipe.tasks.layout_features`) know nothing of
+(:mod:`nlpipe.tasks.layout.model`) and its features (:mod:`nlpipe.tasks.layout.features`) know nothing of
 the store or the disk.
 
 Error codes: E390 no annotated documents in the train split, E392 annotated documents without word boxes,
@@ -39,8 +39,8 @@ from nlpipe.predict import BasePredictor
 from nlpipe.store.datasets import get_dataset, load_dataset
 from nlpipe.store.db import Store
 from nlpipe.store.documents import get_document
-from nlpipe.tasks.layout_features import document_words, has_words, word_tags
-from nlpipe.tasks.layout_model import OUTSIDE, FieldExtractor
+from nlpipe.tasks.layout.features import document_words, has_words, word_tags
+from nlpipe.tasks.layout.model import OUTSIDE, FieldExtractor
 from nlpipe.train import Check, Progress, TrainResult, save_version, training_meta
 from nlpipe.types import Document, Prediction, Span
 
@@ -50,7 +50,7 @@ FORMAT = "nlpipe.layout.v1"
 #: What skops must trust to load a saved layout model: ``{"layout": FieldExtractor, "text": FieldExtractor}``
 #: (``tests/test_tasks_layout.py`` checks the list is exact).
 TRUSTED_TYPES: list[str] = [
-    "nlpipe.tasks.layout_model.FieldExtractor",
+    "nlpipe.tasks.layout.model.FieldExtractor",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
 MIN_FIELD_DOCS = 3
