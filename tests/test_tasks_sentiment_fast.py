@@ -405,7 +405,7 @@ def test_predictor_repeated_texts_and_sentences_score_alike(polarity_model):
 
     from nlpipe.artifacts import LoadedModel
     from nlpipe.tasks.sentiment.lexicon import lexicon_version
-    from nlpipe.tasks.sentiment.predictor import Predictor
+    from nlpipe.tasks.sentiment.predictor import SentimentPredictor as Predictor
 
     meta = {"name": "m", "version": "v1", "task": "sentiment", "kind": "categorical", "scale": None,
             "lexicon": lexicon_version(), "labels": list(polarity_model.labels_)}  # fmt: skip
@@ -505,7 +505,7 @@ import json, random, resource, sys
 from pathlib import Path
 from nlpipe.artifacts import LoadedModel
 from nlpipe.tasks.sentiment.lexicon import lexicon_version
-from nlpipe.tasks.sentiment.predictor import Predictor
+from nlpipe.tasks.sentiment.predictor import SentimentPredictor as Predictor
 from nlpipe.tasks.sentiment.model import SentimentModel
 from tests.test_tasks_sentiment import polarity_corpus
 

@@ -1,33 +1,34 @@
-"""The entity task: dataset spans -> :class:`~nlpipe.tasks.entities.model.EntityRecognizer` -> saved version,
-its evaluation, and its predictor.
+"""The entity task: dataset spans -> :class:`~nlpipe.tasks.entities.model.EntityRecognizer` -> spans of texts,
+with page and box for documents read from PDFs (:class:`EntityPredictor`).
 
-This module is the task's glue, so it sits with ``nlpipe.predict`` in the import layers (tests/test_layers.py):
-it reads the store, saves artifacts and subclasses :class:`nlpipe.predict.BasePredictor`. The model itself
-(:mod:`nlpipe.tasks.entities.model`) and its features (:mod:`nlpipe.tasks.entities.features`) know nothing of the
-store or the disk layout. spaCy is imported only when a function here runs.
+The model itself (:mod:`nlpipe.tasks.entities.model`) and its features (:mod:`nlpipe.tasks.entities.features`) know
+nothing of the store or the disk layout. spaCy is imported only when a function here runs.
 
 Error codes: E370 nothing to learn from, E371 unknown base pipeline or language, E372/E373 entity list file,
 E374 ruler position, E375 unknown option, E376 no training documents; E430/E431 model not loadable, E432
-spaCy version mismatch, E433 threshold out of range.
+spaCy version mismatch, E433 threshold out of range; E531 nothing in the evaluated split.
 """
 
 from __future__ import annotations
 
 import random
-import tempfile
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nlpipe import artifacts
-from nlpipe.config import Settings
 from nlpipe.errors import ArtifactError, ConfigError, InputError, TrainingError
-from nlpipe.evaluate.run import EvaluationResult
-from nlpipe.predict import BasePredictor, check_texts
-from nlpipe.store.datasets import LabeledData, get_dataset, load_dataset
+from nlpipe.store.datasets import LabeledData, load_dataset
 from nlpipe.store.db import Store
-from nlpipe.train import Progress, TrainResult, save_version, training_meta
+from nlpipe.tasks.base import (
+    BasePredictor,
+    Check,
+    Task,
+    TrainContext,
+    TrainingData,
+    check_texts,
+    reject_unknown_options,
+)
+from nlpipe.tasks.data import fingerprint
 from nlpipe.types import Document, Prediction, Span
 
 FORMAT = "nlpipe.entities.v1"
@@ -48,106 +49,6 @@ def _dev_split(train: LabeledData, valid: LabeledData, seed: int) -> tuple[Label
     splits = ["validation" if i in dev_idx else "train" for i in range(n)]
     carved = LabeledData(train.doc_ids, train.texts, train.labels, splits, train.external_ids, train.spans)
     return carved.subset("train"), carved.subset("validation")
-
-
-def train_task(
-    store: Store,
-    settings: Settings,
-    dataset: str,
-    name: str,
-    *,
-    time_budget: float | None,
-    seed: int | None,
-    progress: Progress | None,
-    base: str | None = None,
-    entity_lists: Sequence[Path] | None = None,
-    ruler: str | None = "before",
-    lang: str = "en",
-    max_iterations: int = 150,
-    two_pass: bool = True,
-    **options: Any,
-) -> TrainResult:
-    """Train an entity model on every document of ``dataset``'s train split (early stopping on its validation
-    split, else on a seeded tenth of train), evaluate it on the test split and save it as a new version."""
-    from nlpipe.evaluate.entities import entity_metrics, memorized_baseline
-    from nlpipe.evaluate.report import write_report
-    from nlpipe.tasks.entities.model import EntityRecognizer, read_entity_list
-
-    unknown = sorted(k for k, v in options.items() if v is not None)
-    if unknown:
-        raise InputError(
-            "E375",
-            f"Option {unknown[0]!r} does not apply to task 'entities' (its options: {', '.join(OPTIONS)}).",
-            field=unknown[0],
-        )
-    if ruler not in ("before", "after", "none", None):
-        raise ConfigError("E374", f"--ruler must be before, after or none, got {ruler!r}.", field="ruler")
-    ruler = None if ruler == "none" else ruler
-    seed = settings.seed if seed is None else seed
-    entity_list = [pair for path in entity_lists or () for pair in read_entity_list(Path(path))]
-    with store.session() as s:
-        data = load_dataset(s, dataset, labeled_only=False, with_spans=True)
-        dataset_id = get_dataset(s, dataset).id
-    train_part, dev_part = _dev_split(data.subset("train"), data.subset("validation"), seed)
-    test_part = data.subset("test")
-    if not len(train_part):
-        raise TrainingError("E376", f"Dataset {dataset!r} has no documents in its train split; import some first.")
-
-    started = time.perf_counter()
-    model = EntityRecognizer(
-        lang=lang,
-        base=base,
-        entity_list=entity_list,
-        ruler=ruler,
-        max_iterations=max_iterations,
-        two_pass=two_pass,
-        seed=seed,
-        time_budget=time_budget,
-    )
-    model.fit(train_part.texts, train_part.spans, dev_part.texts, dev_part.spans, progress=progress)
-    seconds = time.perf_counter() - started
-
-    metrics = None
-    with tempfile.TemporaryDirectory() as tmp:
-        report_dir = Path(tmp) / "report"
-        if len(test_part):
-            if progress:
-                progress("evaluate", 0, 1)
-            pred = model.predict(test_part.texts)
-            baseline = memorized_baseline(train_part.texts, train_part.spans, test_part.texts)
-            metrics = entity_metrics(test_part.spans, pred, test_part.texts, baseline=baseline)
-            write_report(metrics, report_dir, title=f"{name}: evaluation on {dataset} (test split)",
-                         meta={"model": name, "dataset": dataset, "split": "test"})  # fmt: skip
-            if progress:
-                progress("evaluate", 1, 1)
-        meta = {
-            "task": "entities",
-            "format": FORMAT,
-            "labels": model.labels_,
-            "multi_label": False,
-            "metrics": {k: metrics[k] for k in HEADLINE} if metrics else None,
-            "baseline": (metrics or {}).get("baseline"),
-            "spacy": _spacy_meta(model),
-            "entity_lists": {
-                "files": [str(p) for p in entity_lists or ()],
-                "entries": len(entity_list),
-                "ruler": ruler if entity_list else None,
-            },  # fmt: skip
-            "training": training_meta(
-                dataset,
-                data,
-                seed=seed,
-                time_budget=time_budget,
-                seconds=seconds,
-                n_train=len(train_part),
-                n_validation=len(dev_part),
-                validation="dataset" if len(data.subset("validation")) else "carved from train",
-                n_test=len(test_part),
-            )
-            | model.training_,  # the model's own record (iterations, its own seconds) wins, as before
-        }
-        path = save_version(store, settings, name, model, meta, report_dir=report_dir, dataset_id=dataset_id)
-    return TrainResult(name=name, version=path.name, path=path, metrics=metrics, seconds=seconds)
 
 
 def _spacy_meta(model: Any) -> dict[str, Any]:
@@ -177,30 +78,6 @@ def load_artifact(folder: Path, meta: dict[str, Any]) -> Any:
             f"spacy=={saved} to use it, or retrain the model with this version.",
         )
     return EntityRecognizer.from_disk(folder / "spacy", labels=meta.get("labels") or ())
-
-
-def evaluate_task(
-    store: Store, settings: Settings, loaded: artifacts.LoadedModel, dataset: str, *, split: str, out_dir: Path
-) -> EvaluationResult:
-    from nlpipe.evaluate.entities import entity_metrics, memorized_baseline
-    from nlpipe.evaluate.report import write_report
-
-    with store.session() as s:
-        data = load_dataset(s, dataset, labeled_only=False, with_spans=True)
-    part = data if split == "all" else data.subset(split)
-    if not len(part):
-        raise InputError("E531", f"Dataset {dataset!r} has no documents in the {split!r} split.", field="split")
-    train = data.subset(["train", "validation"])
-    metrics = entity_metrics(
-        part.spans,
-        loaded.model.predict(part.texts),
-        part.texts,
-        baseline=memorized_baseline(train.texts, train.spans, part.texts) if split not in ("train", "all") else None,
-    )
-    report = write_report(metrics, out_dir, title=f"{loaded.name} {loaded.version}: evaluation on {dataset} ({split})",
-                          meta={"model": loaded.name, "version": loaded.version, "dataset": dataset,
-                                "split": split})  # fmt: skip
-    return EvaluationResult(metrics=metrics, report=report, model=loaded.name, version=loaded.version, skipped=0)
 
 
 def place_on_pages(document: Document, spans: Sequence[Span]) -> list[Span]:
@@ -253,7 +130,7 @@ def place_on_pages(document: Document, spans: Sequence[Span]) -> list[Span]:
     return out
 
 
-class Predictor(BasePredictor):
+class EntityPredictor(BasePredictor):
     """Entities in texts: spans with label, character offsets, text and score; page and box for PDF pages."""
 
     task = "entities"
@@ -277,3 +154,129 @@ class Predictor(BasePredictor):
             if doc.pages and any(p.words for p in doc.pages):
                 pred.spans = place_on_pages(doc, pred.spans)
         return preds
+
+
+def _read(store: Store, dataset: str) -> LabeledData:
+    with store.session() as s:
+        return load_dataset(s, dataset, labeled_only=False, with_spans=True)
+
+
+class EntitiesTask(Task):
+    name = "entities"
+    format = FORMAT
+    options = OPTIONS
+    records_resolved_budget = False  # the model's own default budget when none is asked for
+    predictor = EntityPredictor
+
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        from nlpipe.tasks.entities.model import read_entity_list
+
+        reject_unknown_options(options, OPTIONS, task=self.name, code="E375",
+                               listing=f" (its options: {', '.join(OPTIONS)}).")  # fmt: skip
+        ruler = options.get("ruler", "before")
+        if ruler not in ("before", "after", "none", None):
+            raise ConfigError("E374", f"--ruler must be before, after or none, got {ruler!r}.", field="ruler")
+        entity_lists = options.get("entity_lists")
+        return {
+            "base": options.get("base"),
+            "entity_lists": entity_lists,
+            "entity_list": [pair for path in entity_lists or () for pair in read_entity_list(Path(path))],
+            "ruler": None if ruler == "none" else ruler,
+            "lang": options.get("lang", "en"),
+            "max_iterations": options.get("max_iterations", 150),
+            "two_pass": options.get("two_pass", True),
+        }
+
+    def read_training_data(self, ctx: TrainContext) -> TrainingData:
+        data = _read(ctx.store, ctx.dataset)
+        train, dev = _dev_split(data.subset("train"), data.subset("validation"), ctx.seed)
+        test = data.subset("test")
+        return TrainingData(
+            train=train,
+            validation=dev,
+            test=test,
+            reference=train,
+            has_test=bool(len(test)),
+            fingerprint=fingerprint(data.subset(["train", "validation"])),
+            extra={"dataset_validation": bool(len(data.subset("validation")))},
+        )
+
+    def check_data(self, data: TrainingData, ctx: TrainContext) -> list[Check]:
+        if not len(data.train):
+            raise TrainingError("E376", f"Dataset {ctx.dataset!r} has no documents in its train split; import some "
+                                "first.")  # fmt: skip
+        return []
+
+    def fit(self, data: TrainingData, ctx: TrainContext, checks: list[Check]) -> Any:
+        from nlpipe.tasks.entities.model import EntityRecognizer
+
+        o = ctx.options
+        model = EntityRecognizer(lang=o["lang"], base=o["base"], entity_list=o["entity_list"], ruler=o["ruler"],
+                                 max_iterations=o["max_iterations"], two_pass=o["two_pass"], seed=ctx.seed,
+                                 time_budget=ctx.requested_budget)  # fmt: skip
+        train, dev = data.train, data.validation
+        return model.fit(train.texts, train.spans, dev.texts, dev.spans, progress=ctx.progress)
+
+    def model_meta(self, model: Any, data: TrainingData, ctx: TrainContext) -> dict[str, Any]:
+        entity_lists = ctx.options["entity_lists"]
+        return {
+            "labels": model.labels_,
+            "multi_label": False,
+            "spacy": _spacy_meta(model),
+            "entity_lists": {
+                "files": [str(p) for p in entity_lists or ()],
+                "entries": len(ctx.options["entity_list"]),
+                "ruler": ctx.options["ruler"] if ctx.options["entity_list"] else None,
+            },
+        }
+
+    def headline(self, metrics: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "metrics": {k: metrics[k] for k in HEADLINE} if metrics else None,
+            "baseline": (metrics or {}).get("baseline"),
+        }
+
+    def training_fields(self, model: Any, data: TrainingData, ctx: TrainContext, checks: list[Check]) -> dict:
+        return {
+            "n_train": len(data.train),
+            "n_validation": len(data.validation),
+            "validation": "dataset" if data.extra["dataset_validation"] else "carved from train",
+            "n_test": len(data.test),
+            **model.training_,  # the model's own record (iterations, its own seconds) wins
+        }
+
+    def read_split(self, store: Store, dataset: str, split: str) -> tuple[Any, Any]:
+        data = _read(store, dataset)
+        part = data if split == "all" else data.subset(split)
+        if not len(part):
+            raise InputError("E531", f"Dataset {dataset!r} has no documents in the {split!r} split.", field="split")
+        return part, data.subset(["train", "validation"]) if split not in ("train", "all") else None
+
+    def score(
+        self,
+        model: Any,
+        meta: Mapping[str, Any],
+        part: Any,
+        reference: Any,
+        *,
+        out_dir: Path,
+        title: str,
+        report_meta: dict[str, Any],
+    ) -> tuple[dict[str, Any], Path, int]:
+        from nlpipe.evaluate.entities import entity_metrics
+        from nlpipe.evaluate.report import write_report
+        from nlpipe.tasks.entities.baseline import memorized_baseline
+
+        pred = model.predict(part.texts)
+        baseline = None if reference is None else memorized_baseline(reference.texts, reference.spans, part.texts)
+        metrics = entity_metrics(part.spans, pred, part.texts, baseline=baseline)
+        return metrics, write_report(metrics, out_dir, title=title, meta=report_meta), 0
+
+    def save_artifact(self, model: Any, folder: Path) -> None:
+        model.save_artifact(folder)
+
+    def load_artifact(self, folder: Path, meta: dict[str, Any]) -> Any:
+        return load_artifact(folder, meta)
+
+
+TASK = EntitiesTask()
