@@ -73,6 +73,7 @@ class TrainContext:
     #: The budget as requested (None: the task's default), for tasks that record the request.
     requested_budget: float | None
     progress: Progress | None
+    #: The task's options as :meth:`Task.check_options` returned them.
     options: dict[str, Any] = field(default_factory=dict)
 
 
