@@ -13,8 +13,9 @@ from fastapi.security import APIKeyHeader
 from nlpipe import artifacts
 from nlpipe.config import Settings
 from nlpipe.errors import AuthError
-from nlpipe.predict import BasePredictor, predictor_for
+from nlpipe.predict import predictor_for
 from nlpipe.store.db import Store
+from nlpipe.tasks.base import BasePredictor
 
 
 class ModelCache:

@@ -43,7 +43,7 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 sys.path.insert(0, str(ROOT))
 
 from nlpipe.artifacts import dump_model  # noqa: E402
-from nlpipe.tasks.classify import TextClassifier  # noqa: E402
+from nlpipe.tasks.classify.model import TextClassifier  # noqa: E402
 
 
 def load_ag_news() -> tuple[list[str], list[str]]:

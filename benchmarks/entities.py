@@ -6,7 +6,7 @@ Read in place from ``../shared/datasets/conll2003`` (never copied): train on ``e
 ``eng.testa``, score on ``eng.testb``. Only the words and the NER column are used (no gold POS or chunk tags).
 Tags are IOB1 and are turned into entity spans; scoring is CoNLL's strict entity-level P/R/F1.
 
-- **nlpipe**: :class:`nlpipe.tasks.entity_model.EntityRecognizer` with its defaults, as ``nlpipe train --task
+- **nlpipe**: :class:`nlpipe.tasks.entities.model.EntityRecognizer` with its defaults, as ``nlpipe train --task
   entities`` runs it. It sees each CoNLL document as text (tokens joined by spaces, sentences by newlines),
   tokenises it with spaCy's English tokenizer, and predicts character spans, which are scored against the gold
   character spans.
@@ -141,7 +141,7 @@ def cpu() -> float:
 def run_nlpipe(train: list[Doc], dev: list[Doc], test: list[Doc], model_dir: Path, saved: Path | None = None) -> dict:
     """Train on ``train`` (early stopping on ``dev``) and save to ``model_dir``, or, with ``saved`` (a folder
     ``EntityRecognizer.save_artifact`` wrote), load that model instead of training; then predict ``test``."""
-    from nlpipe.tasks.entity_model import EntityRecognizer
+    from nlpipe.tasks.entities.model import EntityRecognizer
     from nlpipe.types import Span
 
     if saved is not None:
@@ -313,7 +313,7 @@ def memory_10mb(model_dir: Path) -> dict:
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
         from pathlib import Path
-        from nlpipe.tasks.entity_model import EntityRecognizer
+        from nlpipe.tasks.entities.model import EntityRecognizer
         model = EntityRecognizer.from_disk(Path({str(model_dir / "spacy")!r}))
         text = open({str(CONLL / "eng.testb")!r}).read()
         words = " ".join(line.split(" ")[0] for line in text.split("\\n") if line and not line.startswith("-DOC"))

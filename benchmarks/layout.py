@@ -9,7 +9,7 @@ sizes, margins, date and currency formats and distractors (due date, PO and cust
 name, line-item amounts, subtotal, tax). Every PDF is read by nlpipe's real PDF reader (the one ``nlpipe
 ingest`` uses) and annotated by turning the boxes the generator drew each field in into character spans.
 
-Both models are :class:`nlpipe.tasks.layout_model.FieldExtractor` with the same learner and settings: the
+Both models are :class:`nlpipe.tasks.layout.model.FieldExtractor` with the same learner and settings: the
 layout-aware one (``view="layout"``, what ``nlpipe train --task layout`` predicts with) and the text-only one
 (``view="text"``: the same token features and the words around each word in reading order, no positions or
 font sizes). Training invoices use seeds 0..N-1 of their templates and test invoices seeds 1000..1000+N-1, so
@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 from nlpipe.config import Settings  # noqa: E402
 from nlpipe.evaluate.fields import field_metrics  # noqa: E402
 from nlpipe.ingest import documents_for_prediction  # noqa: E402
-from nlpipe.tasks.layout_features import spans_from_boxes  # noqa: E402
-from nlpipe.tasks.layout_model import FieldExtractor  # noqa: E402
+from nlpipe.tasks.layout.features import spans_from_boxes  # noqa: E402
+from nlpipe.tasks.layout.model import FieldExtractor  # noqa: E402
 from tests.invoicegen import FIELDS, TEMPLATES, make_invoice  # noqa: E402
 
 MODELS = {"layout-aware": "layout", "text-only": "text"}

@@ -89,7 +89,7 @@ def _throughput(predict, texts: list[str], batch: int = 1000) -> float:
 def run_nlpipe(spec: dict) -> dict:
     import skops.io as sio
 
-    from nlpipe.tasks.classify import TextClassifier
+    from nlpipe.tasks.classify.model import TextClassifier
 
     tr_x, tr_y, te_x, te_y = _data(spec)
     t0 = time.perf_counter()

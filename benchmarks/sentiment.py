@@ -54,10 +54,10 @@ from classify import DATASETS, _ft_line, load_airline, load_rt_polarity, run_fas
 
 from nlpipe.artifacts import LoadedModel  # noqa: E402
 from nlpipe.evaluate.ordinal import ordinal_metrics  # noqa: E402
-from nlpipe.tasks import token_table  # noqa: E402
-from nlpipe.tasks.lexicon import lexicon_decision, lexicon_version, vader_scores  # noqa: E402
-from nlpipe.tasks.sentiment import Predictor  # noqa: E402
-from nlpipe.tasks.sentiment_model import SentimentModel  # noqa: E402
+from nlpipe.tasks.sentiment import token_table  # noqa: E402
+from nlpipe.tasks.sentiment.lexicon import lexicon_decision, lexicon_version, vader_scores  # noqa: E402
+from nlpipe.tasks.sentiment.model import SentimentModel  # noqa: E402
+from nlpipe.tasks.sentiment.predictor import SentimentPredictor  # noqa: E402
 
 SCORES = {"negative": "0", "neutral": "1", "positive": "2"}
 SYSTEMS = ("vader", "sklearn", "fasttext", "nlpipe")
@@ -156,9 +156,9 @@ def throughput(model: SentimentModel, train: tuple[list[str], list[str]], texts:
     meta = {"name": "bench", "version": "v0", "task": "sentiment", "kind": "categorical", "scale": model.scale,
             "lexicon": lexicon_version(), "labels": list(model.labels_)}  # fmt: skip
 
-    def fresh() -> Predictor:
+    def fresh() -> SentimentPredictor:
         token_table.SHARED.clear()
-        return Predictor(LoadedModel(path=Path("."), meta=meta, model=copy.deepcopy(model)))
+        return SentimentPredictor(LoadedModel(path=Path("."), meta=meta, model=copy.deepcopy(model)))
 
     predictor = fresh()
     baseline = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LinearSVC()).fit(*train)

@@ -306,7 +306,7 @@ CODES: dict[str, tuple[str, str]] = {
 ALSO_RAISED_AS: dict[str, tuple[str, str]] = {
     "E350": (
         "TrainingError",
-        "the scale is checked twice with one code: as a training option by nlpipe.tasks.sentiment (InputError, "
+        "the scale is checked twice with one code: as a training option by nlpipe.tasks.sentiment.task (InputError, "
         "like E354/E355) and as a model parameter by SentimentModel (TrainingError, like E356-E361)",
     ),
 }

@@ -8,7 +8,7 @@ import skops.io as sio
 
 from nlpipe import artifacts
 from nlpipe.errors import ArtifactError, InputError, NotFoundError
-from nlpipe.tasks.classify import TextClassifier
+from nlpipe.tasks.classify.model import TextClassifier
 
 TEXTS = ["good match win", "great goal team", "vote election law", "senate vote bill"] * 5
 LABELS = [["sports"], ["sports"], ["politics"], ["politics"]] * 5
@@ -111,3 +111,43 @@ def test_artifacts_damaged_files(tmp_path, model):
     with pytest.raises(ArtifactError) as exc:
         artifacts.load(path)
     assert exc.value.code == "E405"
+
+
+def _as_saved_before_the_move(model_file, renamed: dict[str, str]) -> None:
+    """Rewrite a skops file as nlpipe wrote it before its classes moved module: the old dotted class names."""
+    from nlpipe.tasks.saved import renamed_schema
+
+    with zipfile.ZipFile(model_file) as z:
+        entries = {i.filename: z.read(i) for i in z.infolist()}
+    schema = json.loads(entries["schema.json"])
+    assert renamed_schema(schema, {new: old for old, new in renamed.items()})
+    entries["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(model_file, "w", compression=zipfile.ZIP_LZMA) as z:
+        for name, body in entries.items():
+            z.writestr(name, body)
+
+
+def test_artifacts_load_models_saved_with_the_old_class_paths(tmp_path, model):
+    """Models saved before the tasks became packages name nlpipe.tasks.classify.TextClassifier (etc.): they load."""
+    from nlpipe.tasks.classify.task import TASK
+
+    path = _save(tmp_path, model)
+    _as_saved_before_the_move(path / artifacts.MODEL_FILE, dict(TASK.renamed_types))
+    found = set(sio.get_untrusted_types(file=path / artifacts.MODEL_FILE))
+    assert "nlpipe.tasks.classify.TextClassifier" in found and "nlpipe.tasks.classify.model.TextClassifier" not in found
+    loaded = artifacts.load(path)
+    assert type(loaded.model) is TextClassifier
+    assert (loaded.model.predict_proba(TEXTS) == model.predict_proba(TEXTS)).all()
+
+
+def test_artifacts_every_renamed_type_is_trusted_and_importable():
+    import importlib
+
+    from nlpipe.tasks import registry
+
+    for name in registry.names():
+        task = registry.get(name)
+        for old, new in task.renamed_types.items():
+            assert old != new and new in task.trusted_types, (name, new)
+            module, cls = new.rsplit(".", 1)
+            assert getattr(importlib.import_module(module), cls).__name__ == cls

@@ -18,9 +18,12 @@ LAYERS = {
     "nlpipe.store.jobs": 1,  # jobs with progress counts (uploads now, batch prediction later): store layer
     "nlpipe.label": 1,
     "nlpipe.tasks": 1,
-    "nlpipe.tasks.entities": 3,  # the entity task's glue: store, artifacts and a BasePredictor subclass
-    "nlpipe.tasks.sentiment": 3,  # the sentiment task's glue: store, artifacts and BasePredictor subclasses
-    "nlpipe.tasks.layout": 3,  # the layout task's glue: store, artifacts and a BasePredictor subclass
+    # each task's glue (store, evaluation metrics and reports) and the registry that imports them: train's layer
+    "nlpipe.tasks.classify.task": 2,
+    "nlpipe.tasks.entities.task": 2,
+    "nlpipe.tasks.sentiment.task": 2,
+    "nlpipe.tasks.layout.task": 2,
+    "nlpipe.tasks.registry": 2,
     "nlpipe.train": 2,
     "nlpipe.ingest": 2,
     "nlpipe.upload_jobs": 2,  # asynchronous uploads: stage files for a job that runs the ingest later

@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 from nlpipe.errors import ConflictError, InputError, NotFoundError
 from nlpipe.store.datasets import (
     create_dataset,
-    dataset_stats,
     export_records,
     import_records,
     list_datasets,
@@ -16,6 +15,7 @@ from nlpipe.store.datasets import (
     seeded_split,
 )
 from nlpipe.store.schema import Annotation, Document, Split
+from nlpipe.store.stats import dataset_stats
 from nlpipe.types import Record, Span
 from tests.conftest import news_records
 

@@ -1,4 +1,4 @@
-"""Tests for nlpipe.tasks.classify (TextClassifier) and its features (nlpipe.tasks.features)."""
+"""Tests for nlpipe.tasks.classify.model (TextClassifier) and its features (nlpipe.tasks.features)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from nlpipe.errors import InputError, TrainingError
-from nlpipe.tasks.classify import CANDIDATES, DEFAULT_CANDIDATES, TRUSTED_TYPES, TextClassifier
+from nlpipe.tasks.classify.model import CANDIDATES, DEFAULT_CANDIDATES, TRUSTED_TYPES, TextClassifier
 from nlpipe.tasks.features import CharNgrams, WordNgrams
 from nlpipe.tasks.search import best_threshold, f1_gain_se, macro_f1, stratified_split
 

@@ -11,13 +11,13 @@ import pytest
 import scipy.sparse as sp
 import skops.io as sio
 
-import nlpipe.tasks.classify as classify_module
+import nlpipe.tasks.classify.model as classify_module
 from benchmarks.synthetic import Corpus
 from nlpipe.errors import TrainingError
-from nlpipe.tasks.classify import TRUSTED_TYPES, TextClassifier, _sparse_stratified_split
-from nlpipe.tasks.hashing import HashedNgrams
+from nlpipe.tasks.classify.hashing import HashedNgrams
+from nlpipe.tasks.classify.model import TRUSTED_TYPES, TextClassifier, _sparse_stratified_split
+from nlpipe.tasks.classify.shortlist import ShortlistLinear, choose_keep
 from nlpipe.tasks.search import stratified_split
-from nlpipe.tasks.shortlist import ShortlistLinear, choose_keep
 
 
 def corpus(labels: int, n: int, start: int = 0, share: float = 0.08) -> tuple[list[str], list[list[str]]]:
@@ -43,7 +43,7 @@ def test_hashed_features_are_stable_across_processes() -> None:
     text = "Central bank raises interest rates again"
     here = HashedNgrams().fit([text]).transform([text])
     code = (
-        "from nlpipe.tasks.hashing import HashedNgrams; t = 'Central bank raises interest rates again'; "
+        "from nlpipe.tasks.classify.hashing import HashedNgrams; t = 'Central bank raises interest rates again'; "
         "print(HashedNgrams().fit([t]).transform([t]).indices.tolist())"
     )
     for seed in ("1", "2"):

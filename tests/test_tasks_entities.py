@@ -14,13 +14,14 @@ import pytest
 
 from nlpipe import artifacts
 from nlpipe.errors import ArtifactError, ConfigError, InputError, TrainingError
-from nlpipe.evaluate.entities import entity_metrics, memorized_baseline
+from nlpipe.evaluate.entities import entity_metrics
 from nlpipe.evaluate.run import evaluate_model
 from nlpipe.predict import load_predictor
 from nlpipe.store.datasets import import_records
-from nlpipe.tasks import entity_model
-from nlpipe.tasks.entity_crf import FACTORY, doc_tokens, token_sequences, train_crf
-from nlpipe.tasks.entity_features import (
+from nlpipe.tasks.entities import model as entity_model
+from nlpipe.tasks.entities.baseline import memorized_baseline
+from nlpipe.tasks.entities.crf import FACTORY, doc_tokens, token_sequences, train_crf
+from nlpipe.tasks.entities.features import (
     CLUSTER_SIZES,
     FeatureExtractor,
     Gazetteer,
@@ -33,7 +34,7 @@ from nlpipe.tasks.entity_features import (
     spans_to_bilou,
     word_shape,
 )
-from nlpipe.tasks.entity_model import EntityRecognizer, read_entity_list, split_long_text
+from nlpipe.tasks.entities.model import EntityRecognizer, read_entity_list, split_long_text
 from nlpipe.train import train
 from nlpipe.types import Document, Page, Record, Span, Word
 from tests.conftest import ROOT, SHARED, entity_records
@@ -475,7 +476,7 @@ def test_entities_pdf_spans_get_page_and_box(trained_entities):
 
 
 def test_entities_place_on_pages_maps_words_to_offsets():
-    from nlpipe.tasks.entities import place_on_pages
+    from nlpipe.tasks.entities.task import place_on_pages
 
     words = [Word("Total", 10, 10, 40, 20), Word("due", 45, 10, 60, 20), Word("Kestrel", 10, 30, 50, 40),
              Word("Bank", 55, 30, 80, 40)]  # fmt: skip
@@ -492,7 +493,7 @@ def test_entities_ten_megabyte_document_stays_under_two_gigabytes(tmp_path, smal
         f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
-        from nlpipe.tasks.entity_model import EntityRecognizer
+        from nlpipe.tasks.entities.model import EntityRecognizer
         model = EntityRecognizer.from_disk(__import__("pathlib").Path({str(tmp_path / "spacy")!r}))
         para = "Kestrel Bank said on Friday it would cut 200 jobs in Lisbon. Rain is expected on the weekend.\\n\\n"
         text = para * (10_000_000 // len(para))

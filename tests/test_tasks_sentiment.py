@@ -22,10 +22,16 @@ from nlpipe.evaluate.run import evaluate_model
 from nlpipe.label.formats import read_records
 from nlpipe.predict import load_predictor
 from nlpipe.store.datasets import create_dataset, import_records
-from nlpipe.tasks.lexicon import N_LEXICON_FEATURES, lexicon_decision, lexicon_features, lexicon_version, vader_scores
-from nlpipe.tasks.sentences import iter_sentences, split_sentences
-from nlpipe.tasks.sentiment import LONG_DOCUMENT_CHARS, lexicon_predictor, polarity_values
-from nlpipe.tasks.sentiment_model import SAVED_TYPES, TRUSTED_TYPES, SentimentModel, scale_indices
+from nlpipe.tasks.sentiment.lexicon import (
+    N_LEXICON_FEATURES,
+    lexicon_decision,
+    lexicon_features,
+    lexicon_version,
+    vader_scores,
+)
+from nlpipe.tasks.sentiment.model import SAVED_TYPES, TRUSTED_TYPES, SentimentModel, scale_indices
+from nlpipe.tasks.sentiment.predictor import LONG_DOCUMENT_CHARS, lexicon_predictor, polarity_values
+from nlpipe.tasks.sentiment.sentences import iter_sentences, split_sentences
 from nlpipe.train import train
 from nlpipe.types import Record
 from tests.conftest import DATA
@@ -506,7 +512,7 @@ def test_sentiment_ten_megabyte_document_in_bounded_memory():
 
     code = """
 import json, resource
-from nlpipe.tasks.sentiment import lexicon_predictor
+from nlpipe.tasks.sentiment.predictor import lexicon_predictor
 predictor = lexicon_predictor()
 predictor.predict(["warm up the lexicon. Fine."])
 sentence = "The delivery was late, but the support team was lovely and fixed everything. "

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from nlpipe.tasks import sentences as sentence_splitter
 from nlpipe.tasks.features import CharNgrams, WordNgrams
-from nlpipe.tasks.lexicon import _scorer, lexicon_decision, magnitude, vader_scores
-from nlpipe.tasks.sentiment import LONG_DOCUMENT_CHARS, lexicon_predictor
-from nlpipe.tasks.sentiment_features import NgramBlocks, _PairTable, ngram_blocks
-from nlpipe.tasks.sentiment_model import SentimentModel
-from nlpipe.tasks.token_table import SHARED, TokenTable, tokenize
-from nlpipe.tasks.vader import round_like_python
+from nlpipe.tasks.sentiment import sentences as sentence_splitter
+from nlpipe.tasks.sentiment.features import NgramBlocks, _PairTable, ngram_blocks
+from nlpipe.tasks.sentiment.lexicon import _scorer, lexicon_decision, magnitude, vader_scores
+from nlpipe.tasks.sentiment.model import SentimentModel
+from nlpipe.tasks.sentiment.predictor import LONG_DOCUMENT_CHARS, lexicon_predictor
+from nlpipe.tasks.sentiment.token_table import SHARED, TokenTable, tokenize
+from nlpipe.tasks.sentiment.vader import round_like_python
 from tests.conftest import SHARED as SHARED_DATA
 from tests.test_tasks_sentiment import polarity_corpus
 
@@ -328,7 +328,7 @@ def test_model_probabilities_equal_the_feature_matrix_path(polarity_model):
 def test_prepare_builds_the_tables_a_prediction_uses(polarity_model):
     import copy
 
-    from nlpipe.tasks import sentiment_features
+    from nlpipe.tasks.sentiment import features as sentiment_features
 
     model = copy.deepcopy(polarity_model)
     assert model.vectorizers_[1] not in sentiment_features._BLOCKS
@@ -361,7 +361,7 @@ def test_ngram_blocks_go_with_their_model(polarity_model):
     import copy
     import weakref
 
-    from nlpipe.tasks import sentiment_features
+    from nlpipe.tasks.sentiment import features as sentiment_features
 
     model = copy.deepcopy(polarity_model).prepare()
     model.predict(["good fun", "awful"])
@@ -404,8 +404,8 @@ def test_predictor_repeated_texts_and_sentences_score_alike(polarity_model):
     from pathlib import Path
 
     from nlpipe.artifacts import LoadedModel
-    from nlpipe.tasks.lexicon import lexicon_version
-    from nlpipe.tasks.sentiment import Predictor
+    from nlpipe.tasks.sentiment.lexicon import lexicon_version
+    from nlpipe.tasks.sentiment.predictor import SentimentPredictor as Predictor
 
     meta = {"name": "m", "version": "v1", "task": "sentiment", "kind": "categorical", "scale": None,
             "lexicon": lexicon_version(), "labels": list(polarity_model.labels_)}  # fmt: skip
@@ -504,9 +504,9 @@ def test_trained_model_long_documents_in_bounded_memory():
 import json, random, resource, sys
 from pathlib import Path
 from nlpipe.artifacts import LoadedModel
-from nlpipe.tasks.lexicon import lexicon_version
-from nlpipe.tasks.sentiment import Predictor
-from nlpipe.tasks.sentiment_model import SentimentModel
+from nlpipe.tasks.sentiment.lexicon import lexicon_version
+from nlpipe.tasks.sentiment.predictor import SentimentPredictor as Predictor
+from nlpipe.tasks.sentiment.model import SentimentModel
 from tests.test_tasks_sentiment import polarity_corpus
 
 texts, labels = polarity_corpus()

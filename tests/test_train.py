@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from nlpipe.errors import InputError, TrainingError
-from nlpipe.predict import Predictor
 from nlpipe.store.datasets import LabeledData, import_records
-from nlpipe.train import data_checks, train
+from nlpipe.tasks.classify.task import ClassifyPredictor as Predictor
+from nlpipe.tasks.data import data_checks
+from nlpipe.train import train
 from nlpipe.types import Record
 from tests.conftest import news_records
 
@@ -153,7 +154,7 @@ def test_train_streams_large_datasets_and_matches_the_in_memory_fingerprint(sett
     import weakref
 
     import nlpipe.store.stream as stream_module
-    import nlpipe.train as train_module
+    import nlpipe.tasks.classify.task as train_module
 
     recs = news_records()
     repeat = "Parliament passed the budget after a long debate on taxes"

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["sentiment"])
 @router.post("/sentiment:predict", response_model=PredictResponse, response_model_exclude_none=True)
 def predict_lexicon(body: LexiconRequest, settings: SettingsDep) -> dict:
     """Sentiment of each text from the VADER lexicon (model ``lexicon``, version ``vader-<release>``)."""
-    from nlpipe.tasks.sentiment import lexicon_predictor
+    from nlpipe.tasks.sentiment.predictor import lexicon_predictor
 
     texts = body.texts_within(settings.max_batch_texts)
     predictor = lexicon_predictor()

@@ -202,7 +202,7 @@ def predict(
         texts = [str(text)]
         sources = [None]
     if lexicon:
-        from nlpipe.tasks.sentiment import lexicon_predictor
+        from nlpipe.tasks.sentiment.predictor import lexicon_predictor
 
         predictor = lexicon_predictor()
     else:

@@ -9,25 +9,22 @@ figure is micro-averaged over all entities (``micro_*``), ``macro_*`` averages t
   missed (row) and spurious (column) entities;
 - ``missed`` / ``spurious``: examples with their context;
 - ``baseline``: CoNLL-2003's own baseline, which tags the entity strings seen in training with their most
-  frequent type (:func:`memorized_baseline`).
+  frequent type (:func:`nlpipe.tasks.entities.baseline.memorized_baseline`, computed by the task).
 """
 
 from __future__ import annotations
 
 import html
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nlpipe.evaluate.metrics import prf
-from nlpipe.tasks.entity_features import Gazetteer
 from nlpipe.types import Span
 
 NONE = "(none)"
 MAX_EXAMPLES = 25
 CONTEXT = 60
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 
 Triple = tuple[int, int, str]
 
@@ -179,42 +176,6 @@ def entity_metrics(
             **{k: base[k] for k in ("micro_precision", "micro_recall", "micro_f1", "macro_f1")},
             "per_label": {t: v["f1"] for t, v in base["per_label"].items()},
         }
-    return out
-
-
-def _tokens(text: str) -> tuple[list[str], list[tuple[int, int]]]:
-    toks, offs = [], []
-    for m in _TOKEN.finditer(text):
-        toks.append(m.group())
-        offs.append(m.span())
-    return toks, offs
-
-
-def memorized_baseline(
-    train_texts: Sequence[str], train_spans: Sequence[Sequence[Span]], texts: Sequence[str]
-) -> list[list[Span]]:
-    """Tag every occurrence of an entity string seen in training with its most frequent type, longest first."""
-    gaz = Gazetteer(max_len=10)
-    for text, spans in zip(train_texts, train_spans, strict=True):
-        for s in spans:
-            toks, _ = _tokens(text[s.start : s.end])
-            gaz.add(toks, s.label)
-    out = []
-    for text in texts:
-        toks, offs = _tokens(text)
-        tags = gaz.matches(toks)
-        found, i = [], 0
-        while i < len(tags):
-            tag = tags[i]
-            if tag is None or not tag.startswith("B-"):
-                i += 1
-                continue
-            j = i + 1
-            while j < len(tags) and tags[j] == "I-" + tag[2:]:
-                j += 1
-            found.append(Span(offs[i][0], offs[j - 1][1], tag[2:], source="rule"))
-            i = j
-        out.append(found)
     return out
 
 

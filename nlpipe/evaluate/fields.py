@@ -4,7 +4,7 @@ A predicted field counts as correct only when its label, start and end equal an 
 document (the text must be exactly the annotated value; "$1,234.00" for "1,234.00" is wrong). :func:`field_metrics`
 is pure; :func:`write_field_report` writes ``metrics.json`` and a self-contained ``report.html``.
 
-Error codes: E570-E579 belong to the layout task (:mod:`nlpipe.tasks.layout`); E575 here: truth and
+Error codes: E570-E579 belong to the layout task (:mod:`nlpipe.tasks.layout.task`); E575 here: truth and
 predictions of different lengths.
 """
 

@@ -10,25 +10,26 @@ E522 ``out_dir`` cannot be used as a directory.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import math
 import os
 import tempfile
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from nlpipe.errors import InputError
+from nlpipe.evaluate.htmlparts import escape as _e
+from nlpipe.evaluate.htmlparts import figure as _figure
+from nlpipe.evaluate.htmlparts import heatmap_img as _heatmap_img
+from nlpipe.evaluate.htmlparts import img as _img
+from nlpipe.evaluate.htmlparts import is_num as _is_num
+from nlpipe.evaluate.htmlparts import num as _num
+from nlpipe.evaluate.htmlparts import short as _short
 
 __all__ = ["write_report", "render_html"]
 
 MAX_LEGEND_CURVES = 10  # per-label PR curves drawn besides micro
-MAX_TICK_CHARS = 24
-ANNOTATE_CELLS_UP_TO = 20  # write counts into heat-map cells when there are at most this many labels
 _META_ORDER = ("model", "model_name", "model_version", "version", "dataset", "split", "created_at")
 
 
@@ -299,70 +300,6 @@ def _entities_section(m: Mapping[str, Any]) -> str:
 # ----------------------------------------------------------------------------------------------- plots
 
 
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _img(fig: Any, alt: str) -> str:
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        # labels in scripts the bundled font lacks render as boxes; that must not fail the report
-        warnings.filterwarnings("ignore", message=r".*[Gg]lyph.*missing", category=UserWarning)
-        fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img class="plot" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _short(label: Any) -> str:
-    s = str(label)
-    return s if len(s) <= MAX_TICK_CHARS else s[: MAX_TICK_CHARS - 1] + "…"
-
-
-def _heatmap_img(labels: list, matrix: list[list[int]], multi: bool) -> str:
-    """Heat map of the confusions: off-diagonal cells coloured by count, the diagonal (correct) in grey."""
-    import numpy as np
-    from matplotlib import colormaps
-
-    mat = np.asarray(matrix, dtype=float)
-    k = len(labels)
-    off = mat.copy()
-    np.fill_diagonal(off, np.nan)
-    peak = np.nanmax(off) if k > 1 and np.nanmax(off) > 0 else 1.0
-    cmap = colormaps["Reds"].copy()
-    cmap.set_bad("#e6e9ef")
-    side = min(3.0 + 0.32 * k, 16.0)
-    fig = _figure(side + 1.2, side)
-    ax = fig.add_subplot()
-    image = ax.imshow(np.ma.masked_invalid(off), cmap=cmap, vmin=0.0, vmax=peak, interpolation="nearest", aspect="auto")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="examples")
-    ticks = list(range(k))
-    font = 9 if k <= 20 else 7 if k <= 40 else 5
-    ax.set_xticks(ticks, [_short(x) for x in labels], rotation=90, fontsize=font)
-    ax.set_yticks(ticks, [_short(x) for x in labels], fontsize=font)
-    ax.set_xlabel("wrongly predicted label" if multi else "predicted label")
-    ax.set_ylabel("missed true label" if multi else "true label")
-    if k <= ANNOTATE_CELLS_UP_TO:
-        for i in range(k):
-            for j in range(k):
-                if mat[i, j]:
-                    dark = i != j and mat[i, j] > 0.6 * peak
-                    ax.text(
-                        j,
-                        i,
-                        f"{int(mat[i, j])}",
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color="white" if dark else "black",
-                    )
-    return _img(fig, "confusion matrix heat map")
-
-
 def _pr_img(curves: Mapping[str, Any], per_label: Mapping[str, Any]) -> str:
     fig = _figure(7.0, 5.0)
     ax = fig.add_subplot()
@@ -433,27 +370,6 @@ def _best_threshold(table: Mapping[str, list]) -> tuple[float, Any, Any, float] 
 
 
 # --------------------------------------------------------------------------------------------- helpers
-
-
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _is_num(x: Any) -> bool:
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _num(x: Any, digits: int = 4, signed: bool = False) -> str:
-    """Numbers as the report shows them: ints as is, floats with ``digits`` decimals, missing as a dash."""
-    if isinstance(x, bool) or x is None:
-        return "—" if x is None else str(x)
-    if isinstance(x, int):
-        return str(x)
-    if isinstance(x, float):
-        if not math.isfinite(x):
-            return "—"
-        return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
-    return _e(x)
 
 
 def _jsonable(obj: Any, where: str) -> Any:

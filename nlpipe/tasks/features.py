@@ -1,4 +1,4 @@
-"""Fast sparse text features for :mod:`nlpipe.tasks.classify`.
+"""Fast sparse text features for :mod:`nlpipe.tasks.classify.model`.
 
 Both vectorizers give the same matrices as scikit-learn's ``TfidfVectorizer`` with ``sublinear_tf=True`` (word
 n-grams with the default token pattern, or ``analyzer="char_wb"``), up to column order, but

@@ -1,4 +1,4 @@
-"""The statistics behind :class:`nlpipe.tasks.classify.TextClassifier`'s model search.
+"""The statistics behind :class:`nlpipe.tasks.classify.model.TextClassifier`'s model search.
 
 Seeded stratified split, class-balanced sample weights, macro-F1 and the bootstrap standard error of a difference
 in it, probability calibration (temperature scaling, Platt scaling) and F1-optimal thresholds. Plain functions of

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from nlpipe.predict import Predictor
+from nlpipe.tasks.classify.task import ClassifyPredictor as Predictor
 
 SPORTS = "The striker scored twice as the home team won the cup final in extra time"
 

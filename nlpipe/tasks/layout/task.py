@@ -3,15 +3,13 @@
 ``nlpipe train DATASET --task layout --name M`` learns from the dataset's documents that have both word boxes
 (PDFs read by ``nlpipe ingest``) and field annotations (character spans, e.g. imported from JSONL after the
 ingest, which attaches them to the same documents by their text). Two
-:class:`~nlpipe.tasks.layout_model.FieldExtractor` models are trained on the train split: the layout-aware one
+:class:`~nlpipe.tasks.layout.model.FieldExtractor` models are trained on the train split: the layout-aware one
 that predicts, and a text-only one (same learner, no positions or sizes) kept as the baseline that evaluations
 report beside it. ``nlpipe evaluate`` scores exact-match precision, recall and F1 per field and overall
 (:mod:`nlpipe.evaluate.fields`); ``nlpipe predict M --file invoice.pdf`` and ``POST /v1/models/M:predictFile``
 return each field's span with its label, text, score, page and box.
 
-This module is the task's glue, so it sits with ``nlpipe.predict`` in the import layers (tests/test_layers.py):
-it reads the store, saves artifacts and subclasses :class:`nlpipe.predict.BasePredictor`. The model
-(:mod:`nlpipe.tasks.layout_model`) and its features (:mod:`nlpipe.tasks.layout_features`) know nothing of
+The model (:mod:`nlpipe.tasks.layout.model`) and its features (:mod:`nlpipe.tasks.layout.features`) know nothing of
 the store or the disk.
 
 Error codes: E390 no annotated documents in the train split, E392 annotated documents without word boxes,
@@ -24,33 +22,28 @@ documents in the evaluated split, E571 annotated documents there without word bo
 
 from __future__ import annotations
 
-import tempfile
-import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nlpipe import artifacts
-from nlpipe.config import Settings
 from nlpipe.errors import InputError, TrainingError
-from nlpipe.evaluate.run import EvaluationResult
-from nlpipe.predict import BasePredictor
-from nlpipe.store.datasets import get_dataset, load_dataset
+from nlpipe.store.datasets import load_dataset
 from nlpipe.store.db import Store
 from nlpipe.store.documents import get_document
-from nlpipe.tasks.layout_features import document_words, has_words, word_tags
-from nlpipe.tasks.layout_model import OUTSIDE, FieldExtractor
-from nlpipe.train import Check, Progress, TrainResult, save_version, training_meta
+from nlpipe.tasks.base import BasePredictor, Check, Task, TrainContext, TrainingData, reject_unknown_options
+from nlpipe.tasks.data import fingerprint
+from nlpipe.tasks.layout.features import document_words, has_words, word_tags
+from nlpipe.tasks.layout.model import OUTSIDE, FieldExtractor
 from nlpipe.types import Document, Prediction, Span
 
-__all__ = ["FORMAT", "TRUSTED_TYPES", "Predictor", "train_task", "evaluate_task", "load_annotated"]
+__all__ = ["FORMAT", "TRUSTED_TYPES", "LayoutPredictor", "LayoutTask", "TASK", "load_annotated"]
 
 FORMAT = "nlpipe.layout.v1"
 #: What skops must trust to load a saved layout model: ``{"layout": FieldExtractor, "text": FieldExtractor}``
 #: (``tests/test_tasks_layout.py`` checks the list is exact).
 TRUSTED_TYPES: list[str] = [
-    "nlpipe.tasks.layout_model.FieldExtractor",
+    "nlpipe.tasks.layout.model.FieldExtractor",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
 MIN_FIELD_DOCS = 3
@@ -79,85 +72,6 @@ def _refuse_without_words(docs: Sequence[Document], code: str, where: str, kind:
             "FILES...` before importing their annotations (the import attaches spans to the ingested documents "
             "by their text).",
         )
-
-
-def train_task(
-    store: Store,
-    settings: Settings,
-    dataset: str,
-    name: str,
-    *,
-    time_budget: float | None,
-    seed: int | None,
-    progress: Progress | None,
-    **options: Any,
-) -> TrainResult:
-    """Train a layout model on ``dataset``'s annotated train (and validation) documents, evaluate it and the
-    text-only baseline on the annotated test documents, and save it as a new version of ``name``."""
-    unknown = sorted(k for k, v in options.items() if v is not None)
-    if unknown:
-        raise InputError("E394", f"Option {unknown[0]!r} does not apply to task 'layout' (it takes none).",
-                         field=unknown[0])  # fmt: skip
-    seed = settings.seed if seed is None else seed
-    train_docs, train_spans = load_annotated(store, dataset, ["train", "validation"])
-    test_docs, test_spans = load_annotated(store, dataset, ["test"])
-    with store.session() as s:
-        dataset_id = get_dataset(s, dataset).id
-        data = load_dataset(s, dataset, labeled_only=False, with_spans=True)
-    if not train_docs:
-        raise TrainingError(
-            "E390",
-            f"Dataset {dataset!r} has no documents with field annotations in its train split. Ingest the PDFs "
-            "(`nlpipe ingest`), then import their spans (`nlpipe datasets import` of a JSONL file with "
-            '"text" and "spans").',
-        )
-    _refuse_without_words(train_docs + test_docs, "E392", f"dataset {dataset!r}")
-    checks = _checks(train_docs, train_spans)
-
-    started = time.perf_counter()
-    models: dict[str, FieldExtractor] = {}
-    for k, view in enumerate(("layout", "text")):
-        if progress:
-            progress(f"train ({view})", k, 2)
-        models[view] = FieldExtractor(view, seed=seed).fit(train_docs, train_spans)
-    if progress:
-        progress("train (text)", 2, 2)
-    seconds = time.perf_counter() - started
-
-    metrics = None
-    with tempfile.TemporaryDirectory() as tmp:
-        report_dir = Path(tmp) / "report"
-        if test_docs:
-            if progress:
-                progress("evaluate", 0, 1)
-            metrics, _ = _score(models, test_docs, test_spans, report_dir,
-                                title=f"{name}: evaluation on {dataset} (test split)",
-                                meta={"model": name, "dataset": dataset, "split": "test"})  # fmt: skip
-            if progress:
-                progress("evaluate", 1, 1)
-        meta = {
-            "task": "layout",
-            "format": FORMAT,
-            "labels": models["layout"].fields_,
-            "multi_label": False,
-            "single_valued": models["layout"].single_,
-            "metrics": {k: metrics[k] for k in HEADLINE} if metrics else None,
-            "baseline": {k: v for k, v in (metrics or {}).get("baseline", {}).items() if k != "per_label"} or None,
-            "training": training_meta(
-                dataset,
-                data,
-                seed=seed,
-                time_budget=time_budget,
-                seconds=seconds,
-                n_train=len(train_docs),
-                n_test=len(test_docs),
-                n_words=models["layout"].n_words_,
-                params=models["layout"].get_params(),
-                checks=[c.__dict__ for c in checks],
-            ),
-        }
-        path = save_version(store, settings, name, models, meta, report_dir=report_dir, dataset_id=dataset_id)
-    return TrainResult(name=name, version=path.name, path=path, metrics=metrics, checks=checks, seconds=seconds)
 
 
 def _checks(docs: Sequence[Document], spans: Sequence[Sequence[Span]]) -> list[Check]:
@@ -207,23 +121,7 @@ def _score(
     return metrics, write_field_report(metrics, out_dir, title=title, meta=meta)
 
 
-def evaluate_task(
-    store: Store, settings: Settings, loaded: artifacts.LoadedModel, dataset: str, *, split: str, out_dir: Path
-) -> EvaluationResult:
-    """Field-level exact-match scores of a saved layout model (and its text-only baseline) on a split."""
-    docs, spans = load_annotated(store, dataset, ["train", "validation", "test"] if split == "all" else [split])
-    if not docs:
-        raise InputError("E570", f"Dataset {dataset!r} has no documents with field annotations in the {split!r} "
-                         "split.", field="split")  # fmt: skip
-    _refuse_without_words(docs, "E571", f"the {split!r} split of {dataset!r}", InputError)
-    metrics, report = _score(loaded.model, docs, spans, out_dir,
-                             title=f"{loaded.name} {loaded.version}: evaluation on {dataset} ({split})",
-                             meta={"model": loaded.name, "version": loaded.version, "dataset": dataset,
-                                   "split": split})  # fmt: skip
-    return EvaluationResult(metrics=metrics, report=report, model=loaded.name, version=loaded.version, skipped=0)
-
-
-class Predictor(BasePredictor):
+class LayoutPredictor(BasePredictor):
     """Fields of documents with word boxes: spans with label, text, score, page and box."""
 
     task = "layout"
@@ -257,3 +155,97 @@ class Predictor(BasePredictor):
                 spans = [s for s in spans if (s.score or 0.0) >= threshold]
             out.append(Prediction(labels=[], predicted=sorted({s.label for s in spans}), spans=spans))
         return out
+
+
+class LayoutTask(Task):
+    name = "layout"
+    format = FORMAT
+    records_resolved_budget = False  # the learner takes no budget; meta.json keeps what was asked
+    trusted_types = TRUSTED_TYPES
+    renamed_types = {"nlpipe.tasks.layout_model.FieldExtractor": "nlpipe.tasks.layout.model.FieldExtractor"}
+    predictor = LayoutPredictor
+
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        reject_unknown_options(options, (), task=self.name, code="E394", listing=" (it takes none).")
+        return {}
+
+    def read_training_data(self, ctx: TrainContext) -> TrainingData:
+        train_docs, train_spans = load_annotated(ctx.store, ctx.dataset, ["train", "validation"])
+        test_docs, test_spans = load_annotated(ctx.store, ctx.dataset, ["test"])
+        with ctx.store.session() as s:
+            data = load_dataset(s, ctx.dataset, labeled_only=False, with_spans=True)
+        return TrainingData(
+            train=(train_docs, train_spans),
+            validation=None,
+            test=(test_docs, test_spans),
+            reference=None,
+            has_test=bool(test_docs),
+            fingerprint=fingerprint(data.subset(["train", "validation"])),
+        )
+
+    def check_data(self, data: TrainingData, ctx: TrainContext) -> list[Check]:
+        (train_docs, train_spans), (test_docs, _) = data.train, data.test
+        if not train_docs:
+            raise TrainingError(
+                "E390",
+                f"Dataset {ctx.dataset!r} has no documents with field annotations in its train split. Ingest the "
+                "PDFs (`nlpipe ingest`), then import their spans (`nlpipe datasets import` of a JSONL file with "
+                '"text" and "spans").',
+            )
+        _refuse_without_words(train_docs + test_docs, "E392", f"dataset {ctx.dataset!r}")
+        return _checks(train_docs, train_spans)
+
+    def fit(self, data: TrainingData, ctx: TrainContext, checks: list[Check]) -> Any:
+        docs, spans = data.train
+        models: dict[str, FieldExtractor] = {}
+        for k, view in enumerate(("layout", "text")):
+            if ctx.progress:
+                ctx.progress(f"train ({view})", k, 2)
+            models[view] = FieldExtractor(view, seed=ctx.seed).fit(docs, spans)
+        if ctx.progress:
+            ctx.progress("train (text)", 2, 2)
+        return models
+
+    def model_meta(self, model: Any, data: TrainingData, ctx: TrainContext) -> dict[str, Any]:
+        return {"labels": model["layout"].fields_, "multi_label": False, "single_valued": model["layout"].single_}
+
+    def headline(self, metrics: dict[str, Any] | None) -> dict[str, Any]:
+        return {
+            "metrics": {k: metrics[k] for k in HEADLINE} if metrics else None,
+            "baseline": {k: v for k, v in (metrics or {}).get("baseline", {}).items() if k != "per_label"} or None,
+        }
+
+    def training_fields(self, model: Any, data: TrainingData, ctx: TrainContext, checks: list[Check]) -> dict:
+        return {
+            "n_train": len(data.train[0]),
+            "n_test": len(data.test[0]),
+            "n_words": model["layout"].n_words_,
+            "params": model["layout"].get_params(),
+            "checks": [c.__dict__ for c in checks],
+        }
+
+    def read_split(self, store: Store, dataset: str, split: str) -> tuple[Any, Any]:
+        docs, spans = load_annotated(store, dataset, ["train", "validation", "test"] if split == "all" else [split])
+        if not docs:
+            raise InputError("E570", f"Dataset {dataset!r} has no documents with field annotations in the {split!r} "
+                             "split.", field="split")  # fmt: skip
+        _refuse_without_words(docs, "E571", f"the {split!r} split of {dataset!r}", InputError)
+        return (docs, spans), None
+
+    def score(
+        self,
+        model: Any,
+        meta: Mapping[str, Any],
+        part: Any,
+        reference: Any,
+        *,
+        out_dir: Path,
+        title: str,
+        report_meta: dict[str, Any],
+    ) -> tuple[dict[str, Any], Path, int]:
+        docs, spans = part
+        metrics, report = _score(model, docs, spans, out_dir, title=title, meta=report_meta)
+        return metrics, report, 0
+
+
+TASK = LayoutTask()

@@ -49,8 +49,9 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted
 
 from nlpipe.errors import InputError, TrainingError
+from nlpipe.tasks.classify.hashing import HashedNgrams
+from nlpipe.tasks.classify.shortlist import ShortlistLinear, choose_keep
 from nlpipe.tasks.features import CharNgrams, WordNgrams, char_wb_ngrams, nb_log_count_ratio, word_ngrams
-from nlpipe.tasks.hashing import HashedNgrams
 from nlpipe.tasks.search import (
     best_threshold,
     f1_gain_se,
@@ -61,7 +62,6 @@ from nlpipe.tasks.search import (
     sample_weights,
     stratified_split,
 )
-from nlpipe.tasks.shortlist import ShortlistLinear, choose_keep
 
 __all__ = ["TextClassifier", "CANDIDATES", "DEFAULT_CANDIDATES", "TRUSTED_TYPES"]
 
@@ -95,18 +95,18 @@ DEFAULT_CANDIDATES: tuple[str, ...] = ("nbsvm_word_char", "svm_word_char")
 _EDGE_PUNCT = re.compile(r"^\W+|\W+$")
 
 TRUSTED_TYPES: list[str] = [
-    "nlpipe.tasks.classify.TextClassifier",
+    "nlpipe.tasks.classify.model.TextClassifier",
     "nlpipe.tasks.features.CharNgrams",
     "nlpipe.tasks.features.WordNgrams",
-    "nlpipe.tasks.hashing.HashedNgrams",
-    "nlpipe.tasks.shortlist.ShortlistLinear",
+    "nlpipe.tasks.classify.hashing.HashedNgrams",
+    "nlpipe.tasks.classify.shortlist.ShortlistLinear",
     "scipy.sparse._csr.csr_matrix",
 ]
 
 #: Training strategies, chosen by data size and label count when ``strategy="auto"`` (see :meth:`fit`):
 #: ``standard``, the candidate search above; ``hashed``, one linear SVM per label over hashed word 1-2 grams,
 #: fitted once (for many documents: no vocabulary, no refit); ``shortlist``, centroid candidates and a re-ranker
-#: per label (:mod:`nlpipe.tasks.shortlist`, for hundreds to thousands of labels).
+#: per label (:mod:`nlpipe.tasks.classify.shortlist`, for hundreds to thousands of labels).
 STRATEGIES: tuple[str, ...] = ("auto", "standard", "hashed", "shortlist")
 MANY_LABELS = 100  # more outputs than this: shortlist, unless the data is small (FEW_LABEL_ROWS)
 #: At most this many outputs x training texts, more than MANY_LABELS outputs stay ``standard`` with the word view

@@ -1,10 +1,9 @@
-"""The sentiment task: dataset -> :class:`~nlpipe.tasks.sentiment_model.SentimentModel` -> saved version, its
-evaluation, and the predictors of trained models and of the VADER lexicon (no training data needed).
+"""Sentiment predictors: of trained models (:class:`SentimentPredictor`) and of the VADER lexicon (no training
+data needed; :func:`lexicon_predictor`). The task itself (training, evaluation) is :mod:`nlpipe.tasks.sentiment.task`.
 
-This module is the task's glue, so it sits with ``nlpipe.predict`` in the import layers (tests/test_layers.py): it
-reads the store, saves artifacts and subclasses :class:`nlpipe.predict.BasePredictor`. The model
-(:mod:`nlpipe.tasks.sentiment_model`), the lexicon (:mod:`nlpipe.tasks.lexicon`) and the sentence splitter
-(:mod:`nlpipe.tasks.sentences`) know nothing of the store or the disk.
+They read no store and no disk (the model comes loaded). The model
+(:mod:`nlpipe.tasks.sentiment.model`), the lexicon (:mod:`nlpipe.tasks.sentiment.lexicon`) and the sentence splitter
+(:mod:`nlpipe.tasks.sentiment.sentences`) know nothing of the store or the disk.
 
 Every prediction's ``sentiment`` has one shape (README "Sentiment"):
 
@@ -40,8 +39,6 @@ split the model can score.
 from __future__ import annotations
 
 import functools
-import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
@@ -49,29 +46,19 @@ from typing import Any
 
 import numpy as np
 
-from nlpipe import artifacts
-from nlpipe.config import Settings
-from nlpipe.errors import ArtifactError, InputError, TrainingError
-from nlpipe.evaluate.run import EvaluationResult
-from nlpipe.predict import BasePredictor, check_texts
-from nlpipe.store.datasets import LabeledData, get_dataset, load_dataset
-from nlpipe.store.db import Store
-from nlpipe.tasks.lexicon import LEXICON_LABELS, lexicon_decisions, lexicon_version, magnitude, vader_scores
-from nlpipe.tasks.sentences import iter_sentences
-from nlpipe.tasks.sentiment_model import MAX_SCALE, TRUSTED_TYPES, SentimentModel
-from nlpipe.tasks.token_table import CollectorPaused, tokenize
-from nlpipe.tasks.vader import round_like_python
-from nlpipe.train import HEADLINE, Progress, TrainResult, data_checks, save_version, training_meta
+from nlpipe.errors import ArtifactError, InputError
+from nlpipe.tasks.base import BasePredictor, LoadedModel, check_texts
+from nlpipe.tasks.sentiment.lexicon import LEXICON_LABELS, lexicon_decisions, lexicon_version, magnitude, vader_scores
+from nlpipe.tasks.sentiment.model import SentimentModel
+from nlpipe.tasks.sentiment.sentences import iter_sentences
+from nlpipe.tasks.sentiment.token_table import CollectorPaused, tokenize
+from nlpipe.tasks.sentiment.vader import round_like_python
 from nlpipe.types import LabelScore, Prediction
 
-__all__ = ["TRUSTED_TYPES", "FORMAT", "Predictor", "LexiconPredictor", "lexicon_predictor", "train_task",
-           "evaluate_task", "score_sentiment", "polarity_values"]  # fmt: skip
+__all__ = ["SentimentPredictor", "LexiconPredictor", "lexicon_predictor", "polarity_values", "LONG_DOCUMENT_CHARS"]
 
-FORMAT = "nlpipe.sentiment.v1"
 #: Texts longer than this get their document sentiment from their sentences, read a chunk at a time.
 LONG_DOCUMENT_CHARS = 20_000
-ORDINAL_HEADLINE = ("mae", "mse", "kappa_linear", "kappa_quadratic")
-OPTIONS = ("scale",)
 #: Label names with a direction on the polarity axis (compared lower-cased).
 POLARITY = {"negative": -1.0, "neg": -1.0, "neutral": 0.0, "neu": 0.0, "positive": 1.0, "pos": 1.0}
 _DIGITS = 6
@@ -85,204 +72,7 @@ def polarity_values(labels: Sequence[str]) -> np.ndarray | None:
     return np.array(values, dtype=np.float64)
 
 
-# ------------------------------------------------------------------------------------------------- training
-
-
-def _check_scale_data(data: LabeledData, train: LabeledData, scale: int, dataset: str) -> None:
-    allowed = {str(k) for k in range(scale + 1)}
-    bad = [(ext, labs) for labs, ext in zip(data.labels, data.external_ids, strict=True) if labs[0] not in allowed]
-    if bad:
-        found = sorted({labs[0] for _, labs in bad})
-        ext, labs = bad[0]
-        example = f"document {ext!r} has {labs[0]!r}" if ext else f"one has {labs[0]!r}"
-        raise TrainingError(
-            "E351",
-            f"--scale {scale} needs every label of dataset {dataset!r} to be one of '0'..'{scale}', but "
-            f"{len(bad)} documents have other labels ({example}; labels found: {', '.join(map(repr, found[:10]))}). "
-            "Relabel them, or train without --scale for categorical labels.",
-            field="scale",
-        )
-    counts = {k: 0 for k in sorted(allowed, key=int)}
-    for labs in train.labels:
-        counts[labs[0]] += 1
-    missing = [k for k, n in counts.items() if n == 0]
-    if missing:
-        raise TrainingError(
-            "E352",
-            f"--scale {scale} needs an example of every score 0..{scale} in the train split of {dataset!r}; none "
-            f"has score {', '.join(missing)} (counts: {', '.join(f'{k}: {n}' for k, n in counts.items())}). Label "
-            "some, or choose the scale the data has.",
-            field="scale",
-        )
-
-
-def train_task(
-    store: Store,
-    settings: Settings,
-    dataset: str,
-    name: str,
-    *,
-    time_budget: float | None,
-    seed: int | None,
-    progress: Progress | None,
-    scale: int | None = None,
-    multi_label: bool | None = None,
-    **options: Any,
-) -> TrainResult:
-    """Train a sentiment model on ``dataset``'s train split (categorical labels, or scores 0..``scale``), evaluate
-    it on the test split and save it as a new version."""
-    unknown = sorted(k for k, v in options.items() if v is not None)
-    if unknown:
-        raise InputError("E355", f"Option {unknown[0]!r} does not apply to task 'sentiment' (its options: "
-                         f"{', '.join(OPTIONS)}).", field=unknown[0])  # fmt: skip
-    if multi_label:
-        raise InputError("E354", "Sentiment models take one label per document; train without --multi-label.",
-                         field="multi_label")  # fmt: skip
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_SCALE):
-        raise InputError("E350", f"--scale must be an integer from 1 to {MAX_SCALE}, got {scale!r}.", field="scale")
-    seed = settings.seed if seed is None else seed
-    budget = settings.time_budget if time_budget is None else time_budget
-    with store.session() as s:
-        data = load_dataset(s, dataset)
-        dataset_id = get_dataset(s, dataset).id
-    train_part, valid_part, test_part = data.subset("train"), data.subset("validation"), data.subset("test")
-    checks = data_checks(train_part, test_part, multi_label=False)
-    errors = [c for c in checks if c.level == "error"]
-    if errors:
-        hint = (
-            " Without labels, use the lexicon model, which needs no training: `nlpipe predict --lexicon TEXT`."
-            if errors[0].code == "E310"
-            else ""
-        )
-        raise TrainingError(errors[0].code, f"Cannot train on {dataset!r}: {errors[0].message}{hint}",
-                            checks=[c.__dict__ for c in checks])  # fmt: skip
-    if scale is not None:
-        _check_scale_data(data, data.subset(["train", "validation"]), scale, dataset)
-
-    started = time.perf_counter()
-    model = SentimentModel(scale=scale, time_budget=budget, seed=seed)
-    validation = (valid_part.texts, [labs[0] for labs in valid_part.labels]) if len(valid_part) else None
-    model.fit(train_part.texts, [labs[0] for labs in train_part.labels], validation=validation, progress=progress)
-    seconds = time.perf_counter() - started
-
-    metrics = None
-    with tempfile.TemporaryDirectory() as tmp:
-        report_dir = Path(tmp) / "report"
-        if len(test_part):
-            if progress:
-                progress("evaluate", 0, 1)
-            metrics, _, _ = score_sentiment(
-                model,
-                test_part,
-                scale=scale,
-                train_labels=data.subset(["train", "validation"]).labels,
-                out_dir=report_dir,
-                title=f"{name}: evaluation on {dataset} (test split)",
-                meta={"model": name, "dataset": dataset, "split": "test"},
-            )
-            if progress:
-                progress("evaluate", 1, 1)
-        meta = {
-            "task": "sentiment",
-            "format": FORMAT,
-            "kind": "scale" if scale is not None else "categorical",
-            "scale": scale,
-            "labels": list(model.labels_),
-            "multi_label": False,
-            "lexicon": model.lexicon_,
-            "metrics": _headline(metrics),
-            "baseline": (metrics or {}).get("baseline"),
-            "training": training_meta(
-                dataset,
-                data,
-                seed=seed,
-                time_budget=budget,
-                seconds=seconds,
-                n_train=len(train_part),
-                n_validation=len(valid_part),
-                n_test=len(test_part),
-                search=model.search_,
-                best=model.best_,
-                checks=[c.__dict__ for c in checks],
-            ),
-        }
-        path = save_version(store, settings, name, model, meta, report_dir=report_dir, dataset_id=dataset_id)
-    return TrainResult(name=name, version=path.name, path=path, metrics=metrics, checks=checks,
-                       search=model.search_, best=model.best_, seconds=seconds)  # fmt: skip
-
-
-def _headline(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not metrics:
-        return None
-    out = {k: metrics[k] for k in HEADLINE if k in metrics}
-    ordinal = metrics.get("ordinal") or {}
-    out.update({k: ordinal[k] for k in ORDINAL_HEADLINE if k in ordinal})
-    return out
-
-
-# ----------------------------------------------------------------------------------------------- evaluation
-
-
-def score_sentiment(
-    model: SentimentModel,
-    part: LabeledData,
-    *,
-    scale: int | None,
-    train_labels: list[list[str]] | None,
-    out_dir: Path,
-    title: str,
-    meta: dict[str, Any],
-) -> tuple[dict[str, Any], Path, int]:
-    """Metrics and report of ``model`` on ``part``: the classification metrics, plus for a scale the ordinal ones
-    (MAE, MSE, weighted kappas, confusion over the scale). Documents without exactly one label the model knows
-    are left out; their count is returned."""
-    from nlpipe.evaluate.metrics import classification_metrics
-    from nlpipe.evaluate.ordinal import ordinal_metrics
-    from nlpipe.evaluate.report import write_report
-
-    labels = list(model.labels_)
-    known = set(labels)
-    keep = [i for i, labs in enumerate(part.labels) if len(labs) == 1 and labs[0] in known]
-    if not keep:
-        raise InputError("E543", f"None of the {len(part)} documents has one label the model knows "
-                         f"({', '.join(labels[:10])}).", field="split")  # fmt: skip
-    texts = [part.texts[i] for i in keep]
-    truth = [part.labels[i][0] for i in keep]
-    proba = model.predict_proba(texts)
-    train = [labs for labs in train_labels or [] if len(labs) == 1 and labs[0] in known] or None
-    metrics = classification_metrics([[t] for t in truth], proba, labels, multi_label=False, texts=texts,
-                                     train_labels=train)  # fmt: skip
-    metrics["sentiment"] = {"kind": "scale" if scale is not None else "categorical", "scale": scale}
-    if scale is not None:
-        pred = [labels[j] for j in proba.argmax(axis=1)]
-        metrics["ordinal"] = ordinal_metrics(truth, pred, scale, train_scores=[t[0] for t in train or []])
-    return metrics, write_report(metrics, out_dir, title=title, meta=meta), len(part) - len(keep)
-
-
-def evaluate_task(
-    store: Store, settings: Settings, loaded: artifacts.LoadedModel, dataset: str, *, split: str, out_dir: Path
-) -> EvaluationResult:
-    with store.session() as s:
-        data = load_dataset(s, dataset)
-    part = data if split == "all" else data.subset(split)
-    if not len(part):
-        raise InputError("E531", f"Dataset {dataset!r} has no labeled documents in the {split!r} split.", field="split")
-    metrics, report, skipped = score_sentiment(
-        loaded.model,
-        part,
-        scale=loaded.meta.get("scale"),
-        train_labels=data.subset(["train", "validation"]).labels,
-        out_dir=out_dir,
-        title=f"{loaded.name} {loaded.version}: evaluation on {dataset} ({split})",
-        meta={"model": loaded.name, "version": loaded.version, "dataset": dataset, "split": split},
-    )
-    return EvaluationResult(metrics=metrics, report=report, model=loaded.name, version=loaded.version, skipped=skipped)
-
-
-# ----------------------------------------------------------------------------------------------- prediction
-
-
-class _SentimentPredictor(BasePredictor):
+class _SentimentBase(BasePredictor):
     """Document and sentence sentiment, long documents a chunk of sentences at a time.
 
     Subclasses turn texts into rows of numbers whose length-weighted mean is the sentiment of the sentences
@@ -429,10 +219,10 @@ def _rounded(x: np.ndarray) -> list[float]:
     return round_like_python(np.asarray(x, dtype=np.float64), _DIGITS).tolist()
 
 
-class Predictor(_SentimentPredictor):
+class SentimentPredictor(_SentimentBase):
     """A trained sentiment model (categorical or scale): probabilities of its labels plus the sentiment dict."""
 
-    def __init__(self, loaded: artifacts.LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel) -> None:
         super().__init__(loaded)
         saved, current = str(self.meta.get("lexicon")), lexicon_version()
         if saved != current:
@@ -490,7 +280,7 @@ class Predictor(_SentimentPredictor):
         return [flat[i : i + k] for i in range(0, len(flat), k)]
 
 
-class LexiconPredictor(_SentimentPredictor):
+class LexiconPredictor(_SentimentBase):
     """The VADER lexicon model: sentiment with no training data. Get it with :func:`lexicon_predictor`."""
 
     kind = "lexicon"
@@ -523,4 +313,4 @@ def lexicon_predictor() -> LexiconPredictor:
         "multi_label": False,
         "metrics": None,
     }
-    return LexiconPredictor(artifacts.LoadedModel(path=Path(vaderSentiment.__file__).parent, meta=meta, model=None))
+    return LexiconPredictor(LoadedModel(path=Path(vaderSentiment.__file__).parent, meta=meta, model=None))

@@ -6,13 +6,13 @@ sentiment, each choice measured with ``benchmarks/sentiment.py`` (same folds as 
 LinearSVC):
 
 - Features: the classifier's sublinear TF-IDF of word 1-2 grams and of within-word character 2-5 grams, stacked
-  with a block of VADER lexicon features (:func:`nlpipe.tasks.lexicon.lexicon_features`: neg, pos, compound and a
-  one-hot bin of compound) scaled by ``lexicon_weight``. The lexicon block adds about 0.6 points of accuracy on
+  with a block of VADER lexicon features (:func:`nlpipe.tasks.sentiment.lexicon.lexicon_features`: neg, pos, compound
+  and a one-hot bin of compound) scaled by ``lexicon_weight``. The lexicon block adds about 0.6 points of accuracy on
   rt-polarity and 0.8 points of accuracy and 1.1 of macro-F1 on airline tweets (5-fold means, 0.5 weight).
 - Models: linear SVMs with the n-gram columns scaled by the damped naive-Bayes log-count ratio
   ``sign(r)|r|^0.5`` (the lexicon columns are left unscaled: they are on every text, so their ratio says
   nothing), or plain; the search keeps the first unless the second beats it on validation macro-F1 by more than
-  the bootstrap standard error, as :class:`~nlpipe.tasks.classify.TextClassifier` does.
+  the bootstrap standard error, as :class:`~nlpipe.tasks.classify.model.TextClassifier` does.
 - Categorical labels (``scale=None``): one-vs-rest outputs (one output for two labels), probabilities calibrated
   on the held-out part by temperature (3+ labels) or Platt's sigmoid (2 labels).
 - Ordinal scale (``scale=N``, labels ``"0"``..``"N"``): the one-vs-rest outputs above plus N cumulative outputs
@@ -50,10 +50,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from nlpipe.errors import InputError, TrainingError
 from nlpipe.tasks.features import CharNgrams, WordNgrams, nb_log_count_ratio
-from nlpipe.tasks.lexicon import lexicon_features, lexicon_version, vader_scores
 from nlpipe.tasks.search import f1_gain_se, fit_platt, fit_temperature, macro_f1, sample_weights, stratified_split
-from nlpipe.tasks.sentiment_features import ngram_blocks
-from nlpipe.tasks.token_table import CollectorPaused, Tokens, tokenize
+from nlpipe.tasks.sentiment.features import ngram_blocks
+from nlpipe.tasks.sentiment.lexicon import lexicon_features, lexicon_version, vader_scores
+from nlpipe.tasks.sentiment.token_table import CollectorPaused, Tokens, tokenize
 
 __all__ = ["SentimentModel", "CANDIDATES", "DEFAULT_CANDIDATES", "TRUSTED_TYPES", "MAX_SCALE", "scale_indices"]
 
@@ -74,7 +74,7 @@ DEFAULT_CANDIDATES: tuple[str, ...] = ("nbsvm_lexicon", "svm_lexicon")
 TRUSTED_TYPES: list[str] = [
     "nlpipe.tasks.features.CharNgrams",
     "nlpipe.tasks.features.WordNgrams",
-    "nlpipe.tasks.sentiment_model.SentimentModel",
+    "nlpipe.tasks.sentiment.model.SentimentModel",
     # Only in files saved before CharNgrams rebuilt its per-word n-gram rows (word_grams_) on load instead of
     # saving them; kept so those files still load.
     "scipy.sparse._csr.csr_matrix",
@@ -381,7 +381,7 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
     def _scores(self, texts: list[str], lexicon_scores: np.ndarray | None, tokens: Tokens | None) -> np.ndarray:
         """The linear scores ``features @ coef_.T + intercept_``, one column per output.
 
-        With the usual vectorizers they come from :mod:`nlpipe.tasks.sentiment_features` (the n-gram counts from
+        With the usual vectorizers they come from :mod:`nlpipe.tasks.sentiment.features` (the n-gram counts from
         a table of the tokens seen, straight to scores; equal to the features' up to the order of floating-point
         additions), the texts split and looked up once for the n-grams and the lexicon; else from
         :meth:`_features`."""
@@ -458,7 +458,7 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------------------------------ predict
 
     def prepare(self) -> SentimentModel:
-        """Build what prediction keeps per fitted model (the n-gram tables of :mod:`~nlpipe.tasks.sentiment_features`
+        """Build what prediction keeps per fitted model (the n-gram tables of :mod:`~nlpipe.tasks.sentiment.features`
         with the data of its training words, the transposed weights) now rather than on the first batches: ``fit``
         ends with it and a loaded model's predictor calls it."""
         check_is_fitted(self)
@@ -480,9 +480,9 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
     ) -> np.ndarray:
         """Calibrated probabilities, shape (len(texts), len(labels_)), rows summing to 1.
 
-        ``lexicon_scores`` are the texts' :func:`~nlpipe.tasks.lexicon.vader_scores` when the caller has them
+        ``lexicon_scores`` are the texts' :func:`~nlpipe.tasks.sentiment.lexicon.vader_scores` when the caller has them
         already (the predictor needs them for the magnitude too); they are computed otherwise. ``tokens`` are the
-        texts split and looked up (:func:`~nlpipe.tasks.token_table.tokenize`), when the caller has them too.
+        texts split and looked up (:func:`~nlpipe.tasks.sentiment.token_table.tokenize`), when the caller has them too.
         """
         check_is_fitted(self)
         texts = _check_texts(texts, "texts", InputError, "E425")

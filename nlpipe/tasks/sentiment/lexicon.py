@@ -23,7 +23,7 @@ import numpy as np
 from nlpipe.errors import ConfigError
 
 if TYPE_CHECKING:
-    from nlpipe.tasks.token_table import Tokens
+    from nlpipe.tasks.sentiment.token_table import Tokens
 
 __all__ = [
     "LEXICON_LABELS",
@@ -59,11 +59,11 @@ def _analyzer() -> Any:
 
 @functools.cache
 def _scorer() -> Any:
-    """The batch scorer: :class:`~nlpipe.tasks.vader.FastVader` for the vaderSentiment releases it reproduces,
+    """The batch scorer: :class:`~nlpipe.tasks.sentiment.vader.FastVader` for the vaderSentiment releases it reproduces,
     else None (the package's own ``polarity_scores``, one text at a time)."""
     from importlib.metadata import version
 
-    from nlpipe.tasks.vader import VERIFIED_VERSIONS, FastVader
+    from nlpipe.tasks.sentiment.vader import VERIFIED_VERSIONS, FastVader
 
     analyzer = _analyzer()
     if version("vaderSentiment") not in VERIFIED_VERSIONS:
@@ -83,8 +83,9 @@ def lexicon_version() -> str:
 
 def vader_scores(texts: Sequence[str], tokens: Tokens | None = None) -> np.ndarray:
     """VADER's (neg, neu, pos, compound) per text, shape (len(texts), 4): those of vaderSentiment's
-    ``polarity_scores``, computed for the whole batch at once (:mod:`nlpipe.tasks.vader`). ``tokens``: the texts
-    already split and looked up (:func:`nlpipe.tasks.token_table.tokenize`), when the caller has them."""
+    ``polarity_scores``, computed for the whole batch at once (:mod:`nlpipe.tasks.sentiment.vader`).
+    ``tokens``: the texts already split and looked up (:func:`nlpipe.tasks.sentiment.token_table.tokenize`), when
+    the caller has them."""
     fast = _scorer()
     if fast is not None:
         return fast.scores_many(texts, tokens)

@@ -6,10 +6,10 @@ then ``predict(texts)``; fitted state ends in ``_``. Inside, ``nlp_`` is a spaCy
 - a blank pipeline for ``lang`` (nothing is downloaded) or a base pipeline the user has installed, with a
   ``sentencizer`` added when it has no sentence boundaries of its own;
 - ``nlpipe_entity_list`` (spaCy's ``entity_ruler``), when entity lists were given, before or after the recogniser;
-- ``nlpipe_crf_ner`` (:class:`~nlpipe.tasks.entity_crf.CrfEntityRecognizer`): two linear-chain CRFs
+- ``nlpipe_crf_ner`` (:class:`~nlpipe.tasks.entities.crf.CrfEntityRecognizer`): two linear-chain CRFs
   (python-crfsuite, L-BFGS with L1+L2).
   The first tags every sentence from word, shape, affix, word-cluster, gazetteer and document-case features
-  (:mod:`nlpipe.tasks.entity_features`); the second sees the same features plus the types the first gave the
+  (:mod:`nlpipe.tasks.entities.features`); the second sees the same features plus the types the first gave the
   other occurrences of each word in the document.
 
 Why a CRF and not spaCy's transition-based ``ner``: with no pretrained vectors (nothing may be downloaded) the
@@ -19,7 +19,7 @@ CRF with these features is more accurate on CoNLL-2003 and trains on two cores i
 Training is seeded and reproducible: L-BFGS is deterministic, and the folds and clusters are seeded. Early
 stopping watches entity-tag F1 on the dev documents after every L-BFGS iteration and refits to the best one.
 The CRF weights are crfsuite's own binary format; ``to_disk`` writes them next to spaCy's files, and nothing
-is pickled. The component and the fitting of one CRF live in :mod:`nlpipe.tasks.entity_crf`.
+is pickled. The component and the fitting of one CRF live in :mod:`nlpipe.tasks.entities.crf`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from spacy.tokens import Span as SpacySpan
 from spacy.util import filter_spans
 
 from nlpipe.errors import ArtifactError, ConfigError, InputError, TrainingError
-from nlpipe.tasks.entity_crf import (
+from nlpipe.tasks.entities.crf import (
     FACTORY,
     SCORES_KEY,
     CrfEntityRecognizer,
@@ -47,7 +47,7 @@ from nlpipe.tasks.entity_crf import (
     token_sequences,
     train_crf,
 )
-from nlpipe.tasks.entity_features import Gazetteer, WordClusters, bilou_to_spans, case_stats, spans_to_bilou
+from nlpipe.tasks.entities.features import Gazetteer, WordClusters, bilou_to_spans, case_stats, spans_to_bilou
 from nlpipe.types import Span
 
 RULER = "nlpipe_entity_list"

@@ -1,7 +1,7 @@
 """FieldExtractor: a word-level classifier over word boxes that pulls fields (invoice number, total, ...) out of
 documents with pages.
 
-Each word of a document is one example (features from :mod:`nlpipe.tasks.layout_features`, in the ``layout``
+Each word of a document is one example (features from :mod:`nlpipe.tasks.layout.features`, in the ``layout``
 view or the text-only ``text`` view); its class is the field whose annotated span it falls in, or ``O``. The
 learner is scikit-learn's :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (positions, distances
 and size ratios matter through thresholds and interactions that a linear model would miss; a few thousand
@@ -10,7 +10,7 @@ same text line for the text view) scored by the words' mean probability, and kee
 field that never occurs more than once per training document (an invoice has one total).
 
 Like the other task estimators it does no disk I/O and no printing; ``skops.io`` saves it, and
-:data:`nlpipe.tasks.layout.TRUSTED_TYPES` lists what loading it must trust.
+:data:`nlpipe.tasks.layout.task.TRUSTED_TYPES` lists what loading it must trust.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from nlpipe.errors import InputError, TrainingError
-from nlpipe.tasks.layout_features import (
+from nlpipe.tasks.layout.features import (
     VIEWS,
     DocWords,
     document_words,

@@ -3,8 +3,8 @@
 :class:`~nlpipe.tasks.features.WordNgrams` and :class:`~nlpipe.tasks.features.CharNgrams` cut every text into
 n-grams and look each one up, again for every batch. At prediction time the vocabulary is fixed, so what a token
 contributes is known once it has been seen: :class:`NgramBlocks` keeps, per distinct whitespace token (a
-:class:`~nlpipe.tasks.token_table.TokenData`), its word ids and its character n-gram columns with their counts,
-and builds a batch's count matrices with numpy and two sparse products:
+:class:`~nlpipe.tasks.sentiment.token_table.TokenData`), its word ids and its character n-gram columns with their
+counts, and builds a batch's count matrices with numpy and two sparse products:
 
 - word unigrams: the ``\\b\\w\\w+\\b`` tokens of a lower-cased text are those of its lower-cased whitespace tokens,
   in order (whitespace is never a word character), so each whitespace token keeps its words' ids;
@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from nlpipe.tasks.features import TOKEN_PATTERN, CharNgrams, WordNgrams, char_wb_ngrams
-from nlpipe.tasks.token_table import SHARED, Ragged, TokenData, Tokens, TokenTable, tokenize
+from nlpipe.tasks.sentiment.token_table import SHARED, Ragged, TokenData, Tokens, TokenTable, tokenize
 
 __all__ = ["NgramBlocks", "ngram_blocks"]
 
@@ -211,7 +211,7 @@ class NgramBlocks:
 
     def counts(self, texts: list[str], tokens: Tokens | None = None) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """The word and the character n-gram counts of ``texts`` (``tokens``: the texts already
-        :func:`~nlpipe.tasks.token_table.tokenize`-d): the vectorizers' counts, each row's columns in no
+        :func:`~nlpipe.tasks.sentiment.token_table.tokenize`-d): the vectorizers' counts, each row's columns in no
         particular order."""
         tokens, fixed, ragged, docs = self._docs(texts, tokens)
         words = docs @ _stored(ragged["word_cols"], ragged["word_counts"], self.n_word)

@@ -5,12 +5,12 @@ and repeats work: it rebuilds the text a character at a time to swap emoji for t
 every lexicon word lower-cases the whole text again, several times (negation, idiom and "but" checks), so a text
 of n words costs O(n^2). :class:`FastVader` applies the same rules to every lexicon word of a batch at once:
 
-- the texts are split on whitespace (:func:`~nlpipe.tasks.token_table.tokenize`, shared with the trained models'
-  n-gram features), and what the rules need of a token (``SentiText``'s word: the token without surrounding
+- the texts are split on whitespace (:func:`~nlpipe.tasks.sentiment.token_table.tokenize`, shared with the trained
+  models' n-gram features), and what the rules need of a token (``SentiText``'s word: the token without surrounding
   punctuation unless that leaves two characters or fewer; its lower case; lexicon valence; booster value;
   capitals; negation, including ``n't``; a small code for the words the rules name, such as "no", "never",
   "least", "but", and the words of the idioms) is worked out once per distinct token and kept in a
-  :class:`~nlpipe.tasks.token_table.TokenData`;
+  :class:`~nlpipe.tasks.sentiment.token_table.TokenData`;
 - each rule of ``sentiment_valence`` is then one numpy ``where`` over all lexicon words, reading the neighbours
   at fixed offsets inside each word's text, in the original's order and with its floating-point operations:
   "no" before or as a lexicon word, capitals (only when some but not all words are), the three words before
@@ -26,7 +26,7 @@ of n words costs O(n^2). :class:`FastVader` applies the same rules to every lexi
 The lexicon, emoji descriptions and rule constants are read from the installed package, not copied.
 ``tests/test_tasks_sentiment_fast.py`` checks the scores equal the package's on thousands of real tweets and review
 snippets and on hand-written cases for each rule. The rules are those of :data:`VERIFIED_VERSIONS`; with another
-installed release :func:`nlpipe.tasks.lexicon.vader_scores` uses the package's own ``polarity_scores``.
+installed release :func:`nlpipe.tasks.sentiment.lexicon.vader_scores` uses the package's own ``polarity_scores``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from nlpipe.tasks.token_table import TokenData, Tokens, tokenize
+from nlpipe.tasks.sentiment.token_table import TokenData, Tokens, tokenize
 
 __all__ = ["FastVader", "VERIFIED_VERSIONS"]
 
@@ -145,7 +145,7 @@ class FastVader:
 
     def scores_many(self, texts: Sequence[str], tokens: Tokens | None = None) -> np.ndarray:
         """(neg, neu, pos, compound) per text, shape (len(texts), 4), as ``polarity_scores`` gives them (rounded
-        to 3, 3, 3 and 4 decimals). ``tokens``: the texts already :func:`~nlpipe.tasks.token_table.tokenize`-d
+        to 3, 3, 3 and 4 decimals). ``tokens``: the texts already :func:`~nlpipe.tasks.sentiment.token_table.tokenize`-d
         (the trained models' n-gram features use them too)."""
         texts = list(texts)
         emoji: list[int] = []

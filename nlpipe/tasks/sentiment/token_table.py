@@ -1,7 +1,7 @@
 """Per-token work done once per distinct whitespace token, for the vectorised sentiment scorers.
 
-VADER's rules (:mod:`nlpipe.tasks.vader`) and the n-gram features of a trained sentiment model
-(:mod:`nlpipe.tasks.sentiment_features`) both start from a text's whitespace tokens (``text.split()``), and what
+VADER's rules (:mod:`nlpipe.tasks.sentiment.vader`) and the n-gram features of a trained sentiment model
+(:mod:`nlpipe.tasks.sentiment.features`) both start from a text's whitespace tokens (``text.split()``), and what
 they need of a token (its lexicon entry, its n-gram columns, ...) depends on the token alone. So a batch of texts
 is split once (:func:`tokenize`), each token gets an id from one process-wide :class:`TokenTable` (one dictionary
 lookup per token), and each scorer keeps its data per id in a :class:`TokenData`, computed the first time it sees

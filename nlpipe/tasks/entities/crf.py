@@ -1,8 +1,8 @@
 """The CRF at the heart of the entity model: the spaCy component ``nlpipe_crf_ner`` and how one CRF is fitted.
 
 :class:`CrfEntityRecognizer` tags ``doc.ents`` with one or two linear-chain CRFs (python-crfsuite) over the
-features of :mod:`nlpipe.tasks.entity_features`; :func:`train_crf` fits one CRF with L-BFGS and early stopping on
-dev documents. :mod:`nlpipe.tasks.entity_model` builds the pipeline and the two passes around them. The CRF
+features of :mod:`nlpipe.tasks.entities.features`; :func:`train_crf` fits one CRF with L-BFGS and early stopping on
+dev documents. :mod:`nlpipe.tasks.entities.model` builds the pipeline and the two passes around them. The CRF
 weights are crfsuite's own binary format and the features JSON; nothing is pickled.
 """
 
@@ -24,7 +24,7 @@ from spacy.tokens import Span as SpacySpan
 from spacy.util import filter_spans
 
 from nlpipe.errors import ArtifactError
-from nlpipe.tasks.entity_features import FeatureExtractor, Gazetteer, WordClusters, bilou_to_spans
+from nlpipe.tasks.entities.features import FeatureExtractor, Gazetteer, WordClusters, bilou_to_spans
 
 FACTORY = "nlpipe_crf_ner"
 MAX_SEQUENCE = 400  # tokens in one CRF sequence (a run-on "sentence" is cut)
@@ -109,7 +109,7 @@ class CrfEntityRecognizer:
         return ex
 
     def features(self, sents: list[list[str]], first_pass: list[list[str]] | None = None) -> list[list[list[bytes]]]:
-        """CRF items of a document: :func:`~nlpipe.tasks.entity_features.document_features` with this
+        """CRF items of a document: :func:`~nlpipe.tasks.entities.features.document_features` with this
         component's clusters, gazetteer and case shares (UTF-8 encoded, as crfsuite reads them)."""
         return self.extractor()(sents, self.gazetteer, first_pass)
 

@@ -1,0 +1,1 @@
+"""Layout: fields (invoice number, date, total, ...) from the word boxes of PDFs."""
