@@ -37,14 +37,15 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from nlpipe.cli import datasets, ingest, label, models, run
+    from nlpipe.cli import datasets, evaluate, ingest, label, models, predict, serve, train
 
     app.add_typer(datasets.app, name="datasets")
     app.add_typer(models.app, name="models")
     label.register()
     app.add_typer(label.app, name="label")
     app.command("ingest")(ingest.ingest)
-    run.register(app)
+    for command in (train, evaluate, predict, serve):
+        command.register(app)
 
 
 _register()
