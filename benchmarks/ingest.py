@@ -60,7 +60,7 @@ from nlpipe.readers.ocr import (  # noqa: E402
     ocr_available,
     text_similarity,
 )
-from nlpipe.readers.pdf import pdf_page_texts, read_pdf  # noqa: E402
+from nlpipe.readers.pdf.reader import pdf_page_texts, read_pdf  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "datasets" / "pdfplumber_test_pdfs" / "pdfs"
 PASSWORDS = {"password-example.pdf": "test"}

@@ -13,7 +13,7 @@ import pytest
 
 from nlpipe.errors import ConfigError, InputError, LimitError
 from nlpipe.readers.ocr import char_error_rate, levenshtein, ocr_available, ocr_image, ocr_image_pages, ocr_pages
-from nlpipe.readers.pdf import read_pdf
+from nlpipe.readers.pdf.reader import read_pdf
 from tests.pdfgen import PARAGRAPHS, Placed, image_pdf, paragraph_pdf, png, text_pdf
 
 REQUIRE_SERVICES = os.environ.get("NLPIPE_REQUIRE_SERVICES") == "1"  # read before conftest clears NLPIPE_*
@@ -247,7 +247,7 @@ def test_multi_page_tiff_checks_every_frame_size(monkeypatch: pytest.MonkeyPatch
 
 def test_multi_page_tiff_through_the_dispatcher(tiff3: bytes, tmp_path) -> None:
     from nlpipe.readers.dispatch import ingest_bytes
-    from nlpipe.readers.pdf import PAGE_SEPARATOR
+    from nlpipe.readers.pdf.reader import PAGE_SEPARATOR
     from tests.conftest import make_settings
 
     result = ingest_bytes(tiff3, "scans/fax.tif", make_settings(tmp_path, ocr_workers=1))

@@ -11,7 +11,8 @@ import pytest
 
 from nlpipe.errors import InputError, LimitError
 from nlpipe.readers.ocr import normalise_space, text_similarity
-from nlpipe.readers.pdf import PAGE_SEPARATOR, pdf_page_texts, pdf_tables, read_pdf
+from nlpipe.readers.pdf.reader import PAGE_SEPARATOR, pdf_page_texts, read_pdf
+from nlpipe.readers.pdf.tables import pdf_tables
 from nlpipe.types import Document
 from tests.conftest import REQUIRE_SERVICES
 from tests.pdfgen import Placed, text_pdf

@@ -527,9 +527,9 @@ def test_ingest_pdf_dispatch_passes_settings(tmp_path, monkeypatch):
         seen.update(kw)
         return T.Document(text="pdf text", source=kw["source"], mime="application/pdf")
 
-    fake = types.ModuleType("nlpipe.readers.pdf")
+    fake = types.ModuleType("nlpipe.readers.pdf.reader")
     fake.read_pdf = read_pdf  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "nlpipe.readers.pdf", fake)
+    monkeypatch.setitem(sys.modules, "nlpipe.readers.pdf.reader", fake)
     doc = _only_doc(ingest_bytes(b"%PDF-1.4 ...", "a.pdf", cfg, password="pw"))
     assert doc.text == "pdf text"
     assert seen == {"source": "a.pdf", "password": "pw", "ocr": "always", "ocr_lang": "deu", "ocr_dpi": 200,

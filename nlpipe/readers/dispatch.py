@@ -292,7 +292,7 @@ def _unexpected(kind: str, source: str, exc: Exception) -> NlpipeError:
 
 def _read_pdf(data: bytes, source: str, run: _Run) -> list[Document]:
     try:
-        from nlpipe.readers.pdf import read_pdf
+        from nlpipe.readers.pdf.reader import read_pdf
     except ImportError as exc:
         raise fail("E193", f"PDF support is not available ({exc}); install nlpipe with its PDF dependencies",
                    file=source) from None  # fmt: skip
@@ -310,7 +310,7 @@ def _read_image(data: bytes, source: str, name: str, run: _Run) -> list[Document
     tiff = _image_mime(data, name) == "image/tiff"  # PNG and JPEG hold one page; a TIFF may hold many
     try:
         from nlpipe.readers import ocr
-        from nlpipe.readers.pdf import PAGE_SEPARATOR
+        from nlpipe.readers.pdf.reader import PAGE_SEPARATOR
 
         reader = ocr.ocr_image_pages if tiff else ocr.ocr_image
     except (ImportError, AttributeError) as exc:

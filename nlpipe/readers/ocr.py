@@ -299,7 +299,7 @@ def ocr_pages(
 
     Raises E161 without Tesseract, E162 for a language that is not installed, E163 when Tesseract fails on a
     page, E166 when a worker process dies, E160 for a page the PDF does not have, and the PDF's own open errors
-    (E150-E156) as :func:`~nlpipe.readers.pdf.read_pdf` does.
+    (E150-E156) as :func:`~nlpipe.readers.pdf.reader.read_pdf` does.
     """
     from nlpipe.readers.pdf.bindings import open_document
 

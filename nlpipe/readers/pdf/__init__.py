@@ -83,21 +83,9 @@ page's objects add (dropped spaces, stream order of mirrored text, undecodable t
 the OCR decision; ``tables`` :func:`pdf_tables`. Each module imports only the ones before it in this list (and
 ``reader`` imports :mod:`nlpipe.readers.ocr`, which imports ``bindings``); ``docs/pdf-reader.md`` says why the
 fast path exists and how its three call paths relate.
+
+This ``__init__`` imports nothing: importing any module of the package runs it, and OCR imports ``bindings``,
+so re-exporting the reader here would close the loop reader -> ocr -> bindings -> (this file) -> reader.
+Import from the modules: ``from nlpipe.readers.pdf.reader import read_pdf, pdf_page_texts, PAGE_SEPARATOR``,
+``from nlpipe.readers.pdf.tables import pdf_tables``.
 """
-
-from __future__ import annotations
-
-from nlpipe.readers.pdf.bindings import PDFIUM_LOCK
-from nlpipe.readers.pdf.fastpath import MIN_TEXT_CHARS
-from nlpipe.readers.pdf.reader import OCR_MODES, PAGE_SEPARATOR, pdf_page_texts, read_pdf
-from nlpipe.readers.pdf.tables import pdf_tables
-
-__all__ = [
-    "read_pdf",
-    "pdf_page_texts",
-    "pdf_tables",
-    "PAGE_SEPARATOR",
-    "OCR_MODES",
-    "MIN_TEXT_CHARS",
-    "PDFIUM_LOCK",
-]
