@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from itertools import chain, repeat
 from typing import Any
 
@@ -181,13 +182,27 @@ class _Ngrams(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "vocabulary_")
         return self._tfidf(self._counts(list(texts), self.vocabulary_, grow=False))
 
-    def _native_call(self, texts: list[str], score: tuple | None = None) -> Any:
+    def _cached(self, key: str, build: Callable[[], Any]) -> Any:
+        """``build()``, made once and kept under ``key`` (one of :data:`_CACHES`: dropped on refit, never saved)."""
+        if key not in self.__dict__:
+            self.__dict__[key] = build()
+        return self.__dict__[key]
+
+    def _native_args(self) -> tuple[Callable[..., Any], tuple] | None:
+        """The C loop's function and its arguments after the texts (its tables built on first use), or None where
+        it does not apply."""
         return None
+
+    def _native_call(self, texts: list[str], score: tuple | None = None) -> Any:
+        """What the C loop returns for ``texts`` (counts, or scores with ``score``), or None where it does not
+        apply."""
+        found = self._native_args()
+        return None if found is None else found[0](texts, *found[1], score)
 
     @property
     def scores_in_c(self) -> bool:
         """Whether :meth:`scores` and prediction-time counts run in the C loop for this fitted vectorizer."""
-        return self._native_call([]) is not None
+        return self._native_args() is not None
 
     def scores(self, texts: list[str], W: np.ndarray) -> np.ndarray:
         """``transform(texts) @ W`` (``W``: one row per column, float32 or float64), as float64, (texts, outputs).
@@ -294,28 +309,23 @@ class WordNgrams(_Ngrams):
             cached = self.__dict__["_pair_index"]
         return cached
 
-    def _pair_table(self) -> bytearray:
-        """The C loop's hash table of the bigram codes of :meth:`_pairs` (built once)."""
-        if "_pair_slots" not in self.__dict__:
-            _, codes, cols = self._pairs()
-            self.__dict__["_pair_slots"] = _native.code_table(codes, cols)
-        return self.__dict__["_pair_slots"]
-
     def prepare(self) -> WordNgrams:
         if tuple(self.ngram_range) == (1, 2) and hasattr(self, "vocabulary_"):
-            if self._pairs()[1] is not None and _native is not None:
-                self._native_call([])  # builds the C loop's tables
+            self._pairs()
+            self._native_args()  # the C loop's tables
         return self
 
-    def _native_call(self, texts: list[str], score: tuple | None = None) -> Any:
-        """What the C loop returns for ``texts`` (counts, or scores with ``score``), or None where it does not
-        apply (not built, n-gram range other than (1, 2), a bigram whose words are not in the vocabulary)."""
+    def _native_args(self) -> tuple[Callable[..., Any], tuple] | None:
+        """Not for other n-gram ranges than (1, 2), nor when a bigram's words are not in the vocabulary."""
         n = len(self.vocabulary_)
-        if _native is None or tuple(self.ngram_range) != (1, 2) or n >= 2**31 or self._pairs()[1] is None:
+        if _native is None or tuple(self.ngram_range) != (1, 2) or n >= 2**31:
             return None
-        if "_uni_slots" not in self.__dict__:
-            self.__dict__["_uni_slots"] = _native.string_table(self._pairs()[0])
-        return _native.word_counts(texts, self.__dict__["_uni_slots"], self._pair_table(), n, n, score)
+        uni, codes, cols = self._pairs()
+        if codes is None:
+            return None
+        unigrams = self._cached("_uni_slots", lambda: _native.string_table(uni))
+        bigrams = self._cached("_pair_slots", lambda: _native.code_table(codes, cols))
+        return _native.word_counts, (unigrams, bigrams, n, n)
 
     def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
         lo, hi = self.ngram_range
@@ -384,8 +394,7 @@ class CharNgrams(_Ngrams):
     def prepare(self) -> CharNgrams:
         if hasattr(self, "vocabulary_"):
             self._gram_codes()
-            if getattr(self, "word_index_", None):
-                self._native_call([])  # builds the C loop's tables
+            self._native_args()  # the C loop's tables
         return self
 
     def _gram_codes(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
@@ -460,38 +469,26 @@ class CharNgrams(_Ngrams):
         counts.sum_duplicates()
         return counts
 
-    def _grams_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``word_grams_`` as the C loop reads it: indptr and indices as int64, data as float64 (built once)."""
-        cached = self.__dict__.get("_grams_csr")
-        if cached is None:
-            wg = self.word_grams_
-            cached = (
-                np.ascontiguousarray(wg.indptr, dtype=np.int64),
-                np.ascontiguousarray(wg.indices, dtype=np.int64),
-                np.ascontiguousarray(wg.data, dtype=np.float64),
-            )
-            self.__dict__["_grams_csr"] = cached
-        return cached
-
-    def _table(self) -> bytearray | None:
-        """The C loop's table of the vocabulary's n-grams by code (n-grams of up to 5 characters; else None)."""
-        if "_gram_table" not in self.__dict__:
-            short = _native is not None and int(self.ngram_range[1]) <= _MAX_CODED_LEN
-            self.__dict__["_gram_table"] = _native.gram_table(self.vocabulary_) if short else None
-        return self.__dict__["_gram_table"]
-
-    def _native_call(self, texts: list[str], score: tuple | None = None) -> Any:
-        """What the C loop returns for ``texts`` (counts, or scores with ``score``), or None where it does not
-        apply (not built, or fitted without the training words' rows)."""
+    def _native_args(self) -> tuple[Callable[..., Any], tuple] | None:
+        """Not for a vectorizer fitted without the training words' rows (``word_index_``, ``word_grams_``)."""
         n_cols = len(self.vocabulary_)
         if _native is None or n_cols >= 2**31 or not getattr(self, "word_index_", None):
             return None
-        lo, hi = self.ngram_range
-        if "_word_slots" not in self.__dict__:
-            self.__dict__["_word_slots"] = _native.string_table(self.word_index_)
-        words = self.__dict__["_word_slots"]
-        args = (words, *self._grams_arrays(), self.vocabulary_, int(lo), int(hi), n_cols, self._table())
-        return _native.char_counts(texts, *args, score)
+        lo, hi = (int(n) for n in self.ngram_range)
+        words = self._cached("_word_slots", lambda: _native.string_table(self.word_index_))
+        rows = self._cached(  # word_grams_ as the C loop reads it
+            "_grams_csr",
+            lambda: (
+                np.ascontiguousarray(self.word_grams_.indptr, dtype=np.int64),
+                np.ascontiguousarray(self.word_grams_.indices, dtype=np.int64),
+                np.ascontiguousarray(self.word_grams_.data, dtype=np.float64),
+            ),
+        )
+        # the vocabulary's n-grams by code, so unseen words are cut without a str per n-gram (up to 5 characters)
+        grams = self._cached(
+            "_gram_table", lambda: _native.gram_table(self.vocabulary_) if hi <= _MAX_CODED_LEN else None
+        )
+        return _native.char_counts, (words, *rows, self.vocabulary_, lo, hi, n_cols, grams)
 
     def _counts_known(self, texts: list[str]) -> sp.csr_matrix:
         """Prediction: each training word's n-gram columns were kept at fit (``word_grams_``), so a document's
