@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Source = Literal["human", "rule", "model", "import"]
 SOURCES: tuple[str, ...] = ("human", "rule", "model", "import")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
+#: What a dataset or model name may be (it becomes a folder name and part of URLs): 1-100 letters, digits, "_",
+#: "." or "-", starting with a letter or digit.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 @dataclass(frozen=True)

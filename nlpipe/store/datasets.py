@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import re
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -25,10 +24,9 @@ from nlpipe.errors import ConflictError, InputError, NotFoundError
 from nlpipe.store.bulk import BulkWriter
 from nlpipe.store.db import Store
 from nlpipe.store.schema import Annotation, Dataset, DatasetDocument, Document, PageRow, Split
-from nlpipe.types import SPLITS, Record, Span
+from nlpipe.types import NAME_RE, SPLITS, Record, Span
 from nlpipe.types import Document as InDocument
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # Label annotations that count as the truth for training and evaluation, by precedence: a document's labels
 # come from the first group that has any (model predictions never count as truth).
 TRUTH_SOURCES: tuple[tuple[str, ...], ...] = (("human", "import"), ("rule",))

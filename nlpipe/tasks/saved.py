@@ -17,12 +17,12 @@ from typing import Any
 
 from nlpipe.errors import ArtifactError, InputError, NotFoundError
 from nlpipe.tasks.base import LoadedModel, Task
+from nlpipe.types import NAME_RE
 
 MODEL_FILE = "model.skops"
 META_FILE = "meta.json"
 ALIASES_FILE = "aliases.json"
 VERSION_RE = re.compile(r"^v(\d+)$")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 def library_versions() -> dict[str, str]:
