@@ -62,11 +62,7 @@ def read_pages(doc: Any, indices: list[int], *, words: bool, probe: bool, ocr_au
         try:
             results.extend(_finish_batch(pending, words=words, probe=probe, ocr_auto=ocr_auto))
         finally:
-            for _, page, textpage, _ in pending:
-                if textpage:
-                    pdfium_c.FPDFText_ClosePage(textpage)
-                if page:
-                    pdfium_c.FPDF_ClosePage(page)
+            _close_pages(pending)
             pending.clear()
             chars = 0
 
@@ -84,12 +80,17 @@ def read_pages(doc: Any, indices: list[int], *, words: bool, probe: bool, ocr_au
         if pending:
             flush()
     finally:
-        for _, page, textpage, _ in pending:
-            if textpage:
-                pdfium_c.FPDFText_ClosePage(textpage)
-            if page:
-                pdfium_c.FPDF_ClosePage(page)
+        _close_pages(pending)
     return results
+
+
+def _close_pages(pending: list) -> None:
+    """Close the text pages and pages of a batch (handles PDFium could not open are None)."""
+    for _, page, textpage, _ in pending:
+        if textpage:
+            pdfium_c.FPDFText_ClosePage(textpage)
+        if page:
+            pdfium_c.FPDF_ClosePage(page)
 
 
 def _finish_batch(
