@@ -69,6 +69,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check nlpipe api tests benchmarks
 	$(BIN)/ruff format --check nlpipe api tests benchmarks
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format nlpipe api tests benchmarks
