@@ -37,6 +37,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "train_model": ("nlpipe.train", "train"),  # train, evaluate on the test split and save a model version
     "evaluate_model": ("nlpipe.evaluate.run", "evaluate_model"),  # metrics and report of a saved model on a split
     "load_predictor": ("nlpipe.predict", "load_predictor"),  # a saved model's predictor: predict(texts) -> predictions
+    "predict_inputs": ("nlpipe.predict", "predict_inputs"),  # texts, a stream or a file's documents -> predictions
     "NlpipeError": ("nlpipe.errors", "NlpipeError"),  # every error nlpipe raises, with a stable .code
 }
 
@@ -50,6 +51,7 @@ __all__ = [
     "train_model",
     "evaluate_model",
     "load_predictor",
+    "predict_inputs",
     "NlpipeError",
 ]
 
@@ -59,7 +61,7 @@ if TYPE_CHECKING:  # the same names, seen by type checkers and editors
     from nlpipe.evaluate.run import evaluate_model
     from nlpipe.ingest import ingest_paths
     from nlpipe.label.formats import read_records
-    from nlpipe.predict import load_predictor
+    from nlpipe.predict import load_predictor, predict_inputs
     from nlpipe.store.datasets import import_records
     from nlpipe.store.db import open_store
     from nlpipe.train import train as train_model

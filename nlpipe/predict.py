@@ -5,17 +5,29 @@
 ``LayoutPredictor``, ...), all built on :class:`~nlpipe.tasks.base.BasePredictor`. Every predictor's
 ``predict(texts, **options)`` returns one :class:`~nlpipe.types.Prediction` per text and refuses an option its
 task does not have (E415).
+
+:func:`predict_inputs` is the one way from input to predictions for every edge: texts given directly, a stream of
+lines (``nlpipe predict -``) or one file or upload (an archive gives one prediction per document inside). The CLI's
+``predict`` command and the API's ``:predict``, ``:predictFile`` and ``/v1/sentiment:predict`` routes only
+translate their input to its arguments and its :class:`PredictionRun` back to their output.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from nlpipe import artifacts
+from nlpipe.config import Settings
+from nlpipe.errors import InputError, LimitError
+from nlpipe.ingest import IngestFailure, documents_for_prediction
 from nlpipe.tasks import registry
 from nlpipe.tasks.base import BasePredictor, LoadedModel
+from nlpipe.types import Prediction
 
-__all__ = ["predictor_for", "load_predictor"]
+__all__ = ["predictor_for", "load_predictor", "predict_inputs", "PredictionRun", "text_lines"]
 
 
 def predictor_for(loaded: LoadedModel) -> BasePredictor:
@@ -25,3 +37,70 @@ def predictor_for(loaded: LoadedModel) -> BasePredictor:
 
 def load_predictor(models_dir: Path, name: str, version: str | None = None) -> BasePredictor:
     return predictor_for(artifacts.load(artifacts.resolve(models_dir, name, version)))
+
+
+@dataclass
+class PredictionRun:
+    """One call's predictions: the model and version that made them, one :class:`Prediction` per input text or
+    document (with the document's source for files), and the archive members that could not be read."""
+
+    model: str
+    version: str
+    predictions: list[Prediction]
+    sources: list[str | None]
+    failures: list[IngestFailure] = field(default_factory=list)
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Each prediction as a JSON-ready dict, led by its ``source`` when it came from a file."""
+        for source, prediction in zip(self.sources, self.predictions, strict=True):
+            yield ({"source": source} if source else {}) | prediction.to_dict()
+
+
+def text_lines(stream: Iterable[str]) -> Iterator[str]:
+    """The texts of a stream read one per line (``nlpipe predict -``): line ends cut, blank lines left out."""
+    return (line.rstrip("\n") for line in stream if line.strip())
+
+
+def predict_inputs(
+    predictor: BasePredictor | Callable[[], BasePredictor],
+    *,
+    texts: Iterable[str] | None = None,
+    file: Path | bytes | None = None,
+    settings: Settings | None = None,
+    name: str | None = None,
+    password: str | None = None,
+    ocr: str | None = None,
+    max_documents: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> PredictionRun:
+    """Predict on ``texts`` (a list or a stream) or on the documents of one ``file`` (a path, or an upload's bytes
+    named ``name``; reading it needs ``settings`` for the size limits and OCR).
+
+    ``predictor`` is a loaded predictor, or a function that loads one: it is then called after the file is read,
+    so a missing or unreadable file is reported before a missing model. ``options`` are the task options
+    (``top_k``, ``threshold``, ``explain``, ``sentences``; unset ones may be None), checked by the predictor (E415
+    for one its task does not take). ``max_documents`` caps the documents a file may yield (E607).
+    """
+    e414 = InputError("E414", "Give exactly one of TEXT, '-' (stdin, one text per line) or --file PATH.")
+    if (texts is None) == (file is None):
+        raise e414
+    sources: list[str | None] = []
+    failures: list[IngestFailure] = []
+    docs = None
+    if file is not None:
+        if settings is None:
+            raise TypeError("predict(file=...) needs the settings that limit and read files")
+        docs, failures = documents_for_prediction(file, settings, name=name, password=password, ocr=ocr)
+        if max_documents is not None and len(docs) > max_documents:
+            raise LimitError("E607", f"{len(docs)} documents in one upload; the limit is {max_documents} "
+                             "(NLPIPE_MAX_BATCH_TEXTS).", field="file")  # fmt: skip
+        sources = [d.source for d in docs]
+    loaded = predictor if isinstance(predictor, BasePredictor) else predictor()
+    checked = loaded.check_options(options or {})
+    if docs is not None:
+        predictions = loaded.predict_documents(docs, **checked)
+    else:
+        batch = list(texts or ())
+        predictions = loaded.predict(batch, **checked)
+        sources = [None] * len(batch)
+    return PredictionRun(loaded.name, loaded.version, predictions, sources, failures)

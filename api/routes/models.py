@@ -9,8 +9,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from api.deps import ApiKeyDep, ModelsDep, SettingsDep
 from api.schemas import AliasesOut, ModelDetail, ModelSummary, PredictRequest, PredictResponse, PromoteRequest
 from nlpipe import artifacts
-from nlpipe.errors import LimitError
-from nlpipe.ingest import documents_for_prediction
+from nlpipe.predict import predict_inputs
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 
@@ -33,9 +32,8 @@ def get_model(name: str, settings: SettingsDep, models: ModelsDep, version: str 
 @router.post("/{name}:predict", response_model=PredictResponse, response_model_exclude_none=True)
 def predict(name: str, body: PredictRequest, settings: SettingsDep, models: ModelsDep) -> dict:
     texts = body.texts_within(settings.max_batch_texts)
-    predictor = models.get(name, body.version)
-    preds = predictor.predict(texts, **predictor.check_options(body.options()))
-    return {"model": predictor.name, "version": predictor.version, "predictions": [p.to_dict() for p in preds]}
+    run = predict_inputs(models.get(name, body.version), texts=texts, options=body.options())
+    return {"model": run.model, "version": run.version, "predictions": list(run.rows())}
 
 
 @router.post("/{name}:predictFile", response_model=PredictResponse, response_model_exclude_none=True)
@@ -55,18 +53,21 @@ async def predict_file(
     """Predict on an uploaded document; an archive gives one prediction per document inside."""
     predictor = models.get(name, version)
     data = await file.read()
-    docs, failures = documents_for_prediction(data, settings, name=file.filename or "upload", password=password,
-                                              ocr=ocr)  # fmt: skip
-    if len(docs) > settings.max_batch_texts:
-        raise LimitError("E607", f"{len(docs)} documents in one upload; the limit is {settings.max_batch_texts} "
-                         "(NLPIPE_MAX_BATCH_TEXTS).", field="file")  # fmt: skip
-    options = {"top_k": top_k, "threshold": threshold, "explain": explain, "sentences": sentences}
-    preds = predictor.predict_documents(docs, **predictor.check_options(options))
+    run = predict_inputs(
+        predictor,
+        file=data,
+        settings=settings,
+        name=file.filename or "upload",
+        password=password,
+        ocr=ocr,
+        max_documents=settings.max_batch_texts,
+        options={"top_k": top_k, "threshold": threshold, "explain": explain, "sentences": sentences},
+    )
     return {
-        "model": predictor.name,
-        "version": predictor.version,
-        "predictions": [{"source": d.source} | p.to_dict() for d, p in zip(docs, preds, strict=True)],
-        "failures": [f.__dict__ for f in failures],
+        "model": run.model,
+        "version": run.version,
+        "predictions": list(run.rows()),
+        "failures": [f.__dict__ for f in run.failures],
     }
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 
 from api.deps import SettingsDep
 from api.schemas import LexiconRequest, PredictResponse
+from nlpipe.predict import predict_inputs
 
 router = APIRouter(prefix="/v1", tags=["sentiment"])
 
@@ -20,6 +21,5 @@ def predict_lexicon(body: LexiconRequest, settings: SettingsDep) -> dict:
     from nlpipe.tasks.sentiment.predictor import lexicon_predictor
 
     texts = body.texts_within(settings.max_batch_texts)
-    predictor = lexicon_predictor()
-    preds = predictor.predict(texts, **predictor.check_options({"sentences": body.sentences}))
-    return {"model": predictor.name, "version": predictor.version, "predictions": [p.to_dict() for p in preds]}
+    run = predict_inputs(lexicon_predictor(), texts=texts, options={"sentences": body.sentences})
+    return {"model": run.model, "version": run.version, "predictions": list(run.rows())}

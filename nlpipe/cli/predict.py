@@ -11,6 +11,7 @@ import typer
 
 from nlpipe.cli.common import err, settings
 from nlpipe.errors import InputError
+from nlpipe.tasks.base import BasePredictor
 
 
 def predict(
@@ -37,8 +38,7 @@ def predict(
     password: Annotated[str | None, typer.Option(help="With --file: password of an encrypted PDF.")] = None,
 ) -> None:
     """Predict labels or sentiment; prints one JSON object per text (per document for --file, with its source)."""
-    from nlpipe.ingest import documents_for_prediction
-    from nlpipe.predict import load_predictor
+    from nlpipe.predict import load_predictor, predict_inputs, text_lines
 
     if lexicon:
         if (model is not None and text is not None) or version is not None:
@@ -48,37 +48,22 @@ def predict(
     elif model is None:
         raise InputError("E420", "Give the MODEL to predict with, or --lexicon for sentiment from the VADER lexicon "
                          "(no trained model needed).", field="model")  # fmt: skip
-    given = [x for x in (text, file) if x is not None]
-    if len(given) != 1:
-        raise InputError("E414", "Give exactly one of TEXT, '-' (stdin, one text per line) or --file PATH.")
     cfg = settings()
-    sources: list[str | None]
-    documents = None
-    if file is not None:
-        docs, failures = documents_for_prediction(file, cfg, password=password, ocr=ocr)
-        for f in failures:
-            err.print(f"[yellow]warning {f.code}:[/yellow] {f.message}")
-        texts = [d.text for d in docs]
-        sources = [d.source for d in docs]
-        documents = docs
-    elif text == "-":
-        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-        sources = [None] * len(texts)
-    else:
-        texts = [str(text)]
-        sources = [None]
-    if lexicon:
-        from nlpipe.tasks.sentiment.predictor import lexicon_predictor
 
-        predictor = lexicon_predictor()
-    else:
-        predictor = load_predictor(cfg.models_dir, str(model), version)
-    options = predictor.check_options({"top_k": top_k, "threshold": threshold, "explain": explain,
-                                       "sentences": sentences})  # fmt: skip
-    preds = predictor.predict_documents(documents, **options) if documents else predictor.predict(texts, **options)
-    for src, p in zip(sources, preds, strict=True):
-        head = {"model": predictor.name, "version": predictor.version} | ({"source": src} if src else {})
-        print(json.dumps(head | p.to_dict()))
+    def load() -> BasePredictor:
+        if lexicon:
+            from nlpipe.tasks.sentiment.predictor import lexicon_predictor
+
+            return lexicon_predictor()
+        return load_predictor(cfg.models_dir, str(model), version)
+
+    texts = None if text is None else text_lines(sys.stdin) if text == "-" else [text]
+    options = {"top_k": top_k, "threshold": threshold, "explain": explain, "sentences": sentences}
+    run = predict_inputs(load, texts=texts, file=file, settings=cfg, password=password, ocr=ocr, options=options)
+    for f in run.failures:
+        err.print(f"[yellow]warning {f.code}:[/yellow] {f.message}")
+    for row in run.rows():
+        print(json.dumps({"model": run.model, "version": run.version} | row))
 
 
 def register(app: typer.Typer) -> None:
