@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nlpipe.cli.common import err, settings
 from nlpipe.errors import InputError
-from nlpipe.tasks.base import BasePredictor
+
+if TYPE_CHECKING:
+    from nlpipe.tasks.base import BasePredictor
 
 
 def predict(
