@@ -24,7 +24,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from nlpipe.version import __version__
 
 #: Public name -> (the module that defines it, its name there). ``train_model`` is ``nlpipe.train.train``: a
 #: package attribute named like a submodule would be replaced by that module once anything imports it.

@@ -18,6 +18,7 @@ from typing import Any
 from nlpipe.errors import ArtifactError, InputError, NotFoundError
 from nlpipe.tasks.base import LoadedModel, Task
 from nlpipe.types import NAME_RE
+from nlpipe.version import __version__
 
 MODEL_FILE = "model.skops"
 META_FILE = "meta.json"
@@ -31,10 +32,8 @@ def library_versions() -> dict[str, str]:
     import sklearn
     import skops
 
-    import nlpipe
-
     return {
-        "nlpipe": nlpipe.__version__,
+        "nlpipe": __version__,
         "python": platform.python_version(),
         "scikit-learn": sklearn.__version__,
         "numpy": numpy.__version__,
