@@ -1,6 +1,6 @@
 """Store annotations that rules made (``source='rule'``), each with the rule(s) that fired and a score.
 
-Unlike :func:`nlpipe.store.datasets.import_records`, which gives one author to a whole import, every row here
+Unlike :func:`nlpipe.store.importing.import_records`, which gives one author to a whole import, every row here
 carries its own ``author`` (``rule:<rule names>``) and ``score``. The same dedupe applies: a label or span
 already on the document in this dataset, from any source, is not added again. With ``replace`` the dataset's
 earlier rule annotations are deleted first, in the same transaction, so a changed rules file leaves no stale
