@@ -142,8 +142,8 @@ def run_import(path: Path, env: dict[str, str], dataset: str = "big") -> dict[st
 
 def train_small_model(path: Path, env: dict[str, str], n: int = 3000) -> None:
     """Train classifier 'small' on the first ``n`` labeled documents of the file (dataset 'sample')."""
-    from nlpipe.store.datasets import import_records
     from nlpipe.store.db import open_store
+    from nlpipe.store.importing import import_records
     from nlpipe.train import train
     from nlpipe.types import Record
 
@@ -193,8 +193,8 @@ def time_queue(env: dict[str, str], dataset: str = "big") -> dict[str, Any]:
     from nlpipe.label.queue import build_queue
     from nlpipe.predict import load_predictor
     from nlpipe.store import annotations as A
-    from nlpipe.store.datasets import import_records
     from nlpipe.store.db import open_store
+    from nlpipe.store.importing import import_records
     from nlpipe.types import Record
 
     settings = _settings(env)

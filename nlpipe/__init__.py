@@ -32,7 +32,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "Settings": ("nlpipe.config", "Settings"),  # where the store, the models and the limits live (NLPIPE_* variables)
     "open_store": ("nlpipe.store.db", "open_store"),  # open, create or upgrade the database named by the settings
     "read_records": ("nlpipe.label.formats", "read_records"),  # labeled records from a file, any format
-    "import_records": ("nlpipe.store.datasets", "import_records"),  # store records in a dataset, with seeded splits
+    "import_records": ("nlpipe.store.importing", "import_records"),  # store records in a dataset, with seeded splits
     "ingest_paths": ("nlpipe.ingest", "ingest_paths"),  # files, folders, archives into a dataset
     "train_model": ("nlpipe.train", "train"),  # train, evaluate on the test split and save a model version
     "evaluate_model": ("nlpipe.evaluate.run", "evaluate_model"),  # metrics and report of a saved model on a split
@@ -62,8 +62,8 @@ if TYPE_CHECKING:  # the same names, seen by type checkers and editors
     from nlpipe.ingest import ingest_paths
     from nlpipe.label.formats import read_records
     from nlpipe.predict import load_predictor, predict_inputs
-    from nlpipe.store.datasets import import_records
     from nlpipe.store.db import open_store
+    from nlpipe.store.importing import import_records
     from nlpipe.train import train as train_model
 
 

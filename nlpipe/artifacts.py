@@ -119,7 +119,7 @@ def promote(models_dir: Path, name: str, version: str, alias: str = "production"
 
 
 def list_models(models_dir: Path) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     if not models_dir.is_dir():
         return out
     for root in sorted(p for p in models_dir.iterdir() if p.is_dir() and NAME_RE.match(p.name)):

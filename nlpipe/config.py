@@ -22,34 +22,36 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NLPIPE_", env_file=".env", extra="ignore")
 
-    home: Path = Field(Path(".nlpipe"), description="Folder for the SQLite database and stored originals.")
+    home: Path = Field(default=Path(".nlpipe"), description="Folder for the SQLite database and stored originals.")
     database_url: str | None = Field(
-        None, description="SQLAlchemy URL of the database; default: a SQLite file in NLPIPE_HOME."
+        default=None, description="SQLAlchemy URL of the database; default: a SQLite file in NLPIPE_HOME."
     )
-    models_dir: Path = Field(Path("models"), description="Folder holding models/<name>/<version>/.")
-    seed: int = Field(0, description="Seed for splits, model search and training.")
-    test_fraction: float = Field(0.2, description="Share of documents put in the test split at import.")
-    time_budget: float = Field(120.0, description="Default seconds the model search may spend.")
-    max_document_bytes: int = Field(10 * MB, description="Largest document accepted, in bytes.")
-    max_pages: int = Field(2000, description="Most pages read from one PDF.")
-    max_archive_members: int = Field(10_000, description="Most files read from one archive.")
-    max_archive_bytes: int = Field(2048 * MB, description="Most bytes an archive may unpack to, all members together.")
+    models_dir: Path = Field(default=Path("models"), description="Folder holding models/<name>/<version>/.")
+    seed: int = Field(default=0, description="Seed for splits, model search and training.")
+    test_fraction: float = Field(default=0.2, description="Share of documents put in the test split at import.")
+    time_budget: float = Field(default=120.0, description="Default seconds the model search may spend.")
+    max_document_bytes: int = Field(default=10 * MB, description="Largest document accepted, in bytes.")
+    max_pages: int = Field(default=2000, description="Most pages read from one PDF.")
+    max_archive_members: int = Field(default=10_000, description="Most files read from one archive.")
+    max_archive_bytes: int = Field(
+        default=2048 * MB, description="Most bytes an archive may unpack to, all members together."
+    )
     max_compression_ratio: float = Field(
-        200.0, description="Largest uncompressed:compressed ratio of an archive member (zip bomb guard)."
+        default=200.0, description="Largest uncompressed:compressed ratio of an archive member (zip bomb guard)."
     )
-    ocr: str = Field("auto", description="OCR of PDF pages without a text layer: auto, always or never.")
-    ocr_lang: str = Field("eng", description="Tesseract language(s), e.g. eng or eng+deu.")
-    ocr_dpi: int = Field(300, description="Resolution pages are rendered at for OCR.")
-    ocr_workers: int = Field(0, description="OCR worker processes; 0 means one per CPU core.")
-    max_request_bytes: int = Field(32 * MB, description="Largest HTTP request body the API accepts, in bytes.")
-    max_batch_texts: int = Field(1000, description="Most texts one predict request may carry.")
+    ocr: str = Field(default="auto", description="OCR of PDF pages without a text layer: auto, always or never.")
+    ocr_lang: str = Field(default="eng", description="Tesseract language(s), e.g. eng or eng+deu.")
+    ocr_dpi: int = Field(default=300, description="Resolution pages are rendered at for OCR.")
+    ocr_workers: int = Field(default=0, description="OCR worker processes; 0 means one per CPU core.")
+    max_request_bytes: int = Field(default=32 * MB, description="Largest HTTP request body the API accepts, in bytes.")
+    max_batch_texts: int = Field(default=1000, description="Most texts one predict request may carry.")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="API keys allowed to call write endpoints (JSON list or comma-separated); an entry NAME:KEY "
         "names the annotator who uses the key.",
     )
-    host: str = Field("127.0.0.1", description="Address `nlpipe serve` binds to.")
-    port: int = Field(8000, description="Port `nlpipe serve` listens on.")
+    host: str = Field(default="127.0.0.1", description="Address `nlpipe serve` binds to.")
+    port: int = Field(default=8000, description="Port `nlpipe serve` listens on.")
 
     @field_validator("test_fraction")
     @classmethod

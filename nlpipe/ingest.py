@@ -17,9 +17,9 @@ from typing import Any
 from nlpipe.config import Settings
 from nlpipe.errors import InputError
 from nlpipe.readers.dispatch import SNIFF_BYTES, IngestFailure, IngestSkipped, is_archive, iter_ingest
-from nlpipe.store.datasets import import_records
 from nlpipe.store.db import Store
 from nlpipe.store.documents import save_original, save_original_file
+from nlpipe.store.importing import import_records
 from nlpipe.types import Document, Record
 
 BATCH = 200

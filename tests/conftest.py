@@ -159,7 +159,7 @@ def entity_records() -> list[Record]:
 @pytest.fixture(scope="session")
 def trained_entities(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """An entity model 'ents' trained once for the session on data/entities.jsonl (dataset 'ents')."""
-    from nlpipe.store.datasets import import_records
+    from nlpipe.store.importing import import_records
     from nlpipe.train import train
 
     cfg = make_settings(tmp_path_factory.mktemp("trained_entities"))
@@ -173,7 +173,7 @@ def trained_entities(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """A news classifier trained once for the session on data/news.jsonl (models dir inside the returned settings)."""
-    from nlpipe.store.datasets import import_records
+    from nlpipe.store.importing import import_records
     from nlpipe.train import train
 
     tmp = tmp_path_factory.mktemp("trained")
@@ -191,7 +191,7 @@ def trained_sentiment(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     'feedback' from data/feedback.csv's sentiment column) and 'ratings' (scale 0..4, dataset 'ratings' from
     data/ratings.csv)."""
     from nlpipe.label.formats import read_records
-    from nlpipe.store.datasets import import_records
+    from nlpipe.store.importing import import_records
     from nlpipe.train import train
 
     cfg = make_settings(tmp_path_factory.mktemp("trained_sentiment"))
@@ -210,7 +210,7 @@ def trained_layout(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     six layouts read by `ingest`, then their field spans imported from annotations.jsonl; dataset 'invoices')."""
     from nlpipe.ingest import ingest_paths
     from nlpipe.label.formats import read_records
-    from nlpipe.store.datasets import import_records
+    from nlpipe.store.importing import import_records
     from nlpipe.train import train
 
     cfg = make_settings(tmp_path_factory.mktemp("trained_layout"))

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from nlpipe.errors import InputError, NlpipeError
 from nlpipe.label.formats import detect_format, longest_first, read_records, write_records
-from nlpipe.store.datasets import export_records, import_records
+from nlpipe.store.datasets import export_records
+from nlpipe.store.importing import import_records
 from nlpipe.store.schema import Annotation, Document
 from nlpipe.types import Record, Span
 from tests.conftest import SHARED

@@ -13,8 +13,9 @@ from nlpipe.errors import ConflictError, InputError
 from nlpipe.label.queue import build_queue, farthest_first, margin_uncertainty, threshold_uncertainty
 from nlpipe.predict import load_predictor
 from nlpipe.store import annotations as A
-from nlpipe.store.datasets import import_records, load_dataset
+from nlpipe.store.datasets import load_dataset
 from nlpipe.store.db import open_store
+from nlpipe.store.importing import import_records
 from nlpipe.store.schema import QueueCache, QueueScore
 from nlpipe.types import Record
 from tests.conftest import DATA, make_settings

@@ -13,7 +13,8 @@ from nlpipe.label.formats import read_records
 from nlpipe.label.rules import load_rules, suffix_lemma
 from nlpipe.label.rules_apply import apply_rules
 from nlpipe.label.rules_match import RuleMatcher, vote
-from nlpipe.store.datasets import import_records, load_dataset
+from nlpipe.store.datasets import load_dataset
+from nlpipe.store.importing import import_records
 from nlpipe.store.schema import Annotation
 from nlpipe.types import Record
 from tests.conftest import DATA

@@ -9,7 +9,8 @@ import pytest
 from nlpipe.errors import NotFoundError
 from nlpipe.label.suggest import document_for_review, model_suggestions
 from nlpipe.predict import load_predictor
-from nlpipe.store.datasets import import_records, load_dataset
+from nlpipe.store.datasets import load_dataset
+from nlpipe.store.importing import import_records
 from nlpipe.types import LabelScore, Prediction, Record, Span
 
 TEXT = "Apple opened a new office in Berlin"

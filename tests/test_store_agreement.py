@@ -7,7 +7,8 @@ from sklearn.metrics import cohen_kappa_score
 
 from nlpipe.store import annotations as A
 from nlpipe.store.agreement import agreement, cohen_kappa, span_agreement
-from nlpipe.store.datasets import import_records, load_dataset
+from nlpipe.store.datasets import load_dataset
+from nlpipe.store.importing import import_records
 from nlpipe.store.stats import dataset_stats
 from nlpipe.types import Record
 

@@ -9,8 +9,9 @@ from sqlalchemy import inspect, select, text
 
 from nlpipe.errors import InputError, NotFoundError
 from nlpipe.store import annotations as A
-from nlpipe.store.datasets import import_records, load_dataset
+from nlpipe.store.datasets import load_dataset
 from nlpipe.store.db import make_engine, open_store
+from nlpipe.store.importing import import_records
 from nlpipe.store.schema import Annotation, AnnotationReview
 from nlpipe.types import Record, Span
 

@@ -6,15 +6,10 @@ import pytest
 from sqlalchemy import func, select
 
 from nlpipe.errors import ConflictError, InputError, NotFoundError
-from nlpipe.store.datasets import (
-    create_dataset,
-    export_records,
-    import_records,
-    list_datasets,
-    load_dataset,
-    seeded_split,
-)
+from nlpipe.store.datasets import create_dataset, export_records, list_datasets, load_dataset
+from nlpipe.store.importing import import_records
 from nlpipe.store.schema import Annotation, Document, Split
+from nlpipe.store.splits import seeded_split
 from nlpipe.store.stats import dataset_stats
 from nlpipe.types import Record, Span
 from tests.conftest import news_records
@@ -280,9 +275,9 @@ def _mixed_records() -> list[Record]:
 def test_store_import_batches_do_not_change_the_result(tmp_path, settings, monkeypatch):
     """Batch boundaries (a repeat in a later batch, labels merged into a stratum) leave the same stored result,
     summary and warnings as one batch; the drawn splits are seeded_split's over hex digests and smallest labels."""
-    import nlpipe.store.datasets as D
-    from nlpipe.store.datasets import sha256_text
+    import nlpipe.store.importing as D
     from nlpipe.store.db import open_store
+    from nlpipe.store.splits import sha256_text
     from tests.conftest import _reset_postgres
 
     results = []
@@ -317,7 +312,7 @@ def test_store_import_batches_do_not_change_the_result(tmp_path, settings, monke
 def test_store_import_error_late_in_a_large_input_stores_nothing(store, monkeypatch):
     """An error in record 12,000 (batch 12 of 1,000) rolls back every batch written before it; what earlier
     imports stored stays as it was."""
-    import nlpipe.store.datasets as D
+    import nlpipe.store.importing as D
 
     monkeypatch.setattr(D, "BATCH", 1000)
     import_records(store, "d", _recs(10), create=True)
@@ -353,7 +348,7 @@ def test_store_import_reads_records_lazily_batch_by_batch(store, monkeypatch):
     import gc
     import weakref
 
-    import nlpipe.store.datasets as D
+    import nlpipe.store.importing as D
 
     monkeypatch.setattr(D, "BATCH", 100)
     produced = 0

@@ -17,7 +17,7 @@ from nlpipe.errors import ArtifactError, ConfigError, InputError, TrainingError
 from nlpipe.evaluate.entities import entity_metrics
 from nlpipe.evaluate.run import evaluate_model
 from nlpipe.predict import load_predictor
-from nlpipe.store.datasets import import_records
+from nlpipe.store.importing import import_records
 from nlpipe.tasks.entities import model as entity_model
 from nlpipe.tasks.entities.baseline import memorized_baseline
 from nlpipe.tasks.entities.crf import FACTORY, doc_tokens, token_sequences, train_crf

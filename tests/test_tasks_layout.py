@@ -16,7 +16,7 @@ from nlpipe.evaluate.run import evaluate_model
 from nlpipe.ingest import documents_for_prediction, ingest_paths
 from nlpipe.label.formats import read_records
 from nlpipe.predict import load_predictor
-from nlpipe.store.datasets import import_records
+from nlpipe.store.importing import import_records
 from nlpipe.tasks.layout.features import document_words, label_like, shape, spans_from_boxes
 from nlpipe.tasks.layout.task import TRUSTED_TYPES, load_annotated
 from nlpipe.train import train

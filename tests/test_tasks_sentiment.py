@@ -21,7 +21,8 @@ from nlpipe.evaluate.report import write_report
 from nlpipe.evaluate.run import evaluate_model
 from nlpipe.label.formats import read_records
 from nlpipe.predict import load_predictor
-from nlpipe.store.datasets import create_dataset, import_records
+from nlpipe.store.datasets import create_dataset
+from nlpipe.store.importing import import_records
 from nlpipe.tasks.sentiment.lexicon import (
     N_LEXICON_FEATURES,
     lexicon_decision,

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from nlpipe.errors import InputError, TrainingError
-from nlpipe.store.datasets import LabeledData, import_records
+from nlpipe.store.datasets import LabeledData
+from nlpipe.store.importing import import_records
 from nlpipe.tasks.classify.task import ClassifyPredictor as Predictor
 from nlpipe.tasks.data import data_checks
 from nlpipe.train import train

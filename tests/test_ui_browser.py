@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from nlpipe.store.datasets import import_records, load_dataset
+from nlpipe.store.datasets import load_dataset
 from nlpipe.store.db import open_store
+from nlpipe.store.importing import import_records
 from nlpipe.store.schema import Annotation
 from nlpipe.types import Record, Span
 from tests.conftest import REQUIRE_SERVICES, make_settings, nlpipe_serve

@@ -59,7 +59,7 @@ def import_(
 ) -> None:
     """Import labeled text into a dataset. A bad row stores nothing and names the file and line."""
     from nlpipe.label.formats import read_records
-    from nlpipe.store.datasets import import_records
+    from nlpipe.store.importing import import_records
 
     cfg = settings()
     records = read_records(

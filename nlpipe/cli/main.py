@@ -7,23 +7,27 @@ Heavy libraries are imported inside the commands that need them, so ``nlpipe --h
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from nlpipe.errors import NlpipeError
 
+if TYPE_CHECKING:
+    # typer bundles its own copy of click (typer._click): its groups are invoked with that Context, which is
+    # what TyperGroup.invoke declares; the ``click`` package's Context is another class.
+    from typer._click import Context
+
 
 class ErrorTranslatingGroup(TyperGroup):
     """Top-level group: turns NlpipeError from any sub-command into a message and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except NlpipeError as exc:
-            click.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {exc}", err=True)
             ctx.exit(1)
 
 

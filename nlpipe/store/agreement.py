@@ -121,7 +121,7 @@ def span_agreement(rows: Iterable[tuple[Any, str, int, int, str]]) -> dict[str, 
     def f1(matched: int, n_a: int, n_b: int) -> float | None:
         return 2 * matched / (n_a + n_b) if n_a + n_b else None
 
-    pairs = []
+    pairs: list[dict[str, Any]] = []
     for a, b in combinations(annotators, 2):
         docs = by_annotator[a].keys() & by_annotator[b].keys()
         if not docs:

@@ -12,8 +12,8 @@ Functions take an open ``Session`` and return plain data; nothing here prints.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -439,29 +439,33 @@ def label_set(session: Session, dataset: str) -> dict[str, list[str]]:
 
 def human_spans(session: Session, dataset_id: int) -> list[tuple[int, str, int, int, str]]:
     """(document_id, author, start, end, label) of every human span with a named author."""
-    return [
-        (d, a, int(start), int(end), lab)
-        for d, a, start, end, lab in session.execute(
+    # The query keeps rows with an author, and a span always has its offsets (every writer checks them): the
+    # columns are nullable for the other rows only.
+    rows = cast(
+        "Sequence[tuple[int, str, int, int, str]]",
+        session.execute(
             select(Annotation.document_id, Annotation.author, Annotation.start, Annotation.end, Annotation.label).where(
                 Annotation.dataset_id == dataset_id,
                 Annotation.kind == "span",
                 Annotation.source == "human",
                 Annotation.author.is_not(None),
             )
-        ).all()
-    ]
+        ).all(),
+    )
+    return [(d, a, int(start), int(end), lab) for d, a, start, end, lab in rows]
 
 
 def human_labels(session: Session, dataset_id: int) -> list[tuple[int, str, str]]:
     """(document_id, author, label) of every human document label with a named author."""
-    return [
-        (d, a, lab)
-        for d, a, lab in session.execute(
+    rows = cast(  # the query keeps rows with an author
+        "Sequence[tuple[int, str, str]]",
+        session.execute(
             select(Annotation.document_id, Annotation.author, Annotation.label).where(
                 Annotation.dataset_id == dataset_id,
                 Annotation.kind == "label",
                 Annotation.source == "human",
                 Annotation.author.is_not(None),
             )
-        ).all()
-    ]
+        ).all(),
+    )
+    return [(d, a, lab) for d, a, lab in rows]

@@ -43,6 +43,12 @@ class BulkWriter:
             process = self.dialect.type_descriptor(DateTime(timezone=True)).bind_processor(self.dialect)
             self.now = process(now) if process else now
 
+    def _driver_cursor(self) -> Any:
+        """A cursor of the driver's own connection (psycopg's, for COPY); an open connection always has one."""
+        driver = self.conn.connection.driver_connection
+        assert driver is not None
+        return driver.cursor()
+
     def json(self, value: Any) -> str | None:
         return None if value is None else json.dumps(value)
 
@@ -86,7 +92,7 @@ class BulkWriter:
         names, stamp = self._names(table, columns)
         target = self.dialect.identifier_preparer.quote(table.name)
         if self.copy:
-            with self.conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+            with self._driver_cursor() as cur:
                 if skip_existing:
                     return self._staged(cur, table, names, rows, stamp)[0]
                 return self._copy(cur, target, names, rows, stamp)
@@ -115,7 +121,7 @@ class BulkWriter:
         if self.copy:  # COPY into a temporary table, then INSERT ... ON CONFLICT DO NOTHING RETURNING
             names, stamp = self._names(table, columns)
             returning = f"RETURNING {self.dialect.identifier_preparer.quote(key)}, id"
-            with self.conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+            with self._driver_cursor() as cur:
                 return dict(self._staged(cur, table, names, rows, stamp, returning)[1])
         # SQLite: new rows get ids past the table's highest one; anything else found there is not ours.
         last = self.max_id(table)
@@ -147,7 +153,7 @@ class BulkWriter:
         if self.dialect.name != "sqlite":
             yield
             return
-        before = self.conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        before = self.conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
         self.conn.exec_driver_sql(f"PRAGMA cache_size = {-1024 * mib}")
         try:
             yield

@@ -1,6 +1,6 @@
 """Store annotations that rules made (``source='rule'``), each with the rule(s) that fired and a score.
 
-Unlike :func:`nlpipe.store.datasets.import_records`, which gives one author to a whole import, every row here
+Unlike :func:`nlpipe.store.importing.import_records`, which gives one author to a whole import, every row here
 carries its own ``author`` (``rule:<rule names>``) and ``score``. The same dedupe applies: a label or span
 already on the document in this dataset, from any source, is not added again. With ``replace`` the dataset's
 earlier rule annotations are deleted first, in the same transaction, so a changed rules file leaves no stale
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import CursorResult, delete, insert, select
 
 from nlpipe.store.datasets import CHUNK, get_dataset
 from nlpipe.store.db import Store
@@ -48,7 +48,7 @@ def existing_annotation_keys(session: Any, dataset_id: int, *, ignore_rule: bool
     )
     if ignore_rule:
         query = query.where(Annotation.source != SOURCE)
-    return {tuple(row) for row in session.execute(query)}  # type: ignore[misc]
+    return {tuple(row) for row in session.execute(query)}
 
 
 def write_rule_annotations(
@@ -60,7 +60,11 @@ def write_rule_annotations(
     with store.session() as s:
         ds = get_dataset(s, dataset)
         if replace:
-            result = s.execute(delete(Annotation).where(Annotation.dataset_id == ds.id, Annotation.source == SOURCE))
+            # A DELETE's result is a CursorResult (it has the rowcount); Session.execute is typed as any Result.
+            result = cast(
+                "CursorResult[Any]",
+                s.execute(delete(Annotation).where(Annotation.dataset_id == ds.id, Annotation.source == SOURCE)),
+            )
             counts["replaced"] = result.rowcount or 0
         seen = existing_annotation_keys(s, ds.id)
         rows: list[dict[str, Any]] = []

@@ -7,7 +7,7 @@ nlpipe can open an older database; ``tests/test_store_migrations.py`` checks the
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -30,6 +31,11 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+    if TYPE_CHECKING:
+        # SQLAlchemy types ``__table__`` as any FromClause (a class may map a subquery); every class here maps
+        # a Table, which is what the bulk writer (nlpipe.store.bulk) takes.
+        __table__: ClassVar[Table]
 
 
 class Dataset(Base):

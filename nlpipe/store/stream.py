@@ -8,6 +8,7 @@ labels of the whole dataset (document id -> label names) are read first: a few h
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 from sqlalchemy import func, null, or_, select
 from sqlalchemy.orm import Session
@@ -54,7 +55,7 @@ def iter_split(
                 continue
             out.doc_ids.append(doc_id)
             if with_texts:
-                out.texts.append(text)
+                out.texts.append(cast(str, text))  # documents.text is NOT NULL: only with_texts=False selects NULL
             out.labels.append(labs)
             out.splits.append(sp or "train")
             out.external_ids.append(ext)

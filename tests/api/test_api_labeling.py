@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.main import create_app
-from nlpipe.store.datasets import import_records, load_dataset
+from nlpipe.store.datasets import load_dataset
 from nlpipe.store.db import open_store
+from nlpipe.store.importing import import_records
 from nlpipe.store.schema import Annotation
 from nlpipe.types import Record, Span
 from tests.api.test_api import assert_error

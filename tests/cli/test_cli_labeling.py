@@ -8,8 +8,9 @@ import pytest
 
 from nlpipe.config import get_settings
 from nlpipe.store import annotations as A
-from nlpipe.store.datasets import import_records, load_dataset
+from nlpipe.store.datasets import load_dataset
 from nlpipe.store.db import open_store
+from nlpipe.store.importing import import_records
 from nlpipe.types import Record
 from tests.cli.test_cli import fails, ok
 

@@ -4,7 +4,10 @@ nlpipe runs migrations itself when it opens a database (see ``nlpipe.store.db.op
 is passed in through ``config.attributes["connection"]``.
 """
 
+from __future__ import annotations
+
 from alembic import context
+from sqlalchemy import Connection
 
 from nlpipe.store.schema import Base
 
@@ -16,14 +19,17 @@ def run_migrations() -> None:
     if connection is None:  # plain `alembic` command line use: build an engine from the URL
         from sqlalchemy import create_engine
 
-        engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+        url = context.config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("Set sqlalchemy.url in the Alembic configuration to run the migrations from its CLI.")
+        engine = create_engine(url)
         with engine.begin() as connection:
             _run(connection)
     else:
         _run(connection)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
