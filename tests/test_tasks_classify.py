@@ -17,7 +17,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from nlpipe.errors import InputError, TrainingError
-from nlpipe.tasks.classify.model import CANDIDATES, DEFAULT_CANDIDATES, TRUSTED_TYPES, TextClassifier
+from nlpipe.tasks.classify.model import TRUSTED_TYPES, TextClassifier
+from nlpipe.tasks.classify.standard import CANDIDATES, DEFAULT_CANDIDATES
 from nlpipe.tasks.features import CharNgrams, WordNgrams
 from nlpipe.tasks.search import best_threshold, f1_gain_se, macro_f1, stratified_split
 

@@ -15,7 +15,8 @@ import nlpipe.tasks.classify.model as classify_module
 from benchmarks.synthetic import Corpus
 from nlpipe.errors import TrainingError
 from nlpipe.tasks.classify.hashing import HashedNgrams
-from nlpipe.tasks.classify.model import TRUSTED_TYPES, TextClassifier, _sparse_stratified_split
+from nlpipe.tasks.classify.linear import sparse_stratified_split
+from nlpipe.tasks.classify.model import TRUSTED_TYPES, TextClassifier
 from nlpipe.tasks.classify.shortlist import ShortlistLinear, choose_keep
 from nlpipe.tasks.search import stratified_split
 
@@ -174,7 +175,7 @@ def test_sparse_stratified_split_matches_the_dense_rule() -> None:
     Y = rng.random((300, 12)) < 0.15
     Y[np.arange(300), rng.integers(0, 12, 300)] = True
     Y[:5] = False  # rows without labels form their own stratum
-    tr, va = _sparse_stratified_split(sp.csr_matrix(Y), 0.2, 0)
+    tr, va = sparse_stratified_split(sp.csr_matrix(Y), 0.2, 0)
     assert len(np.intersect1d(tr, va)) == 0 and len(tr) + len(va) == 300
     assert Y[tr].any(axis=0).all()  # every label is still in training
     d_tr, d_va = stratified_split(Y, 0.2, 0)

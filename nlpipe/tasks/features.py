@@ -23,9 +23,9 @@ the class names trusted (no lambdas, closures or local functions anywhere).
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Callable
 from itertools import chain, repeat
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,18 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from nlpipe.tasks.ngram_arrays import (
+    CHAR_BITS,
+    MAX_CODED_LEN,
+    char_ids,
+    count_matrix,
+    lookup,
+    native_csr,
+    pack,
+    smoothed_idf,
+)
+
+_native: ModuleType | None  # nlpipe.tasks._ngrams (typed by _ngrams.pyi), or None
 try:  # built at install (setup.py); without a C compiler the NumPy paths below give the same counts, slower
     from nlpipe.tasks import _ngrams as _native
 except ImportError:  # pragma: no cover - exercised only on machines without a compiler
@@ -80,61 +92,8 @@ def nb_log_count_ratio(X: sp.csr_matrix, T: np.ndarray, alpha: float = 1.0) -> n
     return np.log(p / p.sum(axis=0)) - np.log(q / q.sum(axis=0))
 
 
-def _csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    m = sp.csr_matrix((np.ones(len(cols), dtype=np.float64), (rows, cols)), shape=shape)
-    m.sum_duplicates()
-    return m
-
-
 #: lookup tables built for prediction (at the end of fit and on load), never saved
 _CACHES = ("_pair_index", "_pair_slots", "_uni_slots", "_gram_index", "_grams_csr", "_gram_table", "_word_slots")
-_CHAR_BITS = 12  # bits per character in an n-gram's code (CharNgrams._gram_codes)
-_MAX_CODED_LEN = 5  # 5 x 12 bits + 3 bits of length: 63 bits, an int64
-
-
-def _char_ids(points: np.ndarray, text: str) -> np.ndarray:
-    """Each character's id in the sorted alphabet ``points`` (its place + 1), 0 for characters not in it."""
-    chars = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    at = np.minimum(np.searchsorted(points, chars), len(points) - 1)
-    return np.where(points[at] == chars, at + 1, 0).astype(np.int64)
-
-
-def _pack(ids: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the n-grams ``ids[starts[i] : starts[i] + lengths[i]]`` (character ids, 12 bits each, then the
-    length in 3 bits), and which of them hold a character outside the alphabet (id 0)."""
-    code = np.zeros(len(starts), dtype=np.int64)
-    bad = np.zeros(len(starts), dtype=bool)
-    for k in range(int(lengths.max()) if len(lengths) else 0):
-        has = lengths > k
-        c = ids[starts[has] + k]
-        code[has] = (code[has] << _CHAR_BITS) | c
-        bad[has] |= c == 0
-    return (code << 3) | lengths, bad
-
-
-def _idf(df: np.ndarray, n_docs: int) -> np.ndarray:
-    """Smoothed IDF of document frequencies ``df`` over ``n_docs`` documents, as ``TfidfVectorizer`` computes it."""
-    return np.log((1.0 + n_docs) / (1.0 + df.astype(np.float64))) + 1.0
-
-
-def _native_csr(parts: tuple[bytearray, bytearray, bytearray], shape: tuple[int, int]) -> sp.csr_matrix:
-    """The CSR matrix of counts that :mod:`nlpipe.tasks._ngrams` returns as three bytearrays (each column once per
-    row, unsorted: nothing downstream needs them sorted)."""
-    dtypes = (np.int64, np.int32, np.float64)
-    indptr, indices, data = (np.frombuffer(b, dtype=t) for b, t in zip(parts, dtypes, strict=True))
-    return sp.csr_matrix((data, indices, indptr), shape=shape)
-
-
-def _lookup(terms: list[str], vocab: dict[str, int], grow: bool) -> np.ndarray:
-    """Column of each term; new terms get new columns when ``grow``, else -1."""
-    if grow:
-        index: defaultdict[str, int] = defaultdict()
-        index.update(vocab)
-        index.default_factory = index.__len__
-        ids = np.fromiter(map(index.__getitem__, terms), dtype=np.int64, count=len(terms))
-        vocab.update(index)
-        return ids
-    return np.fromiter(map(vocab.get, terms, repeat(-1)), dtype=np.int64, count=len(terms))
 
 
 class _Ngrams(TransformerMixin, BaseEstimator):
@@ -161,7 +120,7 @@ class _Ngrams(TransformerMixin, BaseEstimator):
         if len(keep) == 0:  # too few texts for min_df: keep everything rather than nothing
             keep = np.flatnonzero(df >= 1)
         self.n_docs_ = int(counts.shape[0])
-        self.idf_ = _idf(df[keep], self.n_docs_)
+        self.idf_ = smoothed_idf(df[keep], self.n_docs_)
         fit_words = self.__dict__.pop("_fit_words", None)
         if fit_words is not None:  # character n-grams: each training word's kept columns, for prediction
             self.word_index_ = fit_words[0]
@@ -258,7 +217,7 @@ class _Ngrams(TransformerMixin, BaseEstimator):
         idf, n = state.get("idf_"), state.get("n_docs_")
         if isinstance(idf, np.ndarray) and isinstance(n, int):  # document frequencies, whole numbers, compress well
             df = np.rint((1.0 + n) / np.exp(idf - 1.0) - 1.0)
-            if len(df) == 0 or (df.min() >= 0 and df.max() < 2**32 and np.array_equal(_idf(df, n), idf)):
+            if len(df) == 0 or (df.min() >= 0 and df.max() < 2**32 and np.array_equal(smoothed_idf(df, n), idf)):
                 state["df_"] = df.astype(np.uint32)
                 del state["idf_"]
         return state
@@ -271,7 +230,7 @@ class _Ngrams(TransformerMixin, BaseEstimator):
                 state = {**state, key: dict(zip(terms, range(len(terms)), strict=True))}
         if "df_" in state:
             state = dict(state)
-            state["idf_"] = _idf(state.pop("df_"), int(state["n_docs_"]))
+            state["idf_"] = smoothed_idf(state.pop("df_"), int(state["n_docs_"]))
         super().__setstate__(state)
         if getattr(self, "word_index_", None) and getattr(self, "word_grams_", None) is None:
             self.word_grams_ = self._word_grams(list(self.word_index_), self.vocabulary_, False)
@@ -332,7 +291,7 @@ class WordNgrams(_Ngrams):
         if not grow and (lo, hi) == (1, 2) and self._pairs()[1] is not None:
             parts = self._native_call(texts)
             if parts is not None:
-                return _native_csr(parts, (len(texts), len(vocab)))
+                return native_csr(parts, (len(texts), len(vocab)))
             return self._counts_coded(texts)
         terms: list[str] = []
         lengths = np.empty(len(texts), dtype=np.int64)
@@ -340,12 +299,12 @@ class WordNgrams(_Ngrams):
             grams = word_ngrams(text, lo, hi)
             lengths[i] = len(grams)
             terms.extend(grams)
-        ids = _lookup(terms, vocab, grow)
+        ids = lookup(terms, vocab, grow)
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         if not grow:
             found = ids >= 0
             rows, ids = rows[found], ids[found]
-        return _csr(rows, ids, (len(texts), len(vocab)))
+        return count_matrix(rows, ids, (len(texts), len(vocab)))
 
     def _counts_coded(self, texts: list[str]) -> sp.csr_matrix:
         uni, codes, cols = self._pairs()
@@ -362,7 +321,7 @@ class WordNgrams(_Ngrams):
         known = ids >= 0
         rows = np.concatenate([doc[known], doc[:-1][pair][hit]])
         found = np.concatenate([ids[known], cols[at[hit]]])
-        return _csr(rows, found, (len(texts), n))
+        return count_matrix(rows, found, (len(texts), n))
 
 
 class CharNgrams(_Ngrams):
@@ -375,8 +334,10 @@ class CharNgrams(_Ngrams):
 
     def _word_grams(self, words: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
         """(words x columns) counts of each word's character n-grams (as :func:`char_wb_ngrams` cuts them)."""
-        if not grow and vocab is self.vocabulary_ and self._gram_codes()[0] is not None:
-            return self._word_grams_coded(words)
+        if not grow and vocab is self.vocabulary_:
+            points, codes, cols = self._gram_codes()
+            if points is not None and codes is not None and cols is not None:  # all three, or none
+                return self._word_grams_coded(words, points, codes, cols)
         lo, hi = self.ngram_range
         grams: list[str] = []
         glen = np.empty(len(words), dtype=np.int64)
@@ -384,12 +345,12 @@ class CharNgrams(_Ngrams):
             g = char_wb_ngrams(w, lo, hi)
             glen[i] = len(g)
             grams.extend(g)
-        ids = _lookup(grams, vocab, grow)
+        ids = lookup(grams, vocab, grow)
         rows = np.repeat(np.arange(len(words), dtype=np.int64), glen)
         if not grow:
             found = ids >= 0
             rows, ids = rows[found], ids[found]
-        return _csr(rows, ids, (len(words), len(vocab)))
+        return count_matrix(rows, ids, (len(words), len(vocab)))
 
     def prepare(self) -> CharNgrams:
         if hasattr(self, "vocabulary_"):
@@ -407,30 +368,32 @@ class CharNgrams(_Ngrams):
         if cached is None:
             terms = list(self.vocabulary_)
             alphabet = sorted(set("".join(terms)))
-            if self.ngram_range[1] > _MAX_CODED_LEN or len(alphabet) >= (1 << _CHAR_BITS):
+            if self.ngram_range[1] > MAX_CODED_LEN or len(alphabet) >= (1 << CHAR_BITS):
                 cached = (None, None, None)
             else:
                 points = np.array([ord(c) for c in alphabet], dtype=np.uint32)
                 lens = np.fromiter(map(len, terms), dtype=np.int64, count=len(terms))
                 starts = np.cumsum(lens) - lens
-                codes = _pack(_char_ids(points, "".join(terms)), starts, lens)[0]
+                codes = pack(char_ids(points, "".join(terms)), starts, lens)[0]
                 cols = np.fromiter(self.vocabulary_.values(), dtype=np.int64, count=len(terms))
                 order = np.argsort(codes, kind="stable")
                 cached = (points, codes[order], cols[order])
             self.__dict__["_gram_index"] = cached
         return cached
 
-    def _word_grams_coded(self, words: list[str]) -> sp.csr_matrix:
+    def _word_grams_coded(
+        self, words: list[str], points: np.ndarray, codes: np.ndarray, cols: np.ndarray
+    ) -> sp.csr_matrix:
         """:meth:`_word_grams` for prediction, by codes (:meth:`_gram_codes`): the same n-grams, vectorised.
 
         ``char_wb`` pads a word with one space each side (size ``S``) and cuts every n-gram of each length ``n``
-        in the range with ``n < S``; once ``n`` reaches ``S`` it takes the whole padded word once and stops."""
-        points, codes, cols = self._gram_codes()
+        in the range with ``n < S``; once ``n`` reaches ``S`` it takes the whole padded word once and stops.
+        ``points``, ``codes``, ``cols``: the alphabet and the coded vocabulary (:meth:`_gram_codes`)."""
         lo, hi = self.ngram_range
         padded = [f" {w} " for w in words]
         size = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
         offset = np.cumsum(size) - size
-        ids = _char_ids(points, "".join(padded))
+        ids = char_ids(points, "".join(padded))
         word = np.arange(len(words), dtype=np.int64)
         starts, lengths, owners = [], [], []
         for n in range(lo, hi + 1):
@@ -444,11 +407,11 @@ class CharNgrams(_Ngrams):
         starts.append(offset[whole])
         lengths.append(size[whole])
         owners.append(word[whole])
-        gram, bad = _pack(ids, np.concatenate(starts), np.concatenate(lengths))
+        gram, bad = pack(ids, np.concatenate(starts), np.concatenate(lengths))
         rows = np.concatenate(owners)
         at = np.minimum(np.searchsorted(codes, gram), max(len(codes) - 1, 0))
         hit = (codes[at] == gram) & ~bad if len(codes) else np.zeros(len(gram), dtype=bool)
-        return _csr(rows[hit], cols[at[hit]], (len(words), len(self.vocabulary_)))
+        return count_matrix(rows[hit], cols[at[hit]], (len(words), len(self.vocabulary_)))
 
     def _counts(self, texts: list[str], vocab: dict[str, int], grow: bool) -> sp.csr_matrix:
         if not grow and getattr(self, "word_index_", None):
@@ -460,11 +423,13 @@ class CharNgrams(_Ngrams):
             t = text.lower().split()
             lengths[i] = len(t)
             toks.extend(t)
-        word_ids = _lookup(toks, words, grow=True)
+        word_ids = lookup(toks, words, grow=True)
         word_grams = self._word_grams(list(words), vocab, grow)
         if grow:
             self._fit_words = (words, word_grams)  # fit_transform keeps them for prediction
-        docs = _csr(np.repeat(np.arange(len(texts), dtype=np.int64), lengths), word_ids, (len(texts), len(words)))
+        docs = count_matrix(
+            np.repeat(np.arange(len(texts), dtype=np.int64), lengths), word_ids, (len(texts), len(words))
+        )
         counts = (docs @ word_grams).tocsr()
         counts.sum_duplicates()
         return counts
@@ -486,7 +451,7 @@ class CharNgrams(_Ngrams):
         )
         # the vocabulary's n-grams by code, so unseen words are cut without a str per n-gram (up to 5 characters)
         grams = self._cached(
-            "_gram_table", lambda: _native.gram_table(self.vocabulary_) if hi <= _MAX_CODED_LEN else None
+            "_gram_table", lambda: _native.gram_table(self.vocabulary_) if hi <= MAX_CODED_LEN else None
         )
         return _native.char_counts, (words, *rows, self.vocabulary_, lo, hi, n_cols, grams)
 
@@ -496,19 +461,19 @@ class CharNgrams(_Ngrams):
         training are cut into n-grams."""
         parts = self._native_call(texts)
         if parts is not None:
-            return _native_csr(parts, (len(texts), len(self.vocabulary_)))
+            return native_csr(parts, (len(texts), len(self.vocabulary_)))
         toks = [text.lower().split() for text in texts]
         lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
         flat = list(chain.from_iterable(toks))
         ids = np.fromiter(map(self.word_index_.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
         doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
         seen = ids >= 0
-        counts = _csr(doc[seen], ids[seen], (len(texts), self.word_grams_.shape[0])) @ self.word_grams_
+        counts = count_matrix(doc[seen], ids[seen], (len(texts), self.word_grams_.shape[0])) @ self.word_grams_
         if not seen.all():
             new: dict[str, int] = {}
-            new_ids = _lookup([flat[i] for i in np.flatnonzero(~seen).tolist()], new, grow=True)
+            new_ids = lookup([flat[i] for i in np.flatnonzero(~seen).tolist()], new, grow=True)
             grams = self._word_grams(list(new), self.vocabulary_, False)
-            counts = counts + _csr(doc[~seen], new_ids, (len(texts), len(new))) @ grams
+            counts = counts + count_matrix(doc[~seen], new_ids, (len(texts), len(new))) @ grams
         # a sparse product's rows, and the sum of two, hold each column once: no duplicates to add up (their
         # column order does not matter to what follows)
         return sp.csr_matrix(counts)

@@ -44,7 +44,8 @@ class HashedNgrams(TransformerMixin, BaseEstimator):
     def _hashes(self, tokens: list[str]) -> np.ndarray:
         cache: dict[str, int] | None = getattr(self, "_cache", None)
         if cache is None or len(cache) > _CACHE_MAX:
-            cache = self._cache = {}
+            cache = {}
+            self._cache = cache
         for t in dict.fromkeys(tokens):
             if t not in cache:
                 cache[t] = murmurhash3_32(t, positive=True)
