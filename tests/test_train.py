@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from nlpipe.errors import InputError, TrainingError
+from nlpipe.predict import load_predictor
 from nlpipe.store.datasets import LabeledData
 from nlpipe.store.importing import import_records
-from nlpipe.tasks.classify.task import ClassifyPredictor as Predictor
 from nlpipe.tasks.data import data_checks
 from nlpipe.train import train
 from nlpipe.types import Record
@@ -42,7 +42,7 @@ def test_train_overfit_save_load_identical_predictions(settings, store):
     result = train(store, settings, "small", "small", time_budget=10)
     reloaded = evaluate_model(store, settings, "small", "small", split="test")
     assert reloaded.metrics == result.metrics
-    preds = Predictor.load(settings.models_dir, "small").predict([r.text for r in recs[:20]])
+    preds = load_predictor(settings.models_dir, "small").predict([r.text for r in recs[:20]])
     right = sum(p.predicted == r.labels for p, r in zip(preds, recs[:20], strict=True))
     assert right >= 18  # it fits the examples it was trained on (most of the first 20 are in train)
 
@@ -57,7 +57,7 @@ def test_train_is_reproducible(tmp_path):
         st = open_store(cfg)
         import_records(st, "news", news_records(), create=True, seed=1)
         result = train(st, cfg, "news", "m", time_budget=20, seed=1)
-        probs.append((result.metrics, Predictor.load(cfg.models_dir, "m").model.predict_proba(["a match", "a vote"])))
+        probs.append((result.metrics, load_predictor(cfg.models_dir, "m").model.predict_proba(["a match", "a vote"])))
         st.close()
     assert probs[0][0] == probs[1][0]
     np.testing.assert_array_equal(probs[0][1], probs[1][1])
@@ -79,7 +79,7 @@ def test_train_never_sees_the_test_split(tmp_path):
         ]
         import_records(st, "news", changed, create=True)
         train(st, cfg, "news", "m", time_budget=20)
-        outputs.append(Predictor.load(cfg.models_dir, "m").model.predict_proba([r.text for r in recs[:30]]))
+        outputs.append(load_predictor(cfg.models_dir, "m").model.predict_proba([r.text for r in recs[:30]]))
         st.close()
     np.testing.assert_array_equal(outputs[0], outputs[1])
 
@@ -90,7 +90,7 @@ def test_train_multilabel_learns_thresholds(settings, store):
 
     import_records(store, "fb", read_records(DATA / "feedback.csv", label_col="labels", label_sep="|"), create=True)
     result = train(store, settings, "fb", "fb", time_budget=20)
-    p = Predictor.load(settings.models_dir, "fb")
+    p = load_predictor(settings.models_dir, "fb")
     assert p.multi_label is True and len(p.thresholds) == 5
     assert "hamming_loss" in result.metrics and "subset_accuracy" in result.metrics
     assert result.metrics["micro_f1"] > result.metrics["baseline"]["micro_f1"]
@@ -189,7 +189,7 @@ def test_train_streams_large_datasets_and_matches_the_in_memory_fingerprint(sett
     assert meta["training"]["n_train"] == whole_n_train(whole) and len(alive) >= 4
     assert [c.code for c in result.checks] == [c.code for c in whole.checks]  # W303 found while streaming too
     assert result.metrics["accuracy"] > 0.8
-    preds = Predictor.load(settings.models_dir, "streamed").predict(["The striker scored twice in the cup final"])
+    preds = load_predictor(settings.models_dir, "streamed").predict(["The striker scored twice in the cup final"])
     assert preds[0].predicted == ["sports"]
 
 

@@ -1,7 +1,7 @@
 """Saved models on disk, read without knowing any task: the ``models/<name>/<version>/`` layout, versions and
 aliases, meta.json, and loading a version with the task that saved it.
 
-It sits below the tasks' packages so a task can load its own models (``ClassifyPredictor.load``) without going
+It sits below the tasks' packages so a task can load its own models  without going
 through :mod:`nlpipe.artifacts`, which finds the task of a saved format in the registry (and so imports every task).
 """
 

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from nlpipe.tasks.classify.task import ClassifyPredictor as Predictor
+from nlpipe.predict import load_predictor
 
 SPORTS = "The striker scored twice as the home team won the cup final in extra time"
 
@@ -52,7 +52,7 @@ def test_api_predict_one_text_matches_the_library(client, trained):
     assert body["model"] == "news" and body["version"] == "v1"
     [pred] = body["predictions"]
     assert pred["predicted"] == ["sports"]
-    expected = Predictor.load(trained.models_dir, "news").predict([SPORTS])[0]
+    expected = load_predictor(trained.models_dir, "news").predict([SPORTS])[0]
     assert [x["score"] for x in pred["labels"]] == pytest.approx([ls.score for ls in expected.labels], abs=1e-6)
 
 

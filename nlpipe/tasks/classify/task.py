@@ -41,7 +41,6 @@ from nlpipe.tasks.data import (
     read_labeled_split,
     tracked,
 )
-from nlpipe.tasks.saved import load_model, resolve
 from nlpipe.types import LabelScore, Prediction
 
 STREAM_ABOVE = 200_000  # documents in a dataset above which classify training reads the train split in batches
@@ -59,14 +58,6 @@ class ClassifyPredictor(BasePredictor):
         self.multi_label: bool = bool(self.meta.get("multi_label", False))
         self.thresholds = np.asarray(self.meta.get("thresholds") or [0.5] * len(self.labels), dtype=float)
 
-    @classmethod
-    def load(cls, models_dir: Path, name: str, version: str | None = None) -> ClassifyPredictor:
-        """The predictor of a saved classification model (of any task's: :func:`nlpipe.predict.load_predictor`)."""
-        path = resolve(models_dir, name, version)
-        return cls(load_model(path, TASK))
-
-    # BasePredictor.predict takes **options (any task's); this task names the options it accepts, so an unknown
-    # one is a TypeError: a deliberate narrowing of the base's signature, which the base class declares open.
     def predict(  # type: ignore[override]
         self,
         texts: Sequence[str],
