@@ -49,6 +49,7 @@ class Db:
 
 
 def document_texts(session: Session, dataset_id: int, doc_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+    """(text, external id) of each of ``doc_ids`` in the dataset, read 500 ids per query."""
     out: dict[int, tuple[str, str | None]] = {}
     ids = list(doc_ids)
     for start in range(0, len(ids), 500):
@@ -94,6 +95,8 @@ def out_stats(s: Session, dataset_id: int, annotator: str | None) -> tuple[int, 
 
 @dataclass
 class Cache:
+    """A queue cache's row as this request opened it (``stamp`` tells whether another request replaced it)."""
+
     id: int
     key: dict[str, Any]  # dataset_id, strategy, model, version, annotator
     stamp: str

@@ -53,6 +53,7 @@ def model_scores(predictor: Any, texts: Sequence[str]) -> tuple[np.ndarray, list
 
 
 def check_classifier(predictor: Any) -> None:
+    """E722 unless ``predictor`` is a classification model (uncertainty needs class scores)."""
     if getattr(predictor, "task", "classify") != "classify":
         raise InputError(
             "E722",

@@ -16,7 +16,8 @@ Conventions
   at ``recall=0, precision=1``) and ``average_precision_score``, computed from one sort per label so
   ROC AUC and the curve share it. The ``"micro"`` curve pools every (example, label) pair; above
   ``_EXACT_MICRO_PAIRS`` pairs its scores are binned into ``_MICRO_BINS`` equal-width bins (scores in
-  one bin count as tied) and ``pr_curve["micro"]["binned"]`` is ``True``.
+  one bin count as tied; both in :mod:`~nlpipe.evaluate.metrics.ranking`) and ``pr_curve["micro"]["binned"]``
+  is ``True``.
 - Multi-label ``confusion``: ``per_label`` holds each label's 2x2 counts; ``matrix``/``top_pairs`` count
   examples where label *true* was missed while label *predicted* was wrongly predicted (rows = missed
   true label, columns = wrongly predicted label).

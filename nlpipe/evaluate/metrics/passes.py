@@ -27,6 +27,7 @@ def _grid_index(p: np.ndarray) -> np.ndarray:
 
 
 def single_label_core(y: np.ndarray, P: np.ndarray, labels: list[str], max_conf: int) -> dict[str, Any]:
+    """The counts of argmax decisions against true label indices ``y``."""
     n, L = P.shape
     pred = P.argmax(axis=1)
     correct = pred == y
@@ -66,6 +67,7 @@ def single_label_core(y: np.ndarray, P: np.ndarray, labels: list[str], max_conf:
 
 
 def multi_label_core(Y: np.ndarray, P: np.ndarray, thr: np.ndarray, labels: list[str], max_conf: int) -> dict[str, Any]:
+    """The counts of ``P >= thr`` decisions against the boolean truth ``Y``, one chunk of examples at a time."""
     from scipy import sparse
 
     n, L = P.shape

@@ -18,12 +18,14 @@ CHUNK_ELEMENTS = 1 << 21  # proba cells processed per chunk, bounds temporary me
 
 
 def chunks(n: int, n_labels: int) -> Iterator[slice]:
+    """Slices of the ``n`` examples holding about ``CHUNK_ELEMENTS`` cells of ``n_labels`` columns each."""
     step = max(1, CHUNK_ELEMENTS // max(1, n_labels))
     for start in range(0, n, step):
         yield slice(start, min(n, start + step))
 
 
 def div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a / b`` with 0 where ``b`` is 0 (scikit-learn's ``zero_division=0``)."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b > 0)
