@@ -17,8 +17,8 @@ from sklearn.metrics import (
 )
 
 from nlpipe.errors import InputError, NlpipeError
-from nlpipe.evaluate import metrics as metrics_mod
-from nlpipe.evaluate.metrics import classification_metrics
+from nlpipe.evaluate.metrics import classification, passes, ranking
+from nlpipe.evaluate.metrics.classification import classification_metrics
 
 LABELS = ["a", "b", "c"]
 # 6 examples, 3 labels; predictions a, b, b, c, c, b -> rows 1, 3, 5 are wrong
@@ -142,7 +142,7 @@ def test_metrics_pr_curve_matches_sklearn_and_is_downsampled():
         [["p"] if t else ["n"] for t in truth], np.column_stack([1 - scores, scores]), ["n", "p"], multi_label=False
     )
     curve = m["pr_curve"]["p"]
-    assert len(curve["precision"]) == len(curve["recall"]) <= metrics_mod.MAX_CURVE_POINTS
+    assert len(curve["precision"]) == len(curve["recall"]) <= ranking.MAX_CURVE_POINTS
     assert curve["recall"][0] == 1.0 and curve["recall"][-1] == 0.0 and curve["precision"][-1] == 1.0
     assert curve["average_precision"] == pytest.approx(average_precision_score(truth, scores))
 
@@ -175,7 +175,7 @@ def test_metrics_worst_errors_ordering_and_truncation():
     assert [e["index"] for e in worst] == [5, 1, 3]  # scores 0.9, 0.6, 0.5
     assert [e["score"] for e in worst] == pytest.approx([0.9, 0.6, 0.5])
     assert worst[0]["true"] == ["c"] and worst[0]["predicted"] == ["b"]
-    assert len(worst[0]["text"]) == metrics_mod.TEXT_LIMIT
+    assert len(worst[0]["text"]) == classification.TEXT_LIMIT
     assert worst[1]["text"] == "text 1"
     assert [e["index"] for e in single(worst_k=2)["worst_errors"]] == [5, 1]
     assert single(worst_k=0)["worst_errors"] == []
@@ -324,16 +324,16 @@ def test_metrics_many_labels_restricts_confusion_and_curves():
     expected = int(((y == labels.index(first["true"])) & (pred == 5)).sum())
     assert first["count"] == expected
     # PR curves only for the 50 labels with most support, plus micro; AUC for every label
-    assert len(m["pr_curve"]) == metrics_mod.MAX_PR_LABELS + 1 and "micro" in m["pr_curve"]
+    assert len(m["pr_curve"]) == ranking.MAX_PR_LABELS + 1 and "micro" in m["pr_curve"]
     assert len(m["roc_auc"]["per_label"]) == L
     json.dumps(m, allow_nan=False)
 
 
 def test_metrics_multi_label_many_labels_uses_sparse_pairs(monkeypatch):
-    monkeypatch.setattr(metrics_mod, "_DENSE_PAIR_LABELS", 2)
+    monkeypatch.setattr(passes, "_DENSE_PAIR_LABELS", 2)
     Y, P, labels, y_true = random_multi(n=200, n_labels=8, seed=4)
     sparse_m = classification_metrics(y_true, P, labels, multi_label=True, max_confusion_labels=4)
-    monkeypatch.setattr(metrics_mod, "_DENSE_PAIR_LABELS", 256)
+    monkeypatch.setattr(passes, "_DENSE_PAIR_LABELS", 256)
     dense_m = classification_metrics(y_true, P, labels, multi_label=True, max_confusion_labels=4)
     assert sparse_m["confusion"] == dense_m["confusion"]
     conf = dense_m["confusion"]
@@ -348,7 +348,7 @@ def test_metrics_multi_label_many_labels_uses_sparse_pairs(monkeypatch):
 def test_metrics_binned_micro_curve_close_to_exact(monkeypatch):
     Y, P, labels, y_true = random_multi(n=400, n_labels=6, seed=6)
     exact = classification_metrics(y_true, P, labels, multi_label=True)["pr_curve"]["micro"]
-    monkeypatch.setattr(metrics_mod, "_EXACT_MICRO_PAIRS", 10)
+    monkeypatch.setattr(ranking, "_EXACT_MICRO_PAIRS", 10)
     binned = classification_metrics(y_true, P, labels, multi_label=True)["pr_curve"]["micro"]
     assert binned["binned"] is True and exact["binned"] is False
     assert binned["average_precision"] == pytest.approx(exact["average_precision"], abs=1e-3)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from nlpipe.errors import InputError
-from nlpipe.evaluate.metrics import classification_metrics
+from nlpipe.evaluate.metrics.classification import classification_metrics
 from nlpipe.evaluate.report import write_report
 
 EVIL = "<script>alert('x')</script> & \"quotes\""
@@ -132,6 +132,7 @@ def test_report_import_does_not_load_matplotlib():
     import subprocess
     import sys
 
-    code = "import sys, nlpipe.evaluate.report, nlpipe.evaluate.metrics; print('matplotlib' in sys.modules)"
+    modules = "nlpipe.evaluate.report, nlpipe.evaluate.metrics.classification"
+    code = f"import sys, {modules}; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -10,7 +10,8 @@ from scipy.sparse import csr_matrix
 from sqlalchemy import delete, func, select, text
 
 from nlpipe.errors import ConflictError, InputError
-from nlpipe.label.queue import build_queue, farthest_first, margin_uncertainty, threshold_uncertainty
+from nlpipe.label.queue import build_queue
+from nlpipe.label.queue_scoring import farthest_first, margin_uncertainty, threshold_uncertainty
 from nlpipe.predict import load_predictor
 from nlpipe.store import annotations as A
 from nlpipe.store.datasets import load_dataset
@@ -304,7 +305,7 @@ def test_label_queue_random_is_cached_stable_and_seeded(backend_store):
 
 
 def test_label_queue_diversity_cache_holds_while_its_picks_are_labeled(backend_store, monkeypatch):
-    import nlpipe.label.queue as Q
+    import nlpipe.label.queue_diversity as Q
 
     st = backend_store
     texts = [
@@ -339,7 +340,7 @@ def test_label_queue_diversity_cache_holds_while_its_picks_are_labeled(backend_s
 
 
 def test_label_queue_diversity_is_bounded_by_a_seeded_sample(store, monkeypatch):
-    import nlpipe.label.queue as Q
+    import nlpipe.label.queue_diversity as Q
 
     monkeypatch.setattr(Q, "DIVERSITY_CANDIDATES", 5)
     monkeypatch.setattr(Q, "DIVERSITY_PICKS", 2)
@@ -356,9 +357,9 @@ def test_label_queue_diversity_is_bounded_by_a_seeded_sample(store, monkeypatch)
 def test_label_queue_cache_replaced_midway_stops_with_e724(store, monkeypatch):
     """A request filling a cache that another request replaced (a newer model version) stops instead of
     writing stale scores."""
-    import nlpipe.label.queue as Q
+    import nlpipe.label.queue_scoring as Q
 
-    monkeypatch.setattr(Q._UncertaintyScorer, "chunk", 4)
+    monkeypatch.setattr(Q.UncertaintyScorer, "chunk", 4)
     import_records(store, "d", [Record(text=t, labels=[]) for t in _texts(10)], create=True)
     v1 = CountingPredictor()
     predict = v1.predict
@@ -380,7 +381,7 @@ def test_label_queue_cache_replaced_midway_stops_with_e724(store, monkeypatch):
 def test_label_queue_large_fill_renews_planner_statistics(backend_store, monkeypatch):
     """After a refresh that wrote many scores, PostgreSQL's statistics of queue_scores are renewed (ANALYZE):
     stale ones (an empty table) made the next refresh of a million-row cache 5x slower. SQLite: nothing to do."""
-    import nlpipe.label.queue as Q
+    import nlpipe.label.queue_cache as Q
     from nlpipe.store.bulk import BulkWriter
 
     st = backend_store

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from nlpipe.errors import ConfigError, InputError, NotFoundError
 from nlpipe.label.formats import read_records
-from nlpipe.label.rules import load_rules, suffix_lemma
+from nlpipe.label.rules import load_rules
 from nlpipe.label.rules_apply import apply_rules
+from nlpipe.label.rules_lemmas import suffix_lemma
 from nlpipe.label.rules_match import RuleMatcher, vote
 from nlpipe.store.datasets import load_dataset
 from nlpipe.store.importing import import_records

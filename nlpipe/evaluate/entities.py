@@ -17,9 +17,10 @@ from __future__ import annotations
 import html
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from nlpipe.evaluate.metrics import prf
+from nlpipe.evaluate.metrics.scores import prf
 from nlpipe.types import Span
 
 NONE = "(none)"
@@ -64,6 +65,21 @@ def _context(text: str, start: int, end: int) -> str:
     return f"{left}[[{text[start:end]}]]{right}"
 
 
+@dataclass
+class _Tally:
+    """Counts over every document, by entity type, and the first error examples."""
+
+    tp: Counter[str] = field(default_factory=Counter)
+    n_pred: Counter[str] = field(default_factory=Counter)
+    n_gold: Counter[str] = field(default_factory=Counter)
+    typed_overlap: Counter[str] = field(default_factory=Counter)
+    any_overlap: int = 0
+    exact_any: int = 0
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+    missed: list[dict[str, Any]] = field(default_factory=list)
+    spurious: list[dict[str, Any]] = field(default_factory=list)
+
+
 def entity_metrics(
     gold: Sequence[Sequence[Span]],
     pred: Sequence[Sequence[Span]],
@@ -76,80 +92,90 @@ def entity_metrics(
     gold_sets = [_triples(g) for g in gold]
     pred_sets = [_triples(p) for p in pred]
     types = sorted({t[2] for s in gold_sets + pred_sets for t in s})
-    tp, n_pred, n_gold = Counter(), Counter(), Counter()
-    typed_overlap, any_overlap, exact_any = Counter(), 0, 0
-    confusion: Counter[tuple[str, str]] = Counter()
-    missed, spurious = [], []
+    tally = _Tally()
     for i, (g, p) in enumerate(zip(gold_sets, pred_sets, strict=True)):
-        for t in g:
-            n_gold[t[2]] += 1
-        for t in p:
-            n_pred[t[2]] += 1
-        for t in g & p:
-            tp[t[2]] += 1
-        exact_any += len({t[:2] for t in g} & {t[:2] for t in p})
-        for gt, _ in _overlap_pairs(g, p, same_type=True):
-            typed_overlap[gt[2]] += 1
-        pairs = _overlap_pairs(g, p, same_type=False)
-        any_overlap += len(pairs)
-        paired_g = {gt: pt for gt, pt in pairs}
-        paired_p = {pt for _, pt in pairs}
-        for gt, pt in pairs:
-            confusion[(gt[2], pt[2])] += 1
-        for gt in sorted(g - p):
-            if gt not in paired_g:
-                confusion[(gt[2], NONE)] += 1
-            if len(missed) < max_examples:
-                other = paired_g.get(gt)
-                missed.append(
-                    {
-                        "document": i,
-                        "start": gt[0],
-                        "end": gt[1],
-                        "label": gt[2],
-                        "text": texts[i][gt[0] : gt[1]],
-                        "predicted": None
-                        if other is None
-                        else {"text": texts[i][other[0] : other[1]], "label": other[2]},  # fmt: skip
-                        "context": _context(texts[i], gt[0], gt[1]),
-                    }
-                )
-        for pt in sorted(p - g):
-            if pt not in paired_p:
-                confusion[(NONE, pt[2])] += 1
-            if len(spurious) < max_examples:
-                spurious.append(
-                    {
-                        "document": i,
-                        "start": pt[0],
-                        "end": pt[1],
-                        "label": pt[2],
-                        "text": texts[i][pt[0] : pt[1]],
-                        "context": _context(texts[i], pt[0], pt[1]),
-                    }
-                )
+        _count_document(tally, i, g, p, texts[i], max_examples)
+    out: dict[str, Any] = {"task": "entities", "n_examples": len(gold_sets), "labels": types}
+    out.update(_scores(tally, types))
+    out["confusion"] = _confusion(tally.confusion, types)
+    out["missed"] = tally.missed
+    out["spurious"] = tally.spurious
+    if baseline is not None:
+        base = entity_metrics(gold, baseline, texts, max_examples=0)
+        out["baseline"] = {
+            "method": "training entity strings tagged with their most frequent type (CoNLL-2003 baseline)",
+            **{k: base[k] for k in ("micro_precision", "micro_recall", "micro_f1", "macro_f1")},
+            "per_label": {t: v["f1"] for t, v in base["per_label"].items()},
+        }
+    return out
+
+
+def _count_document(tally: _Tally, i: int, g: set[Triple], p: set[Triple], text: str, max_examples: int) -> None:
+    """Add document ``i`` (gold ``g``, predicted ``p``) to the counts, the confusion and the error examples."""
+    for t in g:
+        tally.n_gold[t[2]] += 1
+    for t in p:
+        tally.n_pred[t[2]] += 1
+    for t in g & p:
+        tally.tp[t[2]] += 1
+    tally.exact_any += len({t[:2] for t in g} & {t[:2] for t in p})
+    for gt, _ in _overlap_pairs(g, p, same_type=True):
+        tally.typed_overlap[gt[2]] += 1
+    pairs = _overlap_pairs(g, p, same_type=False)
+    tally.any_overlap += len(pairs)
+    paired_g = {gt: pt for gt, pt in pairs}
+    paired_p = {pt for _, pt in pairs}
+    for gt, pt in pairs:
+        tally.confusion[(gt[2], pt[2])] += 1
+    for gt in sorted(g - p):
+        if gt not in paired_g:
+            tally.confusion[(gt[2], NONE)] += 1
+        if len(tally.missed) < max_examples:
+            other = paired_g.get(gt)
+            tally.missed.append(
+                {
+                    "document": i,
+                    "start": gt[0],
+                    "end": gt[1],
+                    "label": gt[2],
+                    "text": text[gt[0] : gt[1]],
+                    "predicted": None if other is None else {"text": text[other[0] : other[1]], "label": other[2]},
+                    "context": _context(text, gt[0], gt[1]),
+                }
+            )
+    for pt in sorted(p - g):
+        if pt not in paired_p:
+            tally.confusion[(NONE, pt[2])] += 1
+        if len(tally.spurious) < max_examples:
+            tally.spurious.append(
+                {
+                    "document": i,
+                    "start": pt[0],
+                    "end": pt[1],
+                    "label": pt[2],
+                    "text": text[pt[0] : pt[1]],
+                    "context": _context(text, pt[0], pt[1]),
+                }
+            )
+
+
+def _scores(tally: _Tally, types: list[str]) -> dict[str, Any]:
+    """Strict scores per type, micro and macro, and the partial-match figures."""
+    tp, n_pred, n_gold = tally.tp, tally.n_pred, tally.n_gold
     total_tp, total_pred, total_gold = sum(tp.values()), sum(n_pred.values()), sum(n_gold.values())
-    per_label = {}
-    for t in types:
-        per_label[t] = _prf(tp[t], n_pred[t], n_gold[t]) | {
-            "support": n_gold[t],
-            "predicted": n_pred[t],
-            "correct": tp[t],
-            "partial_f1": _prf(typed_overlap[t], n_pred[t], n_gold[t])["f1"],
+    per_label: dict[str, dict[str, float]] = {}
+    for label in types:
+        per_label[label] = _prf(tp[label], n_pred[label], n_gold[label]) | {
+            "support": n_gold[label],
+            "predicted": n_pred[label],
+            "correct": tp[label],
+            "partial_f1": _prf(tally.typed_overlap[label], n_pred[label], n_gold[label])["f1"],
         }
     micro = _prf(total_tp, total_pred, total_gold)
-    gold_types = [t for t in types if n_gold[t]]
-    macro = {k: round(sum(per_label[t][k] for t in gold_types) / len(gold_types), 6) if gold_types else 0.0
+    gold_types = [label for label in types if n_gold[label]]
+    macro = {k: round(sum(per_label[label][k] for label in gold_types) / len(gold_types), 6) if gold_types else 0.0
              for k in ("precision", "recall", "f1")}  # fmt: skip
-    labels = types + [NONE]
-    matrix = [[confusion[(a, b)] for b in labels] for a in labels]
-    pairs_out = [{"true": a, "predicted": b, "count": n} for (a, b), n in confusion.most_common() if a != b and n > 0][
-        :20
-    ]
-    out: dict[str, Any] = {
-        "task": "entities",
-        "n_examples": len(gold_sets),
-        "labels": types,
+    return {
         "n_gold": total_gold,
         "n_predicted": total_pred,
         "n_correct": total_tp,
@@ -161,22 +187,21 @@ def entity_metrics(
         "macro_f1": macro["f1"],
         "per_label": per_label,
         "partial": {
-            "overlap_same_type": _prf(sum(typed_overlap.values()), total_pred, total_gold),
-            "overlap_any_type": _prf(any_overlap, total_pred, total_gold),
-            "exact_boundaries_any_type": _prf(exact_any, total_pred, total_gold),
+            "overlap_same_type": _prf(sum(tally.typed_overlap.values()), total_pred, total_gold),
+            "overlap_any_type": _prf(tally.any_overlap, total_pred, total_gold),
+            "exact_boundaries_any_type": _prf(tally.exact_any, total_pred, total_gold),
         },
-        "confusion": {"labels": labels, "matrix": matrix, "top_pairs": pairs_out},
-        "missed": missed,
-        "spurious": spurious,
     }
-    if baseline is not None:
-        base = entity_metrics(gold, baseline, texts, max_examples=0)
-        out["baseline"] = {
-            "method": "training entity strings tagged with their most frequent type (CoNLL-2003 baseline)",
-            **{k: base[k] for k in ("micro_precision", "micro_recall", "micro_f1", "macro_f1")},
-            "per_label": {t: v["f1"] for t, v in base["per_label"].items()},
-        }
-    return out
+
+
+def _confusion(confusion: Counter[tuple[str, str]], types: list[str]) -> dict[str, Any]:
+    """Gold type against predicted type, ``(none)`` last, and the most frequent confusions."""
+    labels = types + [NONE]
+    matrix = [[confusion[(a, b)] for b in labels] for a in labels]
+    pairs_out = [{"true": a, "predicted": b, "count": n} for (a, b), n in confusion.most_common() if a != b and n > 0][
+        :20
+    ]
+    return {"labels": labels, "matrix": matrix, "top_pairs": pairs_out}
 
 
 # ------------------------------------------------------------------------------------------------ report

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpipe.errors import InputError
-from nlpipe.evaluate.metrics import prf
+from nlpipe.evaluate.metrics.scores import prf
 from nlpipe.types import Span
 
 MAX_EXAMPLES = 30
@@ -64,8 +64,7 @@ def field_metrics(
         for f in wanted:
             g = {(s.start, s.end) for s in gold if s.label == f}
             p = {(s.start, s.end) for s in pred if s.label == f}
-            tp = len(g & p)
-            counts[f][0] += tp
+            counts[f][0] += len(g & p)
             counts[f][1] += len(p - g)
             counts[f][2] += len(g - p)
             if g != p and len(errors) < max_examples:
@@ -77,10 +76,10 @@ def field_metrics(
                         "predicted": _show(p - g, pred, f, text),
                     }
                 )
-    per_label = {}
+    per_label: dict[str, dict[str, float]] = {}
     for f, (tp, fp, fn) in counts.items():
-        p, r, f1 = _prf(tp, fp, fn)
-        per_label[f] = {"precision": p, "recall": r, "f1": f1, "support": tp + fn, "tp": tp, "fp": fp, "fn": fn}
+        prec, rec, f1 = _prf(tp, fp, fn)
+        per_label[f] = {"precision": prec, "recall": rec, "f1": f1, "support": tp + fn, "tp": tp, "fp": fp, "fn": fn}
     tp, fp, fn = (sum(c[k] for c in counts.values()) for k in range(3))
     mp, mr, mf = _prf(tp, fp, fn)
     return {

@@ -9,7 +9,7 @@ import html
 import io
 import math
 import warnings
-from typing import Any
+from typing import Any, TypeGuard
 
 MAX_TICK_CHARS = 24
 ANNOTATE_CELLS_UP_TO = 20  # write counts into heat-map cells when there are at most this many labels
@@ -83,7 +83,8 @@ def escape(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def is_num(x: Any) -> bool:
+def is_num(x: Any) -> TypeGuard[float]:
+    """A finite int or float (not a bool): a value the report can print and subtract."""
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 

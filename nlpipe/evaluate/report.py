@@ -36,7 +36,7 @@ _META_ORDER = ("model", "model_name", "model_version", "version", "dataset", "sp
 def write_report(metrics: dict, out_dir: Path, *, title: str, meta: dict | None = None) -> Path:
     """Write ``out_dir/metrics.json`` (indent 2, sorted keys) and ``out_dir/report.html``; return the latter.
 
-    ``metrics`` is a :func:`nlpipe.evaluate.metrics.classification_metrics` result (sections missing from
+    ``metrics`` is a :func:`nlpipe.evaluate.metrics.classification.classification_metrics` result (sections missing from
     it are left out of the report). ``meta`` is shown as a summary table: ``model``/``model_name``,
     ``model_version``/``version``, ``dataset``, ``split`` and ``created_at`` first, other keys after.
     Both files are written to a temporary name and renamed, so a reader never sees half a file.

@@ -41,10 +41,8 @@ A mistake stops with a coded error naming the file and line (E700-E712); see :fu
 
 from __future__ import annotations
 
-import functools
 import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +104,8 @@ class RuleSet:
         in_patterns = any(
             str(key).upper() == "LEMMA" for r in self.label_rules for pat in r.patterns for tok in pat for key in tok
         )
-        return in_patterns or any(r.match == "lemma" for r in [*self.label_rules, *self.entity_rules])
+        rules: list[LabelRule | EntityRule] = [*self.label_rules, *self.entity_rules]
+        return in_patterns or any(r.match == "lemma" for r in rules)
 
 
 # ----------------------------------------------------------------------------------------------- locating
@@ -285,10 +284,24 @@ def _match(value: Any, default: str, keys: Path_, where: _Where) -> str:
 
 
 def _build(data: dict[str, Any], where: _Where) -> RuleSet:
+    """The RuleSet of a parsed rules file: options, then label rules, entity rules and entity lists, in file order."""
     _unknown(data, _TOP_KEYS, (), where)
+    rules = RuleSet(path=where.path)
+    default = _options(data, rules, where)
+    for label, spec in _table(data.get("labels"), ("labels",), where).items():
+        rules.label_rules += _label_rules(str(label), spec, default, where)  # YAML may read a label 1 as a number
+    for typ, spec in _table(data.get("entities"), ("entities",), where).items():
+        rules.entity_rules.append(_entity_rule(str(typ), spec, default, where))
+    _add_entity_lists(data, rules, default, where)
+    if not rules.label_rules and not rules.entity_rules:
+        raise where.fail("E709", "the file has no rules: add [labels.<label>] or [entities.<TYPE>] tables", ())
+    return rules
+
+
+def _options(data: dict[str, Any], rules: RuleSet, where: _Where) -> str:
+    """Check ``[options]`` and set them on ``rules``; returns the default match mode."""
     options = _table(data.get("options"), ("options",), where)
     _unknown(options, _OPTION_KEYS, ("options",), where)
-    rules = RuleSet(path=where.path)
     default = _match(options.get("match"), "lower", ("options", "match"), where)
     multi = options.get("multi_label", False)
     if not isinstance(multi, bool):
@@ -301,55 +314,63 @@ def _build(data: dict[str, Any], where: _Where) -> RuleSet:
         raise where.fail("E705", f"unknown lemmas {lemmas!r}; use one of {', '.join(LEMMA_SOURCES)}",
                          ("options", "lemmas"))  # fmt: skip
     rules.multi_label, rules.min_votes, rules.lemmas = multi, votes, lemmas
+    return default
 
-    for label, spec in _table(data.get("labels"), ("labels",), where).items():
-        label = str(label)  # YAML may read a label such as 1 or true as a number or a boolean
-        keys = ("labels", label)
-        spec = _table(spec, keys, where)
-        _unknown(spec, (*LABEL_KINDS, "match"), keys, where)
-        if not label.strip():
-            raise where.fail("E704", "a label name must not be empty", keys)
-        match = _match(spec.get("match"), default, (*keys, "match"), where)
-        if not any(kind in spec for kind in LABEL_KINDS):
-            raise where.fail("E709", f"label {label!r} has no {', '.join(LABEL_KINDS)}; give it at least one", keys)
-        for kind in LABEL_KINDS:
-            if kind not in spec:
-                continue
-            k = (*keys, kind)
-            line = where.line(k)
-            name = f"{label}.{kind}"
-            if kind == "patterns":
-                pats = _patterns(spec[kind], k, where)
-                rules.label_rules.append(LabelRule(name, label, kind, patterns=pats, match=match, line=line))
-                continue
-            items = _strings(spec[kind], k, where)
-            if kind == "keywords":
-                for i, word in enumerate(items):
-                    if len(word.split()) > 1:
-                        raise where.fail("E708", f"keyword {word!r} has several words; put it under phrases",
-                                         (*k, i), needle=word)  # fmt: skip
-            if kind == "regex":
-                for i, source in enumerate(items):
-                    try:
-                        re.compile(source)
-                    except re.error as exc:
-                        raise where.fail("E706", f"bad regular expression {source!r}: {exc}", (*k, i),
-                                         needle=source) from None  # fmt: skip
-            rules.label_rules.append(LabelRule(name, label, kind, items=items, match=match, line=line))
 
-    for typ, spec in _table(data.get("entities"), ("entities",), where).items():
-        typ = str(typ)
-        keys = ("entities", typ)
-        spec = _table(spec, keys, where)
-        _unknown(spec, ("terms", "match"), keys, where)
-        if not typ.strip() or any(ch.isspace() for ch in typ):
-            raise where.fail("E704", f"entity type {typ!r} must be a non-empty name without spaces", keys)
-        if "terms" not in spec:
-            raise where.fail("E709", f"entity type {typ!r} has no terms", keys)
-        terms = _strings(spec["terms"], (*keys, "terms"), where)
-        match = _match(spec.get("match"), default, (*keys, "match"), where)
-        rules.entity_rules.append(EntityRule(f"entities.{typ}", typ, terms, match, where.line(keys)))
+def _label_rules(label: str, spec: Any, default: str, where: _Where) -> list[LabelRule]:
+    """The rules of ``[labels.<label>]``: one per kind it gives (keywords, phrases, regex, patterns)."""
+    keys = ("labels", label)
+    spec = _table(spec, keys, where)
+    _unknown(spec, (*LABEL_KINDS, "match"), keys, where)
+    if not label.strip():
+        raise where.fail("E704", "a label name must not be empty", keys)
+    match = _match(spec.get("match"), default, (*keys, "match"), where)
+    if not any(kind in spec for kind in LABEL_KINDS):
+        raise where.fail("E709", f"label {label!r} has no {', '.join(LABEL_KINDS)}; give it at least one", keys)
+    out = []
+    for kind in LABEL_KINDS:
+        if kind not in spec:
+            continue
+        k = (*keys, kind)
+        line = where.line(k)
+        name = f"{label}.{kind}"
+        if kind == "patterns":
+            pats = _patterns(spec[kind], k, where)
+            out.append(LabelRule(name, label, kind, patterns=pats, match=match, line=line))
+            continue
+        items = _strings(spec[kind], k, where)
+        if kind == "keywords":
+            for i, word in enumerate(items):
+                if len(word.split()) > 1:
+                    raise where.fail("E708", f"keyword {word!r} has several words; put it under phrases",
+                                     (*k, i), needle=word)  # fmt: skip
+        if kind == "regex":
+            for i, source in enumerate(items):
+                try:
+                    re.compile(source)
+                except re.error as exc:
+                    raise where.fail("E706", f"bad regular expression {source!r}: {exc}", (*k, i),
+                                     needle=source) from None  # fmt: skip
+        out.append(LabelRule(name, label, kind, items=items, match=match, line=line))
+    return out
 
+
+def _entity_rule(typ: str, spec: Any, default: str, where: _Where) -> EntityRule:
+    """The gazetteer of ``[entities.<TYPE>]``."""
+    keys = ("entities", typ)
+    spec = _table(spec, keys, where)
+    _unknown(spec, ("terms", "match"), keys, where)
+    if not typ.strip() or any(ch.isspace() for ch in typ):
+        raise where.fail("E704", f"entity type {typ!r} must be a non-empty name without spaces", keys)
+    if "terms" not in spec:
+        raise where.fail("E709", f"entity type {typ!r} has no terms", keys)
+    terms = _strings(spec["terms"], (*keys, "terms"), where)
+    match = _match(spec.get("match"), default, (*keys, "match"), where)
+    return EntityRule(f"entities.{typ}", typ, terms, match, where.line(keys))
+
+
+def _add_entity_lists(data: dict[str, Any], rules: RuleSet, default: str, where: _Where) -> None:
+    """One entity rule per type of each ``[[entity_lists]]`` file, named ``<file name>:<TYPE>``."""
     lists = data.get("entity_lists") or []
     if not isinstance(lists, list):
         raise where.fail("E704", "entity_lists must be a list of tables with a 'file' key ([[entity_lists]])",
@@ -367,10 +388,6 @@ def _build(data: dict[str, Any], where: _Where) -> RuleSet:
                 k += 1
                 name = f"{Path(spec['file']).name}:{typ}#{k}"
             rules.entity_rules.append(EntityRule(name, typ, terms, match, where.line((*keys, "file"))))
-
-    if not rules.label_rules and not rules.entity_rules:
-        raise where.fail("E709", "the file has no rules: add [labels.<label>] or [entities.<TYPE>] tables", ())
-    return rules
 
 
 def _patterns(value: Any, keys: Path_, where: _Where) -> tuple[Any, ...]:
@@ -425,61 +442,3 @@ def _entity_list(name: str, keys: Path_, where: _Where) -> dict[str, tuple[str, 
     if not out:
         raise bad("the entity list has a header but no terms", header_line)
     return {typ: tuple(terms) for typ, terms in out.items()}
-
-
-# ----------------------------------------------------------------------------------------------- lemmas
-
-
-def suffix_lemma(word: str) -> str:
-    """A lower-cased stem made by stripping regular English endings; applied to text and patterns alike.
-
-    "refunds", "refunded", "refunding" -> "refund"; "charge", "charges", "charged" -> "charg";
-    "deliveries" -> "delivery"; "cancelled" -> "cancel". Irregular forms are left alone.
-    """
-    w = word.lower()
-    if len(w) > 4 and w.endswith(("ies", "ied")):
-        w = w[:-3] + "y"
-    elif w.endswith(("sses", "xes", "ches", "shes", "zzes")):
-        w = w[:-2]
-    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    elif len(w) > 5 and w.endswith("ing"):
-        w = w[:-3]
-    elif len(w) > 4 and w.endswith("ed"):
-        w = w[:-2]
-    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiouy":
-        w = w[:-1]
-    if len(w) > 3 and w.endswith("e") and not w.endswith("ee"):
-        w = w[:-1]
-    return w
-
-
-@functools.lru_cache(maxsize=1)
-def _lookup_table() -> Any:
-    """spaCy's English lemma lookup table (read once per process from spacy-lookups-data)."""
-    from spacy.lookups import load_lookups
-
-    return load_lookups("en", ["lemma_lookup"]).get_table("lemma_lookup")
-
-
-def lemma_function(source: str = "auto") -> tuple[Callable[[str], str], str]:
-    """``(word -> lower-cased lemma, name of the source)``: spaCy's lookup table, or the suffix rules."""
-    if source in ("auto", "lookup"):
-        try:
-            table = _lookup_table()
-        except Exception as exc:  # spacy-lookups-data not installed: its registry entry is missing
-            if source == "lookup":
-                raise ConfigError(
-                    "E712",
-                    f'lemmas = "lookup" needs spaCy\'s lookup tables ({type(exc).__name__}); install the '
-                    'package spacy-lookups-data, or use lemmas = "suffix"',
-                    field="options.lemmas",
-                ) from None
-        else:
-
-            def lookup(word: str) -> str:
-                low = word.lower()
-                return str(table.get(low) or table.get(word) or low).lower()
-
-            return lookup, "spaCy lookup table (spacy-lookups-data)"
-    return suffix_lemma, "suffix rules"

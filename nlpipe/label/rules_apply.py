@@ -9,20 +9,20 @@ whose ``author`` is ``rule:<names of the rules that fired>`` and whose ``score``
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from nlpipe.errors import InputError
 from nlpipe.label.rules import load_rules
-from nlpipe.label.rules_match import RuleMatcher
+from nlpipe.label.rules_match import DocMatches, RuleMatcher
 from nlpipe.label.rules_report import RuleReport
 from nlpipe.store.datasets import get_dataset
 from nlpipe.store.db import Store
-from nlpipe.store.rule_annotations import RuleAnnotation, existing_annotation_keys, write_rule_annotations
+from nlpipe.store.rule_annotations import Key, RuleAnnotation, existing_annotation_keys, write_rule_annotations
 from nlpipe.store.schema import Annotation, DatasetDocument, Document
 from nlpipe.types import Span
 
@@ -74,6 +74,38 @@ def apply_rules(
     """
     rules = load_rules(Path(rules_path))
     matcher = RuleMatcher(rules)
+    docs, gold_labels, gold_spans, existing = _read_dataset(store, dataset, replace)
+    if not docs:
+        raise InputError("E713", f"Dataset {dataset!r} has no documents to apply rules to; import some first.")
+
+    result = ApplyResult(dataset=dataset, rules_file=str(rules_path), documents=len(docs), lemmas=matcher.lemma_source)
+    report = RuleReport(rules)
+    tally = _Tally()
+    texts = (text for _, text, _ in docs)
+    for i, ((doc_id, text, ext), m) in enumerate(zip(docs, matcher.match(texts, batch_size=batch_size), strict=True)):
+        report.add(m, gold_labels.get(doc_id), gold_spans.get(doc_id))
+        tally.add(doc_id, m, existing)
+        if len(result.sample) < sample and (m.labels or m.spans):
+            result.sample.append(_sample_item(doc_id, ext, text, m))
+        if progress and ((i + 1) % batch_size == 0 or i + 1 == len(docs)):
+            progress(i + 1, len(docs))
+    result.labels = {lab: {"documents": tally.label_docs[lab], "new": tally.label_new[lab]}
+                     for lab in sorted(tally.label_docs)}  # fmt: skip
+    result.spans = {typ: {"spans": tally.span_total[typ], "new": tally.span_new[typ]}
+                    for typ in sorted(tally.span_total)}  # fmt: skip
+    result.report = report.summary()
+    result.ties = report.ties
+    result.no_rule_fired = report.no_rule
+    if write:
+        result.written = write_rule_annotations(store, dataset, tally.to_write, replace=replace)
+    return result
+
+
+def _read_dataset(
+    store: Store, dataset: str, replace: bool
+) -> tuple[Sequence[Row[int, str, str | None]], dict[int, list[str]], dict[int, list[Span]], set[Key]]:
+    """(documents as (id, text, external id), gold labels and gold spans per document, keys of the annotations
+    already stored, rule annotations left out when ``replace``)."""
     with store.session() as s:
         ds = get_dataset(s, dataset)
         docs = s.execute(
@@ -92,60 +124,48 @@ def apply_rules(
             if kind == "label":
                 gold_labels[doc_id].append(label)
             else:
+                assert start is not None and end is not None  # a span annotation always has its offsets
                 gold_spans[doc_id].append(Span(start, end, label))
         existing = existing_annotation_keys(s, ds.id, ignore_rule=replace)
-    if not docs:
-        raise InputError("E713", f"Dataset {dataset!r} has no documents to apply rules to; import some first.")
+    return docs, gold_labels, gold_spans, existing
 
-    result = ApplyResult(dataset=dataset, rules_file=str(rules_path), documents=len(docs), lemmas=matcher.lemma_source)
-    report = RuleReport(rules)
-    label_docs: Counter[str] = Counter()
-    label_new: Counter[str] = Counter()
-    span_total: Counter[str] = Counter()
-    span_new: Counter[str] = Counter()
-    to_write: list[RuleAnnotation] = []
-    texts = (text for _, text, _ in docs)
-    for i, ((doc_id, text, ext), m) in enumerate(zip(docs, matcher.match(texts, batch_size=batch_size), strict=True)):
-        report.add(m, gold_labels.get(doc_id), gold_spans.get(doc_id))
+
+@dataclass
+class _Tally:
+    """What the rules found over the dataset, by label and entity type, and the new annotations to write."""
+
+    label_docs: Counter[str] = field(default_factory=Counter)
+    label_new: Counter[str] = field(default_factory=Counter)
+    span_total: Counter[str] = field(default_factory=Counter)
+    span_new: Counter[str] = field(default_factory=Counter)
+    to_write: list[RuleAnnotation] = field(default_factory=list)
+
+    def add(self, doc_id: int, m: DocMatches, existing: set[Key]) -> None:
+        """Count one document's voted labels and spans; those not stored yet are new and will be written."""
         for label in m.labels:
-            label_docs[label] += 1
+            self.label_docs[label] += 1
             ann = RuleAnnotation(doc_id, "label", label, author=_author(m.voters[label]),
                                  score=round(m.scores[label], 6))  # fmt: skip
             if ann.key not in existing:
-                label_new[label] += 1
-                to_write.append(ann)
+                self.label_new[label] += 1
+                self.to_write.append(ann)
         for sp, rule in zip(m.spans, m.span_rules, strict=True):
-            span_total[sp.label] += 1
+            self.span_total[sp.label] += 1
             ann = RuleAnnotation(doc_id, "span", sp.label, sp.start, sp.end, author=_author([rule]))
             if ann.key not in existing:
-                span_new[sp.label] += 1
-                to_write.append(ann)
-        if len(result.sample) < sample and (m.labels or m.spans):
-            result.sample.append(
-                {
-                    "document_id": doc_id,
-                    "external_id": ext,
-                    "text": text if len(text) <= _SAMPLE_CHARS else text[: _SAMPLE_CHARS - 3] + "...",
-                    "labels": {lab: m.voters[lab] for lab in m.labels},
-                    "spans": [
-                        {
-                            "start": sp.start,
-                            "end": sp.end,
-                            "label": sp.label,
-                            "text": text[sp.start : sp.end],
-                            "rule": rule,
-                        }  # fmt: skip
-                        for sp, rule in zip(m.spans, m.span_rules, strict=True)
-                    ],
-                }
-            )
-        if progress and ((i + 1) % batch_size == 0 or i + 1 == len(docs)):
-            progress(i + 1, len(docs))
-    result.labels = {lab: {"documents": label_docs[lab], "new": label_new[lab]} for lab in sorted(label_docs)}
-    result.spans = {typ: {"spans": span_total[typ], "new": span_new[typ]} for typ in sorted(span_total)}
-    result.report = report.summary()
-    result.ties = report.ties
-    result.no_rule_fired = report.no_rule
-    if write:
-        result.written = write_rule_annotations(store, dataset, to_write, replace=replace)
-    return result
+                self.span_new[sp.label] += 1
+                self.to_write.append(ann)
+
+
+def _sample_item(doc_id: int, ext: str | None, text: str, m: DocMatches) -> dict[str, Any]:
+    """One document of the result's sample: its text (cut) with the labels' voters and the spans' rules."""
+    return {
+        "document_id": doc_id,
+        "external_id": ext,
+        "text": text if len(text) <= _SAMPLE_CHARS else text[: _SAMPLE_CHARS - 3] + "...",
+        "labels": {lab: m.voters[lab] for lab in m.labels},
+        "spans": [
+            {"start": sp.start, "end": sp.end, "label": sp.label, "text": text[sp.start : sp.end], "rule": rule}
+            for sp, rule in zip(m.spans, m.span_rules, strict=True)
+        ],
+    }

@@ -17,11 +17,12 @@ downloaded): which rules fire, the labels their vote gives, and the gazetteer sp
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from nlpipe.label.rules import RuleSet, lemma_function
+from nlpipe.label.rules import EntityRule, LabelRule, RuleSet
+from nlpipe.label.rules_lemmas import lemma_function
 from nlpipe.types import Span
 
 __all__ = ["DocMatches", "RuleMatcher", "vote"]
@@ -83,13 +84,15 @@ class RuleMatcher:
         self.nlp = spacy.blank("en")
         self.nlp.max_length = _MAX_LENGTH
         vocab = self.nlp.vocab
+        self._lemma: Callable[[str], str] | None
         self._lemma, self.lemma_source = lemma_function(rules.lemmas) if rules.uses_lemmas() else (None, "none")
         self._lemma_ids: dict[int, int] = {}  # orth id -> lemma id
         self._phrase = {mode: PhraseMatcher(vocab, attr=attr) for mode, attr in _ATTRS.items()}
         self._matcher = Matcher(vocab)
         self._regex: list[tuple[str, list[re.Pattern[str]]]] = []
         self._label_of = {r.name: r.label for r in rules.label_rules}
-        self._order = {r.name: i for i, r in enumerate([*rules.label_rules, *rules.entity_rules])}
+        every_rule: list[LabelRule | EntityRule] = [*rules.label_rules, *rules.entity_rules]
+        self._order = {r.name: i for i, r in enumerate(every_rule)}
         self._entity_type = {r.name: r.label for r in rules.entity_rules}
         for r in rules.label_rules:
             if r.kind == "regex":
@@ -151,7 +154,8 @@ class RuleMatcher:
             self._lemmatise(doc)
             fired: set[str] = set()
             found: list[tuple[int, int, int, str]] = []  # (rule order, start token, end token, entity rule)
-            for matcher in [*active, self._matcher] if len(self._matcher) else active:
+            matchers: list[Any] = [*active, self._matcher] if len(self._matcher) else active  # spaCy's are untyped
+            for matcher in matchers:
                 for match_id, start, end in matcher(doc):
                     side, name = strings[match_id].split("\t", 1)
                     if side == "L":

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from nlpipe.label.rules import RuleSet
+from nlpipe.label.rules import EntityRule, LabelRule, RuleSet
 from nlpipe.label.rules_match import DocMatches
 from nlpipe.types import Span
 
@@ -113,7 +113,8 @@ class RuleReport:
     def summary(self) -> dict[str, Any]:
         n = self.documents or 1
         rows = []
-        for r in [*self.rules.label_rules, *self.rules.entity_rules]:
+        every_rule: list[LabelRule | EntityRule] = [*self.rules.label_rules, *self.rules.entity_rules]
+        for r in every_rule:
             kind = getattr(r, "kind", "gazetteer")
             right, wrong = self.correct[r.name], self.incorrect[r.name]
             rows.append(

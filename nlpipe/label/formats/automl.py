@@ -23,7 +23,15 @@ ML_USE: dict[str, str | None] = {"TRAIN": "train", "VALIDATE": "validation", "VA
 _ML_USE_OUT = {"train": "TRAIN", "validation": "VALIDATE", "test": "TEST", None: "UNASSIGNED"}
 
 
-def read_automl(path: Path, *, text_col, label_col, label_sep, encoding, max_bytes) -> Iterator[Record]:
+def read_automl(
+    path: Path,
+    *,
+    text_col: str | None,
+    label_col: str | None,
+    label_sep: str | None,
+    encoding: str | None,
+    max_bytes: int,
+) -> Iterator[Record]:
     """Records of an AutoML CSV; E105 for an unknown ML_USE, E112 for a ``gs://`` reference."""
     content = read_text(path, encoding)
     for n, row in csv_rows(path, content, csv_delimiter(path, first_line(content)), max_bytes):

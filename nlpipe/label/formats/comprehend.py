@@ -17,7 +17,15 @@ from nlpipe.types import Record
 __all__ = ["read_comprehend", "write_comprehend"]
 
 
-def read_comprehend(path: Path, *, text_col, label_col, label_sep, encoding, max_bytes) -> Iterator[Record]:
+def read_comprehend(
+    path: Path,
+    *,
+    text_col: str | None,
+    label_col: str | None,
+    label_sep: str | None,
+    encoding: str | None,
+    max_bytes: int,
+) -> Iterator[Record]:
     """Records of a Comprehend classification CSV; every row needs a label (E104) and exactly two columns (E109)."""
     content = read_text(path, encoding)
     sep = label_sep or "|"

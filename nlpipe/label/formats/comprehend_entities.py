@@ -52,6 +52,10 @@ def _int(cell: str, *, path: Path, line: int, field: str) -> int:
     return int(value)
 
 
+#: documents file -> line (None: the whole file) -> [(begin, end, type, csv line)]
+_Wanted = dict[str, dict[int | None, list[tuple[int, int, str, int]]]]
+
+
 def read_comprehend_entities(
     path: Path, *, documents: Path | None = None, encoding: str | None = None, max_bytes: int, **_: object
 ) -> Iterator[Record]:
@@ -66,6 +70,19 @@ def read_comprehend_entities(
     if first is None:
         return
     header_line, header = first
+    col = _columns(path, header_line, header)
+    per_line = "Line" in col
+    wanted = _wanted_spans(path, rows, len(header), col, per_line)
+    if not per_line and documents is not None:  # the documents folder holds every document, named or not
+        for extra in sorted(p.name for p in base.iterdir() if p.is_file() and not p.name.startswith(".")):
+            if extra not in wanted and (base / extra).resolve() != path.resolve():
+                wanted[extra] = defaultdict(list, {None: []})
+    for name, by_line in wanted.items():
+        yield from _document_records(path, base, name, by_line, per_line, encoding, max_bytes)
+
+
+def _columns(path: Path, header_line: int, header: list[str]) -> dict[str, int]:
+    """The index of each column of ``_HEADER`` the header names (``Line`` is optional); E126 for a missing one."""
     names = [h.strip().lower() for h in header]
     missing = [h for h in _HEADER if h.lower() not in names and h != "Line"]
     if missing:
@@ -76,13 +93,17 @@ def read_comprehend_entities(
             file=path,
             line=header_line,
         )
-    col = {h: names.index(h.lower()) for h in _HEADER if h.lower() in names}
-    per_line = "Line" in col
-    # documents file -> line (or None) -> [(begin, end, type, csv line)]
-    wanted: dict[str, dict[int | None, list[tuple[int, int, str, int]]]] = defaultdict(lambda: defaultdict(list))
+    return {h: names.index(h.lower()) for h in _HEADER if h.lower() in names}
+
+
+def _wanted_spans(
+    path: Path, rows: Iterator[tuple[int, list[str]]], n_columns: int, col: dict[str, int], per_line: bool
+) -> _Wanted:
+    """The annotation rows, checked (E127, E129), grouped by documents file and line."""
+    wanted: _Wanted = defaultdict(lambda: defaultdict(list))
     for n, row in rows:
-        if len(row) < len(header):
-            raise fail("E127", f"row has {len(row)} columns but the header has {len(header)}", file=path, line=n)
+        if len(row) < n_columns:
+            raise fail("E127", f"row has {len(row)} columns but the header has {n_columns}", file=path, line=n)
         name = row[col["File"]].strip()
         if not name:
             raise fail("E127", "empty File; name the documents file", file=path, line=n, field="File")
@@ -97,49 +118,59 @@ def read_comprehend_entities(
                        field="End Offset")  # fmt: skip
         doc_line = _int(row[col["Line"]], path=path, line=n, field="Line") if per_line else None
         wanted[name][doc_line].append((begin, end, typ, n))
-    if not per_line and documents is not None:  # the documents folder holds every document, named or not
-        for extra in sorted(p.name for p in base.iterdir() if p.is_file() and not p.name.startswith(".")):
-            if extra not in wanted and (base / extra).resolve() != path.resolve():
-                wanted[extra] = defaultdict(list, {None: []})
-    for name, by_line in wanted.items():
-        doc_path = base / name
-        if not doc_path.is_file():
-            csv_line = min(a[3] for anns in by_line.values() for a in anns)
-            raise fail("E128", f"documents file {name!r} not found in {base}; put it there or pass --documents DIR",
-                       file=path, line=csv_line, field="File")  # fmt: skip
-        if per_line:
-            docs = ((i, text) for i, text in ((k - 1, t) for k, t in iter_lines(doc_path, encoding)))
-        else:
-            docs = iter([(None, read_text(doc_path, encoding))])
-        seen: set[int | None] = set()
-        for i, text in docs:
-            seen.add(i)
-            anns = by_line.get(i, [])
-            if not text.strip():
-                if anns:
-                    raise fail("E128", f"line {i} of {name!r} is blank but has annotations", file=path,
-                               line=anns[0][3], field="Line")  # fmt: skip
-                continue
-            spans = []
-            for begin, end, typ, n in anns:
-                if end > len(text):
-                    raise fail("E129", f"offsets {begin}-{end} lie outside the document ({len(text)} characters, "
-                               f"{name!r}{'' if i is None else f' line {i}'})", file=path, line=n,
-                               field="End Offset")  # fmt: skip
-                spans.append(Span(begin, end, typ))
-            yield Record(
-                text=check_text(text, max_bytes, file=doc_path, line=None if i is None else i + 1),
-                labels=[],
-                external_id=name if i is None else f"{name}:{i}",
-                file=str(doc_path),
-                line=None if i is None else i + 1,
-                spans=spans,
-            )
-        absent = [k for k in by_line if k not in seen]
-        if absent:
-            first_bad = min(absent)  # type: ignore[type-var]
-            raise fail("E128", f"{name!r} has no line {first_bad} (lines count from 0)", file=path,
-                       line=by_line[first_bad][0][3], field="Line")  # fmt: skip
+    return wanted
+
+
+def _document_records(
+    path: Path,
+    base: Path,
+    name: str,
+    by_line: dict[int | None, list[tuple[int, int, str, int]]],
+    per_line: bool,
+    encoding: str | None,
+    max_bytes: int,
+) -> Iterator[Record]:
+    """The records of documents file ``name`` with their spans; E128 for a missing file or line, E129 offsets."""
+    doc_path = base / name
+    if not doc_path.is_file():
+        csv_line = min(a[3] for anns in by_line.values() for a in anns)
+        raise fail("E128", f"documents file {name!r} not found in {base}; put it there or pass --documents DIR",
+                   file=path, line=csv_line, field="File")  # fmt: skip
+    docs: Iterator[tuple[int | None, str]]
+    if per_line:
+        docs = ((i, text) for i, text in ((k - 1, t) for k, t in iter_lines(doc_path, encoding)))
+    else:
+        docs = iter([(None, read_text(doc_path, encoding))])
+    seen: set[int | None] = set()
+    for i, text in docs:
+        seen.add(i)
+        anns = by_line.get(i, [])
+        if not text.strip():
+            if anns:
+                raise fail("E128", f"line {i} of {name!r} is blank but has annotations", file=path,
+                           line=anns[0][3], field="Line")  # fmt: skip
+            continue
+        spans = []
+        for begin, end, typ, n in anns:
+            if end > len(text):
+                raise fail("E129", f"offsets {begin}-{end} lie outside the document ({len(text)} characters, "
+                           f"{name!r}{'' if i is None else f' line {i}'})", file=path, line=n,
+                           field="End Offset")  # fmt: skip
+            spans.append(Span(begin, end, typ))
+        yield Record(
+            text=check_text(text, max_bytes, file=doc_path, line=None if i is None else i + 1),
+            labels=[],
+            external_id=name if i is None else f"{name}:{i}",
+            file=str(doc_path),
+            line=None if i is None else i + 1,
+            spans=spans,
+        )
+    # without Line the only key is None, always seen: what is absent are line numbers
+    absent = [k for k in by_line if k is not None and k not in seen]
+    if absent:
+        first_bad = min(absent)
+        raise fail("E128", f"{name!r} has no line {first_bad} (lines count from 0)", file=path,
+                   line=by_line[first_bad][0][3], field="Line")  # fmt: skip
 
 
 def write_comprehend_entities(records: Iterable[Record], out: Path) -> int:

@@ -22,7 +22,15 @@ from nlpipe.types import Record
 __all__ = ["read_csv", "write_csv"]
 
 
-def read_csv(path: Path, *, text_col, label_col, label_sep, encoding, max_bytes) -> Iterator[Record]:
+def read_csv(
+    path: Path,
+    *,
+    text_col: str | None,
+    label_col: str | None,
+    label_sep: str | None,
+    encoding: str | None,
+    max_bytes: int,
+) -> Iterator[Record]:
     """Records of a CSV / TSV file, read line by line (a large CSV is never held whole)."""
     return csv_records(_csv_lines(path, encoding), path, text_col=text_col, label_col=label_col,
                        label_sep=label_sep, max_bytes=max_bytes)  # fmt: skip

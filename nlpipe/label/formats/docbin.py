@@ -116,7 +116,7 @@ def write_docbin(records: Iterable[Record], out: Path) -> int:
     all_labels = sorted({lab for rec in records for lab in rec.labels})
     db = DocBin(store_user_data=False)  # user data packed below with one packer (see read_docbin)
     packer = Packer(use_bin_type=True)
-    user_data: list[bytes] = []
+    user_data: list[bytes | None] = []  # DocBin.user_data holds None for a Doc without any
     for n, rec in enumerate(records, 1):
         spans = longest_first(rec.spans)
         doc = _aligned_doc(nlp, rec.text, spans)

@@ -18,7 +18,15 @@ LABEL_PREFIX = "__label__"
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 
 
-def read_fasttext(path: Path, *, text_col, label_col, label_sep, encoding, max_bytes) -> Iterator[Record]:
+def read_fasttext(
+    path: Path,
+    *,
+    text_col: str | None,
+    label_col: str | None,
+    label_sep: str | None,
+    encoding: str | None,
+    max_bytes: int,
+) -> Iterator[Record]:
     """Records of a fastText file: the leading ``__label__`` words are the labels, the rest of the line the text."""
     for n, line in iter_lines(path, encoding):
         if not line.strip():

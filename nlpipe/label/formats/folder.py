@@ -27,7 +27,15 @@ def _hidden(name: str) -> bool:
     return name.startswith(".")
 
 
-def read_folder(path: Path, *, text_col, label_col, label_sep, encoding, max_bytes) -> Iterator[Record]:
+def read_folder(
+    path: Path,
+    *,
+    text_col: str | None,
+    label_col: str | None,
+    label_sep: str | None,
+    encoding: str | None,
+    max_bytes: int,
+) -> Iterator[Record]:
     """Records of a dataset folder; E114 for files directly in it (they have no label folder)."""
     with os.scandir(path) as scan:
         entries = sorted(scan, key=lambda e: e.name)

@@ -34,7 +34,15 @@ def looks_like_json_object(line: str, *, truncated: bool) -> bool:
         return False
 
 
-def read_jsonl(path: Path, *, text_col, label_col, label_sep, encoding, max_bytes) -> Iterator[Record]:
+def read_jsonl(
+    path: Path,
+    *,
+    text_col: str | None,
+    label_col: str | None,
+    label_sep: str | None,
+    encoding: str | None,
+    max_bytes: int,
+) -> Iterator[Record]:
     """Records of a JSON Lines file, read line by line."""
     return jsonl_records(iter_lines(path, encoding), path, text_col=text_col, label_col=label_col,
                          label_sep=label_sep, max_bytes=max_bytes)  # fmt: skip

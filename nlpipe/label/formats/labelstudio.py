@@ -68,7 +68,8 @@ class _PosDict(dict):
 def _positioned_decoder() -> json.JSONDecoder:
     """A (slow, pure-Python) decoder whose objects are ``_PosDict``; used only to locate an error."""
     dec = json.JSONDecoder()
-    parse_object = dec.parse_object
+    # typeshed's JSONDecoder lacks parse_object and scan_once, which JSONDecoder.__init__ sets and the scanner reads
+    parse_object = dec.parse_object  # type: ignore[attr-defined]
 
     def parse(s_and_end: tuple[str, int], *args: Any) -> tuple[Any, int]:
         obj, end = parse_object(s_and_end, *args)
@@ -76,7 +77,7 @@ def _positioned_decoder() -> json.JSONDecoder:
         out.pos = s_and_end[1] - 1
         return out, end
 
-    dec.parse_object = parse  # type: ignore[method-assign]
+    dec.parse_object = parse  # type: ignore[attr-defined]
     dec.scan_once = json.scanner.py_make_scanner(dec)  # type: ignore[attr-defined]
     return dec
 

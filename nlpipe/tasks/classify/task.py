@@ -126,7 +126,7 @@ def score_split(
 ) -> tuple[dict[str, Any], Path, int]:
     """Metrics and report of ``model`` on ``part``; documents with a label the model does not know are left out
     (their count is returned)."""
-    from nlpipe.evaluate.metrics import classification_metrics
+    from nlpipe.evaluate.metrics.classification import classification_metrics
     from nlpipe.evaluate.report import write_report
 
     known = set(labels)
