@@ -40,19 +40,11 @@ from typing import IO
 from nlpipe.config import Settings
 from nlpipe.errors import LimitError, NlpipeError
 from nlpipe.readers import text as _text
-from nlpipe.readers.archives import (
-    ARCHIVE_KINDS,
-    ArchiveBudget,
-    ArchiveLimits,
-    FolderFile,
-    Member,
-    Problem,
-    compression_of,
-    iter_archive,
-    iter_folder,
-    peek_decompressed,
-    zip_entry_count,
-)
+from nlpipe.readers.archives.compressed import compression_of, peek_decompressed
+from nlpipe.readers.archives.folders import iter_folder
+from nlpipe.readers.archives.guards import ArchiveBudget, ArchiveLimits, FolderFile, Member, Problem
+from nlpipe.readers.archives.walk import ARCHIVE_KINDS, iter_archive
+from nlpipe.readers.archives.zips import zip_entry_count
 from nlpipe.readers.textfile import fail
 from nlpipe.types import Document
 

@@ -341,11 +341,11 @@ def read_docx(
     """A Word document's paragraphs and table rows (cells joined by tabs) in document order.
 
     The package is checked as a zip first (member count, declared sizes, compression ratio; see
-    :func:`nlpipe.readers.archives.check_zip_package`) so a DOCX-shaped zip bomb is refused before python-docx
+    :func:`nlpipe.readers.archives.zips.check_zip_package`) so a DOCX-shaped zip bomb is refused before python-docx
     inflates it. Header and footer text goes to ``meta["headers"]`` / ``meta["footers"]``, not the text.
     Raises E180 (not a readable DOCX), E177 (no text) or the zip limit errors E184-E186.
     """
-    from nlpipe.readers.archives import check_zip_package
+    from nlpipe.readers.archives.zips import check_zip_package
 
     check_zip_package(
         data, source=source, max_unpacked_bytes=max_unpacked_bytes, max_ratio=max_compression_ratio,
