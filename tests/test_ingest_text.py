@@ -504,7 +504,7 @@ def test_ingest_image_goes_to_ocr(cfg, monkeypatch):
         calls.append((source, lang, dpi))
         return Page(number=1, text="scanned words", ocr=True)
 
-    from nlpipe.readers import ocr
+    from nlpipe.readers.ocr import images as ocr
 
     monkeypatch.setattr(ocr, "ocr_image", ocr_image)  # the real module, whatever imported it first
     doc = _only_doc(ingest_bytes(b"\x89PNG\r\n\x1a\n rest", "scan.png", cfg))

@@ -301,18 +301,18 @@ def _read_image(data: bytes, source: str, name: str, run: _Run) -> list[Document
     s = run.settings
     tiff = _image_mime(data, name) == "image/tiff"  # PNG and JPEG hold one page; a TIFF may hold many
     try:
-        from nlpipe.readers import ocr
+        from nlpipe.readers.ocr import images as ocr
         from nlpipe.readers.pdf.reader import PAGE_SEPARATOR
 
-        reader = ocr.ocr_image_pages if tiff else ocr.ocr_image
+        read_frames, read_one = ocr.ocr_image_pages, ocr.ocr_image
     except (ImportError, AttributeError) as exc:
         raise fail("E194", f"OCR support is not available ({exc}); install Tesseract and nlpipe's OCR "
                    "dependencies", file=source) from None  # fmt: skip
     if tiff:
-        pages = reader(data, source=source, lang=s.ocr_lang, dpi=s.ocr_dpi, workers=s.ocr_workers,
-                       max_pages=s.max_pages)  # fmt: skip
+        pages = read_frames(data, source=source, lang=s.ocr_lang, dpi=s.ocr_dpi, workers=s.ocr_workers,
+                            max_pages=s.max_pages)  # fmt: skip
     else:
-        pages = [reader(data, source=source, lang=s.ocr_lang, dpi=s.ocr_dpi)]
+        pages = [read_one(data, source=source, lang=s.ocr_lang, dpi=s.ocr_dpi)]
     offsets, pos = [], 0
     for page in pages:
         offsets.append(pos)

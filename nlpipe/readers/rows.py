@@ -285,13 +285,18 @@ def parse_bytes(
     error codes as :func:`read_records`.
     """
     path = Path(name)
-    options = {"text_col": text_col, "label_col": label_col, "label_sep": label_sep, "max_bytes": max_bytes}
     content = read_text(data, source=name)
     if fmt == "jsonl":
         lines = ((n, line.removesuffix("\r")) for n, line in enumerate(content.split("\n"), 1))
-        return non_empty(path, jsonl_records(lines, path, **options))
+        records = jsonl_records(
+            lines, path, text_col=text_col, label_col=label_col, label_sep=label_sep, max_bytes=max_bytes
+        )
+        return non_empty(path, records)
     if fmt == "csv":
-        return non_empty(path, csv_records(content, path, **options))
+        records = csv_records(
+            content, path, text_col=text_col, label_col=label_col, label_sep=label_sep, max_bytes=max_bytes
+        )
+        return non_empty(path, records)
     raise fail("E111", f"parse_bytes reads jsonl or csv, not {fmt!r}", file=path)
 
 
