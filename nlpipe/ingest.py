@@ -16,7 +16,9 @@ from typing import Any
 
 from nlpipe.config import Settings
 from nlpipe.errors import InputError
-from nlpipe.readers.dispatch import SNIFF_BYTES, IngestFailure, IngestSkipped, is_archive, iter_ingest
+from nlpipe.readers.dispatch.results import IngestFailure, IngestSkipped
+from nlpipe.readers.dispatch.route import iter_ingest
+from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, is_archive
 from nlpipe.store.datasets import import_records
 from nlpipe.store.db import Store
 from nlpipe.store.documents import save_original, save_original_file

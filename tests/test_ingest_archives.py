@@ -20,7 +20,8 @@ import pytest
 from nlpipe.errors import LimitError, NlpipeError
 from nlpipe.readers.archives.guards import ArchiveBudget, ArchiveLimits, read_capped
 from nlpipe.readers.archives.zips import zip_entry_count
-from nlpipe.readers.dispatch import IngestSkipped, ingest_bytes, ingest_path, iter_ingest
+from nlpipe.readers.dispatch.results import IngestSkipped
+from nlpipe.readers.dispatch.route import ingest_bytes, ingest_path, iter_ingest
 from tests.conftest import make_settings
 
 MB = 1024 * 1024

@@ -249,7 +249,7 @@ def test_multi_page_tiff_checks_every_frame_size(monkeypatch: pytest.MonkeyPatch
 
 
 def test_multi_page_tiff_through_the_dispatcher(tiff3: bytes, tmp_path) -> None:
-    from nlpipe.readers.dispatch import ingest_bytes
+    from nlpipe.readers.dispatch.route import ingest_bytes
     from nlpipe.readers.pdf.reader import PAGE_SEPARATOR
     from tests.conftest import make_settings
 

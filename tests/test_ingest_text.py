@@ -14,14 +14,9 @@ import pytest
 
 from nlpipe.errors import InputError, LimitError, NlpipeError
 from nlpipe.readers import text as T
-from nlpipe.readers.dispatch import (
-    SUPPORTED_TYPES,
-    IngestSkipped,
-    ingest_bytes,
-    ingest_path,
-    iter_ingest,
-    sniff_kind,
-)
+from nlpipe.readers.dispatch.results import IngestSkipped
+from nlpipe.readers.dispatch.route import ingest_bytes, ingest_path, iter_ingest
+from nlpipe.readers.dispatch.sniff import SUPPORTED_TYPES, sniff_kind
 from nlpipe.types import Page
 from tests.conftest import make_settings
 
