@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nlpipe.errors import NlpipeError
-from nlpipe.readers import text as _text
 from nlpipe.readers.dispatch.results import IngestFailure, Run
 from nlpipe.readers.dispatch.sniff import image_mime, unsupported
+from nlpipe.readers.text import mail, markup, plain, records, word
 from nlpipe.readers.textfile import fail
 from nlpipe.types import Document
 
@@ -77,24 +77,24 @@ def _read_image(data: bytes, source: str, name: str, run: Run) -> list[Document]
 def _parse(kind: str, data: bytes, source: str, name: str, run: Run) -> list[Document]:
     s = run.settings
     if kind == "text":
-        return [_text.read_plain(data, source=source)]
+        return [plain.read_plain(data, source=source)]
     if kind == "markdown":
-        return [_text.read_plain(data, source=source, mime=_text.MIME_MARKDOWN)]
+        return [plain.read_plain(data, source=source, mime=plain.MIME_MARKDOWN)]
     if kind == "html":
-        return [_text.read_html(data, source=source)]
+        return [markup.read_html(data, source=source)]
     if kind == "eml":
-        return [_text.read_eml(data, source=source)]
+        return [mail.read_eml(data, source=source)]
     if kind == "docx":
         return [
-            _text.read_docx(
+            word.read_docx(
                 data, source=source, max_unpacked_bytes=min(s.max_archive_bytes, 20 * s.max_document_bytes),
                 max_compression_ratio=s.max_compression_ratio, max_members=s.max_archive_members,
             )
         ]  # fmt: skip
     if kind == "csv":
-        return _text.read_csv(data, source=source, max_bytes=s.max_document_bytes)
+        return records.read_csv(data, source=source, max_bytes=s.max_document_bytes)
     if kind == "jsonl":
-        return _text.read_jsonl(data, source=source, max_bytes=s.max_document_bytes)
+        return records.read_jsonl(data, source=source, max_bytes=s.max_document_bytes)
     if kind == "pdf":
         return _read_pdf(data, source, run)
     if kind == "image":
