@@ -14,7 +14,7 @@ with its documented password ``test``; ``empty.pdf`` and the zip are skipped).
   fallback). The speed verdict needs both ratios at the target.
 * **similarity**: per page, ``difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()`` of pdfplumber's and
   nlpipe's text, both normalised by collapsing every whitespace run to one space and stripping
-  (``nlpipe.readers.ocr.text_similarity``). Reported for the fast path and for ``read_pdf`` (which falls back to
+  (``nlpipe.readers.ocr.quality.text_similarity``). Reported for the fast path and for ``read_pdf`` (which falls back to
   pdfplumber on pages PDFium cannot decode). A page under 0.98 counts as *explained* only when a check computed
   here says why, and the fast path (or read_pdf) reaches 0.98 against the corrected reference:
   - *duplicate glyphs*: the page paints glyphs two or more times at (nearly) one spot (fake bold).
@@ -53,13 +53,8 @@ sys.path.insert(0, str(ROOT))
 
 import nlpipe.readers.pdf.bindings as pdf_bindings  # noqa: E402
 from nlpipe.errors import NlpipeError  # noqa: E402
-from nlpipe.readers.ocr import (  # noqa: E402
-    char_error_rate,
-    levenshtein,
-    normalise_space,
-    ocr_available,
-    text_similarity,
-)
+from nlpipe.readers.ocr.quality import char_error_rate, levenshtein, normalise_space, text_similarity  # noqa: E402
+from nlpipe.readers.ocr.tesseract import ocr_available  # noqa: E402
 from nlpipe.readers.pdf.reader import pdf_page_texts, read_pdf  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "datasets" / "pdfplumber_test_pdfs" / "pdfs"

@@ -16,7 +16,9 @@ from typing import Any
 
 from nlpipe.config import Settings
 from nlpipe.errors import InputError
-from nlpipe.readers.dispatch import SNIFF_BYTES, IngestFailure, IngestSkipped, is_archive, iter_ingest
+from nlpipe.readers.dispatch.results import IngestFailure, IngestSkipped
+from nlpipe.readers.dispatch.route import iter_ingest
+from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, is_archive
 from nlpipe.store.db import Store
 from nlpipe.store.documents import save_original, save_original_file
 from nlpipe.store.importing import import_records
@@ -120,6 +122,11 @@ def _consume(items: Iterable[Document | IngestFailure], batcher: _Batcher, origi
     batcher.flush()
 
 
+def _same_original(sha: str) -> Callable[[str], str]:
+    """The ``original`` of :func:`_consume` for an upload: every document of it comes from the same stored file."""
+    return lambda _source: sha
+
+
 def ingest_paths(
     store: Store,
     settings: Settings,
@@ -173,7 +180,7 @@ def ingest_uploads(
         sha = save_original(settings.home, data)
         hook = counter.hook(index) if counter is not None else None
         items = iter_ingest(data, settings, name=name, password=password, ocr=ocr, progress=hook)
-        _consume(items, batcher, lambda _p, h=sha: h)
+        _consume(items, batcher, _same_original(sha))
     if counter is not None:
         counter.close()
     return summary
@@ -190,7 +197,7 @@ class _UploadProgress:
         self.later: list[int | None] | None = None
         if isinstance(uploads, Sequence):
             self.later = [None] * len(uploads)
-            plain_after = 0
+            plain_after: int | None = 0
             for i in range(len(uploads) - 1, -1, -1):
                 self.later[i] = plain_after
                 name, data = uploads[i]
@@ -233,11 +240,14 @@ def documents_for_prediction(
     docs: list[Document] = []
     problems: list[IngestFailure] = []
     for item in iter_ingest(source, settings, name=name, password=password, ocr=ocr):
-        (problems if isinstance(item, IngestFailure) else docs).append(item)  # type: ignore[arg-type]
+        if isinstance(item, IngestFailure):
+            problems.append(item)
+        else:
+            docs.append(item)
     failures = [p for p in problems if not isinstance(p, IngestSkipped)]
     if not docs:
         first = failures[0] if failures else (problems[0] if problems else None)
         if first is None:
-            raise InputError("E198", f"{name or source}: no document found to predict on.", file=str(name or source))
+            raise InputError("E198", f"{name or source!s}: no document found to predict on.", file=str(name or source))
         raise InputError(first.code, first.message, file=first.source)
     return docs, failures

@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from nlpipe.errors import LimitError, NlpipeError
-from nlpipe.readers.archives import ArchiveBudget, ArchiveLimits, _read_capped, zip_entry_count
-from nlpipe.readers.dispatch import IngestSkipped, ingest_bytes, ingest_path, iter_ingest
+from nlpipe.readers.archives.guards import ArchiveBudget, ArchiveLimits, read_capped
+from nlpipe.readers.archives.zips import zip_entry_count
+from nlpipe.readers.dispatch.results import IngestSkipped
+from nlpipe.readers.dispatch.route import ingest_bytes, ingest_path, iter_ingest
 from tests.conftest import make_settings
 
 MB = 1024 * 1024
@@ -249,11 +251,11 @@ def test_ingest_streaming_guard_stops_on_lies():
     limits = ArchiveLimits(max_member_bytes=10 * MB, max_total_bytes=100 * MB, max_members=10, max_ratio=200)
     budget = ArchiveBudget(limits)
     with pytest.raises(NlpipeError) as info:
-        _read_capped(io.BytesIO(b"x" * 300_000), source="a.tar!m", budget=budget, declared=1000, compressed=None)
+        read_capped(io.BytesIO(b"x" * 300_000), source="a.tar!m", budget=budget, declared=1000, compressed=None)
     assert info.value.code == "E192" and "more data than the 1,000 bytes" in info.value.message
     small = ArchiveBudget(ArchiveLimits(100_000, 100 * MB, 10, 200))
     with pytest.raises(LimitError) as info:
-        _read_capped(io.BytesIO(bytes(5 * MB)), source="a.tar!m", budget=small, declared=None, compressed=None)
+        read_capped(io.BytesIO(bytes(5 * MB)), source="a.tar!m", budget=small, declared=None, compressed=None)
     assert info.value.code == "E178"
     assert small.total_bytes < 100_000 + 2 * 64 * 1024  # stopped one chunk past the limit
 

@@ -12,7 +12,10 @@ import statistics
 import pytest
 
 from nlpipe.errors import ConfigError, InputError, LimitError
-from nlpipe.readers.ocr import char_error_rate, levenshtein, ocr_available, ocr_image, ocr_image_pages, ocr_pages
+from nlpipe.readers.ocr.images import ocr_image, ocr_image_pages
+from nlpipe.readers.ocr.pages import ocr_pages
+from nlpipe.readers.ocr.quality import char_error_rate, levenshtein
+from nlpipe.readers.ocr.tesseract import ocr_available
 from nlpipe.readers.pdf.reader import read_pdf
 from tests.pdfgen import PARAGRAPHS, Placed, image_pdf, paragraph_pdf, png, text_pdf
 
@@ -236,7 +239,7 @@ def test_multi_page_tiff_page_cap(tiff3: bytes) -> None:
 
 def test_multi_page_tiff_checks_every_frame_size(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pixel cap applies to each frame: a small first frame must not let a huge later one through."""
-    import nlpipe.readers.ocr as ocr_module
+    import nlpipe.readers.ocr.images as ocr_module
 
     data = _tiff(["small first page", "huge second page"], dpi=100, sizes=[(200, 100), (2000, 1000)])
     monkeypatch.setattr(ocr_module, "MAX_IMAGE_PIXELS", 1_000_000)
@@ -246,7 +249,7 @@ def test_multi_page_tiff_checks_every_frame_size(monkeypatch: pytest.MonkeyPatch
 
 
 def test_multi_page_tiff_through_the_dispatcher(tiff3: bytes, tmp_path) -> None:
-    from nlpipe.readers.dispatch import ingest_bytes
+    from nlpipe.readers.dispatch.route import ingest_bytes
     from nlpipe.readers.pdf.reader import PAGE_SEPARATOR
     from tests.conftest import make_settings
 

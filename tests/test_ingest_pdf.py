@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nlpipe.errors import InputError, LimitError
-from nlpipe.readers.ocr import normalise_space, text_similarity
+from nlpipe.readers.ocr.quality import normalise_space, text_similarity
 from nlpipe.readers.pdf.reader import PAGE_SEPARATOR, pdf_page_texts, read_pdf
 from nlpipe.readers.pdf.tables import pdf_tables
 from nlpipe.types import Document

@@ -13,16 +13,11 @@ from pathlib import Path
 import pytest
 
 from nlpipe.errors import InputError, LimitError, NlpipeError
-from nlpipe.readers import text as T
-from nlpipe.readers.dispatch import (
-    SUPPORTED_TYPES,
-    IngestSkipped,
-    ingest_bytes,
-    ingest_path,
-    iter_ingest,
-    sniff_kind,
-)
-from nlpipe.types import Page
+from nlpipe.readers.dispatch.results import IngestSkipped
+from nlpipe.readers.dispatch.route import ingest_bytes, ingest_path, iter_ingest
+from nlpipe.readers.dispatch.sniff import SUPPORTED_TYPES, sniff_kind
+from nlpipe.readers.text import mail, markup, plain, records, word
+from nlpipe.types import Document, Page
 from tests.conftest import make_settings
 
 
@@ -87,7 +82,7 @@ def _pdf(text: bytes) -> bytes:
 
 
 def test_ingest_plain_utf8_and_newlines():
-    doc = T.read_plain("Grüße\r\naus Köln\r".encode(), source="a.txt")
+    doc = plain.read_plain("Grüße\r\naus Köln\r".encode(), source="a.txt")
     assert doc.text == "Grüße\naus Köln\n"
     assert doc.mime == "text/plain" and doc.source == "a.txt"
 
@@ -104,16 +99,16 @@ def test_ingest_plain_encodings(encoding, text):
     data = text.encode(encoding)
     if encoding == "utf-16":
         assert data[:2] in (b"\xff\xfe", b"\xfe\xff")
-    assert T.read_plain(data, source="x.txt").text == text
+    assert plain.read_plain(data, source="x.txt").text == text
 
 
 def test_ingest_plain_whitespace_only_is_e177():
-    err = _raises("E177", T.read_plain, b" \n\t\n", source="blank.txt")
+    err = _raises("E177", plain.read_plain, b" \n\t\n", source="blank.txt")
     assert "blank.txt" in err.message
 
 
 def test_ingest_plain_binary_is_e108():
-    _raises("E108", T.read_plain, b"\x00\x01\x02\xff\xfe\x00garbage\x00\x9c", source="bin.txt")
+    _raises("E108", plain.read_plain, b"\x00\x01\x02\xff\xfe\x00garbage\x00\x9c", source="bin.txt")
 
 
 def test_ingest_markdown_mime(cfg):
@@ -148,7 +143,7 @@ HTML = b"""<!DOCTYPE html>
 
 
 def test_ingest_html_visible_text_only():
-    doc = T.read_html(HTML, source="page.html")
+    doc = markup.read_html(HTML, source="page.html")
     for dropped in ("secret", "color: red", "Enable JavaScript", "template text", "hidden div", "invisible",
                     "also dropped", "The  Title"):  # fmt: skip
         assert dropped not in doc.text, dropped
@@ -158,7 +153,7 @@ def test_ingest_html_visible_text_only():
 
 
 def test_ingest_html_block_structure():
-    text = T.read_html(HTML, source="page.html").text
+    text = markup.read_html(HTML, source="page.html").text
     assert "one\ntwo" in text and "Name\tQty\napple\t3" in text  # list items and rows: one line each
     assert "Heading\n\nFirst paragraph" in text
     lines = text.split("\n")
@@ -174,33 +169,33 @@ def test_ingest_html_block_structure():
 def test_ingest_html_meta_charset_cp1252():
     html = '<html><head><meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1"></head>' \
            "<body><p>\u20ac10 \u2013 caf\u00e9</p></body></html>"  # fmt: skip
-    doc = T.read_html(html.encode("cp1252"), source="old.htm")  # iso-8859-1 means windows-1252 in HTML
+    doc = markup.read_html(html.encode("cp1252"), source="old.htm")  # iso-8859-1 means windows-1252 in HTML
     assert doc.text == "\u20ac10 \u2013 caf\u00e9"
     assert doc.meta["charset"] == "cp1252"
 
 
 def test_ingest_html_wrong_meta_charset_falls_back_to_detection():
     html = '<meta charset="utf-8"><p>na\u00efve caf\u00e9 cr\u00e8me br\u00fbl\u00e9e</p>'
-    doc = T.read_html(html.encode("cp1252"), source="liar.html")
+    doc = markup.read_html(html.encode("cp1252"), source="liar.html")
     assert doc.text == "na\u00efve caf\u00e9 cr\u00e8me br\u00fbl\u00e9e"
 
 
 def test_ingest_html_utf16_bom_and_detection():
     html = "<html><body><p>\u00e9t\u00e9 \u2603</p></body></html>"
-    assert T.read_html(html.encode("utf-16"), source="u16.html").text == "\u00e9t\u00e9 \u2603"
-    assert T.read_html(html.encode("cp1252", errors="ignore"), source="noset.html").text == "\u00e9t\u00e9"
+    assert markup.read_html(html.encode("utf-16"), source="u16.html").text == "\u00e9t\u00e9 \u2603"
+    assert markup.read_html(html.encode("cp1252", errors="ignore"), source="noset.html").text == "\u00e9t\u00e9"
 
 
 def test_ingest_html_without_visible_text_is_e177():
-    _raises("E177", T.read_html, b"<html><head><title>t</title><script>x()</script></head><body> </body></html>",
+    _raises("E177", markup.read_html, b"<html><head><title>t</title><script>x()</script></head><body> </body></html>",
             source="empty.html")  # fmt: skip
 
 
 def test_ingest_html_deep_nesting_and_unclosed_tags():
     deep = b"<div>" * 20000 + b"deep text" + b"</div>" * 20000
-    assert T.read_html(deep, source="deep.html").text == "deep text"
+    assert markup.read_html(deep, source="deep.html").text == "deep text"
     messy = b"<p>one<p hidden>secret<p>two<li>three</b></i>"
-    assert T.read_html(messy, source="messy.html").text.split() == ["one", "two", "three"]
+    assert markup.read_html(messy, source="messy.html").text.split() == ["one", "two", "three"]
 
 
 def test_ingest_html_via_dispatch(cfg):
@@ -229,7 +224,7 @@ def test_ingest_docx_paragraphs_and_tables_in_order(cfg):
         d.sections[0].header.paragraphs[0].text = "CONFIDENTIAL"
 
     data = _docx(build)
-    doc = T.read_docx(data, source="report.docx")
+    doc = word.read_docx(data, source="report.docx")
     assert doc.text.split("\n") == [
         "Quarterly report",
         "Revenue grew in every region.",
@@ -238,14 +233,14 @@ def test_ingest_docx_paragraphs_and_tables_in_order(cfg):
         "Closing remarks.",
     ]
     assert doc.meta["headers"] == ["CONFIDENTIAL"]
-    assert doc.mime == T.MIME_DOCX
+    assert doc.mime == word.MIME_DOCX
     via = _only_doc(ingest_bytes(data, "report.docx", cfg))
     assert via.text == doc.text
     assert sniff_kind(data, "renamed.bin") == "docx"  # by content, not name
 
 
 def test_ingest_docx_corrupt_is_e180(cfg):
-    err = _raises("E180", T.read_docx, b"PK\x03\x04 this is no zip at all", source="broken.docx")
+    err = _raises("E180", word.read_docx, b"PK\x03\x04 this is no zip at all", source="broken.docx")
     assert "broken.docx" in err.message and "save it again" in err.message
     # a valid zip without the Word parts
     buf = io.BytesIO()
@@ -256,7 +251,7 @@ def test_ingest_docx_corrupt_is_e180(cfg):
 
 
 def test_ingest_docx_without_text_is_e177():
-    _raises("E177", T.read_docx, _docx(lambda d: d.add_paragraph("   ")), source="blank.docx")
+    _raises("E177", word.read_docx, _docx(lambda d: d.add_paragraph("   ")), source="blank.docx")
 
 
 def test_ingest_docx_bomb_refused_before_python_docx():
@@ -266,7 +261,7 @@ def test_ingest_docx_bomb_refused_before_python_docx():
         with zf.open("word/document.xml", "w") as fh:
             for _ in range(8):
                 fh.write(b" " * (1024 * 1024))
-    err = _raises("E184", T.read_docx, buf.getvalue(), source="bomb.docx", kind=LimitError)
+    err = _raises("E184", word.read_docx, buf.getvalue(), source="bomb.docx", kind=LimitError)
     assert "bomb.docx!word/document.xml" in err.message
 
 
@@ -304,26 +299,26 @@ def test_ingest_eml_plain_body_and_attachments_listed(cfg):
 
 def test_ingest_eml_prefers_plain_over_html():
     data = _eml(plain="plain version", html="<p>html version</p>")
-    assert T.read_eml(data, source="m.eml").text == "Invoice 42\n\nplain version"
+    assert mail.read_eml(data, source="m.eml").text == "Invoice 42\n\nplain version"
 
 
 def test_ingest_eml_html_only_body_converted():
     data = _eml(html="<html><body><script>track()</script><p>Hello <b>Bob</b></p><p>Bye</p></body></html>")
-    assert T.read_eml(data, source="m.eml").text == "Invoice 42\n\nHello Bob\n\nBye"
+    assert mail.read_eml(data, source="m.eml").text == "Invoice 42\n\nHello Bob\n\nBye"
 
 
 def test_ingest_eml_latin1_body_and_wrong_charset():
     data = _eml(plain="Gr\u00fc\u00dfe aus M\u00fcnchen", charset="iso-8859-1")
-    assert T.read_eml(data, source="m.eml").text.endswith("Gr\u00fc\u00dfe aus M\u00fcnchen")
+    assert mail.read_eml(data, source="m.eml").text.endswith("Gr\u00fc\u00dfe aus M\u00fcnchen")
     raw = (
         b"Subject: =?utf-8?q?Caf=C3=A9?=\r\nContent-Type: text/plain; charset=x-unknown-charset\r\n"
         b"Content-Transfer-Encoding: 8bit\r\n\r\nna\xefve caf\xe9 cr\xe8me\r\n"
     )
-    assert T.read_eml(raw, source="odd.eml").text == "Caf\u00e9\n\nna\u00efve caf\u00e9 cr\u00e8me"
+    assert mail.read_eml(raw, source="odd.eml").text == "Caf\u00e9\n\nna\u00efve caf\u00e9 cr\u00e8me"
 
 
 def test_ingest_eml_without_subject_or_body_is_e177():
-    _raises("E177", T.read_eml, b"From: a@example.com\r\n\r\n", source="empty.eml")
+    _raises("E177", mail.read_eml, b"From: a@example.com\r\n\r\n", source="empty.eml")
 
 
 # ------------------------------------------------------------------------------------------ CSV / JSONL
@@ -348,9 +343,9 @@ def test_ingest_csv_rows_with_labels_split_and_lines(cfg):
 
 
 def test_ingest_csv_cp1252_and_tsv():
-    docs = T.read_csv("text;label\ncaf\u00e9 \u20ac5;x\n".encode("cp1252"), source="eu.csv")
+    docs = records.read_csv("text;label\ncaf\u00e9 \u20ac5;x\n".encode("cp1252"), source="eu.csv")
     assert docs[0].text == "caf\u00e9 \u20ac5" and docs[0].meta["labels"] == ["x"]
-    docs = T.read_csv(b"text\tlabel\nhello, world\ty\n", source="data.tsv")
+    docs = records.read_csv(b"text\tlabel\nhello, world\ty\n", source="data.tsv")
     assert docs[0].text == "hello, world" and docs[0].mime == "text/tab-separated-values"
 
 
@@ -470,7 +465,7 @@ def test_ingest_parser_exception_becomes_coded_failure(cfg, monkeypatch):
     def boom(data, *, source):
         raise ValueError("parser exploded")
 
-    monkeypatch.setattr(T, "read_html", boom)
+    monkeypatch.setattr(markup, "read_html", boom)
     f = _only_failure(ingest_bytes(b"<p>x</p>", "x.html", cfg), "E179")
     assert "ValueError: parser exploded" in f.message and f.message.startswith("x.html:")
 
@@ -504,7 +499,7 @@ def test_ingest_image_goes_to_ocr(cfg, monkeypatch):
         calls.append((source, lang, dpi))
         return Page(number=1, text="scanned words", ocr=True)
 
-    from nlpipe.readers import ocr
+    from nlpipe.readers.ocr import images as ocr
 
     monkeypatch.setattr(ocr, "ocr_image", ocr_image)  # the real module, whatever imported it first
     doc = _only_doc(ingest_bytes(b"\x89PNG\r\n\x1a\n rest", "scan.png", cfg))
@@ -525,7 +520,7 @@ def test_ingest_pdf_dispatch_passes_settings(tmp_path, monkeypatch):
 
     def read_pdf(data, **kw):
         seen.update(kw)
-        return T.Document(text="pdf text", source=kw["source"], mime="application/pdf")
+        return Document(text="pdf text", source=kw["source"], mime="application/pdf")
 
     fake = types.ModuleType("nlpipe.readers.pdf.reader")
     fake.read_pdf = read_pdf  # type: ignore[attr-defined]

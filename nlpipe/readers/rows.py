@@ -14,7 +14,7 @@ import itertools
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from nlpipe.readers.fields import (
     DEFAULT_MAX_BYTES,
@@ -39,7 +39,13 @@ LABEL_COLUMNS = ("label", "labels", "category", "class")
 
 
 def jsonl_records(
-    lines: Iterable[tuple[int, str]], path: Path, *, text_col, label_col, label_sep, max_bytes
+    lines: Iterable[tuple[int, str]],
+    path: Path,
+    *,
+    text_col: str | None,
+    label_col: str | None,
+    label_sep: str | None,
+    max_bytes: int,
 ) -> Iterator[Record]:
     """Records of ``(line number, line)`` pairs; E102-E107, E113, E117 name ``path`` and the line."""
     text_key = text_col or "text"
@@ -82,6 +88,11 @@ def jsonl_records(
         )
 
 
+def _is_int(value: Any) -> TypeGuard[int]:
+    """An integer that is not a bool (JSON true/false are no offsets)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _json_spans(value: Any, *, file: Path, line: int) -> list[Span]:
     """``"spans": [{"start": 0, "end": 5, "label": "ORG"}, ...]`` (the spaCy / Prodigy shape); E117 if malformed.
 
@@ -101,7 +112,7 @@ def _json_spans(value: Any, *, file: Path, line: int) -> list[Span]:
                 "E117", f"{where} must be an object with start, end and label", file=file, line=line, field=where
             )
         start, end, label = item.get("start"), item.get("end"), item.get("label")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
+        if not (_is_int(start) and _is_int(end)):
             raise fail("E117", f"{where} needs integer 'start' and 'end' character offsets, got {start!r}, {end!r}",
                        file=file, line=line, field=where)  # fmt: skip
         if not isinstance(label, str) or not label.strip():
@@ -189,7 +200,13 @@ def _column(header: list[str], wanted: str | None, defaults: tuple[str, ...]) ->
 
 
 def csv_records(
-    content: str | Iterator[str], path: Path, *, text_col, label_col, label_sep, max_bytes
+    content: str | Iterator[str],
+    path: Path,
+    *,
+    text_col: str | None,
+    label_col: str | None,
+    label_sep: str | None,
+    max_bytes: int,
 ) -> Iterator[Record]:
     """Records of a CSV given as its whole text or as its lines with their endings; E103-E109."""
     if isinstance(content, str):
@@ -268,13 +285,18 @@ def parse_bytes(
     error codes as :func:`read_records`.
     """
     path = Path(name)
-    options = {"text_col": text_col, "label_col": label_col, "label_sep": label_sep, "max_bytes": max_bytes}
     content = read_text(data, source=name)
     if fmt == "jsonl":
         lines = ((n, line.removesuffix("\r")) for n, line in enumerate(content.split("\n"), 1))
-        return non_empty(path, jsonl_records(lines, path, **options))
+        records = jsonl_records(
+            lines, path, text_col=text_col, label_col=label_col, label_sep=label_sep, max_bytes=max_bytes
+        )
+        return non_empty(path, records)
     if fmt == "csv":
-        return non_empty(path, csv_records(content, path, **options))
+        records = csv_records(
+            content, path, text_col=text_col, label_col=label_col, label_sep=label_sep, max_bytes=max_bytes
+        )
+        return non_empty(path, records)
     raise fail("E111", f"parse_bytes reads jsonl or csv, not {fmt!r}", file=path)
 
 

@@ -81,7 +81,7 @@ page's objects add (dropped spaces, stream order of mirrored text, undecodable t
 ``chars`` the character sheet (orientation, pdfminer's boxes, de-duplication); ``layout`` lines and words;
 ``fastpath`` pages in batches; ``fallback`` pdfplumber; ``reader`` :func:`read_pdf`, :func:`pdf_page_texts` and
 the OCR decision; ``tables`` :func:`pdf_tables`. Each module imports only the ones before it in this list (and
-``reader`` imports :mod:`nlpipe.readers.ocr`, which imports ``bindings``); ``docs/pdf-reader.md`` says why the
+``reader`` imports :mod:`nlpipe.readers.ocr.pages`, which imports ``bindings``); ``docs/pdf-reader.md`` says why the
 fast path exists and how its three call paths relate.
 
 This ``__init__`` imports nothing: importing any module of the package runs it, and OCR imports ``bindings``,

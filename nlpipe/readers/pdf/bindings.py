@@ -16,7 +16,7 @@ import contextlib
 import ctypes
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -42,7 +42,10 @@ def _proto(fn: Any, restype: Any, *argtypes: Any) -> Any:
     Declared like a Python C-API function (``PYFUNCTYPE``): the GIL stays held, which saves releasing and
     taking it back around each of these sub-microsecond calls (they never call back into Python).
     """
-    return ctypes.PYFUNCTYPE(restype, *argtypes)(ctypes.cast(fn, ctypes.c_void_p).value)
+    address = ctypes.cast(fn, ctypes.c_void_p).value
+    if address is None:  # a NULL symbol: the TypeError ctypes itself raises for None
+        raise TypeError("argument must be callable or integer function address")
+    return ctypes.PYFUNCTYPE(restype, *argtypes)(address)
 
 
 class BatchedCall:
@@ -111,7 +114,7 @@ object_bounds = _proto(pdfium_c.FPDFPageObj_GetBounds, _I, _V, _V, _V, _V, _V)
 form_count = _proto(pdfium_c.FPDFFormObj_CountObjects, _I, _V)
 form_object = _proto(pdfium_c.FPDFFormObj_GetObject, ctypes.c_size_t, _V, ctypes.c_ulong)
 _media_box = _proto(pdfium_c.FPDFPage_GetMediaBox, _I, _V, _V, _V, _V, _V)
-_consume = deque(maxlen=0).extend
+_consume: Callable[[Iterable[Any]], None] = deque[Any](maxlen=0).extend
 
 
 def addr(handle: Any) -> int:

@@ -84,7 +84,7 @@ def read_pages(doc: Any, indices: list[int], *, words: bool, probe: bool, ocr_au
     return results
 
 
-def _close_pages(pending: list) -> None:
+def _close_pages(pending: list[tuple[int, Any, Any, Frame | None]]) -> None:
     """Close the text pages and pages of a batch (handles PDFium could not open are None)."""
     for _, page, textpage, _ in pending:
         if textpage:
@@ -98,17 +98,20 @@ def _finish_batch(
 ) -> list[PageResult]:
     """One batch's pages (index, page, text page, frame): their characters laid out together, then per page its
     counts and, where asked for, its probes (undecodable text objects, image cover)."""
-    live = [(k, item) for k, item in enumerate(pending) if item[2]]
+    live: list[tuple[int, Any, Any, Frame]] = []  # (slot in pending, page, text page, frame) of loaded pages
+    for k, (_, page, textpage, frame) in enumerate(pending):
+        if textpage and frame is not None:  # a text page exists only for a loaded page, which has a frame
+            live.append((k, page, textpage, frame))
     count = len(live)
     texts = [""] * count
     word_lists: list[list[Word]] = [[] for _ in range(count)]
     nchars = np.zeros(count, dtype=np.int64)
     garbage = np.zeros(count, dtype=np.int64)
+    frames = [frame for _, _, _, frame in live]
     if live:
-        frames = [item[3] for _, item in live]
-        sh = read_sheet([addr(item[2]) for _, item in live], frames, [addr(item[1]) for _, item in live])
+        sh = read_sheet([addr(item[2]) for item in live], frames, [addr(item[1]) for item in live])
         lay = lay_out(sh) if sh is not None else None
-        if lay is not None:
+        if sh is not None and lay is not None:
             texts = layout_texts(sh, lay, count)
             page_of = sh.page[lay.order]
             nchars = np.bincount(page_of, minlength=count)
@@ -116,13 +119,14 @@ def _finish_batch(
             if words:
                 word_lists = layout_words(sh, lay, [f.size for f in frames])
     out = []
-    slot = {k: j for j, (k, _) in enumerate(live)}
-    for k, (index, page, _, frame) in enumerate(pending):
+    slot = {item[0]: j for j, item in enumerate(live)}
+    for k, (index, page, _, maybe_frame) in enumerate(pending):
         if k not in slot:
-            width, height = frame.size if frame else (0.0, 0.0)
+            width, height = maybe_frame.size if maybe_frame else (0.0, 0.0)
             out.append(PageResult(index + 1, "", [], width, height, 0, 0, False, None, False))
             continue
         j = slot[k]
+        frame = frames[j]
         n, bad = int(nchars[j]), int(garbage[j])
         lost = False
         limit = max(n, MIN_TEXT_CHARS)

@@ -8,8 +8,8 @@ from typing import Any
 import pypdfium2.raw as pdfium_c
 
 from nlpipe.errors import NlpipeError
-from nlpipe.readers import ocr as ocr_module
 from nlpipe.readers.errors import fail
+from nlpipe.readers.ocr.pages import ocr_pages
 from nlpipe.readers.pdf.bindings import open_document
 from nlpipe.readers.pdf.errors import check_page_count
 from nlpipe.readers.pdf.fallback import Plumber, plumber_document, read_failed_pages
@@ -118,7 +118,7 @@ def read_pdf(
     pages = [Page(r.number, r.text, round(r.width, 2), round(r.height, 2), r.words) for r in results]
     ocr_numbers = _ocr_numbers(results, fallback, ocr)
     if ocr_numbers:
-        done = ocr_module.ocr_pages(
+        done = ocr_pages(
             data, ocr_numbers, source=source, password=password, lang=ocr_lang, dpi=ocr_dpi, workers=ocr_workers
         )
         for page in done:
