@@ -22,7 +22,8 @@ from typing import Any
 from nlpipe import artifacts
 from nlpipe.config import Settings
 from nlpipe.errors import InputError, LimitError
-from nlpipe.ingest import IngestFailure, documents_for_prediction
+from nlpipe.ingest import documents_for_prediction
+from nlpipe.readers.dispatch.results import IngestFailure
 from nlpipe.tasks import registry
 from nlpipe.tasks.base import BasePredictor, LoadedModel
 from nlpipe.types import Prediction
