@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,8 +22,8 @@ from nlpipe.store.bulk import BulkWriter
 from nlpipe.store.db import Store
 from nlpipe.store.schema import Annotation, DatasetDocument, Document, QueueCache, QueueScore, utcnow
 
-#: The cache's score table (a declarative model's ``__table__`` is typed as any FromClause; this one is a Table).
-SCORES_TABLE = cast(Table, QueueScore.__table__)
+#: The cache's score table.
+SCORES_TABLE = QueueScore.__table__
 
 
 class CacheReplacedError(ConflictError):
