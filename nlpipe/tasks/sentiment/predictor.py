@@ -39,7 +39,7 @@ split the model can score.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -128,9 +128,9 @@ class _SentimentBase(BasePredictor):
         return out  # type: ignore[return-value]
 
     def _predictions(self, rows: np.ndarray, aggregated: bool, sentences: list[list] | None) -> list[Prediction]:
-        labels, keys, columns = self._columns(rows)
-        keys = ["kind", "label", *keys]
-        columns = [repeat(self.kind), labels, *columns]
+        labels, names, values = self._columns(rows)
+        keys = ["kind", "label", *names]
+        columns: list[Iterable[Any]] = [repeat(self.kind), labels, *values]
         if self.meta.get("scale") is not None:
             keys.append("scale")
             columns.append(repeat(int(self.meta["scale"])))
