@@ -38,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 from nlpipe.config import Settings  # noqa: E402
 from nlpipe.evaluate.fields import field_metrics  # noqa: E402
 from nlpipe.ingest import documents_for_prediction  # noqa: E402
-from nlpipe.tasks.layout.features import spans_from_boxes  # noqa: E402
 from nlpipe.tasks.layout.model import FieldExtractor  # noqa: E402
+from nlpipe.tasks.layout.words import spans_from_boxes  # noqa: E402
 from tests.invoicegen import FIELDS, TEMPLATES, make_invoice  # noqa: E402
 
 MODELS = {"layout-aware": "layout", "text-only": "text"}

@@ -466,12 +466,12 @@ _DRAW = {"A": _template_a, "B": _template_b, "C": _template_c, "D": _template_d,
 def annotate(invoice: Invoice, name: str) -> dict:
     """Read the invoice's PDF with nlpipe and return an import line ``{"id", "text", "spans"}`` for it.
 
-    The spans are where nlpipe's text holds each field (:func:`nlpipe.tasks.layout.features.spans_from_boxes`);
+    The spans are where nlpipe's text holds each field (:func:`nlpipe.tasks.layout.words.spans_from_boxes`);
     a field whose words do not read back as the drawn text raises ``AssertionError``.
     """
     from nlpipe.config import Settings
     from nlpipe.ingest import documents_for_prediction
-    from nlpipe.tasks.layout.features import spans_from_boxes
+    from nlpipe.tasks.layout.words import spans_from_boxes
 
     [doc], _ = documents_for_prediction(invoice.pdf, Settings(), name=name)
     boxes = [(label, f.page, f.bbox) for label, f in invoice.fields.items()]

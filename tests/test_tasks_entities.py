@@ -20,21 +20,14 @@ from nlpipe.predict import load_predictor
 from nlpipe.store.importing import import_records
 from nlpipe.tasks.entities import model as entity_model
 from nlpipe.tasks.entities.baseline import memorized_baseline
+from nlpipe.tasks.entities.clusters import CLUSTER_SIZES, WordClusters
 from nlpipe.tasks.entities.crf import FACTORY, doc_tokens, token_sequences, train_crf
-from nlpipe.tasks.entities.features import (
-    CLUSTER_SIZES,
-    FeatureExtractor,
-    Gazetteer,
-    WordClusters,
-    bilou_to_spans,
-    case_stats,
-    document_features,
-    norm,
-    short_shape,
-    spans_to_bilou,
-    word_shape,
-)
+from nlpipe.tasks.entities.extractor import FeatureExtractor
+from nlpipe.tasks.entities.features import document_features
+from nlpipe.tasks.entities.gazetteer import Gazetteer
 from nlpipe.tasks.entities.model import EntityRecognizer, read_entity_list, split_long_text
+from nlpipe.tasks.entities.tags import bilou_to_spans, spans_to_bilou
+from nlpipe.tasks.entities.words import case_stats, norm, short_shape, word_shape
 from nlpipe.train import train
 from nlpipe.types import Document, Page, Record, Span, Word
 from tests.conftest import ROOT, SHARED, entity_records

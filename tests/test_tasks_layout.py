@@ -17,8 +17,9 @@ from nlpipe.ingest import documents_for_prediction, ingest_paths
 from nlpipe.label.formats import read_records
 from nlpipe.predict import load_predictor
 from nlpipe.store.importing import import_records
-from nlpipe.tasks.layout.features import document_words, label_like, shape, spans_from_boxes
+from nlpipe.tasks.layout.features import label_like, shape
 from nlpipe.tasks.layout.task import TRUSTED_TYPES, load_annotated
+from nlpipe.tasks.layout.words import document_words, spans_from_boxes
 from nlpipe.train import train
 from nlpipe.types import Span
 from tests.conftest import DATA

@@ -30,7 +30,8 @@ from nlpipe.tasks.sentiment.lexicon import (
     lexicon_version,
     vader_scores,
 )
-from nlpipe.tasks.sentiment.model import SAVED_TYPES, TRUSTED_TYPES, SentimentModel, scale_indices
+from nlpipe.tasks.sentiment.model import SAVED_TYPES, TRUSTED_TYPES, SentimentModel
+from nlpipe.tasks.sentiment.params import scale_indices
 from nlpipe.tasks.sentiment.predictor import LONG_DOCUMENT_CHARS, lexicon_predictor, polarity_values
 from nlpipe.tasks.sentiment.sentences import iter_sentences, split_sentences
 from nlpipe.train import train

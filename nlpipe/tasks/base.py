@@ -150,7 +150,9 @@ class BasePredictor:
                 )
         return given
 
-    def predict(self, texts: Sequence[str], **options: Any) -> list[Prediction]:
+    def predict(self, texts: Sequence[str], *args: Any, **options: Any) -> list[Prediction]:
+        """Predictions for ``texts``. Each task's predictor takes its own keyword options (``threshold``,
+        ``sentences``, ...); ``*args: Any, **options: Any`` leaves their signatures to the subclasses."""
         raise NotImplementedError
 
     def predict_documents(self, docs: Sequence[Document], **options: Any) -> list[Prediction]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from nlpipe.tasks.entities.features import Gazetteer
+from nlpipe.tasks.entities.gazetteer import Gazetteer
 from nlpipe.types import Span
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")

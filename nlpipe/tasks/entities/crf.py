@@ -24,7 +24,10 @@ from spacy.tokens import Span as SpacySpan
 from spacy.util import filter_spans
 
 from nlpipe.errors import ArtifactError
-from nlpipe.tasks.entities.features import FeatureExtractor, Gazetteer, WordClusters, bilou_to_spans
+from nlpipe.tasks.entities.clusters import WordClusters
+from nlpipe.tasks.entities.extractor import FeatureExtractor
+from nlpipe.tasks.entities.gazetteer import Gazetteer
+from nlpipe.tasks.entities.tags import bilou_to_spans
 
 FACTORY = "nlpipe_crf_ner"
 MAX_SEQUENCE = 400  # tokens in one CRF sequence (a run-on "sentence" is cut)
@@ -126,7 +129,8 @@ class CrfEntityRecognizer:
                 first = self._taggers[0]
                 items = ex.with_votes(sents, items, marks, [first.tag(x) for x in items])
             tagger = self._taggers[-1]
-            tags, probs = [], []
+            tags: list[list[str]] = []
+            probs: list[list[float | None]] = []
             for x in items:
                 tagger.set(x)  # once per sequence: for the tags and, when there are entities, their marginals
                 t = tagger.tag()
@@ -143,7 +147,7 @@ class CrfEntityRecognizer:
             return doc
         tags, probs = self.tag_tokens(doc_tokens(doc, seqs))
         scores: dict[tuple[int, int, str], float] = doc.user_data.setdefault(SCORES_KEY, {})
-        taken = set()
+        taken: set[int] = set()
         for ent in doc.ents:
             taken.update(range(ent.start, ent.end))
         new = []

@@ -29,25 +29,30 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pycrfsuite
 import spacy
 from spacy.language import Language
+from spacy.pipeline import EntityRuler
 from spacy.tokens import Span as SpacySpan
 from spacy.util import filter_spans
 
 from nlpipe.errors import ArtifactError, ConfigError, InputError, TrainingError
+from nlpipe.tasks.entities.clusters import WordClusters
 from nlpipe.tasks.entities.crf import (
     FACTORY,
     SCORES_KEY,
     CrfEntityRecognizer,
+    CrfRun,
     Progress,
     doc_tokens,
     token_sequences,
     train_crf,
 )
-from nlpipe.tasks.entities.features import Gazetteer, WordClusters, bilou_to_spans, case_stats, spans_to_bilou
+from nlpipe.tasks.entities.gazetteer import Gazetteer
+from nlpipe.tasks.entities.tags import bilou_to_spans, spans_to_bilou
+from nlpipe.tasks.entities.words import case_stats
 from nlpipe.types import Span
 
 RULER = "nlpipe_entity_list"
@@ -86,6 +91,52 @@ class Prepared:
     tags: list[list[list[str]]]
     offsets: list[list[list[tuple[int, int]]]]
     misaligned: int
+
+
+@dataclass
+class _Items:
+    """The CRF items of prepared documents: ``component`` holds the fitted clusters and lower-case shares; a
+    training document's items (``cross``) use the gazetteer of the folds it is not in (``gaz_folds``, by
+    ``fold_of``), so that its own entities are no more known to it than a new document's; others ``gaz_full``."""
+
+    component: CrfEntityRecognizer
+    gaz_full: Gazetteer
+    gaz_folds: list[Gazetteer]
+    fold_of: list[int]
+
+    def __call__(
+        self,
+        prep: Prepared,
+        docs: Iterable[int],
+        first_pass: list[list[list[str]]] | None = None,
+        cross: bool = False,
+    ) -> list[list[list[bytes]]]:
+        out = []
+        for d in docs:
+            self.component.gazetteer = self.gaz_folds[self.fold_of[d]] if cross else self.gaz_full
+            out += self.component.features(prep.sents[d], None if first_pass is None else first_pass[d])
+        return out
+
+
+@dataclass
+class _Training:
+    """One fit's prepared documents and what each of its CRF fits shares (``params``: ``train_crf``'s
+    regularisation and early stopping)."""
+
+    train: Prepared
+    dev: Prepared
+    items: _Items
+    params: dict[str, Any]
+    deadline: float | None
+    progress: Progress | None
+
+    @property
+    def train_tags(self) -> list[list[str]]:
+        return [t for doc in self.train.tags for t in doc]
+
+    @property
+    def dev_tags(self) -> list[list[str]]:
+        return [t for doc in self.dev.tags for t in doc]
 
 
 def read_entity_list(path: Path) -> list[tuple[str, str]]:
@@ -257,8 +308,9 @@ class EntityRecognizer:
         dev_spans: Sequence[Sequence[Span]] = (),
         progress: Progress | None = None,
     ) -> EntityRecognizer:
+        """Prepare the documents and the features' knowledge (:meth:`_features`), fit the first pass, then the
+        second (:meth:`_second_pass`) when ``two_pass``, and put the CRFs in the pipeline (:meth:`_assemble`)."""
         started = time.monotonic()
-        deadline = started + self.time_budget if self.time_budget else None
         nlp = self._blank_pipeline()
         if progress:
             progress("prepare", 0, 3)
@@ -274,6 +326,40 @@ class EntityRecognizer:
             )
         if progress:
             progress("prepare", 1, 3)
+        run = _Training(
+            train=train,
+            dev=dev,
+            items=self._features(nlp, train, dev, progress),
+            params={"c1": self.c1, "c2": self.c2, "patience": self.patience, "min_iterations": self.min_iterations},
+            deadline=started + self.time_budget if self.time_budget else None,
+            progress=progress,
+        )
+        train_items = run.items(train, range(len(train.sents)), cross=True)
+        dev_items = run.items(dev, range(len(dev.sents)))
+        model1, run1 = train_crf(train_items, run.train_tags, dev=(dev_items, run.dev_tags) if dev_items else None,
+                                 max_iterations=self.max_iterations, deadline=run.deadline, progress=progress,
+                                 stage="first pass", **run.params)  # fmt: skip
+        models = [model1]
+        runs = {"first pass": run1.__dict__}
+        if self.two_pass and len(train.sents) >= 2:
+            model2, run2 = self._second_pass(run, model1, run1.kept)
+            models.append(model2)
+            runs["second pass"] = run2.__dict__
+        self._assemble(nlp, run.items, models)
+        self.training_ = {
+            "n_documents": len(texts),
+            "n_dev_documents": len(dev_texts),
+            "n_entities": n_entities,
+            "n_list_spans": sum(len(x) for x in listed),
+            "misaligned_spans": train.misaligned + dev.misaligned,
+            "runs": runs,
+            "seconds": round(time.monotonic() - started, 2),
+        }
+        return self
+
+    def _features(self, nlp: Language, train: Prepared, dev: Prepared, progress: Progress | None) -> _Items:
+        """What the CRF items are built from: word clusters and lower-case shares of the training and dev text,
+        the seeded folds of the training documents, and the gazetteer of all of them and of each fold's others."""
         rng = random.Random(self.seed)
         all_sents = [s for doc in train.sents + dev.sents for s in doc]
         clusters = WordClusters(seed=self.seed).fit(all_sents)
@@ -285,82 +371,60 @@ class EntityRecognizer:
         gaz_full = self._gazetteer(train, range(len(train.sents)), self.entity_list, nlp)
         component = CrfEntityRecognizer(nlp.vocab)
         component.clusters, component.lower_share = clusters, lower_share
-
-        def items_for(prep: Prepared, docs: Iterable[int], first_pass: list | None = None, cross: bool = False):
-            out = []
-            for d in docs:
-                if cross:
-                    component.gazetteer = gaz_folds[fold_of[d]]
-                else:
-                    component.gazetteer = gaz_full
-                out += component.features(prep.sents[d], None if first_pass is None else first_pass[d])
-            return out
-
         gaz_folds = [
             self._gazetteer(train, [d for d in range(len(train.sents)) if fold_of[d] != k], self.entity_list, nlp)
             for k in range(self.folds)
         ]
         if progress:
             progress("prepare", 3, 3)
-        train_docs = range(len(train.sents))
-        train_items = items_for(train, train_docs, cross=True)
-        train_tags = [t for doc in train.tags for t in doc]
-        dev_items = items_for(dev, range(len(dev.sents)))
-        dev_tags = [t for doc in dev.tags for t in doc]
-        dev_pair = (dev_items, dev_tags) if dev_items else None
-        params = {"c1": self.c1, "c2": self.c2, "patience": self.patience, "min_iterations": self.min_iterations}
-        model1, run1 = train_crf(train_items, train_tags, dev=dev_pair, max_iterations=self.max_iterations,
-                                 deadline=deadline, progress=progress, stage="first pass", **params)  # fmt: skip
-        models = [model1]
-        runs = {"first pass": run1.__dict__}
-        if self.two_pass and len(train.sents) >= 2:
-            # out-of-fold first-pass tags for the training documents, so the second pass learns how far to
-            # trust them on text the first pass has not seen
-            halves = [[d for d in train_docs if fold_of[d] % 2 == h] for h in (0, 1)]
-            oof: list[Any] = [None] * len(train.sents)
-            for h in (0, 1):
-                fit_docs, tag_docs = halves[1 - h], halves[h]
-                if not fit_docs or not tag_docs:
-                    continue
-                items = items_for(train, fit_docs, cross=True)
-                tags = [t for d in fit_docs for t in train.tags[d]]
-                half_model, _ = train_crf(items, tags, dev=None, max_iterations=run1.kept, deadline=None,
-                                          progress=progress, stage=f"out-of-fold {h + 1}/2", **params)  # fmt: skip
-                tagger = pycrfsuite.Tagger()
-                tagger.open_inmemory(half_model)
-                for d in tag_docs:
-                    component.gazetteer = gaz_folds[fold_of[d]]
-                    oof[d] = [tagger.tag(x) for x in component.features(train.sents[d])]
-            oof = [o if o is not None else [["O"] * len(s) for s in train.sents[d]] for d, o in enumerate(oof)]
-            component.gazetteer = gaz_full
-            component.set_models([model1])
-            dev_first = [component.tag_tokens(doc)[0] for doc in dev.sents]
-            train_items2 = items_for(train, train_docs, first_pass=oof, cross=True)
-            dev_items2 = items_for(dev, range(len(dev.sents)), first_pass=dev_first)
-            model2, run2 = train_crf(train_items2, train_tags, dev=(dev_items2, dev_tags) if dev_items2 else None,
-                                     max_iterations=self.max_iterations, deadline=deadline, progress=progress,
-                                     stage="second pass", **params)  # fmt: skip
-            models.append(model2)
-            runs["second pass"] = run2.__dict__
-        component.gazetteer = gaz_full
-        component.set_models(models)
+        return _Items(component, gaz_full, gaz_folds, fold_of)
+
+    def _second_pass(self, run: _Training, model1: bytes, kept: int) -> tuple[bytes, CrfRun]:
+        """The second CRF: the first pass's features plus the votes of the first pass's tags, out of fold for the
+        training documents (:meth:`_out_of_fold_tags`) and from ``model1`` for the dev documents."""
+        oof = self._out_of_fold_tags(run, kept)
+        component = run.items.component
+        component.gazetteer = run.items.gaz_full
+        component.set_models([model1])
+        dev_first = [component.tag_tokens(doc)[0] for doc in run.dev.sents]
+        train_items2 = run.items(run.train, range(len(run.train.sents)), first_pass=oof, cross=True)
+        dev_items2 = run.items(run.dev, range(len(run.dev.sents)), first_pass=dev_first)
+        return train_crf(train_items2, run.train_tags, dev=(dev_items2, run.dev_tags) if dev_items2 else None,
+                         max_iterations=self.max_iterations, deadline=run.deadline, progress=run.progress,
+                         stage="second pass", **run.params)  # fmt: skip
+
+    def _out_of_fold_tags(self, run: _Training, iterations: int) -> list[list[list[str]]]:
+        """First-pass tags for the training documents, each from a CRF fitted (for ``iterations``, the first
+        pass's) on the other half of the folds, so the second pass learns how far to trust them on text the first
+        pass has not seen. A document no half could tag gets ``O`` tags."""
+        train, items = run.train, run.items
+        halves = [[d for d in range(len(train.sents)) if items.fold_of[d] % 2 == h] for h in (0, 1)]
+        oof: list[list[list[str]] | None] = [None] * len(train.sents)
+        for h in (0, 1):
+            fit_docs, tag_docs = halves[1 - h], halves[h]
+            if not fit_docs or not tag_docs:
+                continue
+            tags = [t for d in fit_docs for t in train.tags[d]]
+            half_model, _ = train_crf(items(train, fit_docs, cross=True), tags, dev=None, max_iterations=iterations,
+                                      deadline=None, progress=run.progress, stage=f"out-of-fold {h + 1}/2",
+                                      **run.params)  # fmt: skip
+            tagger = pycrfsuite.Tagger()
+            tagger.open_inmemory(half_model)
+            for d in tag_docs:
+                items.component.gazetteer = items.gaz_folds[items.fold_of[d]]
+                oof[d] = [tagger.tag(x) for x in items.component.features(train.sents[d])]
+        return [o if o is not None else [["O"] * len(s) for s in train.sents[d]] for d, o in enumerate(oof)]
+
+    def _assemble(self, nlp: Language, items: _Items, models: list[bytes]) -> None:
+        """Add the recogniser with the fitted knowledge and CRFs (and the entity ruler) to ``nlp``: the model."""
         nlp.add_pipe(FACTORY)
-        crf = nlp.get_pipe(FACTORY)
-        crf.clusters, crf.gazetteer, crf.lower_share = clusters, gaz_full, lower_share
+        crf = cast(CrfEntityRecognizer, nlp.get_pipe(FACTORY))
+        crf.clusters, crf.gazetteer = items.component.clusters, items.gaz_full
+        crf.lower_share = items.component.lower_share
         crf.set_models(models)
         self._add_ruler(nlp)
         self.nlp_ = nlp
         self.labels_ = sorted(set(crf.labels) | {label for _, label in self.entity_list})
-        self.training_ = {
-            "n_documents": len(texts),
-            "n_dev_documents": len(dev_texts),
-            "n_entities": n_entities,
-            "n_list_spans": sum(len(x) for x in listed),
-            "misaligned_spans": train.misaligned + dev.misaligned,
-            "runs": runs,
-            "seconds": round(time.monotonic() - started, 2),
-        }
-        return self
 
     def _gazetteer(
         self, prep: Prepared, docs: Iterable[int], entity_list: Sequence[tuple[str, str]], nlp: Language
@@ -375,8 +439,11 @@ class EntityRecognizer:
     def _add_ruler(self, nlp: Language) -> None:
         if not self.entity_list or self.ruler is None:
             return
-        where = {"before": FACTORY} if self.ruler == "before" else {"after": FACTORY}
-        ruler = nlp.add_pipe("entity_ruler", name=RULER, config={"overwrite_ents": False}, **where)
+        before, after = (FACTORY, None) if self.ruler == "before" else (None, FACTORY)
+        ruler = cast(
+            EntityRuler,
+            nlp.add_pipe("entity_ruler", name=RULER, config={"overwrite_ents": False}, before=before, after=after),
+        )
         ruler.add_patterns([{"label": label, "pattern": text} for text, label in self.entity_list])
 
     # --------------------------------------------------------------------------------------- predict
@@ -426,5 +493,5 @@ class EntityRecognizer:
             raise ArtifactError("E431", f"{path} has no {FACTORY} component; it is not an nlpipe entity model.")
         obj = cls()
         obj.nlp_ = nlp
-        obj.labels_ = list(labels) or nlp.get_pipe(FACTORY).labels
+        obj.labels_ = list(labels) or cast(CrfEntityRecognizer, nlp.get_pipe(FACTORY)).labels
         return obj

@@ -118,15 +118,15 @@ def place_on_pages(document: Document, spans: Sequence[Span]) -> list[Span]:
         if not words:
             out.append(sp)
             continue
-        page = words[0][2]
-        boxes = [w[3] for w in words if w[2] == page]
+        page_no = words[0][2]
+        boxes = [w[3] for w in words if w[2] == page_no]
         bbox = (
             round(min(b.x0 for b in boxes), 2),
             round(min(b.y0 for b in boxes), 2),
             round(max(b.x1 for b in boxes), 2),
             round(max(b.y1 for b in boxes), 2),
         )
-        out.append(replace(sp, page=page, bbox=bbox))
+        out.append(replace(sp, page=page_no, bbox=bbox))
     return out
 
 

@@ -1,9 +1,7 @@
-"""Word boxes -> features for the layout task: pure functions over :class:`~nlpipe.types.Document` pages.
+"""Per-word features for the layout task: pure functions over a document's words tied to its text
+(:class:`~nlpipe.tasks.layout.words.DocWords`, :mod:`nlpipe.tasks.layout.words`).
 
-A document's words (``Page.words``, PDF points, origin top-left) are tied to the characters of its text
-(:func:`document_words`), so that character spans (annotations, predictions) and word boxes can be turned into
-each other (:func:`word_tags`, :func:`spans_from_boxes`; the model's decoding turns runs of words back into
-spans). Each word gets one row of features (:func:`raw_features`) in one of two views:
+Each word gets one row of features (:func:`raw_features`) in one of two views:
 
 ``layout``
     the token itself (lower-cased text, shape such as ``X-d-d`` or ``$d,d.d``, digits, amount-, date- and
@@ -28,17 +26,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from nlpipe.types import Document, Span, Word
+from nlpipe.tasks.layout.words import DocWords, font_size, reading_order, text_lines
 
 VIEWS: tuple[str, ...] = ("layout", "text")
-BLOCK_GAP = 1.2  # a gap wider than this many font sizes starts a new block on a line
 ABOVE_LINES = 6.0  # look this many median font sizes up for the label above a word
 MAX_PHRASE = 3  # words of a label phrase kept (its end: "... invoice date")
-BOX_TOLERANCE = 1.5  # points a word's centre may lie outside an annotated box
 
 SLOTS: dict[str, tuple[str, ...]] = {
     "layout": ("self", "shape", "left", "left_phrase", "left_label", "above_phrase", "above_label", "column_head"),
@@ -54,146 +50,6 @@ _DATE = re.compile(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}$")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _DAY = re.compile(r"^\d{1,2}(?:st|nd|rd|th)?,?$")
 _STRIP = ":;,.()[]"
-
-
-# ----------------------------------------------------------------------------------------- words and text
-
-
-@dataclass
-class DocWords:
-    """One document's words, page by page, lines top to bottom, words left to right; tied to its text.
-
-    ``words[i]`` is on page ``pages[i]`` (1-based) and covers ``text[starts[i]:ends[i]]`` (-1 when it could not
-    be found). ``line[i]`` numbers the word's line on its page in document order; ``block[i]`` its block
-    (``BLOCK_GAP``). ``page_size[p]`` is (width, height) of page p; ``median_size[p]`` its median font size.
-    """
-
-    text: str
-    words: list[Word] = field(default_factory=list)
-    pages: list[int] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
-    line: list[int] = field(default_factory=list)
-    block: list[int] = field(default_factory=list)
-    page_size: dict[int, tuple[float, float]] = field(default_factory=dict)
-    median_size: dict[int, float] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-
-def has_words(doc: Document) -> bool:
-    return any(p.words for p in doc.pages)
-
-
-def _size(w: Word) -> float:
-    return float(w.size) if w.size else max(float(w.y1 - w.y0), 1.0)
-
-
-def _lines(words: Sequence[Word]) -> list[list[int]]:
-    """Word indices grouped into lines (vertical centres within half a line height), each sorted by x."""
-    order = sorted(range(len(words)), key=lambda i: ((words[i].y0 + words[i].y1) / 2, words[i].x0))
-    lines: list[list[int]] = []
-    centre = height = 0.0
-    for i in order:
-        w = words[i]
-        c, h = (w.y0 + w.y1) / 2, max(w.y1 - w.y0, 1.0)
-        if lines and abs(c - centre) <= 0.5 * max(h, height):
-            lines[-1].append(i)
-        else:
-            lines.append([i])
-            centre, height = c, h
-    return [sorted(line, key=lambda i: words[i].x0) for line in lines]
-
-
-def _align(haystack: str, needles: Iterable[str], base: int) -> list[tuple[int, int]]:
-    """Offsets of each needle in ``haystack``, searched in order from a moving cursor; (-1, -1) if absent."""
-    out = []
-    cursor = 0
-    for needle in needles:
-        at = haystack.find(needle, cursor) if needle else -1
-        if at < 0:
-            at = haystack.find(needle) if needle else -1
-            if at < 0:
-                out.append((-1, -1))
-                continue
-        else:
-            cursor = at + len(needle)
-        out.append((base + at, base + at + len(needle)))
-    return out
-
-
-def document_words(doc: Document) -> DocWords:
-    """The document's words (see :class:`DocWords`) with their character offsets, lines and blocks.
-
-    Each page's text is found in the document's text and each word in its page's text, searching forward in the
-    order the page lists its words (the order the PDF reader laid the text out in).
-    """
-    dw = DocWords(text=doc.text)
-    cursor = 0
-    line_no = block_no = 0
-    for page in doc.pages:
-        words = list(page.words)
-        if not words:
-            continue
-        at = doc.text.find(page.text, cursor) if page.text else -1
-        base = at if at >= 0 else 0
-        if at >= 0:
-            cursor = at + len(page.text)
-        offsets = _align(page.text if at >= 0 else doc.text, (w.text for w in words), base)
-        width = float(page.width or max(w.x1 for w in words))
-        height = float(page.height or max(w.y1 for w in words))
-        dw.page_size[page.number] = (width, height)
-        dw.median_size[page.number] = float(np.median([_size(w) for w in words]))
-        for line in _lines(words):
-            prev: Word | None = None
-            for i in line:
-                w = words[i]
-                if prev is not None and w.x0 - prev.x1 > BLOCK_GAP * max(_size(w), _size(prev)):
-                    block_no += 1
-                dw.words.append(w)
-                dw.pages.append(page.number)
-                dw.starts.append(offsets[i][0])
-                dw.ends.append(offsets[i][1])
-                dw.line.append(line_no)
-                dw.block.append(block_no)
-                prev = w
-            line_no += 1
-            block_no += 1
-    return dw
-
-
-def word_tags(dw: DocWords, spans: Iterable[Span], outside: str = "O") -> list[str]:
-    """Each word's field: the label of a span its characters overlap, else ``outside``."""
-    tags = [outside] * len(dw)
-    for sp in spans:
-        for i in range(len(dw)):
-            if dw.starts[i] >= 0 and dw.starts[i] < sp.end and dw.ends[i] > sp.start:
-                tags[i] = sp.label
-    return tags
-
-
-def spans_from_boxes(doc: Document, boxes: Iterable[tuple[str, int, tuple[float, float, float, float]]]) -> list[Span]:
-    """Character spans for fields given as boxes: (label, 1-based page, (x0, top, x1, bottom)).
-
-    A field covers the words whose centre lies in its box (``BOX_TOLERANCE`` points of slack); its span runs
-    from the first of them to the last in the text. A box holding no word gives no span.
-    """
-    dw = document_words(doc)
-    out = []
-    for label, page, (x0, y0, x1, y1) in boxes:
-        t = BOX_TOLERANCE
-        inside = [
-            i
-            for i, w in enumerate(dw.words)
-            if dw.pages[i] == page
-            and dw.starts[i] >= 0
-            and x0 - t <= (w.x0 + w.x1) / 2 <= x1 + t
-            and y0 - t <= (w.y0 + w.y1) / 2 <= y1 + t
-        ]
-        if inside:
-            out.append(Span(min(dw.starts[i] for i in inside), max(dw.ends[i] for i in inside), label))
-    return sorted(out, key=lambda s: (s.start, s.end, s.label))
 
 
 # ----------------------------------------------------------------------------------------------- tokens
@@ -276,7 +132,17 @@ def _phrase(dw: DocWords, first: int, last: int) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------- features
 
 
-def _layout_rows(dw: DocWords) -> tuple[list[list[float]], list[dict[str, str]]]:
+@dataclass
+class _Groups:
+    """The words of each line and of each block, each page's lines in document order, each page's largest font."""
+
+    lines: dict[int, list[int]]
+    blocks: dict[int, list[int]]
+    page_lines: dict[int, list[int]]
+    max_size: dict[int, float]
+
+
+def _groups(dw: DocWords) -> _Groups:
     n = len(dw)
     lines: dict[int, list[int]] = {}
     blocks: dict[int, list[int]] = {}
@@ -287,47 +153,78 @@ def _layout_rows(dw: DocWords) -> tuple[list[list[float]], list[dict[str, str]]]
     page_lines: dict[int, list[int]] = {}
     for ln in line_ids:
         page_lines.setdefault(dw.pages[lines[ln][0]], []).append(ln)
-    max_size = {p: max(_size(dw.words[i]) for i in range(n) if dw.pages[i] == p) for p in page_lines}
+    max_size = {p: max(font_size(dw.words[i]) for i in range(n) if dw.pages[i] == p) for p in page_lines}
+    return _Groups(lines, blocks, page_lines, max_size)
+
+
+@dataclass
+class _Above:
+    """What the lines above a word's block say: the label-like phrase (and its last word) of the nearest line
+    that overlaps the block, its distance (``dy``, in median font sizes; -1 when there is none) and alignment
+    (``dx0``, ``dx1``, ``dc``: left, right and centre offsets), whether that line held a value rather than labels,
+    and the label-like word heading the block's column."""
+
+    phrase: str = _NONE
+    label: str = _NONE
+    column_head: str = _NONE
+    dy: float = -1.0
+    dx0: float = -1.0
+    dx1: float = -1.0
+    dc: float = -1.0
+    value: float = 0.0
+
+
+def _above(
+    dw: DocWords, lines: dict[int, list[int]], above: list[int], i: int, box: tuple[float, float], med: float,
+    inline: bool,
+) -> _Above:  # fmt: skip
+    """:class:`_Above` of word ``i`` whose block spans ``box`` (x0, x1), from the ``above`` lines (nearest last).
+    The phrase is left out when a label precedes the word in its own block (``inline``: "Total: 12.00" is
+    labelled on its line, not by the line above)."""
+    w = dw.words[i]
+    bx0, bx1 = box
+    out = _Above()
+    for ln in reversed(above):
+        cand = [j for j in lines[ln] if dw.words[j].x1 >= bx0 - 2 and dw.words[j].x0 <= bx1 + 2]
+        if not cand:
+            continue
+        dy = (w.y0 - dw.words[cand[0]].y1) / med
+        labels = [j for j in cand if label_like(dw.words[j].text)]
+        if out.dy < 0 and dy <= ABOVE_LINES and not inline:
+            out.dy = dy
+            out.value = float(not labels)
+            if labels:
+                out.phrase, out.label = _phrase(dw, labels[0], labels[-1])
+                ax0 = min(dw.words[j].x0 for j in labels)
+                ax1 = max(dw.words[j].x1 for j in labels)
+                out.dx0, out.dx1 = abs(bx0 - ax0) / med, abs(bx1 - ax1) / med
+                out.dc = abs((bx0 + bx1) / 2 - (ax0 + ax1) / 2) / med
+        if labels and dy > 0:
+            out.column_head = norm(dw.words[labels[-1]].text)
+            break
+    return out
+
+
+def _layout_rows(dw: DocWords) -> tuple[list[list[float]], list[dict[str, str]]]:
+    groups = _groups(dw)
     numeric, slots = [], []
     for i, w in enumerate(dw.words):
         p = dw.pages[i]
         width, height = dw.page_size[p]
         med = dw.median_size[p] or 1.0
-        line = lines[dw.line[i]]
+        line = groups.lines[dw.line[i]]
         k = line.index(i)
-        blk = blocks[dw.block[i]]
+        blk = groups.blocks[dw.block[i]]
         bx0, bx1 = dw.words[blk[0]].x0, dw.words[blk[-1]].x1
         left = dw.words[line[k - 1]] if k > 0 else None
         right = dw.words[line[k + 1]] if k + 1 < len(line) else None
         # nearest label-like word to the left on the line
         lab = next((j for j in reversed(line[:k]) if label_like(dw.words[j].text)), None)
         left_phrase, left_label = _phrase(dw, lab, lab) if lab is not None else (_NONE, _NONE)
-        # the label-like phrase in the nearest line above that overlaps the word's block, unless a label
-        # precedes the word in its own block ("Total: 12.00" is labelled on its line, not by the line above)
         inline = lab is not None and dw.block[lab] == dw.block[i]
-        pl = page_lines[p]
+        pl = groups.page_lines[p]
         at = pl.index(dw.line[i])
-        above_phrase = above_label = column_head = _NONE
-        above_dy = above_dx0 = above_dx1 = above_dc = -1.0
-        above_value = 0.0
-        for ln in reversed(pl[max(0, at - 40) : at]):
-            cand = [j for j in lines[ln] if dw.words[j].x1 >= bx0 - 2 and dw.words[j].x0 <= bx1 + 2]
-            if not cand:
-                continue
-            dy = (w.y0 - dw.words[cand[0]].y1) / med
-            labels = [j for j in cand if label_like(dw.words[j].text)]
-            if above_dy < 0 and dy <= ABOVE_LINES and not inline:
-                above_dy = dy
-                above_value = float(not labels)
-                if labels:
-                    above_phrase, above_label = _phrase(dw, labels[0], labels[-1])
-                    ax0 = min(dw.words[j].x0 for j in labels)
-                    ax1 = max(dw.words[j].x1 for j in labels)
-                    above_dx0, above_dx1 = abs(bx0 - ax0) / med, abs(bx1 - ax1) / med
-                    above_dc = abs((bx0 + bx1) / 2 - (ax0 + ax1) / 2) / med
-            if labels and dy > 0:
-                column_head = norm(dw.words[labels[-1]].text)
-                break
+        above = _above(dw, groups.lines, pl[max(0, at - 40) : at], i, (bx0, bx1), med, inline)
         numeric.append(
             token_features(w.text)
             + [
@@ -335,8 +232,8 @@ def _layout_rows(dw: DocWords) -> tuple[list[list[float]], list[dict[str, str]]]
                 w.x1 / width,
                 (w.x0 + w.x1) / 2 / width,
                 (w.y0 + w.y1) / 2 / height,
-                _size(w) / med,
-                float(_size(w) >= 0.95 * max_size[p]),
+                font_size(w) / med,
+                float(font_size(w) >= 0.95 * groups.max_size[p]),
                 at / len(pl),
                 float(k),
                 float(len(line)),
@@ -354,11 +251,11 @@ def _layout_rows(dw: DocWords) -> tuple[list[list[float]], list[dict[str, str]]]
                 (w.x0 - dw.words[lab].x1) / width if lab is not None else -1.0,
                 float(k - line.index(lab)) if lab is not None else -1.0,
                 float(inline),
-                above_dy,
-                above_dx0,
-                above_dx1,
-                above_dc,
-                above_value,
+                above.dy,
+                above.dx0,
+                above.dx1,
+                above.dc,
+                above.value,
             ]  # fmt: skip
         )
         slots.append(
@@ -368,9 +265,9 @@ def _layout_rows(dw: DocWords) -> tuple[list[list[float]], list[dict[str, str]]]
                 "left": norm(left.text) if left else _NONE,
                 "left_phrase": left_phrase,
                 "left_label": left_label,
-                "above_phrase": above_phrase,
-                "above_label": above_label,
-                "column_head": column_head,
+                "above_phrase": above.phrase,
+                "above_label": above.label,
+                "column_head": above.column_head,
             }  # fmt: skip
         )
     return numeric, slots
@@ -484,19 +381,3 @@ def encode(
             X[r, at : at + k] = found if found is not None else prior
             X[r, at + k] = float(found is not None)
     return X
-
-
-def reading_order(dw: DocWords) -> list[int]:
-    """Word indices in the order of the text."""
-    return sorted(range(len(dw)), key=lambda i: (dw.starts[i] < 0, dw.starts[i], i))
-
-
-def text_lines(dw: DocWords, order: list[int]) -> list[int]:
-    """Per word (by index), its line in the text: a newline between two consecutive words starts a new one."""
-    line = [0] * len(dw)
-    ln = 0
-    for r, i in enumerate(order):
-        if r and "\n" in dw.text[max(dw.ends[order[r - 1]], 0) : max(dw.starts[i], 0)]:
-            ln += 1
-        line[i] = ln
-    return line

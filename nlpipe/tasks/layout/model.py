@@ -25,18 +25,8 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from nlpipe.errors import InputError, TrainingError
-from nlpipe.tasks.layout.features import (
-    VIEWS,
-    DocWords,
-    document_words,
-    encode,
-    raw_features,
-    reading_order,
-    slot_counts,
-    slot_encoding,
-    text_lines,
-    word_tags,
-)
+from nlpipe.tasks.layout.features import VIEWS, encode, raw_features, slot_counts, slot_encoding
+from nlpipe.tasks.layout.words import DocWords, document_words, reading_order, text_lines, word_tags
 from nlpipe.types import Document, Span
 
 OUTSIDE = "O"

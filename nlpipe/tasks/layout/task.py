@@ -33,8 +33,8 @@ from nlpipe.store.db import Store
 from nlpipe.store.documents import get_document
 from nlpipe.tasks.base import BasePredictor, Check, Task, TrainContext, TrainingData, reject_unknown_options
 from nlpipe.tasks.data import fingerprint
-from nlpipe.tasks.layout.features import document_words, has_words, word_tags
 from nlpipe.tasks.layout.model import OUTSIDE, FieldExtractor
+from nlpipe.tasks.layout.words import document_words, has_words, word_tags
 from nlpipe.types import Document, Prediction, Span
 
 __all__ = ["FORMAT", "TRUSTED_TYPES", "LayoutPredictor", "LayoutTask", "TASK", "load_annotated"]

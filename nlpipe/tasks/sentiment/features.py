@@ -182,7 +182,7 @@ class NgramBlocks:
         cols = np.fromiter(map(self.char_vocab.get, chain.from_iterable(grams), repeat(-1)), dtype=np.int64,
                            count=len(owner))  # fmt: skip
         owner, cols, counts = owner[cols >= 0], cols[cols >= 0], np.ones(int((cols >= 0).sum()), dtype=np.int64)
-        if len(seen):
+        if len(seen) and rows_of is not None:  # (tokens are only seen when the vectorizer kept the rows)
             part = sp.csr_matrix(rows_of[rows[seen]])
             part.sum_duplicates()
             owner = np.concatenate([np.repeat(seen, np.diff(part.indptr)), owner])

@@ -32,8 +32,6 @@ is kept in ``lexicon_``.
 
 from __future__ import annotations
 
-import math
-import numbers
 import time
 import warnings
 import weakref
@@ -53,21 +51,12 @@ from nlpipe.tasks.features import CharNgrams, WordNgrams, nb_log_count_ratio
 from nlpipe.tasks.search import f1_gain_se, fit_platt, fit_temperature, macro_f1, sample_weights, stratified_split
 from nlpipe.tasks.sentiment.features import ngram_blocks
 from nlpipe.tasks.sentiment.lexicon import lexicon_features, lexicon_version, vader_scores
+from nlpipe.tasks.sentiment.params import CANDIDATES, check_params, check_text_list, encode_labels
 from nlpipe.tasks.sentiment.token_table import CollectorPaused, Tokens, tokenize
 
-__all__ = ["SentimentModel", "CANDIDATES", "DEFAULT_CANDIDATES", "TRUSTED_TYPES", "MAX_SCALE", "scale_indices"]
+__all__ = ["SentimentModel", "TRUSTED_TYPES", "SAVED_TYPES"]
 
 Progress = Callable[[str, int, int], None]
-
-#: Largest ordinal scale N (scores 0..N), as in AutoML.
-MAX_SCALE = 10
-
-#: Candidates the search knows: SVM regularisation C and the power of the naive-Bayes scaling of the n-grams.
-CANDIDATES: dict[str, dict[str, Any]] = {
-    "nbsvm_lexicon": {"C": 0.3, "nb_power": 0.5},
-    "svm_lexicon": {"C": 0.3, "nb_power": 0.0},
-}
-DEFAULT_CANDIDATES: tuple[str, ...] = ("nbsvm_lexicon", "svm_lexicon")
 
 #: Types :func:`skops.io.load` must trust for a fitted :class:`SentimentModel` (``tests/test_tasks_sentiment.py``
 #: checks the list is exact); the rest of the state is builtins and numpy arrays.
@@ -87,50 +76,11 @@ _SVM_TOL = 0.1
 _COEF_T: weakref.WeakKeyDictionary[Any, tuple[np.ndarray, np.ndarray]] = weakref.WeakKeyDictionary()
 
 
-def _param_error(code: str, name: str, must: str, got: object) -> TrainingError:
-    return TrainingError(code, f"Parameter {name} must be {must}; got {got!r}.", field=name)
-
-
-def _check_texts(texts: object, name: str, error: type[Exception], code: str) -> list[str]:
-    if isinstance(texts, str | bytes) or not isinstance(texts, Sequence | np.ndarray):
-        raise error(code, f"{name} must be a list of strings; got {type(texts).__name__}.", field=name)
-    out = list(texts)
-    if set(map(type, out)) <= {str}:  # the usual case, without an isinstance call per text
-        return out
-    for i, t in enumerate(out):
-        if not isinstance(t, str):
-            raise error(code, f"{name}[{i}] is {type(t).__name__}, not a string.", field=f"{name}[{i}]")
-    return out
-
-
-def scale_indices(
-    labels: Sequence[object], scale: int, *, where: str = "labels", require_all: bool = True
-) -> np.ndarray:
-    """The integer score of each label on the scale 0..``scale``, checking every label is one of ``"0"``..``"N"``
-    (E351) and (``require_all``) every score of the scale occurs (E352)."""
-    allowed = {str(k): k for k in range(scale + 1)}
-    bad = sorted({str(lab) for lab in labels if str(lab) not in allowed or isinstance(lab, bool)})
-    if bad:
-        shown = ", ".join(repr(b) for b in bad[:10]) + (" ..." if len(bad) > 10 else "")
-        raise TrainingError(
-            "E351",
-            f"{where} holds {len(bad)} value(s) that are not scores on the scale 0..{scale}: {shown}. On a scale "
-            f"every label must be one of the strings '0'..'{scale}'; fix the labels or the --scale.",
-            field=where,
-        )
-    y = np.array([allowed[str(lab)] for lab in labels], dtype=np.int64)
-    if not require_all:
-        return y
-    counts = np.bincount(y, minlength=scale + 1)
-    missing = [str(k) for k in range(scale + 1) if counts[k] == 0]
-    if missing:
-        raise TrainingError(
-            "E352",
-            f"{where} has no example of score(s) {', '.join(missing)} of the scale 0..{scale}; every score must "
-            f"occur. Label examples of them, or train with a smaller --scale.",
-            field=where,
-        )
-    return y
+def _one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Label indices as a boolean matrix, one column per class."""
+    Y = np.zeros((len(y), n_classes), dtype=bool)
+    Y[np.arange(len(y)), y] = True
+    return Y
 
 
 class SentimentModel(ClassifierMixin, BaseEstimator):
@@ -146,7 +96,8 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
     seed:
         Seeds the validation split and the solvers: same data, parameters and seed give the same model.
     candidates:
-        Names from :data:`CANDIDATES`, in order; None tries :data:`DEFAULT_CANDIDATES`.
+        Names from :data:`~nlpipe.tasks.sentiment.params.CANDIDATES`, in order; None tries
+        :data:`~nlpipe.tasks.sentiment.params.DEFAULT_CANDIDATES`.
     lexicon_weight:
         Scale of the VADER feature block relative to the (unit-norm) n-gram blocks; 0 leaves it out.
     class_weight:
@@ -183,58 +134,6 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.validation_fraction = validation_fraction
 
-    # ----------------------------------------------------------------------------------------- parameters
-
-    def _check_params(self) -> tuple[str, ...]:
-        sc = self.scale
-        bad_scale = isinstance(sc, bool) or not isinstance(sc, numbers.Integral) or not 1 <= sc <= MAX_SCALE
-        if sc is not None and bad_scale:
-            raise _param_error("E350", "scale", f"None or an integer from 1 to {MAX_SCALE}", sc)
-        tb = self.time_budget
-        if isinstance(tb, bool) or not isinstance(tb, numbers.Real) or not math.isfinite(tb) or tb <= 0:
-            raise _param_error("E356", "time_budget", "a positive, finite number of seconds", tb)
-        sd = self.seed
-        if isinstance(sd, bool) or not isinstance(sd, numbers.Integral) or not 0 <= sd < 2**32:
-            raise _param_error("E357", "seed", "an integer between 0 and 2**32 - 1", sd)
-        cands = DEFAULT_CANDIDATES if self.candidates is None else self.candidates
-        if (
-            isinstance(cands, str)
-            or not isinstance(cands, Sequence)
-            or not cands
-            or any(c not in CANDIDATES for c in cands)
-            or len(set(cands)) != len(cands)
-        ):
-            raise _param_error("E358", "candidates", f"None or distinct names from {sorted(CANDIDATES)}", cands)
-        lw = self.lexicon_weight
-        if isinstance(lw, bool) or not isinstance(lw, numbers.Real) or not math.isfinite(lw) or lw < 0:
-            raise _param_error("E359", "lexicon_weight", "a finite number >= 0", lw)
-        if self.class_weight not in (None, "balanced"):
-            raise _param_error("E360", "class_weight", "'balanced' or None", self.class_weight)
-        vf = self.validation_fraction
-        if isinstance(vf, bool) or not isinstance(vf, numbers.Real) or not 0.0 < vf <= 0.5:
-            raise _param_error("E361", "validation_fraction", "a number in (0, 0.5]", vf)
-        return tuple(cands)
-
-    def _encode(self, labels: object, n: int, name: str, classes: list[str] | None) -> tuple[np.ndarray, list[str]]:
-        """Label indices and the class list; given ``classes`` (validation labels), a label outside them is -1."""
-        if isinstance(labels, str | bytes) or not isinstance(labels, Sequence | np.ndarray):
-            raise TrainingError("E362", f"{name} must be a list with one label per text; got "
-                                f"{type(labels).__name__}.", field=name)  # fmt: skip
-        labels = list(labels)
-        if len(labels) != n:
-            raise TrainingError("E362", f"There are {n} texts but {len(labels)} labels in {name}; give exactly one "
-                                "label per text.", field=name)  # fmt: skip
-        if self.scale is not None:
-            y = scale_indices(labels, int(self.scale), where=name, require_all=classes is None)
-            return y, [str(k) for k in range(int(self.scale) + 1)]
-        for i, lab in enumerate(labels):
-            if not isinstance(lab, str) or not lab.strip():
-                raise TrainingError("E362", f"{name}[{i}] is {lab!r}; labels must be non-empty strings (one per "
-                                    "text).", field=f"{name}[{i}]")  # fmt: skip
-        classes = classes if classes is not None else sorted(set(labels))
-        index = {c: j for j, c in enumerate(classes)}
-        return np.array([index.get(lab, -1) for lab in labels], dtype=np.int64), classes
-
     # ------------------------------------------------------------------------------------------------ fit
 
     def fit(
@@ -251,85 +150,30 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
         that are not one non-empty string per text; E363 fewer than two labels; E364 no text with anything to
         learn from.
         """
-        cands = self._check_params()
+        cands = check_params(self.get_params())
         seed = int(self.seed)
-        texts = _check_texts(texts, "texts", TrainingError, "E362")
-        y, classes = self._encode(labels, len(texts), "labels", None)
+        texts = check_text_list(texts, "texts", TrainingError, "E362")
+        y, classes = encode_labels(labels, len(texts), "labels", None, self.scale)
         if len(classes) < 2:
             found = f"only the label {classes[0]!r}" if classes else "no labels at all"
             raise TrainingError("E363", f"The training data has {found}; sentiment needs texts of at least two "
                                 "different labels.", field="labels")  # fmt: skip
-        Y = np.zeros((len(texts), len(classes)), dtype=bool)
-        Y[np.arange(len(texts)), y] = True
+        Y = _one_hot(y, len(classes))
         T = self._targets(y, len(classes))
-
-        if validation is None:
+        if validation is None:  # hold out part of the data, and refit the winner on all of it
             tr, va = stratified_split(Y, float(self.validation_fraction), seed)
             if len(va) == 0:
                 va = tr
-            refit, val_texts = True, None
+            started = time.perf_counter()
+            X, n_ngrams = self._fit_features(texts)
+            fit_on, held_out = (X[tr], T[tr], Y[tr]), (X[va], Y[va], y[va])
         else:
-            if not isinstance(validation, tuple | list) or len(validation) != 2:
-                raise TrainingError("E362", "validation must be a pair (texts, labels) or None.", field="validation")
-            val_texts = _check_texts(validation[0], "validation texts", TrainingError, "E362")
-            y_val, _ = self._encode(validation[1], len(val_texts), "validation labels", classes)
-            known = y_val >= 0  # validation texts with a label the training data lacks cannot be scored
-            if not known.any():
-                raise TrainingError(
-                    "E362",
-                    "No validation text has a label of the training data; give validation texts labeled like the "
-                    "training texts, or validation=None.",
-                    field="validation",
-                )
-            val_texts, y_val = [t for t, k in zip(val_texts, known, strict=True) if k], y_val[known]
-            tr, va, refit = np.arange(len(texts)), None, False
-
-        started = time.perf_counter()
-        self.vectorizers_ = [WordNgrams(ngram_range=(1, 2), min_df=1), CharNgrams(ngram_range=(2, 5), min_df=2)]
-        blocks = [v.fit_transform(texts) for v in self.vectorizers_]
-        n_ngrams = sum(b.shape[1] for b in blocks)
-        if n_ngrams == 0:
-            raise TrainingError("E364", "No text has anything to learn from: every text is empty or has no words.",
-                                field="texts")  # fmt: skip
-        X = sp.hstack([*blocks, self._lexicon_block(vader_scores(texts))], format="csr")
-        if refit:
-            X_tr, T_tr, Y_tr, X_va, Y_va = X[tr], T[tr], Y[tr], X[va], Y[va]
-            y_va = y[va]
-        else:
-            X_tr, T_tr, Y_tr = X, T, Y
-            X_va = self._features(val_texts, None)
-            y_va = y_val
-            Y_va = np.zeros((len(val_texts), len(classes)), dtype=bool)
-            Y_va[np.arange(len(val_texts)), y_va] = True
-
-        search: list[dict[str, Any]] = []
-        fitted: dict[str, dict[str, Any]] = {}
-        fit_seconds: list[float] = []
-        if progress:
-            progress("search", 0, len(cands))
-        for i, name in enumerate(cands):
-            if i > 0:
-                est = max(fit_seconds) * (1.0 + (1.0 / (1.0 - float(self.validation_fraction)) if refit else 0.0))
-                if time.perf_counter() - started + est > float(self.time_budget):
-                    break
-            spec = CANDIDATES[name]
-            t0 = time.perf_counter()
-            W, b = self._fit_outputs(X_tr, T_tr, Y_tr, spec, n_ngrams, seed)
-            fit_seconds.append(time.perf_counter() - t0)
-            S_va = np.asarray(X_va @ W.T) + b
-            scale, bias = self._calibrate(S_va, y_va, len(classes))
-            decisions = np.zeros_like(Y_va)
-            decisions[np.arange(len(Y_va)), self._proba(S_va, scale, bias).argmax(axis=1)] = True
-            fitted[name] = {"W": W, "b": b, "scale": scale, "bias": bias, "decisions": decisions}
-            search.append({"name": name, "score": round(macro_f1(Y_va, decisions), 6),
-                           "seconds": round(time.perf_counter() - t0, 3), "params": dict(spec)})  # fmt: skip
-            if progress:
-                progress("search", i + 1, len(cands))
-        best, best_score = search[0]["name"], search[0]["score"]
-        for row in search[1:]:
-            gain = row["score"] - best_score
-            if gain > 0 and gain > f1_gain_se(Y_va, fitted[row["name"]]["decisions"], fitted[best]["decisions"], seed):
-                best, best_score = row["name"], row["score"]
+            val_texts, y_val = self._check_validation(validation, classes)
+            started = time.perf_counter()
+            X, n_ngrams = self._fit_features(texts)
+            fit_on, held_out = (X, T, Y), (self._features(val_texts, None), _one_hot(y_val, len(classes)), y_val)
+        refit = validation is None
+        search, fitted, best = self._search(cands, fit_on, held_out, n_ngrams, seed, started, refit, progress)
         chosen = fitted[best]
         if refit:
             if progress:
@@ -347,6 +191,84 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
         self.best_ = best
         self.lexicon_ = lexicon_version()
         return self.prepare()  # a fitted model is ready to predict (its n-gram tables come from its vocabularies)
+
+    def _check_validation(
+        self, validation: tuple[Sequence[str], Sequence[str]], classes: list[str]
+    ) -> tuple[list[str], np.ndarray]:
+        """The validation texts and label indices, leaving out texts with a label the training data lacks (they
+        cannot be scored); E362 when no text is left or ``validation`` is not a pair."""
+        if not isinstance(validation, tuple | list) or len(validation) != 2:
+            raise TrainingError("E362", "validation must be a pair (texts, labels) or None.", field="validation")
+        val_texts = check_text_list(validation[0], "validation texts", TrainingError, "E362")
+        y_val, _ = encode_labels(validation[1], len(val_texts), "validation labels", classes, self.scale)
+        known = y_val >= 0
+        if not known.any():
+            raise TrainingError(
+                "E362",
+                "No validation text has a label of the training data; give validation texts labeled like the "
+                "training texts, or validation=None.",
+                field="validation",
+            )
+        return [t for t, k in zip(val_texts, known, strict=True) if k], y_val[known]
+
+    def _fit_features(self, texts: list[str]) -> tuple[sp.csr_matrix, int]:
+        """Fit the word and character n-gram views on ``texts``: the texts' features (the n-gram blocks, then the
+        lexicon block) and the number of n-gram columns. E364 when there is no n-gram at all."""
+        self.vectorizers_ = [WordNgrams(ngram_range=(1, 2), min_df=1), CharNgrams(ngram_range=(2, 5), min_df=2)]
+        blocks = [v.fit_transform(texts) for v in self.vectorizers_]
+        n_ngrams = sum(b.shape[1] for b in blocks)
+        if n_ngrams == 0:
+            raise TrainingError("E364", "No text has anything to learn from: every text is empty or has no words.",
+                                field="texts")  # fmt: skip
+        return sp.hstack([*blocks, self._lexicon_block(vader_scores(texts))], format="csr"), n_ngrams
+
+    def _search(
+        self,
+        cands: tuple[str, ...],
+        fit_on: tuple[sp.csr_matrix, np.ndarray, np.ndarray],
+        held_out: tuple[sp.csr_matrix, np.ndarray, np.ndarray],
+        n_ngrams: int,
+        seed: int,
+        started: float,
+        refit: bool,
+        progress: Progress | None,
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], str]:
+        """Fit and calibrate each candidate on ``fit_on`` (features, targets, labels), in order while the time
+        budget allows (counting a refit on all data when ``refit``), and score it on ``held_out`` (features,
+        labels one-hot and as indices): the search's rows, each fitted candidate, and the one kept (the first,
+        unless a later one beats it on macro-F1 by more than the bootstrap standard error)."""
+        X_tr, T_tr, Y_tr = fit_on
+        X_va, Y_va, y_va = held_out
+        n_classes = Y_va.shape[1]
+        search: list[dict[str, Any]] = []
+        fitted: dict[str, dict[str, Any]] = {}
+        fit_seconds: list[float] = []
+        if progress:
+            progress("search", 0, len(cands))
+        for i, name in enumerate(cands):
+            if i > 0:
+                est = max(fit_seconds) * (1.0 + (1.0 / (1.0 - float(self.validation_fraction)) if refit else 0.0))
+                if time.perf_counter() - started + est > float(self.time_budget):
+                    break
+            spec = CANDIDATES[name]
+            t0 = time.perf_counter()
+            W, b = self._fit_outputs(X_tr, T_tr, Y_tr, spec, n_ngrams, seed)
+            fit_seconds.append(time.perf_counter() - t0)
+            S_va = np.asarray(X_va @ W.T) + b
+            scale, bias = self._calibrate(S_va, y_va, n_classes)
+            decisions = np.zeros_like(Y_va)
+            decisions[np.arange(len(Y_va)), self._proba(S_va, scale, bias).argmax(axis=1)] = True
+            fitted[name] = {"W": W, "b": b, "scale": scale, "bias": bias, "decisions": decisions}
+            search.append({"name": name, "score": round(macro_f1(Y_va, decisions), 6),
+                           "seconds": round(time.perf_counter() - t0, 3), "params": dict(spec)})  # fmt: skip
+            if progress:
+                progress("search", i + 1, len(cands))
+        best, best_score = search[0]["name"], search[0]["score"]
+        for row in search[1:]:
+            gain = row["score"] - best_score
+            if gain > 0 and gain > f1_gain_se(Y_va, fitted[row["name"]]["decisions"], fitted[best]["decisions"], seed):
+                best, best_score = row["name"], row["score"]
+        return search, fitted, best
 
     # ------------------------------------------------------------------------------------------ internals
 
@@ -471,7 +393,7 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Raw linear scores, one column per output (before calibration)."""
         check_is_fitted(self)
-        texts = _check_texts(texts, "texts", InputError, "E425")
+        texts = check_text_list(texts, "texts", InputError, "E425")
         with CollectorPaused():
             return self._scores(texts, None, None)
 
@@ -485,7 +407,7 @@ class SentimentModel(ClassifierMixin, BaseEstimator):
         texts split and looked up (:func:`~nlpipe.tasks.sentiment.token_table.tokenize`), when the caller has them too.
         """
         check_is_fitted(self)
-        texts = _check_texts(texts, "texts", InputError, "E425")
+        texts = check_text_list(texts, "texts", InputError, "E425")
         if not texts:
             return np.zeros((0, len(self.labels_)))
         with CollectorPaused():

@@ -39,10 +39,10 @@ split the model can score.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -125,12 +125,12 @@ class _SentimentBase(BasePredictor):
                 if out[i] is None:
                     row, sents = self._from_sentences(text, bool(sentences), batch_size)
                     [out[i]] = self._predictions(row[None, :], True, None if sents is None else [sents])
-        return out  # type: ignore[return-value]
+        return cast(list[Prediction], out)  # every slot is filled: the short texts above, the long ones here
 
     def _predictions(self, rows: np.ndarray, aggregated: bool, sentences: list[list] | None) -> list[Prediction]:
-        labels, keys, columns = self._columns(rows)
-        keys = ["kind", "label", *keys]
-        columns = [repeat(self.kind), labels, *columns]
+        labels, names, values = self._columns(rows)
+        keys = ["kind", "label", *names]
+        columns: list[Iterable[Any]] = [repeat(self.kind), labels, *values]
         if self.meta.get("scale") is not None:
             keys.append("scale")
             columns.append(repeat(int(self.meta["scale"])))
@@ -152,7 +152,7 @@ class _SentimentBase(BasePredictor):
     def _scored(self, strings: list[str], batch_size: int) -> np.ndarray:
         """:meth:`_rows` of ``strings``, each distinct string scored once (a text that is one sentence is also
         its own sentence), ``batch_size`` distinct strings at a time."""
-        where: dict[str, int] = dict.fromkeys(strings)  # type: ignore[assignment]
+        where = dict.fromkeys(strings, 0)  # each distinct string's row, set below
         distinct = list(where) if len(where) < len(strings) else strings
         parts = [self._rows(distinct[b : b + batch_size]) for b in range(0, len(distinct), batch_size)]
         rows = parts[0] if len(parts) == 1 else np.vstack(parts) if parts else self._rows([])

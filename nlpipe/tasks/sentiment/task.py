@@ -17,7 +17,8 @@ from nlpipe.store.datasets import LabeledData
 from nlpipe.store.db import Store
 from nlpipe.tasks.base import Check, Task, TrainContext, TrainingData, reject_unknown_options
 from nlpipe.tasks.data import HEADLINE, data_checks, fingerprint, read_labeled_split
-from nlpipe.tasks.sentiment.model import MAX_SCALE, TRUSTED_TYPES, SentimentModel
+from nlpipe.tasks.sentiment.model import TRUSTED_TYPES, SentimentModel
+from nlpipe.tasks.sentiment.params import MAX_SCALE
 from nlpipe.tasks.sentiment.predictor import SentimentPredictor
 
 FORMAT = "nlpipe.sentiment.v1"

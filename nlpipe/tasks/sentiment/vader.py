@@ -215,6 +215,7 @@ class FastVader:
         if len(with_but):
             values = self._but_many(values, H, h_row, per_text, with_but, code, t_start, ntok)
         positive, negative = values > 0, values < 0
+        sum_s: np.ndarray  # float64 (bincount's stubs say int: with weights it sums floats)
         if _SEQUENTIAL_SUM:  # builtin sum() adds floats one by one, as bincount does
             sum_s = np.bincount(h_row, weights=values, minlength=m)
         else:  # Python 3.12+ sums floats with compensation: call it per text, as the original does
