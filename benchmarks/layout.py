@@ -19,7 +19,7 @@ no test document was seen in training, and in every split but the last no test *
 - leave one template out (train on five, test on the sixth), for each template;
 - reference: train on all six templates, test on new invoices of the same six (seen layouts).
 
-Scores are exact-match field F1 (:func:`nlpipe.evaluate.fields.field_metrics`): a field counts only when its
+Scores are exact-match field F1 (:func:`nlpipe.metrics.fields.field_metrics`): a field counts only when its
 text is exactly the annotated value. ``run()`` returns the rows (and ``benchmarks/entities.py`` prints them);
 ``__main__`` prints the table, the means over the unseen-layout splits and PASS/FAIL for "layout-aware beats
 text-only on unseen layouts".
@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from nlpipe.config import Settings  # noqa: E402
-from nlpipe.evaluate.fields import field_metrics  # noqa: E402
 from nlpipe.ingest import documents_for_prediction  # noqa: E402
+from nlpipe.metrics.fields import field_metrics  # noqa: E402
 from nlpipe.tasks.layout.model import FieldExtractor  # noqa: E402
 from nlpipe.tasks.layout.words import spans_from_boxes  # noqa: E402
 from tests.invoicegen import FIELDS, TEMPLATES, make_invoice  # noqa: E402

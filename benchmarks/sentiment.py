@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from classify import DATASETS, _ft_line, load_airline, load_rt_polarity, run_fasttext, run_sklearn  # noqa: E402
 
 from nlpipe.artifacts import LoadedModel  # noqa: E402
-from nlpipe.evaluate.ordinal import ordinal_metrics  # noqa: E402
+from nlpipe.metrics.ordinal import ordinal_metrics  # noqa: E402
 from nlpipe.tasks.sentiment import token_table  # noqa: E402
 from nlpipe.tasks.sentiment.lexicon import lexicon_decision, lexicon_version, vader_scores  # noqa: E402
 from nlpipe.tasks.sentiment.model import SentimentModel  # noqa: E402

@@ -35,7 +35,7 @@ _PUBLIC: dict[str, tuple[str, str]] = {
     "import_records": ("nlpipe.store.importing", "import_records"),  # store records in a dataset, with seeded splits
     "ingest_paths": ("nlpipe.ingest", "ingest_paths"),  # files, folders, archives into a dataset
     "train_model": ("nlpipe.train", "train"),  # train, evaluate on the test split and save a model version
-    "evaluate_model": ("nlpipe.evaluate.run", "evaluate_model"),  # metrics and report of a saved model on a split
+    "evaluate_model": ("nlpipe.evaluate", "evaluate_model"),  # metrics and report of a saved model on a split
     "load_predictor": ("nlpipe.predict", "load_predictor"),  # a saved model's predictor: predict(texts) -> predictions
     "predict_inputs": ("nlpipe.predict", "predict_inputs"),  # texts, a stream or a file's documents -> predictions
     "NlpipeError": ("nlpipe.errors", "NlpipeError"),  # every error nlpipe raises, with a stable .code
@@ -58,7 +58,7 @@ __all__ = [
 if TYPE_CHECKING:  # the same names, seen by type checkers and editors
     from nlpipe.config import Settings
     from nlpipe.errors import NlpipeError
-    from nlpipe.evaluate.run import evaluate_model
+    from nlpipe.evaluate import evaluate_model
     from nlpipe.ingest import ingest_paths
     from nlpipe.label.formats import read_records
     from nlpipe.predict import load_predictor, predict_inputs

@@ -17,8 +17,8 @@ from sklearn.metrics import (
 )
 
 from nlpipe.errors import InputError, NlpipeError
-from nlpipe.evaluate.metrics import classification, passes, ranking
-from nlpipe.evaluate.metrics.classification import classification_metrics
+from nlpipe.metrics import classification, passes, ranking
+from nlpipe.metrics.classification import classification_metrics
 
 LABELS = ["a", "b", "c"]
 # 6 examples, 3 labels; predictions a, b, b, c, c, b -> rows 1, 3, 5 are wrong

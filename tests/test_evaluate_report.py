@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from nlpipe.errors import InputError
-from nlpipe.evaluate.metrics.classification import classification_metrics
-from nlpipe.evaluate.report import write_report
+from nlpipe.metrics.classification import classification_metrics
+from nlpipe.metrics.report import write_report
 
 EVIL = "<script>alert('x')</script> & \"quotes\""
 META = {
@@ -132,7 +132,7 @@ def test_report_import_does_not_load_matplotlib():
     import subprocess
     import sys
 
-    modules = "nlpipe.evaluate.report, nlpipe.evaluate.metrics.classification"
+    modules = "nlpipe.metrics.report, nlpipe.metrics.classification"
     code = f"import sys, {modules}; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

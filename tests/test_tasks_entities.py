@@ -14,8 +14,8 @@ import pytest
 
 from nlpipe import artifacts
 from nlpipe.errors import ArtifactError, ConfigError, InputError, TrainingError
-from nlpipe.evaluate.entities import entity_metrics
-from nlpipe.evaluate.run import evaluate_model
+from nlpipe.evaluate import evaluate_model
+from nlpipe.metrics.entities import entity_metrics
 from nlpipe.predict import load_predictor
 from nlpipe.store.importing import import_records
 from nlpipe.tasks.entities import model as entity_model

@@ -11,10 +11,10 @@ from typer.testing import CliRunner
 from nlpipe import artifacts
 from nlpipe.cli.main import app
 from nlpipe.errors import InputError, TrainingError
-from nlpipe.evaluate.fields import field_metrics
-from nlpipe.evaluate.run import evaluate_model
+from nlpipe.evaluate import evaluate_model
 from nlpipe.ingest import documents_for_prediction, ingest_paths
 from nlpipe.label.formats import read_records
+from nlpipe.metrics.fields import field_metrics
 from nlpipe.predict import load_predictor
 from nlpipe.store.importing import import_records
 from nlpipe.tasks.layout.features import label_like, shape

@@ -16,10 +16,10 @@ from sklearn.metrics import cohen_kappa_score
 
 from nlpipe import artifacts
 from nlpipe.errors import ArtifactError, InputError, TrainingError
-from nlpipe.evaluate.ordinal import ordinal_metrics, weighted_kappa
-from nlpipe.evaluate.report import write_report
-from nlpipe.evaluate.run import evaluate_model
+from nlpipe.evaluate import evaluate_model
 from nlpipe.label.formats import read_records
+from nlpipe.metrics.ordinal import ordinal_metrics, weighted_kappa
+from nlpipe.metrics.report import write_report
 from nlpipe.predict import load_predictor
 from nlpipe.store.datasets import create_dataset
 from nlpipe.store.importing import import_records

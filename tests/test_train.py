@@ -35,7 +35,7 @@ def test_train_overfit_save_load_identical_predictions(settings, store):
 
     The metrics train() computes with the in-memory model must equal those of the model loaded from disk.
     """
-    from nlpipe.evaluate.run import evaluate_model
+    from nlpipe.evaluate import evaluate_model
 
     recs = news_records()[:80]
     import_records(store, "small", recs, create=True)

@@ -20,7 +20,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics JSON on stdout.")] = False,
 ) -> None:
     """Evaluate a model on a dataset split: metrics, baseline, report."""
-    from nlpipe.evaluate.run import evaluate_model
+    from nlpipe.evaluate import evaluate_model
 
     with store() as st:
         result = evaluate_model(st, settings(), model, dataset, version=version, split=split, out=out_dir)

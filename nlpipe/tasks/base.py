@@ -7,7 +7,7 @@ A task (classify, sentiment, entities, layout, ...) is an object of a :class:`Ta
   -> :meth:`Task.check_data` -> :meth:`Task.fit` (timed) -> :meth:`Task.model_meta` -> :meth:`Task.score` on the
   test split -> :meth:`Task.training_fields` -> saved with :meth:`Task.save_artifact` (or as a skops file of
   :attr:`Task.trusted_types`).
-- ``nlpipe evaluate`` (:func:`nlpipe.evaluate.run.evaluate_model`): :meth:`Task.read_split` -> :meth:`Task.score`.
+- ``nlpipe evaluate`` (:func:`nlpipe.evaluate.evaluate_model`): :meth:`Task.read_split` -> :meth:`Task.score`.
 - ``nlpipe predict`` (:func:`nlpipe.predict.predictor_for`): :attr:`Task.predictor` of the loaded model.
 - loading (:func:`nlpipe.artifacts.load`): the task of the saved ``format``; :meth:`Task.load_artifact`, or the
   skops file with :attr:`Task.trusted_types` (:attr:`Task.renamed_types` lets files saved before a class moved

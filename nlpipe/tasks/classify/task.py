@@ -58,7 +58,7 @@ class ClassifyPredictor(BasePredictor):
         self.multi_label: bool = bool(self.meta.get("multi_label", False))
         self.thresholds = np.asarray(self.meta.get("thresholds") or [0.5] * len(self.labels), dtype=float)
 
-    def predict(  # type: ignore[override]
+    def predict(
         self,
         texts: Sequence[str],
         *,
@@ -126,8 +126,8 @@ def score_split(
 ) -> tuple[dict[str, Any], Path, int]:
     """Metrics and report of ``model`` on ``part``; documents with a label the model does not know are left out
     (their count is returned)."""
-    from nlpipe.evaluate.metrics.classification import classification_metrics
-    from nlpipe.evaluate.report import write_report
+    from nlpipe.metrics.classification import classification_metrics
+    from nlpipe.metrics.report import write_report
 
     known = set(labels)
     keep = [i for i, labs in enumerate(part.labels) if labs and set(labs) <= known]

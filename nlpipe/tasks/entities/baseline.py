@@ -1,6 +1,6 @@
 """CoNLL-2003's baseline for entities: tag the entity strings seen in training with their most frequent type.
 
-Evaluations report it beside the model (``baseline`` of :func:`nlpipe.evaluate.entities.entity_metrics`); it is the
+Evaluations report it beside the model (``baseline`` of :func:`nlpipe.metrics.entities.entity_metrics`); it is the
 entity task's, so evaluation needs nothing of the entity model's features.
 """
 

@@ -263,8 +263,8 @@ class EntitiesTask(Task):
         title: str,
         report_meta: dict[str, Any],
     ) -> tuple[dict[str, Any], Path, int]:
-        from nlpipe.evaluate.entities import entity_metrics
-        from nlpipe.evaluate.report import write_report
+        from nlpipe.metrics.entities import entity_metrics
+        from nlpipe.metrics.report import write_report
         from nlpipe.tasks.entities.baseline import memorized_baseline
 
         pred = model.predict(part.texts)

@@ -6,7 +6,7 @@ ingest, which attaches them to the same documents by their text). Two
 :class:`~nlpipe.tasks.layout.model.FieldExtractor` models are trained on the train split: the layout-aware one
 that predicts, and a text-only one (same learner, no positions or sizes) kept as the baseline that evaluations
 report beside it. ``nlpipe evaluate`` scores exact-match precision, recall and F1 per field and overall
-(:mod:`nlpipe.evaluate.fields`); ``nlpipe predict M --file invoice.pdf`` and ``POST /v1/models/M:predictFile``
+(:mod:`nlpipe.metrics.fields`); ``nlpipe predict M --file invoice.pdf`` and ``POST /v1/models/M:predictFile``
 return each field's span with its label, text, score, page and box.
 
 The model (:mod:`nlpipe.tasks.layout.model`) and its features (:mod:`nlpipe.tasks.layout.features`) know nothing of
@@ -17,7 +17,7 @@ E394 an option the task does not take (E391, E395 from the model); warnings W390
 than ``MIN_FIELD_DOCS`` training documents, W391 spans that cover no word; E440 texts without documents,
 E441 a document without word boxes, E443 threshold out of range (E442 from the model); E570 no annotated
 documents in the evaluated split, E571 annotated documents there without word boxes (E575, E576 from
-:mod:`nlpipe.evaluate.fields`).
+:mod:`nlpipe.metrics.fields`).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def _score(
     meta: dict[str, Any],
 ) -> tuple[dict[str, Any], Path]:
     """Metrics of the layout model with the text-only baseline beside them, and the report."""
-    from nlpipe.evaluate.fields import field_metrics, write_field_report
+    from nlpipe.metrics.fields import field_metrics, write_field_report
 
     fields = list(models["layout"].fields_)
     known = set(fields)

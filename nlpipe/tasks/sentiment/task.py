@@ -76,9 +76,9 @@ def score_sentiment(
     """Metrics and report of ``model`` on ``part``: the classification metrics, plus for a scale the ordinal ones
     (MAE, MSE, weighted kappas, confusion over the scale). Documents without exactly one label the model knows
     are left out; their count is returned."""
-    from nlpipe.evaluate.metrics.classification import classification_metrics
-    from nlpipe.evaluate.ordinal import ordinal_metrics
-    from nlpipe.evaluate.report import write_report
+    from nlpipe.metrics.classification import classification_metrics
+    from nlpipe.metrics.ordinal import ordinal_metrics
+    from nlpipe.metrics.report import write_report
 
     labels = list(model.labels_)
     known = set(labels)

@@ -1,6 +1,6 @@
-"""Input checks of :func:`nlpipe.evaluate.metrics.classification.classification_metrics`: labels, lengths,
+"""Input checks of :func:`nlpipe.metrics.classification.classification_metrics`: labels, lengths,
 ``proba``, ``thresholds`` and the true labels' encoding, each failure an :class:`~nlpipe.errors.InputError`
-(codes E501-E508, listed in :mod:`nlpipe.evaluate.metrics.classification`)."""
+(codes E501-E508, listed in :mod:`nlpipe.metrics.classification`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""HTML and chart pieces of the evaluation reports, shared by :mod:`nlpipe.evaluate.report` and the sections of
-:mod:`nlpipe.evaluate.ordinal`: escaping, number formatting, matplotlib figures as inline PNGs, the confusion heat
+"""HTML and chart pieces of the evaluation reports, shared by :mod:`nlpipe.metrics.report` and the sections of
+:mod:`nlpipe.metrics.ordinal`: escaping, number formatting, matplotlib figures as inline PNGs, the confusion heat
 map. matplotlib is imported inside the functions so importing this stays fast."""
 
 from __future__ import annotations

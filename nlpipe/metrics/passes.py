@@ -1,7 +1,7 @@
 """The counting passes of a classification evaluation: one pass over the examples (in chunks, so memory stays
 bounded) gathers every count the sections need, for single-label (argmax) or multi-label (thresholds) decisions.
 
-Each pass returns a dict ("core") that :mod:`nlpipe.evaluate.metrics.classification` turns into the result.
+Each pass returns a dict ("core") that :mod:`nlpipe.metrics.classification` turns into the result.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from nlpipe.evaluate.metrics.confusion import multi_confusion, single_confusion
-from nlpipe.evaluate.metrics.ranking import MicroAccumulator
-from nlpipe.evaluate.metrics.scores import THRESHOLD_GRID, chunks
+from nlpipe.metrics.confusion import multi_confusion, single_confusion
+from nlpipe.metrics.ranking import MicroAccumulator
+from nlpipe.metrics.scores import THRESHOLD_GRID, chunks
 
 _DENSE_PAIR_LABELS = 256  # multi-label missed/wrong pair counts use a dense matmul up to this many labels
 _EPS = float(np.finfo(np.float64).eps)

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from nlpipe.errors import InputError
-from nlpipe.evaluate.htmlparts import escape as _e
-from nlpipe.evaluate.htmlparts import figure as _figure
-from nlpipe.evaluate.htmlparts import heatmap_img as _heatmap_img
-from nlpipe.evaluate.htmlparts import img as _img
-from nlpipe.evaluate.htmlparts import is_num as _is_num
-from nlpipe.evaluate.htmlparts import num as _num
-from nlpipe.evaluate.htmlparts import short as _short
+from nlpipe.metrics.htmlparts import escape as _e
+from nlpipe.metrics.htmlparts import figure as _figure
+from nlpipe.metrics.htmlparts import heatmap_img as _heatmap_img
+from nlpipe.metrics.htmlparts import img as _img
+from nlpipe.metrics.htmlparts import is_num as _is_num
+from nlpipe.metrics.htmlparts import num as _num
+from nlpipe.metrics.htmlparts import short as _short
 
 __all__ = ["write_report", "render_html"]
 
@@ -36,7 +36,7 @@ _META_ORDER = ("model", "model_name", "model_version", "version", "dataset", "sp
 def write_report(metrics: dict, out_dir: Path, *, title: str, meta: dict | None = None) -> Path:
     """Write ``out_dir/metrics.json`` (indent 2, sorted keys) and ``out_dir/report.html``; return the latter.
 
-    ``metrics`` is a :func:`nlpipe.evaluate.metrics.classification.classification_metrics` result (sections missing from
+    ``metrics`` is a :func:`nlpipe.metrics.classification.classification_metrics` result (sections missing from
     it are left out of the report). ``meta`` is shown as a summary table: ``model``/``model_name``,
     ``model_version``/``version``, ``dataset``, ``split`` and ``created_at`` first, other keys after.
     Both files are written to a temporary name and renamed, so a reader never sees half a file.
@@ -284,7 +284,7 @@ def _worst_errors_section(m: Mapping[str, Any]) -> str:
 def _ordinal_section(m: Mapping[str, Any]) -> str:
     if not isinstance(m.get("ordinal"), Mapping):
         return ""
-    from nlpipe.evaluate.ordinal import render_section
+    from nlpipe.metrics.ordinal import render_section
 
     return render_section(m["ordinal"])
 
@@ -292,7 +292,7 @@ def _ordinal_section(m: Mapping[str, Any]) -> str:
 def _entities_section(m: Mapping[str, Any]) -> str:
     if m.get("task") != "entities":
         return ""
-    from nlpipe.evaluate.entities import render_section
+    from nlpipe.metrics.entities import render_section
 
     return render_section(m)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpipe.errors import InputError
-from nlpipe.evaluate.metrics.scores import prf
+from nlpipe.metrics.scores import prf
 from nlpipe.types import Span
 
 MAX_EXAMPLES = 30

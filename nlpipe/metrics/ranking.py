@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from nlpipe.evaluate.metrics.scores import CHUNK_ELEMENTS, div, rounded
+from nlpipe.metrics.scores import CHUNK_ELEMENTS, div, rounded
 
 MAX_CURVE_POINTS = 200  # points kept per precision/recall curve
 MAX_PR_LABELS = 50  # per-label PR curves for at most this many labels (highest support first)

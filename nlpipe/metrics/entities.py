@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nlpipe.evaluate.metrics.scores import prf
+from nlpipe.metrics.scores import prf
 from nlpipe.types import Span
 
 NONE = "(none)"

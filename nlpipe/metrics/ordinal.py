@@ -125,9 +125,9 @@ _ROWS = (
 def render_section(o: Mapping[str, Any]) -> str:
     """The report.html section of an :func:`ordinal_metrics` result: the figures beside the baseline and the
     confusion matrix over the whole scale."""
-    from nlpipe.evaluate.htmlparts import escape as _e
-    from nlpipe.evaluate.htmlparts import heatmap_img as _heatmap_img
-    from nlpipe.evaluate.htmlparts import num as _num
+    from nlpipe.metrics.htmlparts import escape as _e
+    from nlpipe.metrics.htmlparts import heatmap_img as _heatmap_img
+    from nlpipe.metrics.htmlparts import num as _num
 
     base = o.get("baseline") or {}
     rows = []

@@ -2,7 +2,7 @@
 
 :func:`classification_metrics` turns true labels and model probabilities into one JSON-serialisable dict
 (plain ``float``/``int``/``str``/``list``/``dict``; undefined values are ``None``, never NaN). The report
-writer (:mod:`nlpipe.evaluate.report`) renders that dict; the API returns it as is.
+writer (:mod:`nlpipe.metrics.report`) renders that dict; the API returns it as is.
 
 Conventions
 -----------
@@ -16,7 +16,7 @@ Conventions
   at ``recall=0, precision=1``) and ``average_precision_score``, computed from one sort per label so
   ROC AUC and the curve share it. The ``"micro"`` curve pools every (example, label) pair; above
   ``_EXACT_MICRO_PAIRS`` pairs its scores are binned into ``_MICRO_BINS`` equal-width bins (scores in
-  one bin count as tied; both in :mod:`~nlpipe.evaluate.metrics.ranking`) and ``pr_curve["micro"]["binned"]``
+  one bin count as tied; both in :mod:`~nlpipe.metrics.ranking`) and ``pr_curve["micro"]["binned"]``
   is ``True``.
 - Multi-label ``confusion``: ``per_label`` holds each label's 2x2 counts; ``matrix``/``top_pairs`` count
   examples where label *true* was missed while label *predicted* was wrongly predicted (rows = missed
@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 from nlpipe.errors import InputError
-from nlpipe.evaluate.metrics.checks import check_labels, check_len, check_proba, check_thresholds, encode_labels
-from nlpipe.evaluate.metrics.passes import multi_label_core, single_label_core
-from nlpipe.evaluate.metrics.ranking import ranking_metrics
-from nlpipe.evaluate.metrics.scores import averages, chunks, finite_or_none, per_label_scores, threshold_table
+from nlpipe.metrics.checks import check_labels, check_len, check_proba, check_thresholds, encode_labels
+from nlpipe.metrics.passes import multi_label_core, single_label_core
+from nlpipe.metrics.ranking import ranking_metrics
+from nlpipe.metrics.scores import averages, chunks, finite_or_none, per_label_scores, threshold_table
 
 __all__ = ["classification_metrics"]
 
