@@ -18,6 +18,7 @@ from nlpipe.errors import (
     AuthError,
     ConfigError,
     ConflictError,
+    ForbiddenError,
     InputError,
     LimitError,
     NlpipeError,
@@ -30,6 +31,7 @@ log = logging.getLogger("nlpipe.api")
 STATUS: list[tuple[type[NlpipeError], int]] = [
     (NotFoundError, 404),
     (AuthError, 401),
+    (ForbiddenError, 403),
     (LimitError, 413),
     (ConflictError, 409),
     (InputError, 422),

@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nlpipe.errors import LimitError
+
+#: The largest id a stored row can have (a signed 64-bit integer): larger ids are refused with E606 (HTTP 422)
+#: before they reach the database, which cannot even compare them (OverflowError).
+MAX_ID = 2**63 - 1
+
+
+def row_id(what: str) -> Any:
+    """A path parameter that is the id of a stored row: an integer 1..2^63-1."""
+    return Path(ge=1, le=MAX_ID, description=f"The {what}'s id (1 to 2^63-1).")
+
+
+def seed_query() -> Any:
+    """A ``seed`` query parameter: an integer 0..2^63-1."""
+    return Query(ge=0, le=MAX_ID, description="Seed of the random order (default: NLPIPE_SEED).")
 
 
 class Health(BaseModel):

@@ -107,7 +107,8 @@ def page(browser):
 
 
 def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as r:
+    """GET with a key: reading annotators' work needs one once keys are configured."""
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"X-API-Key": "plain-key"}), timeout=10) as r:
         return json.loads(r.read())
 
 
