@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.redact import redact, redact_value, server_roots
-
 from nlpipe.errors import (
     ArtifactError,
     AuthError,

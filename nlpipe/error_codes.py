@@ -271,7 +271,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E620": ("ConfigError", "an upload cannot be staged for its job under NLPIPE_HOME"),
     "E630": ("InputError", "a labeling write without an annotator name"),
     "E631": ("AuthError", "the API key belongs to another annotator than X-Annotator names"),
-    "E650": ("ForbiddenError", "a plain API key names, in X-Annotator, an annotator who has a key of their own (HTTP 403)"),
+    "E650": ("ForbiddenError", "a plain API key names in X-Annotator an annotator who has a key of their own (403)"),
     "E699": ("HTTP", "HTTP 500: an internal error (see the server log)"),
     # E7xx labeling
     "E700": ("ConfigError", "rules: the rules file does not exist"),
