@@ -4,24 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from nlpipe.errors import LimitError
-
-#: The largest id a stored row can have (a signed 64-bit integer): larger ids are refused with E606 (HTTP 422)
-#: before they reach the database, which cannot even compare them (OverflowError).
-MAX_ID = 2**63 - 1
-
-
-def row_id(what: str) -> Any:
-    """A path parameter that is the id of a stored row: an integer 1..2^63-1."""
-    return Path(ge=1, le=MAX_ID, description=f"The {what}'s id (1 to 2^63-1).")
-
-
-def seed_query() -> Any:
-    """A ``seed`` query parameter: an integer 0..2^63-1."""
-    return Query(ge=0, le=MAX_ID, description="Seed of the random order (default: NLPIPE_SEED).")
 
 
 class Health(BaseModel):
@@ -57,11 +42,36 @@ class ModelDetail(BaseModel):
 OPTION_FIELDS = ("top_k", "threshold", "explain", "sentences")
 
 
+# The text/texts rule as JSON Schema: exactly one of the two is given (not null).
+ONE_OF_TEXT_TEXTS: dict[str, Any] = {
+    "oneOf": [
+        {"required": ["text"], "properties": {"text": {"type": "string"}, "texts": {"type": "null"}}},
+        {"required": ["texts"], "properties": {"texts": {"type": "array"}, "text": {"type": "null"}}},
+    ]
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable error code (see the README's error code table).", pattern=r"^E[0-9]{3}$")
+    message: str = Field(description="What went wrong and how to fix it.")
+    details: dict[str, Any] = Field(description="Machine-readable context: field, file, limit, request_id, ...")
+
+
+class ErrorOut(BaseModel):
+    """The one shape of every error response."""
+
+    error: ErrorDetail
+
+
 class TextsIn(BaseModel):
     """A request body that carries exactly one of ``text`` or ``texts``."""
 
-    text: str | None = Field(None, description="One text.")
-    texts: list[str] | None = Field(None, description="Several texts.")
+    model_config = ConfigDict(json_schema_extra=ONE_OF_TEXT_TEXTS)
+
+    text: str | None = Field(None, description="One text. Give exactly one of text or texts.")
+    texts: list[str] | None = Field(
+        None, description="Several texts, at most NLPIPE_MAX_BATCH_TEXTS (default 1000; more: E607, HTTP 413)."
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> TextsIn:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 
 from api.deps import StoreDep
-from api.schemas import row_id
+from api.params import row_id
 from nlpipe.store.jobs import get_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])

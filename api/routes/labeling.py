@@ -16,8 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 
 from api.deps import ApiKeyDep, ModelsDep, ReadKeyDep, SettingsDep, StoreDep
+from api.params import DatasetName, row_id, seed_query
 from api.routes import ui
-from api.schemas import AnnotationsIn, ReviewIn, row_id, seed_query
+from api.schemas import AnnotationsIn, ReviewIn
 from nlpipe.config import Settings
 from nlpipe.errors import AuthError, ForbiddenError, InputError
 from nlpipe.label.queue import build_queue
@@ -83,7 +84,7 @@ def whoami(annotator: AnnotatorDep, settings: SettingsDep, key: ApiKeyDep) -> di
 
 @router.get("/v1/datasets/{name}/queue")
 def queue(
-    name: str,
+    name: DatasetName,
     store: StoreDep,
     settings: SettingsDep,
     models: ModelsDep,
@@ -111,14 +112,14 @@ def queue(
 
 
 @router.get("/v1/datasets/{name}/labels")
-def labels(name: str, store: StoreDep, _key: ReadKeyDep) -> dict[str, list[str]]:
+def labels(name: DatasetName, store: StoreDep, _key: ReadKeyDep) -> dict[str, list[str]]:
     """The document labels and entity types the dataset's annotations use."""
     with store.session() as s:
         return store_annotations.label_set(s, name)
 
 
 @router.get("/v1/datasets/{name}/progress")
-def progress(name: str, store: StoreDep, _key: ReadKeyDep, annotator: AnnotatorQuery = None) -> dict[str, Any]:
+def progress(name: DatasetName, store: StoreDep, _key: ReadKeyDep, annotator: AnnotatorQuery = None) -> dict[str, Any]:
     """Documents to label, done by the annotator (by anyone without one), remaining."""
     with store.session() as s:
         return store_annotations.progress(s, name, annotator)
@@ -126,7 +127,7 @@ def progress(name: str, store: StoreDep, _key: ReadKeyDep, annotator: AnnotatorQ
 
 @router.get("/v1/datasets/{name}/documents/{document_id}")
 def document(
-    name: str,
+    name: DatasetName,
     document_id: DocumentId,
     store: StoreDep,
     models: ModelsDep,
@@ -142,7 +143,7 @@ def document(
 
 @router.post("/v1/datasets/{name}/documents/{document_id}/annotations", status_code=201)
 def annotate(
-    name: str, document_id: DocumentId, body: AnnotationsIn, store: StoreDep, annotator: AnnotatorDep
+    name: DatasetName, document_id: DocumentId, body: AnnotationsIn, store: StoreDep, annotator: AnnotatorDep
 ) -> dict[str, Any]:
     """Add labels and spans as the calling annotator; ones they already have are returned with created=false."""
     with store.session() as s:
@@ -154,7 +155,7 @@ def annotate(
 
 @router.delete("/v1/datasets/{name}/annotations/{annotation_id}")
 def unannotate(
-    name: str, annotation_id: Annotated[int, row_id("annotation")], store: StoreDep, annotator: AnnotatorDep
+    name: DatasetName, annotation_id: Annotated[int, row_id("annotation")], store: StoreDep, annotator: AnnotatorDep
 ) -> dict[str, Any]:
     """Delete one of the caller's own annotations (undo)."""
     with store.session() as s:
@@ -163,7 +164,7 @@ def unannotate(
 
 @router.post("/v1/datasets/{name}/documents/{document_id}/reviews", status_code=201)
 def review(
-    name: str, document_id: DocumentId, body: ReviewIn, store: StoreDep, annotator: AnnotatorDep
+    name: DatasetName, document_id: DocumentId, body: ReviewIn, store: StoreDep, annotator: AnnotatorDep
 ) -> dict[str, Any]:
     """Accept (store a human copy) or reject a rule/model/import pre-annotation as the calling annotator."""
     with store.session() as s:
@@ -172,7 +173,7 @@ def review(
 
 @router.delete("/v1/datasets/{name}/reviews/{review_id}")
 def unreview(
-    name: str, review_id: Annotated[int, row_id("review")], store: StoreDep, annotator: AnnotatorDep
+    name: DatasetName, review_id: Annotated[int, row_id("review")], store: StoreDep, annotator: AnnotatorDep
 ) -> dict[str, Any]:
     """Undo one of the caller's reviews (an accept's human copy is deleted with it)."""
     with store.session() as s:
