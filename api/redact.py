@@ -27,8 +27,16 @@ def server_roots(settings: Settings | None) -> list[tuple[str, str]]:
     """(absolute prefix, what it becomes) for the models folder, NLPIPE_HOME and the working directory."""
     roots: list[tuple[str, str]] = []
     named = [(settings.models_dir, "models"), (settings.home, "NLPIPE_HOME")] if settings is not None else []
-    for path, label in [*named, (Path.cwd(), "")]:
-        for form in {str(path), str(path.resolve()), os.path.realpath(path)}:
+    try:
+        named.append((Path.cwd(), ""))
+    except OSError:  # the working directory was removed: nothing to strip
+        pass
+    for path, label in named:
+        try:
+            forms = {str(path), str(path.resolve()), os.path.realpath(path)}
+        except OSError:
+            forms = {str(path)}
+        for form in forms:
             if os.path.isabs(form) and form != os.sep:
                 roots.append((form.rstrip(os.sep), label))
     return sorted(roots, key=lambda r: len(r[0]), reverse=True)  # the most specific prefix first
