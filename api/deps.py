@@ -66,10 +66,8 @@ ModelsDep = Annotated[ModelCache, Depends(get_models)]
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Key from NLPIPE_API_KEYS.")
 
 
-def require_api_key(settings: SettingsDep, key: Annotated[str | None, Depends(api_key_header)]) -> str:
-    """Write endpoints: the request must carry one of NLPIPE_API_KEYS in the X-API-Key header."""
-    if not settings.api_keys:
-        raise AuthError("E601", "Write endpoints are disabled: no API keys are configured. Set NLPIPE_API_KEYS.")
+def _known_key(settings: Settings, key: str | None) -> str:
+    """``key`` when it is one of NLPIPE_API_KEYS (compared in constant time), else E601."""
     if key is None:
         raise AuthError("E601", "This endpoint needs an API key in the X-API-Key header.")
     if not any(hmac.compare_digest(key.encode(), k.encode()) for k in settings.api_key_names):
@@ -77,4 +75,22 @@ def require_api_key(settings: SettingsDep, key: Annotated[str | None, Depends(ap
     return key
 
 
+def require_api_key(settings: SettingsDep, key: Annotated[str | None, Depends(api_key_header)]) -> str:
+    """Write endpoints: the request must carry one of NLPIPE_API_KEYS in the X-API-Key header."""
+    if not settings.api_keys:
+        raise AuthError("E601", "Write endpoints are disabled: no API keys are configured. Set NLPIPE_API_KEYS.")
+    return _known_key(settings, key)
+
+
+def require_read_key(settings: SettingsDep, key: Annotated[str | None, Depends(api_key_header)]) -> str | None:
+    """Reads of annotators' work (annotations, queues, document text): a valid key once any key is configured.
+
+    Without NLPIPE_API_KEYS the service has no writers and these reads stay open, like the other GET endpoints.
+    """
+    if not settings.api_keys:
+        return None
+    return _known_key(settings, key)
+
+
 ApiKeyDep = Annotated[str, Depends(require_api_key)]
+ReadKeyDep = Annotated[str | None, Depends(require_read_key)]

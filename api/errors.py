@@ -1,11 +1,14 @@
 """One JSON error shape for every error: ``{"error": {"code", "message", "details"}}``.
 
 Library errors keep their own code; HTTP-level errors get codes in E6xx. Statuses are decided here only.
+Bodies carry no server paths or object reprs (:mod:`api.redact`); an unexpected error's body says only E699 and
+a request id, under which the server log has the traceback.
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,11 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.redact import redact, redact_value, server_roots
 from nlpipe.errors import (
     ArtifactError,
     AuthError,
     ConfigError,
     ConflictError,
+    ForbiddenError,
     InputError,
     LimitError,
     NlpipeError,
@@ -30,6 +35,7 @@ log = logging.getLogger("nlpipe.api")
 STATUS: list[tuple[type[NlpipeError], int]] = [
     (NotFoundError, 404),
     (AuthError, 401),
+    (ForbiddenError, 403),
     (LimitError, 413),
     (ConflictError, 409),
     (InputError, 422),
@@ -57,10 +63,14 @@ def status_of(exc: NlpipeError) -> int:
     return 400
 
 
-async def _nlpipe_error(_: Request, exc: Exception) -> JSONResponse:
+async def _nlpipe_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, NlpipeError)
     headers = {"WWW-Authenticate": "ApiKey"} if isinstance(exc, AuthError) else None
-    return error_response(status_of(exc), exc.code, exc.message, exc.details, headers)
+    status = status_of(exc)
+    if status >= 500:  # a server-side problem (a damaged model, a setting): the log keeps the full message
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+    roots = server_roots(getattr(request.app.state, "settings", None))
+    return error_response(status, exc.code, redact(exc.message, roots), redact_value(exc.details, roots), headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -81,9 +91,16 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    return error_response(500, "E699", f"Internal error ({type(exc).__name__}); see the server log.")
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = uuid.uuid4().hex[:16]
+    log.error("unhandled error, request id %s: %s %s", request_id, request.method, request.url.path, exc_info=exc)
+    return error_response(
+        500,
+        "E699",
+        f"Internal error; the server log has the details under request id {request_id}.",
+        {"request_id": request_id},
+        headers={"X-Request-ID": request_id},
+    )
 
 
 def install(app: FastAPI) -> None:

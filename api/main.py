@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import nlpipe
-from api import errors
+from api import errors, openapi
 from api.deps import ModelCache
 from api.limits import BodySizeLimit
 from api.routes import datasets, health, jobs, labeling, models, sentiment
@@ -47,4 +47,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(labeling.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    openapi.install(app)
     return app

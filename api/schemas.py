@@ -42,11 +42,36 @@ class ModelDetail(BaseModel):
 OPTION_FIELDS = ("top_k", "threshold", "explain", "sentences")
 
 
+# The text/texts rule as JSON Schema: exactly one of the two is given (not null).
+ONE_OF_TEXT_TEXTS: dict[str, Any] = {
+    "oneOf": [
+        {"required": ["text"], "properties": {"text": {"type": "string"}, "texts": {"type": "null"}}},
+        {"required": ["texts"], "properties": {"texts": {"type": "array"}, "text": {"type": "null"}}},
+    ]
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable error code (see the README's error code table).", pattern=r"^E[0-9]{3}$")
+    message: str = Field(description="What went wrong and how to fix it.")
+    details: dict[str, Any] = Field(description="Machine-readable context: field, file, limit, request_id, ...")
+
+
+class ErrorOut(BaseModel):
+    """The one shape of every error response."""
+
+    error: ErrorDetail
+
+
 class TextsIn(BaseModel):
     """A request body that carries exactly one of ``text`` or ``texts``."""
 
-    text: str | None = Field(None, description="One text.")
-    texts: list[str] | None = Field(None, description="Several texts.")
+    model_config = ConfigDict(json_schema_extra=ONE_OF_TEXT_TEXTS)
+
+    text: str | None = Field(None, description="One text. Give exactly one of text or texts.")
+    texts: list[str] | None = Field(
+        None, description="Several texts, at most NLPIPE_MAX_BATCH_TEXTS (default 1000; more: E607, HTTP 413)."
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> TextsIn:

@@ -122,7 +122,7 @@ def list_models(models_dir: Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if not models_dir.is_dir():
         return out
-    for root in sorted(p for p in models_dir.iterdir() if p.is_dir() and NAME_RE.match(p.name)):
+    for root in sorted(p for p in models_dir.iterdir() if p.is_dir() and NAME_RE.fullmatch(p.name)):
         known = versions(models_dir, root.name)
         if not known:
             continue

@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from nlpipe.errors import ConfigError
 
 MB = 1024 * 1024
+#: Settings whose values are secrets: an error about them never repeats the value.
+SECRET_SETTINGS = frozenset({"api_keys", "database_url"})
 
 
 class Settings(BaseSettings):
@@ -74,7 +76,10 @@ class Settings(BaseSettings):
             if v.strip().startswith("["):
                 import json
 
-                return json.loads(v)
+                try:
+                    return json.loads(v)
+                except ValueError:  # the decoder's message quotes the text: say where, not what
+                    raise ValueError("starts with '[' but is not a JSON list of strings") from None
             return [k.strip() for k in v.split(",") if k.strip()]
         return v
 
@@ -97,16 +102,22 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.home / 'nlpipe.db').resolve()}"
 
 
+def _problem(loc: tuple[int | str, ...], msg: str, value: object) -> str:
+    """One setting's problem for the E001 message; the value is quoted unless the setting holds secrets."""
+    field = str(loc[0]) if loc else ""
+    where = f"NLPIPE_{field.upper()}" + (f" entry {loc[1]}" if len(loc) > 1 else "")
+    if field in SECRET_SETTINGS:
+        return f"{where}: {msg} (value not shown: it holds secrets)"
+    return f"{where}: {msg}" + (f" (got {value!r})" if value is not None else "")
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The settings from the environment, read once; a bad value raises a coded error naming the variable."""
     try:
         return Settings()
     except ValidationError as exc:
-        problems = [
-            f"NLPIPE_{str(e['loc'][0]).upper()}: {e['msg']}" + (f" (got {e['input']!r})" if "input" in e else "")
-            for e in exc.errors()
-        ]
+        problems = [_problem(e["loc"], e["msg"], e.get("input")) for e in exc.errors()]
         raise ConfigError(
             "E001", "Invalid setting: " + "; ".join(problems), field=str(exc.errors()[0]["loc"][0])
         ) from exc

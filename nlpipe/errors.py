@@ -18,7 +18,7 @@ Codes are grouped by hundreds:
   layout (E440-E443)
 - E5xx evaluation: metrics (E501-E509), reports (E520-E522), runs (E530-E543), layout fields (E570-E576)
 - E6xx the HTTP API: HTTP statuses (E600-E606; E601 is also the AuthError of a missing or bad API key),
-  request limits, uploads and annotators (E607-E631), internal errors (E699)
+  request limits, uploads and annotators (E607-E631), annotator permissions (E650), internal errors (E699)
 - E7xx labeling: rules files (E700-E713), the labeling queue (E720-E724)
 - W3xx training warnings (``nlpipe.train.Check`` of level ``warning``): they are reported, never raised
 """
@@ -37,6 +37,7 @@ __all__ = [
     "TrainingError",
     "ArtifactError",
     "AuthError",
+    "ForbiddenError",
 ]
 
 
@@ -93,6 +94,10 @@ class ArtifactError(NlpipeError):
 
 class AuthError(NlpipeError):
     """A request lacks a valid API key."""
+
+
+class ForbiddenError(NlpipeError):
+    """The caller is known (a valid API key) but may not do this (act as another key's annotator)."""
 
 
 def location(file: object | None = None, line: int | None = None, field: str | None = None) -> str:

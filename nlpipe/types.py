@@ -10,8 +10,11 @@ Source = Literal["human", "rule", "model", "import"]
 SOURCES: tuple[str, ...] = ("human", "rule", "model", "import")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 #: What a dataset or model name may be (it becomes a folder name and part of URLs): 1-100 letters, digits, "_",
-#: "." or "-", starting with a letter or digit.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+#: "." or "-", starting with a letter or digit. Anchored with \A and \Z (not ^ and $, which let a final newline
+#: through) so ``match`` and ``fullmatch`` both check the whole name.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"
+NAME_RE = re.compile(rf"\A{NAME_PATTERN}\Z")
+NAME_MAX = 100
 
 
 @dataclass(frozen=True)

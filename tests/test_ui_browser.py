@@ -101,13 +101,17 @@ def page(browser):
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    blocked: list[str] = []  # what the page's Content-Security-Policy refused (an inline style, a foreign URL)
+    pg.on("console", lambda msg: blocked.append(msg.text) if "Content Security Policy" in msg.text else None)
     yield pg
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert blocked == [], f"Content-Security-Policy violations on the page: {blocked}"
 
 
 def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as r:
+    """GET with a key: reading annotators' work needs one once keys are configured."""
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"X-API-Key": "plain-key"}), timeout=10) as r:
         return json.loads(r.read())
 
 
@@ -287,3 +291,29 @@ def test_ui_spans_after_emoji_land_on_the_right_characters(page, served):
     got = _get(f"{base}/v1/datasets/emoji/documents/{doc}?annotator=carol")
     spans = sorted((a["start"], a["end"]) for a in got["annotations"] if a["kind"] == "span")
     assert [EMOJI[s:e] for s, e in spans] == ["Jane", "Acme"]
+
+
+def test_ui_has_security_headers_and_keeps_the_api_key_out_of_local_storage(page, served):
+    from playwright.sync_api import expect
+
+    base, _ = served
+    for path in ("/ui", "/ui/app.js", "/ui/style.css"):
+        with urllib.request.urlopen(base + path, timeout=10) as r:
+            headers = r.headers
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["X-Frame-Options"] == "DENY" and headers["Referrer-Policy"] == "no-referrer", path
+        csp = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe" not in csp, path
+    page.goto(base + "/ui")
+    page.evaluate("localStorage.setItem('nlpipe.apiKey', JSON.stringify('key-alice'))")  # an older page's copy
+    page.reload()
+    _ready(page)
+    assert page.evaluate("localStorage.getItem('nlpipe.apiKey')") is None
+    page.fill("#api-key", "key-alice")
+    page.click("#signin-button")
+    expect(page.locator("#whoami")).to_have_text("Signed in as alice")
+    page.select_option("#dataset", "emoji")  # chips and suggestions with colours: styles set under the CSP
+    expect(page.locator("#doc-text mark.span.suggested")).to_have_count(1)
+    stored = page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+    assert "key-alice" not in stored
+    assert page.evaluate("sessionStorage.getItem('nlpipe.apiKey')") == '"key-alice"'

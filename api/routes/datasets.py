@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Response, UploadFile
 
 from api.deps import ApiKeyDep, SettingsDep, StoreDep
+from api.params import DatasetName
 from api.routes.jobs import job_location
 from nlpipe.errors import InputError
 from nlpipe.ingest import ingest_uploads
@@ -24,7 +25,7 @@ def list_all(store: StoreDep) -> list[dict[str, Any]]:
 
 
 @router.get("/{name}")
-def stats(name: str, store: StoreDep) -> dict[str, Any]:
+def stats(name: DatasetName, store: StoreDep) -> dict[str, Any]:
     with store.session() as s:
         return dataset_stats(s, name)
 
@@ -34,7 +35,7 @@ def stats(name: str, store: StoreDep) -> dict[str, Any]:
     responses={202: {"description": "wait=false: the upload is stored and read by a job; poll its Location."}},
 )
 async def upload(
-    name: str,
+    name: DatasetName,
     store: StoreDep,
     response: Response,
     background: BackgroundTasks,

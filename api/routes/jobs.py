@@ -8,11 +8,12 @@ with code E230.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 
 from api.deps import StoreDep
+from api.params import row_id
 from nlpipe.store.jobs import get_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -24,6 +25,6 @@ def job_location(job_id: int) -> str:
 
 
 @router.get("/{job_id}", name="get_job")
-def show(job_id: int, store: StoreDep) -> dict[str, Any]:
+def show(job_id: Annotated[int, row_id("job")], store: StoreDep) -> dict[str, Any]:
     """A job's status and progress counts; its result once it has succeeded, its error once it has failed."""
     return {"job": get_job(store, job_id)}

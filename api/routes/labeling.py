@@ -1,9 +1,11 @@
 """Labeling: the active-learning queue, documents with their annotations, per-annotator labels and spans,
 accept/reject of pre-annotations, progress; and the labeling page at /ui (``api/routes/ui.py``).
 
-Reads are open like the other GET endpoints and take the annotator as ``?annotator=``. Writes need an API
-key; the annotator is the name the key carries (``NLPIPE_API_KEYS="alice:key1"``) or, for a plain key, the
-``X-Annotator`` header.
+Reads of annotators' work (queue, labels, progress, documents) take the annotator as ``?annotator=`` and need an
+API key once NLPIPE_API_KEYS is set. Writes need an API key; the annotator is the name the key carries
+(``NLPIPE_API_KEYS="alice:key1"``: that key acts as alice only) or, for a plain key, the ``X-Annotator`` header,
+which may name anyone *except* an annotator some key carries (E650, HTTP 403): alice's annotations are written
+and deleted with alice's key only. Deleting an annotation or review always needs being its annotator.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 
-from api.deps import ApiKeyDep, ModelsDep, SettingsDep, StoreDep
+from api.deps import ApiKeyDep, ModelsDep, ReadKeyDep, SettingsDep, StoreDep
+from api.params import DatasetName, row_id, seed_query
 from api.routes import ui
 from api.schemas import AnnotationsIn, ReviewIn
-from nlpipe.errors import AuthError, InputError
+from nlpipe.config import Settings
+from nlpipe.errors import AuthError, ForbiddenError, InputError
 from nlpipe.label.queue import build_queue
 from nlpipe.label.suggest import document_for_review
 from nlpipe.store import annotations as store_annotations
@@ -27,6 +31,12 @@ router.include_router(ui.router)
 AnnotatorQuery = Annotated[
     str | None, Query(description="Annotator name: their own annotations and progress, their queue.")
 ]
+DocumentId = Annotated[int, row_id("document")]
+
+
+def _named_annotators(settings: Settings) -> set[str]:
+    """The annotator names NLPIPE_API_KEYS gives to keys (compared case-insensitively)."""
+    return {n.casefold() for n in settings.api_key_names.values() if n is not None}
 
 
 def current_annotator(
@@ -52,7 +62,15 @@ def current_annotator(
             "Name the annotator: send the X-Annotator header, or give the key a name in NLPIPE_API_KEYS (NAME:KEY).",
             field="annotator",
         )
-    return store_annotations.check_annotator(x_annotator)
+    annotator = store_annotations.check_annotator(x_annotator)
+    if annotator.casefold() in _named_annotators(settings):
+        raise ForbiddenError(
+            "E650",
+            f"Annotator {annotator!r} has an API key of their own (NLPIPE_API_KEYS); a plain key cannot act as "
+            "them. Use their key, or another annotator name.",
+            field="annotator",
+        )
+    return annotator
 
 
 AnnotatorDep = Annotated[str, Depends(current_annotator)]
@@ -66,10 +84,11 @@ def whoami(annotator: AnnotatorDep, settings: SettingsDep, key: ApiKeyDep) -> di
 
 @router.get("/v1/datasets/{name}/queue")
 def queue(
-    name: str,
+    name: DatasetName,
     store: StoreDep,
     settings: SettingsDep,
     models: ModelsDep,
+    _key: ReadKeyDep,
     strategy: Annotated[
         str | None, Query(description="uncertainty, random or diversity (default: uncertainty with a model).")
     ] = None,
@@ -77,7 +96,7 @@ def queue(
     version: Annotated[str | None, Query(description="Model version or alias.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="How many documents to return.")] = 20,
     annotator: AnnotatorQuery = None,
-    seed: Annotated[int | None, Query(description="Seed of the random strategy (default: NLPIPE_SEED).")] = None,
+    seed: Annotated[int | None, seed_query()] = None,
 ) -> dict[str, Any]:
     """The dataset's documents that still need a person (for ``annotator``: not yet labeled by them), in order."""
     predictor = models.get(model, version) if model else None
@@ -93,14 +112,14 @@ def queue(
 
 
 @router.get("/v1/datasets/{name}/labels")
-def labels(name: str, store: StoreDep) -> dict[str, list[str]]:
+def labels(name: DatasetName, store: StoreDep, _key: ReadKeyDep) -> dict[str, list[str]]:
     """The document labels and entity types the dataset's annotations use."""
     with store.session() as s:
         return store_annotations.label_set(s, name)
 
 
 @router.get("/v1/datasets/{name}/progress")
-def progress(name: str, store: StoreDep, annotator: AnnotatorQuery = None) -> dict[str, Any]:
+def progress(name: DatasetName, store: StoreDep, _key: ReadKeyDep, annotator: AnnotatorQuery = None) -> dict[str, Any]:
     """Documents to label, done by the annotator (by anyone without one), remaining."""
     with store.session() as s:
         return store_annotations.progress(s, name, annotator)
@@ -108,10 +127,11 @@ def progress(name: str, store: StoreDep, annotator: AnnotatorQuery = None) -> di
 
 @router.get("/v1/datasets/{name}/documents/{document_id}")
 def document(
-    name: str,
-    document_id: int,
+    name: DatasetName,
+    document_id: DocumentId,
     store: StoreDep,
     models: ModelsDep,
+    _key: ReadKeyDep,
     annotator: AnnotatorQuery = None,
     model: Annotated[str | None, Query(description="Also suggest this model's predictions as pre-annotations.")] = None,
     version: Annotated[str | None, Query(description="Model version or alias.")] = None,
@@ -123,7 +143,7 @@ def document(
 
 @router.post("/v1/datasets/{name}/documents/{document_id}/annotations", status_code=201)
 def annotate(
-    name: str, document_id: int, body: AnnotationsIn, store: StoreDep, annotator: AnnotatorDep
+    name: DatasetName, document_id: DocumentId, body: AnnotationsIn, store: StoreDep, annotator: AnnotatorDep
 ) -> dict[str, Any]:
     """Add labels and spans as the calling annotator; ones they already have are returned with created=false."""
     with store.session() as s:
@@ -134,21 +154,27 @@ def annotate(
 
 
 @router.delete("/v1/datasets/{name}/annotations/{annotation_id}")
-def unannotate(name: str, annotation_id: int, store: StoreDep, annotator: AnnotatorDep) -> dict[str, Any]:
+def unannotate(
+    name: DatasetName, annotation_id: Annotated[int, row_id("annotation")], store: StoreDep, annotator: AnnotatorDep
+) -> dict[str, Any]:
     """Delete one of the caller's own annotations (undo)."""
     with store.session() as s:
         return {"deleted": store_annotations.delete_annotation(s, name, annotation_id, annotator)}
 
 
 @router.post("/v1/datasets/{name}/documents/{document_id}/reviews", status_code=201)
-def review(name: str, document_id: int, body: ReviewIn, store: StoreDep, annotator: AnnotatorDep) -> dict[str, Any]:
+def review(
+    name: DatasetName, document_id: DocumentId, body: ReviewIn, store: StoreDep, annotator: AnnotatorDep
+) -> dict[str, Any]:
     """Accept (store a human copy) or reject a rule/model/import pre-annotation as the calling annotator."""
     with store.session() as s:
         return store_annotations.review(s, name, document_id, annotator, **body.model_dump())
 
 
 @router.delete("/v1/datasets/{name}/reviews/{review_id}")
-def unreview(name: str, review_id: int, store: StoreDep, annotator: AnnotatorDep) -> dict[str, Any]:
+def unreview(
+    name: DatasetName, review_id: Annotated[int, row_id("review")], store: StoreDep, annotator: AnnotatorDep
+) -> dict[str, Any]:
     """Undo one of the caller's reviews (an accept's human copy is deleted with it)."""
     with store.session() as s:
         return {"deleted": store_annotations.delete_review(s, name, review_id, annotator)}

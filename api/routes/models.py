@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from api.deps import ApiKeyDep, ModelsDep, SettingsDep
+from api.params import ModelName
 from api.schemas import AliasesOut, ModelDetail, ModelSummary, PredictRequest, PredictResponse, PromoteRequest
 from nlpipe import artifacts
 from nlpipe.predict import predict_inputs
@@ -19,8 +20,8 @@ def list_models(settings: SettingsDep) -> list[dict]:
     return artifacts.list_models(settings.models_dir)
 
 
-@router.get("/{name}", response_model=ModelDetail)
-def get_model(name: str, settings: SettingsDep, models: ModelsDep, version: str | None = None) -> dict:
+@router.get("/{name:model}", response_model=ModelDetail)  # no ":": x:predict is not a model name
+def get_model(name: ModelName, settings: SettingsDep, models: ModelsDep, version: str | None = None) -> dict:
     predictor = models.get(name, version)
     return {
         **predictor.describe(),
@@ -30,7 +31,7 @@ def get_model(name: str, settings: SettingsDep, models: ModelsDep, version: str 
 
 
 @router.post("/{name}:predict", response_model=PredictResponse, response_model_exclude_none=True)
-def predict(name: str, body: PredictRequest, settings: SettingsDep, models: ModelsDep) -> dict:
+def predict(name: ModelName, body: PredictRequest, settings: SettingsDep, models: ModelsDep) -> dict:
     texts = body.texts_within(settings.max_batch_texts)
     run = predict_inputs(models.get(name, body.version), texts=texts, options=body.options())
     return {"model": run.model, "version": run.version, "predictions": list(run.rows())}
@@ -38,7 +39,7 @@ def predict(name: str, body: PredictRequest, settings: SettingsDep, models: Mode
 
 @router.post("/{name}:predictFile", response_model=PredictResponse, response_model_exclude_none=True)
 async def predict_file(
-    name: str,
+    name: ModelName,
     settings: SettingsDep,
     models: ModelsDep,
     file: Annotated[UploadFile, File(description="A document (text, HTML, DOCX, e-mail, PDF, image) or archive.")],
@@ -72,6 +73,6 @@ async def predict_file(
 
 
 @router.post("/{name}:promote", response_model=AliasesOut)
-def promote(name: str, body: PromoteRequest, settings: SettingsDep, _key: ApiKeyDep) -> dict:
+def promote(name: ModelName, body: PromoteRequest, settings: SettingsDep, _key: ApiKeyDep) -> dict:
     aliases = artifacts.promote(settings.models_dir, name, body.version, body.alias)
     return {"name": name, "aliases": aliases}

@@ -8,23 +8,26 @@ const RESERVED = new Set(["a", "x", "enter"]);
 const COLORS = ["#2563eb", "#db2777", "#059669", "#d97706", "#7c3aed", "#0891b2", "#dc2626", "#4d7c0f", "#9333ea", "#475569"];
 const QUEUE_SIZE = 50;
 
+// Preferences (name, dataset, shortcuts) outlive the tab in localStorage; the API key is a secret and lives
+// only in this tab's sessionStorage: it is gone when the tab closes and never written to disk by older pages.
 const store = {
-  get(key, fallback) {
+  get(key, fallback, storage = localStorage) {
     try {
-      const v = localStorage.getItem("nlpipe." + key);
+      const v = storage.getItem("nlpipe." + key);
       return v === null ? fallback : JSON.parse(v);
     } catch (e) {
       return fallback;
     }
   },
-  set(key, value) {
-    localStorage.setItem("nlpipe." + key, JSON.stringify(value));
+  set(key, value, storage = localStorage) {
+    storage.setItem("nlpipe." + key, JSON.stringify(value));
   },
 };
+localStorage.removeItem("nlpipe.apiKey"); // a key an earlier version of this page kept
 
 const state = {
   name: store.get("annotator", ""),
-  key: store.get("apiKey", ""),
+  key: store.get("apiKey", "", sessionStorage),
   signedIn: false,
   dataset: store.get("dataset", ""),
   strategy: store.get("strategy", ""),
@@ -92,6 +95,7 @@ function el(tag, attrs = {}, ...children) {
     if (k === "class") node.className = v;
     else if (k === "text") node.textContent = v;
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "style") node.style.cssText = v; // through the CSSOM: the page's CSP allows no style attributes
     else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v);
   }
   for (const c of children) node.append(c);
@@ -104,7 +108,7 @@ async function signIn(quiet = false) {
   state.name = $("#annotator").value.trim();
   state.key = $("#api-key").value.trim();
   store.set("annotator", state.name);
-  store.set("apiKey", state.key);
+  store.set("apiKey", state.key, sessionStorage);
   try {
     const who = await api("GET", "/v1/labeling/annotator");
     state.name = who.annotator;

@@ -22,7 +22,8 @@ from nlpipe.errors import InputError, NotFoundError
 from nlpipe.store.datasets import get_dataset
 from nlpipe.store.schema import Annotation, AnnotationReview, DatasetDocument, Document, Split
 
-ANNOTATOR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@ -]{0,99}$")
+ANNOTATOR_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.@ -]{0,99}"
+ANNOTATOR_RE = re.compile(rf"\A{ANNOTATOR_PATTERN}\Z")  # \Z, not $: a final newline is not part of a name
 PRE_SOURCES: tuple[str, ...] = ("rule", "model", "import")
 DECISIONS: tuple[str, ...] = ("accept", "reject")
 KINDS: tuple[str, ...] = ("label", "span")
@@ -34,7 +35,7 @@ Key = tuple[str, str, int | None, int | None]
 
 def check_annotator(name: str | None) -> str:
     """An annotator name: 1-100 letters, digits, spaces, '_', '.', '@' or '-', starting with a letter or digit."""
-    if not isinstance(name, str) or not ANNOTATOR_RE.match(name.strip() or "-"):
+    if not isinstance(name, str) or not ANNOTATOR_RE.fullmatch(name.strip() or "-"):
         raise InputError(
             "E241",
             f"Invalid annotator name {name!r}: use 1-100 letters, digits, spaces, '_', '.', '@' or '-', "

@@ -25,7 +25,7 @@ CHUNK = 500  # row dicts per ORM insert() call (pages, rule annotations)
 
 
 def check_name(name: str, what: str = "dataset") -> str:
-    if not NAME_RE.match(name or ""):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InputError(
             "E201",
             f"Invalid {what} name {name!r}: use 1-100 letters, digits, '_', '.' or '-', starting with a "

@@ -23,7 +23,7 @@ from nlpipe.version import __version__
 MODEL_FILE = "model.skops"
 META_FILE = "meta.json"
 ALIASES_FILE = "aliases.json"
-VERSION_RE = re.compile(r"^v(\d+)$")
+VERSION_RE = re.compile(r"\Av(\d+)\Z")  # \Z, not $: "v1\n" is not a version
 
 
 def library_versions() -> dict[str, str]:
@@ -43,7 +43,7 @@ def library_versions() -> dict[str, str]:
 
 
 def check_model_name(name: str) -> str:
-    if not NAME_RE.match(name or ""):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise InputError(
             "E401",
             f"Invalid model name {name!r}: use 1-100 letters, digits, '_', '.' or '-', starting with a letter "
@@ -61,7 +61,7 @@ def versions(models_dir: Path, name: str) -> list[str]:
     found = [
         (int(m.group(1)), p.name)
         for p in root.iterdir()
-        if (m := VERSION_RE.match(p.name)) and (p / META_FILE).is_file()
+        if (m := VERSION_RE.fullmatch(p.name)) and (p / META_FILE).is_file()
     ]
     return [v for _, v in sorted(found)]
 

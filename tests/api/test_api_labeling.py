@@ -19,6 +19,7 @@ from tests.conftest import make_settings
 
 ALICE = {"X-API-Key": "ka"}  # a key that carries the name alice
 BOB = {"X-API-Key": "plain", "X-Annotator": "bob"}  # a plain key plus a name
+READ = {"X-API-Key": "plain"}  # reading annotators' work needs a key once keys are configured
 TEXTS = [
     "Apple opened a new office in Berlin",
     "The striker scored twice in the final",
@@ -80,16 +81,16 @@ def test_api_labeling_annotate_read_and_undo(client, app_settings):
         client.post(f"/v1/datasets/d/documents/{doc}/annotations", json={"labels": ["sports"]}, headers=BOB).status_code
         == 201
     )
-    mine = client.get(f"/v1/datasets/d/documents/{doc}", params={"annotator": "alice"}).json()
+    mine = client.get(f"/v1/datasets/d/documents/{doc}", params={"annotator": "alice"}, headers=READ).json()
     assert mine["text"] == TEXTS[1] and {a["label"] for a in mine["annotations"]} == {"sports", "ROLE"}
-    bobs = client.get(f"/v1/datasets/d/documents/{doc}", params={"annotator": "bob"}).json()
+    bobs = client.get(f"/v1/datasets/d/documents/{doc}", params={"annotator": "bob"}, headers=READ).json()
     assert [(a["label"], a["author"]) for a in bobs["annotations"]] == [("sports", "bob")]
     # bob cannot delete alice's annotation; alice can (undo).
     assert_error(client.delete(f"/v1/datasets/d/annotations/{made[0]['id']}", headers=BOB), 404, "E244")
     assert_error(client.delete(f"/v1/datasets/d/annotations/{made[0]['id']}"), 401, "E601")
     r = client.delete(f"/v1/datasets/d/annotations/{made[0]['id']}", headers=ALICE)
     assert r.status_code == 200 and r.json()["deleted"]["label"] == "sports"
-    mine = client.get(f"/v1/datasets/d/documents/{doc}", params={"annotator": "alice"}).json()
+    mine = client.get(f"/v1/datasets/d/documents/{doc}", params={"annotator": "alice"}, headers=READ).json()
     assert [a["label"] for a in mine["annotations"]] == ["ROLE"]
 
 
@@ -106,21 +107,23 @@ def test_api_labeling_bad_requests(client, app_settings):
     assert_error(client.post(url, json={"labels": ["x"]}), 401, "E601")
     assert_error(client.post("/v1/datasets/d/documents/99999/annotations", json={"labels": ["x"]}, headers=ALICE),
                  404, "E240")  # fmt: skip
-    assert_error(client.get("/v1/datasets/nope/documents/1"), 404, "E203")
-    assert_error(client.get("/v1/datasets/d/queue", params={"strategy": "smart"}), 422, "E720")
-    assert_error(client.get("/v1/datasets/d/queue", params={"strategy": "uncertainty"}), 422, "E721")
-    assert_error(client.get("/v1/datasets/d/queue", params={"model": "missing"}), 404, "E403")
-    assert_error(client.get("/v1/datasets/d/queue", params={"limit": 0}), 422, "E606")
+    assert_error(client.get("/v1/datasets/nope/documents/1", headers=READ), 404, "E203")
+    assert_error(client.get("/v1/datasets/d/queue", params={"strategy": "smart"}, headers=READ), 422, "E720")
+    assert_error(client.get("/v1/datasets/d/queue", params={"strategy": "uncertainty"}, headers=READ), 422, "E721")
+    assert_error(client.get("/v1/datasets/d/queue", params={"model": "missing"}, headers=READ), 404, "E403")
+    assert_error(client.get("/v1/datasets/d/queue", params={"limit": 0}, headers=READ), 422, "E606")
 
 
 def test_api_labeling_queue_skips_what_the_annotator_did(client, app_settings):
     ids = doc_ids(app_settings)
     client.post(f"/v1/datasets/d/documents/{ids[TEXTS[0]]}/annotations", json={"labels": ["business"]}, headers=ALICE)
-    q = client.get("/v1/datasets/d/queue", params={"strategy": "random", "annotator": "alice", "limit": 10}).json()
+    q = client.get(
+        "/v1/datasets/d/queue", params={"strategy": "random", "annotator": "alice", "limit": 10}, headers=READ
+    ).json()
     assert q["pool"] == 3 and {i["document_id"] for i in q["items"]} == {ids[t] for t in TEXTS[1:]}
-    q_bob = client.get("/v1/datasets/d/queue", params={"strategy": "random", "annotator": "bob"}).json()
+    q_bob = client.get("/v1/datasets/d/queue", params={"strategy": "random", "annotator": "bob"}, headers=READ).json()
     assert q_bob["pool"] == 4  # alice's work does not take documents from bob; the imported one is never queued
-    q_any = client.get("/v1/datasets/d/queue", params={"strategy": "diversity"}).json()
+    q_any = client.get("/v1/datasets/d/queue", params={"strategy": "diversity"}, headers=READ).json()
     assert q_any["pool"] == 3 and q_any["strategy"] == "diversity"
 
 
@@ -128,7 +131,7 @@ def test_api_labeling_queue_by_model_uncertainty(client, app_settings, trained):
     from nlpipe.label.queue import build_queue
     from nlpipe.predict import load_predictor
 
-    q = client.get("/v1/datasets/d/queue", params={"model": "news", "limit": 3}).json()
+    q = client.get("/v1/datasets/d/queue", params={"model": "news", "limit": 3}, headers=READ).json()
     assert q["strategy"] == "uncertainty" and q["model"] == {"name": "news", "version": "v1"}
     st = open_store(app_settings)
     with st.session() as s:
@@ -140,7 +143,7 @@ def test_api_labeling_queue_by_model_uncertainty(client, app_settings, trained):
 def test_api_labeling_accept_reject_and_model_suggestions(client, app_settings):
     doc = doc_ids(app_settings)[TEXTS[0]]
     url = f"/v1/datasets/d/documents/{doc}"
-    pre = client.get(url, params={"annotator": "alice"}).json()["pre_annotations"]
+    pre = client.get(url, params={"annotator": "alice"}, headers=READ).json()["pre_annotations"]
     assert [(p["kind"], p["label"], p["source"]) for p in pre] == [
         ("label", "business", "rule"),
         ("span", "ORG", "rule"),
@@ -153,25 +156,29 @@ def test_api_labeling_accept_reject_and_model_suggestions(client, app_settings):
         url + "/reviews", json={"decision": "reject", "label": "business", "source": "rule"}, headers=ALICE
     )
     assert rej.status_code == 201
-    alice = client.get(url, params={"annotator": "alice"}).json()
+    alice = client.get(url, params={"annotator": "alice"}, headers=READ).json()
     assert alice["pre_annotations"] == [] and [a["label"] for a in alice["annotations"]] == ["ORG"]
-    assert len(client.get(url, params={"annotator": "bob"}).json()["pre_annotations"]) == 2
+    assert len(client.get(url, params={"annotator": "bob"}, headers=READ).json()["pre_annotations"]) == 2
     # Undo the reject: the rule label shows again for alice.
     assert client.delete(f"/v1/datasets/d/reviews/{rej.json()['review']['id']}", headers=ALICE).status_code == 200
-    assert [p["label"] for p in client.get(url, params={"annotator": "alice"}).json()["pre_annotations"]] == [
-        "business"
-    ]
+    assert [
+        p["label"] for p in client.get(url, params={"annotator": "alice"}, headers=READ).json()["pre_annotations"]
+    ] == ["business"]
     assert_error(client.delete(f"/v1/datasets/d/reviews/{acc.json()['review']['id']}", headers=BOB), 404, "E247")
     assert_error(client.post(url + "/reviews", json={"decision": "maybe", "label": "x", "source": "rule"},
                              headers=ALICE), 422, "E606")  # fmt: skip
     # A model's predictions are offered as suggestions, and can be rejected like stored ones.
     sports = doc_ids(app_settings)[TEXTS[1]]
-    got = client.get(f"/v1/datasets/d/documents/{sports}", params={"annotator": "bob", "model": "news"}).json()
+    got = client.get(
+        f"/v1/datasets/d/documents/{sports}", params={"annotator": "bob", "model": "news"}, headers=READ
+    ).json()
     [sugg] = got["pre_annotations"]
     assert (sugg["label"], sugg["source"], sugg["by"]) == ("sports", "model", ["news@v1"]) and sugg["score"] > 0.25
     client.post(f"/v1/datasets/d/documents/{sports}/reviews", json={"decision": "reject", "label": "sports",
                                                                     "source": "model"}, headers=BOB)  # fmt: skip
-    got = client.get(f"/v1/datasets/d/documents/{sports}", params={"annotator": "bob", "model": "news"}).json()
+    got = client.get(
+        f"/v1/datasets/d/documents/{sports}", params={"annotator": "bob", "model": "news"}, headers=READ
+    ).json()
     assert got["pre_annotations"] == []
 
 
@@ -183,10 +190,10 @@ def test_api_labeling_progress_labels_and_stats_agreement(client, app_settings):
         client.post(f"/v1/datasets/d/documents/{ids[t]}/annotations", json={"labels": [a]}, headers=ALICE)
         if t != TEXTS[3]:
             client.post(f"/v1/datasets/d/documents/{ids[t]}/annotations", json={"labels": [b]}, headers=BOB)
-    p = client.get("/v1/datasets/d/progress", params={"annotator": "bob"}).json()
+    p = client.get("/v1/datasets/d/progress", params={"annotator": "bob"}, headers=READ).json()
     assert (p["done"], p["total"], p["remaining"]) == (3, 4, 1)
-    assert client.get("/v1/datasets/d/progress", params={"annotator": "alice"}).json()["remaining"] == 0
-    assert client.get("/v1/datasets/d/labels").json() == {
+    assert client.get("/v1/datasets/d/progress", params={"annotator": "alice"}, headers=READ).json()["remaining"] == 0
+    assert client.get("/v1/datasets/d/labels", headers=READ).json() == {
         "labels": ["business", "politics", "sports"],
         "entity_types": ["ORG"],
     }
@@ -230,7 +237,9 @@ def test_api_labeling_concurrent_annotators_keep_their_annotations(client, app_s
     expected |= {(n, "span", "ORG") for n in names}
     assert sorted(rows) == sorted(expected)  # no duplicates, nothing lost
     for n in names:
-        mine = client.get(f"/v1/datasets/d/documents/{doc}", params={"annotator": n}).json()["annotations"]
+        mine = client.get(f"/v1/datasets/d/documents/{doc}", params={"annotator": n}, headers=READ).json()[
+            "annotations"
+        ]
         assert {a["label"] for a in mine} == {"politics", n, "ORG"}
 
 
@@ -252,9 +261,15 @@ def test_api_labeling_entity_model_suggests_spans_and_the_queue_falls_back(tmp_p
     st.close()
     doc = doc_ids(settings)[text]
     with TestClient(create_app(settings)) as c:
-        got = c.get(f"/v1/datasets/d/documents/{doc}", params={"annotator": "bob", "model": "ents"}).json()
+        got = c.get(
+            f"/v1/datasets/d/documents/{doc}", params={"annotator": "bob", "model": "ents"}, headers=READ
+        ).json()
         suggested = got["pre_annotations"]
         assert suggested and all(p["kind"] == "span" and p["source"] == "model" for p in suggested)
         assert all(text[p["start"] : p["end"]].strip() and p["by"] == ["ents@v1"] for p in suggested)
-        assert c.get("/v1/datasets/d/queue", params={"model": "ents"}).json()["strategy"] == "diversity"
-        assert_error(c.get("/v1/datasets/d/queue", params={"model": "ents", "strategy": "uncertainty"}), 422, "E722")
+        assert c.get("/v1/datasets/d/queue", params={"model": "ents"}, headers=READ).json()["strategy"] == "diversity"
+        assert_error(
+            c.get("/v1/datasets/d/queue", params={"model": "ents", "strategy": "uncertainty"}, headers=READ),
+            422,
+            "E722",
+        )

@@ -1,0 +1,110 @@
+"""The OpenAPI document describes what the service answers (D17): every error response in the one shape, name
+patterns and limits, the text/texts rule; and ``:predict`` is routed by method (405 with the right Allow)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from nlpipe.types import NAME_RE
+from tests.api.test_api import assert_error
+from tests.conftest import make_settings
+
+ERROR_REF = "#/components/schemas/ErrorOut"
+
+
+@pytest.fixture
+def client(tmp_path, trained):
+    settings = make_settings(tmp_path, api_keys=["alice:ka", "plain"], models_dir=trained.models_dir)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def doc(client) -> dict:
+    return client.get("/openapi.json").json()
+
+
+def operations(doc: dict):
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            yield path, method, op
+
+
+def test_every_operation_declares_its_errors_in_the_one_shape(doc):
+    assert doc["components"]["schemas"]["ErrorOut"]["required"] == ["error"]
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    for path, method, op in operations(doc):
+        responses = op["responses"]
+        errors = {s: r for s, r in responses.items() if s == "default" or int(s) >= 400}
+        assert {"500", "default"} <= set(errors), (method, path)
+        for status, r in errors.items():
+            assert r["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}, (method, path, status)
+        if "{" in path:
+            assert "404" in responses, (method, path)
+        if "requestBody" in op:
+            assert {"413", "422"} <= set(responses), (method, path)
+        if op.get("security") or method in ("delete",) or path.endswith(("/annotations", "/reviews")):
+            assert "401" in responses, (method, path)
+
+
+def test_write_and_labeling_operations_document_401_and_403(doc):
+    paths = doc["paths"]
+    assert "401" in paths["/v1/models/{name}:promote"]["post"]["responses"]
+    assert "401" in paths["/v1/datasets/{name}/documents"]["post"]["responses"]
+    assert "401" in paths["/v1/datasets/{name}/queue"]["get"]["responses"]
+    assert "403" in paths["/v1/datasets/{name}/annotations/{annotation_id}"]["delete"]["responses"]
+    assert "401" not in paths["/v1/models/{name}:predict"]["post"]["responses"]  # predicting stays open
+
+
+def test_name_parameters_carry_the_name_pattern_and_length(doc):
+    names = [
+        (path, p["schema"])
+        for path, _, op in operations(doc)
+        for p in op.get("parameters", [])
+        if p["in"] == "path" and p["name"] == "name"
+    ]
+    assert len(names) >= 10
+    for path, schema in names:
+        assert schema["maxLength"] == 100 and schema["minLength"] == 1, path
+        core = schema["pattern"].removeprefix("^").removesuffix("$")  # JSON Schema's $ is the end of the text
+        for candidate in ("news", "a.b-c_1", "abc\n", "-x", "a/b", "a" * 101):
+            assert bool(re.fullmatch(core, candidate)) == bool(NAME_RE.match(candidate)), (path, candidate)
+
+
+def test_the_text_texts_rule_is_in_the_schema(doc):
+    for model in ("PredictRequest", "LexiconRequest"):
+        one_of = doc["components"]["schemas"][model]["oneOf"]
+        assert sorted(tuple(branch["required"]) for branch in one_of) == [("text",), ("texts",)], model
+
+
+@pytest.mark.parametrize("method", ["GET", "OPTIONS", "PUT", "DELETE"])
+def test_predict_routes_answer_other_methods_with_405_naming_post(client, method):
+    for action in ("predict", "predictFile", "promote"):
+        r = client.request(method, f"/v1/models/news:{action}")
+        assert_error(r, 405, "E604")
+        assert r.headers["allow"] == "POST", (method, action)
+    assert client.get("/v1/models/news").status_code == 200  # the model-detail route still answers
+
+
+def test_answers_to_hostile_path_values_are_documented(client, doc):
+    """A small contract check: every operation, with path values that name nothing or are out of range,
+    answers with a status its OpenAPI entry lists explicitly, in the error shape."""
+    values = {"name": ["nope", "a" * 101], "default": [str(2**63), "0", "nope"]}
+    headers = {"X-API-Key": "plain", "X-Annotator": "bob"}
+    for path, method, op in operations(doc):
+        params = re.findall(r"{(\w+)}", path)
+        if not params:
+            continue
+        for i in range(2):
+            url = path
+            for p in params:
+                options = values.get(p, values["default"])
+                url = url.replace("{" + p + "}", options[i % len(options)])
+            r = client.request(method.upper(), url, headers=headers, json={} if "requestBody" in op else None)
+            assert str(r.status_code) in op["responses"], (method, url, r.status_code, r.text)
+            if r.status_code >= 400:
+                assert set(r.json()) == {"error"} and set(r.json()["error"]) == {"code", "message", "details"}
