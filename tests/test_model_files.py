@@ -272,3 +272,34 @@ def test_model_cache_is_bounded(tmp_path, model):
         cache.get("m", v)
     assert cache.loaded() == [("m", "v3"), ("m", "v4")]
     assert len(cache) == 2
+
+
+def test_running_server_survives_a_damaged_entity_model(trained_entities, tmp_path, model):
+    """Against `nlpipe serve` (uvicorn): the server exited 139 at start-up with a truncated CRF file present, and a
+    predict request killed it. It now starts, answers that model with E451 and keeps serving."""
+    import urllib.error
+    import urllib.request
+
+    from tests.conftest import nlpipe_serve
+
+    models = _copy_entities(trained_entities, tmp_path)
+    _truncate(models / "ents" / "v1" / CRF)
+    _save(models, model, "good")
+    env = {**os.environ, "NLPIPE_MODELS_DIR": str(models), "NLPIPE_HOME": str(tmp_path / "home")}
+
+    def post(url: str, body: dict) -> tuple[int, dict]:
+        req = urllib.request.Request(url, json.dumps(body).encode(), {"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    with nlpipe_serve(env) as base:
+        for _ in range(2):
+            status, body = post(base + "/v1/models/ents:predict", {"text": "Greta Holm works for Acme."})
+            assert status == 500 and body["error"]["code"] == "E451"
+        status, body = post(base + "/v1/models/good:predict", {"text": "great goal team"})
+        assert status == 200 and body["predictions"][0]["predicted"] == ["sports"]
+        with urllib.request.urlopen(base + "/health", timeout=60) as r:
+            assert r.status == 200
