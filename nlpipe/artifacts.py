@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpipe.config import DEFAULT_MAX_MODEL_BYTES
-from nlpipe.errors import ConflictError, NlpipeError
+from nlpipe.errors import ArtifactError, ConflictError, NlpipeError
 from nlpipe.tasks import registry
 from nlpipe.tasks.base import LoadedModel
 from nlpipe.tasks.integrity import FILES_KEY, file_records, verify_files
@@ -294,6 +294,8 @@ def _summary(path: Path, aliases: dict[str, str], error: dict[str, str] | None) 
                            "aliases": sorted(a for a, av in aliases.items() if av == path.name), "labels": 0,
                            "accuracy": None, "macro_f1": None, "created_at": None, "error": error}  # fmt: skip
     try:
+        if path.is_symlink() or path.parent.is_symlink():
+            raise ArtifactError("E450", f"{path} is reached through a symbolic link; it is never followed.")
         meta = read_meta(path)
     except NlpipeError as exc:
         row["error"] = {"code": exc.code, "message": exc.message}

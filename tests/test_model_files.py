@@ -303,3 +303,14 @@ def test_running_server_survives_a_damaged_entity_model(trained_entities, tmp_pa
         assert status == 200 and body["predictions"][0]["predicted"] == ["sports"]
         with urllib.request.urlopen(base + "/health", timeout=60) as r:
             assert r.status == 200
+
+
+def test_a_version_folder_reached_through_a_link_is_refused_and_listed_as_broken(tmp_path, model):
+    outside = _save(tmp_path / "elsewhere", model)
+    (tmp_path / "models" / "m").mkdir(parents=True)
+    (tmp_path / "models" / "m" / "v1").symlink_to(outside)
+    with pytest.raises(ArtifactError) as exc:
+        artifacts.load(artifacts.resolve(tmp_path / "models", "m"))
+    assert _code(exc) == "E450"
+    [row] = artifacts.list_models(tmp_path / "models")
+    assert row["error"]["code"] == "E450"

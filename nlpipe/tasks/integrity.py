@@ -45,12 +45,13 @@ def sha256_of(path: Path) -> str:
 
 def version_files(folder: Path) -> dict[str, os.stat_result]:
     """Every file under ``folder`` (but meta.json) by its POSIX path inside it, with its ``lstat``; a symbolic
-    link anywhere (file or folder) or anything but a regular file or folder is refused (E450)."""
+    link anywhere (file or folder, the version's folder or its model's) or anything but a regular file or folder is
+    refused (E450)."""
     found: dict[str, os.stat_result] = {}
-    root_stat = folder.lstat()
-    if stat.S_ISLNK(root_stat.st_mode):
-        raise ArtifactError("E450", f"{folder} is a symbolic link; model folders are never followed through links.",
-                            file=str(folder))  # fmt: skip
+    for linked in (folder, folder.parent):  # the version's folder and its model's folder
+        if linked.is_symlink():
+            raise ArtifactError("E450", f"{linked} is a symbolic link; model folders are never followed through "
+                                "links.", file=str(linked))  # fmt: skip
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         for entry in sorted(dirnames + filenames):
             path = Path(dirpath) / entry
