@@ -3,47 +3,15 @@
 from __future__ import annotations
 
 import hmac
-import threading
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
-from nlpipe import artifacts
+from api.model_cache import ModelCache
 from nlpipe.config import Settings
 from nlpipe.errors import AuthError
-from nlpipe.predict import predictor_for
 from nlpipe.store.db import Store
-from nlpipe.tasks.base import BasePredictor
-
-
-class ModelCache:
-    """Loaded predictors keyed by (name, version); each version is loaded once per process."""
-
-    def __init__(self, models_dir: Path) -> None:
-        self.models_dir = models_dir
-        self._loaded: dict[tuple[str, str], BasePredictor] = {}
-        self._lock = threading.Lock()
-
-    def get(self, name: str, version: str | None = None) -> BasePredictor:
-        path = artifacts.resolve(self.models_dir, name, version)
-        key = (name, path.name)
-        found = self._loaded.get(key)
-        if found is not None:
-            return found
-        with self._lock:
-            if key not in self._loaded:
-                self._loaded[key] = predictor_for(artifacts.load(path))
-            return self._loaded[key]
-
-    def preload(self) -> None:
-        """Load the serving version (production, else newest) of every model."""
-        for name in sorted({row["name"] for row in artifacts.list_models(self.models_dir)}):
-            self.get(name)
-
-    def __len__(self) -> int:
-        return len(self._loaded)
 
 
 def get_settings(request: Request) -> Settings:

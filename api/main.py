@@ -9,12 +9,13 @@ from fastapi import FastAPI
 
 import nlpipe
 from api import errors, openapi
-from api.deps import ModelCache
 from api.limits import BodySizeLimit
+from api.model_cache import ModelCache
 from api.routes import datasets, health, jobs, labeling, models, sentiment
 from nlpipe.config import Settings, get_settings
 from nlpipe.store.db import open_store
 from nlpipe.store.staging import sweep_staging
+from nlpipe.train import reconcile_models
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,7 +25,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = open_store(settings)
         sweep_staging(app.state.store, settings.home)  # jobs of a server that stopped: failed (E235), files removed
-        app.state.models.preload()
+        reconcile_models(app.state.store, settings, fix=True, prune=False)  # rows for folders; stale saves swept
+        app.state.models.preload()  # a model that fails to load is logged; the others serve
         try:
             yield
         finally:
@@ -38,7 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.models = ModelCache(settings.models_dir)
+    app.state.models = ModelCache(
+        settings.models_dir, max_loaded=settings.max_loaded_models, max_bytes=settings.max_model_bytes
+    )
     errors.install(app)
     app.include_router(health.router)
     app.include_router(models.router)

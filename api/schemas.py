@@ -15,6 +15,11 @@ class Health(BaseModel):
     models_loaded: int
 
 
+class ModelError(BaseModel):
+    code: str
+    message: str
+
+
 class ModelSummary(BaseModel):
     name: str
     version: str
@@ -24,6 +29,9 @@ class ModelSummary(BaseModel):
     accuracy: float | None
     macro_f1: float | None
     created_at: str | None
+    error: ModelError | None = Field(
+        default=None, description="Why this version cannot be served (listed, not loaded), when it cannot."
+    )
 
 
 class ModelDetail(BaseModel):

@@ -17,6 +17,8 @@ from nlpipe.errors import ConfigError
 MB = 1024 * 1024
 #: Settings whose values are secrets: an error about them never repeats the value.
 SECRET_SETTINGS = frozenset({"api_keys", "database_url"})
+#: Default of NLPIPE_MAX_MODEL_BYTES: the largest model file, and the most a skops file may unpack to.
+DEFAULT_MAX_MODEL_BYTES = 512 * MB
 
 
 class Settings(BaseSettings):
@@ -51,6 +53,20 @@ class Settings(BaseSettings):
         default_factory=list,
         description="API keys allowed to call write endpoints (JSON list or comma-separated); an entry NAME:KEY "
         "names the annotator who uses the key.",
+    )
+    max_model_bytes: int = Field(
+        default=DEFAULT_MAX_MODEL_BYTES,
+        gt=0,
+        description="Largest model file loaded, in bytes; also the most a skops model file may unpack to, all its "
+        "members together.",
+    )
+    max_loaded_models: int = Field(
+        default=8, gt=0, description="Most model versions the API server keeps loaded (least recently used dropped)."
+    )
+    stale_temp_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="Age after which an unfinished model folder (.tmp-*) no process is writing is swept.",
     )
     host: str = Field(default="127.0.0.1", description="Address `nlpipe serve` binds to.")
     port: int = Field(default=8000, description="Port `nlpipe serve` listens on.")

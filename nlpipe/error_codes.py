@@ -37,7 +37,7 @@ FAMILIES = {
     "E3": "E3xx: training: classify (E301-E306, E320-E326, E340-E342), data checks and options (E310-E315), "
     "sentiment (E350-E364), entities (E370-E376), layout (E390-E395)",
     "E4": "E4xx: model artifacts and prediction: models (E401-E416), sentiment (E420-E425), entities (E430-E433), "
-    "layout (E440-E443)",
+    "layout (E440-E443), model files, aliases and the models table (E450-E461)",
     "E5": "E5xx: evaluation: metrics (E501-E509), reports (E520-E522), runs (E530-E543), layout fields (E570-E576)",
     "E6": "E6xx: the HTTP API: HTTP statuses (E600-E606), request limits, uploads and annotators (E607-E631), "
     "annotator permissions (E650), internal errors (E699)",
@@ -205,10 +205,10 @@ CODES: dict[str, tuple[str, str]] = {
     "E395": ("TrainingError", "layout model: an unknown view, or not one span list per document"),
     # E4xx model artifacts and prediction
     "E401": ("InputError", "an invalid model name"),
-    "E402": ("ArtifactError", "a model's aliases file is not valid JSON"),
+    "E402": ("ArtifactError", "a model's aliases file is not valid JSON, or not an object of alias names to versions"),
     "E403": ("NotFoundError", "no model of that name"),
     "E404": ("NotFoundError", "the model has no version or alias of that name"),
-    "E405": ("ArtifactError", "a model version's meta.json is missing or not valid JSON"),
+    "E405": ("ArtifactError", "a model version's meta.json is missing, too large, not valid JSON or not an object"),
     "E406": ("ArtifactError", "a model saved in a format this nlpipe cannot load (a newer nlpipe)"),
     "E407": ("ArtifactError", "a model trained with another scikit-learn version"),
     "E408": ("ArtifactError", "a model file holds types nlpipe does not trust"),
@@ -234,6 +234,19 @@ CODES: dict[str, tuple[str, str]] = {
     "E441": ("InputError", "layout prediction on a document without word boxes"),
     "E442": ("InputError", "layout model given something that is not a Document"),
     "E443": ("InputError", "layout prediction: threshold is outside 0-1"),
+    "E450": ("ArtifactError", "a model file or folder is a symbolic link or not a regular file (never followed)"),
+    "E451": (
+        "ArtifactError",
+        "a model file is missing, differs from the size or checksum meta.json records, or was not saved with the model",
+    ),
+    "E452": ("ArtifactError", "a model file is larger than NLPIPE_MAX_MODEL_BYTES, or a skops file unpacks to more"),
+    "E453": ("InputError", "an invalid alias name (a pattern, at most 64 characters, never a version name)"),
+    "E456": ("ArtifactError", "doctor: a model version folder with no row in the models table"),
+    "E457": ("ArtifactError", "doctor: a row of the models table whose version folder is gone"),
+    "E458": ("ArtifactError", "doctor: an unfinished model save or promote left older than NLPIPE_STALE_TEMP_MINUTES"),
+    "E459": ("ConflictError", "another process holds the lock on a model's aliases for too long"),
+    "E460": ("ArtifactError", "doctor: a model version saved without checksums (it loads, unverified, with a warning)"),
+    "E461": ("ConflictError", "a model version's row in the models table could not be written"),
     # E5xx evaluation
     "E501": ("InputError", "metrics: true labels the model does not know"),
     "E502": ("InputError", "metrics: proba is not a numeric array of shape (examples, labels)"),

@@ -39,7 +39,7 @@ def evaluate_model(
 ) -> EvaluationResult:
     if split not in (*SPLITS, "all"):
         raise InputError("E530", f"--split must be one of {', '.join(SPLITS)}, all; got {split!r}.", field="split")
-    loaded = artifacts.load(artifacts.resolve(settings.models_dir, model, version))
+    loaded = artifacts.load(artifacts.resolve(settings.models_dir, model, version), max_bytes=settings.max_model_bytes)
     task = registry.for_model(loaded.meta, loaded.path)
     part, reference = task.read_split(store, dataset, split)
     metrics, report, skipped = task.score(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nlpipe import artifacts
-from nlpipe.config import Settings
+from nlpipe.config import DEFAULT_MAX_MODEL_BYTES, Settings
 from nlpipe.errors import InputError, LimitError
 from nlpipe.ingest import documents_for_prediction
 from nlpipe.readers.dispatch.results import IngestFailure
@@ -36,8 +36,11 @@ def predictor_for(loaded: LoadedModel) -> BasePredictor:
     return registry.for_model(loaded.meta, loaded.path).predictor(loaded)
 
 
-def load_predictor(models_dir: Path, name: str, version: str | None = None) -> BasePredictor:
-    return predictor_for(artifacts.load(artifacts.resolve(models_dir, name, version)))
+def load_predictor(
+    models_dir: Path, name: str, version: str | None = None, *, max_bytes: int = DEFAULT_MAX_MODEL_BYTES
+) -> BasePredictor:
+    """The predictor of ``name`` at ``version``; its files are checked first (``max_bytes``: NLPIPE_MAX_MODEL_BYTES)."""
+    return predictor_for(artifacts.load(artifacts.resolve(models_dir, name, version), max_bytes=max_bytes))
 
 
 @dataclass

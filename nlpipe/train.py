@@ -14,18 +14,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from nlpipe import artifacts
 from nlpipe.config import Settings
-from nlpipe.errors import InputError, TrainingError
+from nlpipe.errors import ConflictError, InputError, NlpipeError, TrainingError
 from nlpipe.store.datasets import get_dataset
 from nlpipe.store.db import Store
 from nlpipe.store.schema import ModelRecord
 from nlpipe.tasks import registry
 from nlpipe.tasks.base import Check, Progress, Task, TrainContext, TrainingData
 
-__all__ = ["train", "TrainResult", "Check", "Progress", "save_version", "register_model"]
+__all__ = ["train", "TrainResult", "Check", "Progress", "save_version", "register_model", "reconcile_models"]
 
 
 @dataclass
@@ -140,8 +141,13 @@ def save_version(
     report_dir: Path | None,
     dataset_id: int | None,
 ) -> Path:
-    """Every task's last step: save ``model`` as a new version of ``name`` and record it in the store."""
-    path = artifacts.save(settings.models_dir, name, model, meta, report_dir=report_dir)
+    """Every task's last step: save ``model`` as a new version of ``name`` and record it in the store.
+
+    The folder is the truth (see :mod:`nlpipe.artifacts`): the version number is above every version on disk and
+    every one the table still names (a row whose folder was deleted), and the row is written after the folder."""
+    with store.session() as s:
+        taken = list(s.scalars(select(ModelRecord.version).where(ModelRecord.name == name)))
+    path = artifacts.save(settings.models_dir, name, model, meta, report_dir=report_dir, taken=taken)
     register_model(store, name=name, version=path.name, task=meta["task"], dataset_id=dataset_id, path=path,
                    metrics=meta["metrics"])  # fmt: skip
     return path
@@ -150,10 +156,83 @@ def save_version(
 def register_model(
     store: Store, *, name: str, version: str, task: str, dataset_id: int | None, path: Path, metrics: Any
 ) -> None:
-    """Record a saved model version in the store's ``models`` table (what `nlpipe models list` reads)."""
+    """Record a saved model version in the store's ``models`` table, replacing a row of the same name and version
+    (one left by a folder that was deleted, or written by :func:`reconcile_models` meanwhile)."""
+    values = {"task": task, "dataset_id": dataset_id, "path": str(path.resolve()), "metrics": metrics}
+    where = (ModelRecord.name == name) & (ModelRecord.version == version)
+    for _ in range(2):
+        try:
+            with store.session() as s:
+                if s.execute(update(ModelRecord).where(where).values(**values)).rowcount == 0:  # type: ignore[attr-defined]
+                    s.execute(insert(ModelRecord).values(name=name, version=version, **values))
+            return
+        except IntegrityError:  # another process inserted the row between the update and the insert: update it
+            continue
+    raise ConflictError("E461", f"Model {name!r} {version}: its row in the models table could not be written.")
+
+
+def _row_from_folder(store: Store, path: Path) -> dict[str, Any]:
+    """What the models table holds for a version folder, from its meta.json (E405 when it cannot be read)."""
+    meta = artifacts.read_meta(path)
+    training: dict[str, Any] = meta["training"] if isinstance(meta.get("training"), dict) else {}
+    dataset_id = None
+    if isinstance(training.get("dataset"), str):
+        with store.session() as s:
+            try:
+                dataset_id = get_dataset(s, training["dataset"]).id
+            except NlpipeError:  # the dataset was deleted since: the row keeps no link
+                dataset_id = None
+    metrics = meta.get("metrics")
+    return {"task": str(meta.get("task") or "unknown")[:30], "dataset_id": dataset_id, "path": path,
+            "metrics": metrics if isinstance(metrics, dict) else None}  # fmt: skip
+
+
+def reconcile_models(
+    store: Store, settings: Settings, *, fix: bool = False, prune: bool | None = None
+) -> list[dict[str, Any]]:
+    """Compare the models folder (the truth) with the store's ``models`` table and return the differences,
+    ``{code, name, version, path, message, fixed}``: E456 a version folder with no row (a train killed after its
+    folder was renamed into place), E457 a row whose folder is gone, E458 an unfinished ``.tmp-*`` folder older
+    than ``NLPIPE_STALE_TEMP_MINUTES``. With ``fix``, rows are added for folders and stale temporary folders no
+    process is writing are removed; with ``prune`` (default: ``fix``) rows without a folder are deleted. The server
+    fixes at start-up but does not prune (a models folder that is not mounted must not empty the table)."""
+    prune = fix if prune is None else prune
+    models_dir = settings.models_dir
+    older_than = settings.stale_temp_minutes * 60
+    found: list[dict[str, Any]] = []
     with store.session() as s:
-        s.execute(
-            insert(ModelRecord).values(
-                name=name, version=version, task=task, dataset_id=dataset_id, path=str(path.resolve()), metrics=metrics
-            )
-        )
+        rows = {(r.name, r.version): r.path for r in s.execute(select(ModelRecord.name, ModelRecord.version,
+                                                                      ModelRecord.path))}  # fmt: skip
+    on_disk = {
+        (p.name, v): p / v
+        for p in (sorted(models_dir.iterdir()) if models_dir.is_dir() else [])
+        if p.is_dir() and artifacts.NAME_RE.fullmatch(p.name)
+        for v in artifacts.versions(models_dir, p.name)
+    }
+    for (name, version), path in sorted(on_disk.items()):
+        if (name, version) in rows:
+            continue
+        problem: dict[str, Any] = {"code": "E456", "name": name, "version": version, "path": str(path), "fixed": False,
+                   "message": f"{path} is not in the models table."}  # fmt: skip
+        if fix:
+            try:
+                register_model(store, name=name, version=version, **_row_from_folder(store, path))
+                problem["fixed"] = True
+            except NlpipeError as exc:
+                problem["message"] += f" It cannot be added: [{exc.code}] {exc.message}"
+        found.append(problem)
+    for (name, version), path_text in sorted(rows.items()):
+        if (name, version) in on_disk:
+            continue
+        problem = {"code": "E457", "name": name, "version": version, "path": path_text, "fixed": prune,
+                   "message": f"The models table names {name} {version}, whose folder is gone."}  # fmt: skip
+        if prune:
+            with store.session() as s:
+                s.execute(delete(ModelRecord).where((ModelRecord.name == name) & (ModelRecord.version == version)))
+        found.append(problem)
+    stale = artifacts.stale_temp(models_dir, older_than) if models_dir.is_dir() else []
+    removed = set(artifacts.sweep_temp(models_dir, older_than)) if fix else set()
+    for path in stale:
+        found.append({"code": "E458", "name": path.parent.name, "version": None, "path": str(path),
+                      "fixed": path in removed, "message": f"{path} is an unfinished save or promote."})  # fmt: skip
+    return found

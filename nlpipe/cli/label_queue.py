@@ -37,7 +37,7 @@ def queue(
     if model is not None:
         from nlpipe.predict import load_predictor
 
-        predictor = load_predictor(cfg.models_dir, model, version)
+        predictor = load_predictor(cfg.models_dir, model, version, max_bytes=cfg.max_model_bytes)
     with store() as st, progress_bar() as bar:
         task = None
 

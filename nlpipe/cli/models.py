@@ -14,24 +14,27 @@ app = typer.Typer(help="List trained models, show one, promote a version to prod
 
 @app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Every model version in the models folder, with its headline scores."""
+    """Every model version in the models folder, with its headline scores; a version that cannot be read is listed
+    with its error code (see `nlpipe doctor`)."""
     from nlpipe.artifacts import list_models
 
     rows = list_models(settings().models_dir)
     if as_json:
         print_json(rows)
         return
-    table = Table("name", "version", "task", "aliases", "labels", "accuracy", "macro F1", "created")
+    table = Table("name", "version", "task", "aliases", "labels", "accuracy", "macro F1", "created", "problem")
     for r in rows:
+        problem = f"[red]{r['error']['code']}[/red] {r['error']['message'][:80]}" if r.get("error") else ""
         table.add_row(
             r["name"],
             r["version"],
-            r["task"],
+            r["task"] or "-",
             ",".join(r["aliases"]),
             str(r["labels"]),
             fmt(r["accuracy"]),
             fmt(r["macro_f1"]),
             (r["created_at"] or "")[:19],
+            problem,
         )
     out.print(table)
 
@@ -54,7 +57,9 @@ def show(
 def promote(
     name: str,
     version: str,
-    alias: Annotated[str, typer.Option(help="Alias to point at the version.")] = "production",
+    alias: Annotated[
+        str, typer.Option(help="Alias to point at the version: a letter, then letters, digits, '_', '.', '-'.")
+    ] = "production",
 ) -> None:
     """Point an alias (default: production) at a version; serving uses production."""
     from nlpipe.artifacts import promote as do_promote

@@ -57,7 +57,7 @@ def predict(
             from nlpipe.tasks.sentiment.predictor import lexicon_predictor
 
             return lexicon_predictor()
-        return load_predictor(cfg.models_dir, str(model), version)
+        return load_predictor(cfg.models_dir, str(model), version, max_bytes=cfg.max_model_bytes)
 
     texts = None if text is None else text_lines(sys.stdin) if text == "-" else [text]
     options = {"top_k": top_k, "threshold": threshold, "explain": explain, "sentences": sentences}

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import platform
 import re
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from nlpipe.config import DEFAULT_MAX_MODEL_BYTES
 from nlpipe.errors import ArtifactError, InputError, NotFoundError
 from nlpipe.tasks.base import LoadedModel, Task
+from nlpipe.tasks.integrity import verify_files
 from nlpipe.types import NAME_RE
 from nlpipe.version import __version__
 
@@ -24,6 +27,14 @@ MODEL_FILE = "model.skops"
 META_FILE = "meta.json"
 ALIASES_FILE = "aliases.json"
 VERSION_RE = re.compile(r"\Av(\d+)\Z")  # \Z, not $: "v1\n" is not a version
+#: Alias names: a letter first, then letters, digits, '_', '.' or '-'; at most 64 characters; never a version name.
+ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+#: meta.json and aliases.json are small: larger ones are refused before they are read.
+MAX_JSON_BYTES = 16 * 1024 * 1024
+#: How many versions or aliases an error message lists at most.
+LISTED = 5
+
+log = logging.getLogger("nlpipe.models")
 
 
 def library_versions() -> dict[str, str]:
@@ -53,6 +64,48 @@ def check_model_name(name: str) -> str:
     return name
 
 
+def check_alias_name(alias: str) -> str:
+    """An alias name as :data:`ALIAS_RE` allows, and not a version name (``v2`` would hide version v2): E453."""
+    if not isinstance(alias, str) or not ALIAS_RE.fullmatch(alias) or VERSION_RE.fullmatch(alias):
+        raise InputError(
+            "E453",
+            f"Invalid alias {shown(alias)}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter, and "
+            "not a version name such as v2.",
+            field="alias",
+        )
+    return alias
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """``repr`` of a value a user gave, cut to ``limit`` characters, for an error message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def listed(items: list[str]) -> str:
+    """At most :data:`LISTED` items for a message, the newest (last) ones, with how many more there are."""
+    if len(items) <= LISTED:
+        return ", ".join(items)
+    return f"{', '.join(items[-LISTED:])} (and {len(items) - LISTED} more)"
+
+
+def _small_json(path: Path, code: str, what: str) -> Any:
+    """A small JSON file that is a regular file (never a link): ``code`` names what is wrong with it."""
+    if path.is_symlink():
+        raise ArtifactError("E450", f"{path} is a symbolic link; model files are never followed through links.",
+                            file=str(path))  # fmt: skip
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise ArtifactError(code, f"{path} is missing; the model directory is incomplete.", file=str(path)) from exc
+    if size > MAX_JSON_BYTES:
+        raise ArtifactError(code, f"{path} is {size:,} bytes; {what} is never that large.", file=str(path))
+    try:
+        return json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(code, f"{path} is not valid JSON ({exc}); fix or delete it.", file=str(path)) from exc
+
+
 def versions(models_dir: Path, name: str) -> list[str]:
     """The versions of a model that have a meta.json, oldest first."""
     root = models_dir / name
@@ -66,15 +119,20 @@ def versions(models_dir: Path, name: str) -> list[str]:
     return [v for _, v in sorted(found)]
 
 
-def read_aliases(models_dir: Path, name: str) -> dict[str, str]:
+def read_aliases(models_dir: Path, name: str, *, valid_only: bool = True) -> dict[str, str]:
+    """The aliases of a model: E402 when aliases.json is not a JSON object of names to versions. Entries whose
+    name is not a valid alias (:func:`check_alias_name`, e.g. written by hand) are left out unless
+    ``valid_only`` is False (``nlpipe doctor`` lists them)."""
     path = models_dir / name / ALIASES_FILE
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return {}
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ArtifactError("E402", f"{path} is not valid JSON ({exc}); fix or delete it.", file=str(path)) from exc
-    return {str(k): str(v) for k, v in data.items()}
+    data = _small_json(path, "E402", "an aliases file")
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ArtifactError("E402", f"{path} is not a JSON object of alias names to versions; fix or delete it.",
+                            file=str(path))  # fmt: skip
+    if not valid_only:
+        return dict(data)
+    return {k: v for k, v in data.items() if ALIAS_RE.fullmatch(k) and not VERSION_RE.fullmatch(k)}
 
 
 def resolve(models_dir: Path, name: str, version: str | None = None) -> Path:
@@ -88,34 +146,39 @@ def resolve(models_dir: Path, name: str, version: str | None = None) -> Path:
             "or see `nlpipe models list`.",
         )
     aliases = read_aliases(models_dir, name)
+    asked = version
     if version is None:
         version = aliases.get("production", known[-1])
-    elif version in aliases:
+    elif not VERSION_RE.fullmatch(version) and version in aliases:  # a version name is never an alias
         version = aliases[version]
     if version not in known:
+        target = "" if asked is None or asked == version else f" (an alias of {shown(version)})"
         raise NotFoundError(
             "E404",
-            f"Model {name!r} has no version or alias {version!r}; versions: {', '.join(known)}"
-            + (f"; aliases: {', '.join(aliases)}" if aliases else "")
-            + ".",
+            f"Model {name!r} has no version or alias {shown(asked or 'production')}{target}; versions: "
+            f"{listed(known)}" + (f"; aliases: {listed(sorted(aliases))}" if aliases else "") + ".",
         )
     return models_dir / name / version
 
 
 def read_meta(path: Path) -> dict[str, Any]:
+    """A version's meta.json: E405 when it is missing, too large, not JSON or not a JSON object."""
     meta_path = path / META_FILE
-    try:
-        return json.loads(meta_path.read_text())
-    except FileNotFoundError as exc:
-        raise ArtifactError("E405", f"{meta_path} is missing; the model directory is incomplete.") from exc
-    except json.JSONDecodeError as exc:
-        raise ArtifactError("E405", f"{meta_path} is not valid JSON ({exc}).", file=str(meta_path)) from exc
+    meta = _small_json(meta_path, "E405", "a model's meta.json")
+    if not isinstance(meta, dict):
+        raise ArtifactError("E405", f"{meta_path} is not a JSON object.", file=str(meta_path))
+    return meta
 
 
-def load_model(path: Path, task: Task, meta: dict[str, Any] | None = None) -> LoadedModel:
-    """Load the model in ``path`` with ``task``, the task of its saved format: with only the types it trusts."""
+def load_model(
+    path: Path, task: Task, meta: dict[str, Any] | None = None, *, max_bytes: int = DEFAULT_MAX_MODEL_BYTES
+) -> LoadedModel:
+    """Load the model in ``path`` with ``task``, the task of its saved format: with only the types it trusts, after
+    its files are checked (:func:`nlpipe.tasks.integrity.verify_files`: no links, sizes, checksums)."""
     meta = read_meta(path) if meta is None else meta
-    saved = meta.get("versions", {}).get("scikit-learn", "")
+    for warning in verify_files(path, meta, max_bytes):
+        log.warning("%s", warning)
+    saved = str((meta.get("versions") or {}).get("scikit-learn", ""))
     current = library_versions()["scikit-learn"]
     if saved.split(".")[:2] != current.split(".")[:2]:
         raise ArtifactError(
@@ -125,19 +188,44 @@ def load_model(path: Path, task: Task, meta: dict[str, Any] | None = None) -> Lo
         )
     if task.trusted_types is None:
         return LoadedModel(path=path, meta=meta, model=task.load_artifact(path, meta))
-    model = load_skops(path / MODEL_FILE, list(task.trusted_types), renamed=task.renamed_types)
+    model = load_skops(path / MODEL_FILE, list(task.trusted_types), renamed=task.renamed_types, max_bytes=max_bytes)
     return LoadedModel(path=path, meta=meta, model=model)
 
 
-def load_skops(model_path: Path, trusted: list[str], renamed: dict[str, str] | Any = None) -> Any:
-    """Load one skops file, refusing any type outside ``trusted`` (E408) and naming damage (E409, E410).
+def check_skops_sizes(model_path: Path, max_bytes: int) -> None:
+    """Refuse a skops file (a zip) whose members declare more than ``max_bytes`` unpacked, all together (E452):
+    zipfile never unpacks a member beyond its declared size, so this bounds what loading it can allocate."""
+    with zipfile.ZipFile(model_path) as z:
+        total = sum(info.file_size for info in z.infolist())
+    if total > max_bytes:
+        raise ArtifactError(
+            "E452",
+            f"{model_path} unpacks to {total:,} bytes, more than NLPIPE_MAX_MODEL_BYTES ({max_bytes:,}); refusing "
+            "to load it.",
+            file=str(model_path),
+        )
+
+
+def load_skops(
+    model_path: Path,
+    trusted: list[str],
+    renamed: dict[str, str] | Any = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_MODEL_BYTES,
+) -> Any:
+    """Load one skops file, refusing any type outside ``trusted`` (E408), a link or a file that unpacks to more than
+    ``max_bytes`` (E450, E452), and naming damage (E409, E410).
 
     ``renamed`` maps old dotted class names to today's: a file that names a class where it lived when the file was
     saved is read with today's names (:func:`renamed_schema`), then checked against ``trusted`` like any other.
     """
     import skops.io as sio
 
+    if model_path.is_symlink():
+        raise ArtifactError("E450", f"{model_path} is a symbolic link; model files are never followed through links.",
+                            file=str(model_path))  # fmt: skip
     try:
+        check_skops_sizes(model_path, max_bytes)
         data = _with_renamed_types(model_path, renamed) if renamed else None
         source: dict[str, Any] = {"file": model_path} if data is None else {"data": data}
         untrusted = sorted(set(sio.get_untrusted_types(**source)) - set(trusted))

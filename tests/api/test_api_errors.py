@@ -33,7 +33,8 @@ def test_unknown_model_and_version_name_no_server_path(tmp_path, trained):
 
 
 def test_a_damaged_model_is_reported_relative_to_the_models_folder(tmp_path, trained_entities, caplog):
-    """E431 (and the E40x family) name model files as models/<name>/<version>/..., the log has the full path."""
+    """Errors about model files (E451 here: a file recorded in meta.json is missing; E431, the E40x family) name them
+    as models/<name>/<version>/..., the log has the full path."""
     models = tmp_path / "models"
     shutil.copytree(trained_entities.models_dir, models)
     good = models / "ents" / "v1"
@@ -43,9 +44,9 @@ def test_a_damaged_model_is_reported_relative_to_the_models_folder(tmp_path, tra
     caplog.set_level(logging.ERROR, logger="nlpipe.api")
     with TestClient(create_app(settings)) as c:
         r = c.post("/v1/models/ents:predict", json={"text": "Acme hired Maria", "version": "v1"})
-    err = assert_error(r, 500, "E431")
+    err = assert_error(r, 500, "E451")
     assert leaks(r.text, tmp_path) == [], r.text
-    assert "models/ents/v1/spacy/nlpipe_crf_ner" in err["message"]
+    assert "models/ents/v1" in err["message"] and "features.json" in err["message"]
     assert str(models) in caplog.text  # the operator still sees where
 
 

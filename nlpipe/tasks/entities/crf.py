@@ -9,6 +9,7 @@ weights are crfsuite's own binary format and the features JSON; nothing is pickl
 from __future__ import annotations
 
 import json
+import struct
 import tempfile
 import threading
 import time
@@ -92,7 +93,8 @@ class CrfEntityRecognizer:
     def set_models(self, models: list[bytes]) -> None:
         self.models = list(models)
         self._taggers = []
-        for data in self.models:
+        for i, data in enumerate(self.models):
+            check_crfsuite(data, f"pass{i + 1}.crfsuite")  # crfsuite trusts its input: a bad file crashes it
             tagger = pycrfsuite.Tagger()
             tagger.open_inmemory(data)  # keeps a pointer into ``data``, which self.models holds
             self._taggers.append(tagger)
@@ -193,11 +195,41 @@ class CrfEntityRecognizer:
         self.clusters = WordClusters.from_dict(features["clusters"]) if features["clusters"] else None
         self.gazetteer = Gazetteer.from_dict(features["gazetteer"]) if features["gazetteer"] else None
         self.lower_share = {str(k): float(v) for k, v in features["lower_share"].items()}
+        for i, data in enumerate(models):
+            check_crfsuite(data, str(path / f"pass{i + 1}.crfsuite"))
         try:
             self.set_models(models)
         except (ValueError, OSError) as exc:
             raise ArtifactError("E431", f"{path} holds a damaged CRF model ({exc}).") from exc
         return self
+
+
+#: A crfsuite model file's header: magic, file size, type, version, three counts, then the offsets of its five
+#: chunks (features, label and attribute databases, label and attribute references), each starting with its own
+#: four-byte magic and size.
+_HEADER = struct.Struct("<4sI4s9I")
+_CHUNKS = (b"FEAT", b"CQDB", b"CQDB", b"LFRF", b"AFRF")
+
+
+def check_crfsuite(data: bytes, name: str) -> None:
+    """Refuse bytes that are not a whole crfsuite model (E431) before crfsuite reads them: the header's magic, its
+    recorded file size against the real one, and each chunk's magic and extent. crfsuite follows these offsets
+    without checking them, so a truncated file would crash the process (SIGSEGV)."""
+    if len(data) < _HEADER.size:
+        raise ArtifactError("E431", f"{name} is {len(data)} bytes: not a crfsuite model (truncated?).")
+    magic, size, kind, _version, _features, _labels, _attrs, *offsets = _HEADER.unpack_from(data)
+    if magic != b"lCRF" or kind != b"FOMC":
+        raise ArtifactError("E431", f"{name} is not a crfsuite model (bad header).")
+    if size != len(data):
+        raise ArtifactError("E431", f"{name} is {len(data):,} bytes but its header says {size:,}: it is truncated "
+                            "or damaged.")  # fmt: skip
+    for offset, chunk in zip(offsets, _CHUNKS, strict=True):
+        if not _HEADER.size <= offset <= size - 8 or data[offset : offset + 4] != chunk:
+            raise ArtifactError("E431", f"{name} is damaged: its {chunk.decode()} section is not where the header "
+                                "says.")  # fmt: skip
+        (length,) = struct.unpack_from("<I", data, offset + 4)
+        if offset + length > size:
+            raise ArtifactError("E431", f"{name} is damaged: its {chunk.decode()} section runs past the end.")
 
 
 @Language.factory(FACTORY)
