@@ -12,6 +12,7 @@ incomplete until the same ingest is run again.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from nlpipe.store.runs import IngestWriter
 from nlpipe.types import Document, Record
 
 BATCH = 200
+
+log = logging.getLogger("nlpipe.ingest")
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -127,9 +130,16 @@ class _Batcher:
         else:
             self.writer.finish()
         finally:
-            if self.created:
-                with self.store.session() as s:
-                    drop_unreferenced_originals(s, self.settings.home, self.created)
+            self._drop_originals()
+
+    def _drop_originals(self) -> None:
+        if not self.created:
+            return
+        try:
+            with self.store.session() as s:
+                drop_unreferenced_originals(s, self.settings.home, self.created)
+        except Exception as exc:  # never hide the run's own error; the files are only kept a while longer
+            log.warning("could not check the originals this ingest saved: %s", exc)
 
 
 def _consume(items: Iterable[Document | IngestFailure], batcher: _Batcher, original: Callable[[str], str]) -> None:
