@@ -3,13 +3,18 @@
 Every input is read by :mod:`nlpipe.readers.dispatch`; each document is stored with its pages and word boxes,
 and the file it came from is kept content-addressed under ``NLPIPE_HOME/originals`` (an archive member points
 at its archive: its ``source`` says ``archive.zip!path/inside``). A file that cannot be read is listed in the
-summary with its code and message and everything else is stored: one bad member never aborts an archive.
-Documents are written in batches, each in one transaction.
+summary with its code and message and everything else is stored: one bad member never aborts an archive; a file
+of which no document is stored leaves no original behind. Documents are written in batches, each in one
+transaction, as one ingest run (:mod:`nlpipe.store.runs`): a run that stops part-way marks its dataset
+incomplete until the same ingest is run again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,11 +25,13 @@ from nlpipe.readers.dispatch.results import IngestFailure, IngestSkipped
 from nlpipe.readers.dispatch.route import iter_ingest
 from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, is_archive
 from nlpipe.store.db import Store
-from nlpipe.store.documents import save_original, save_original_file
-from nlpipe.store.importing import import_records
+from nlpipe.store.documents import drop_unreferenced_originals, save_original, save_original_file
+from nlpipe.store.runs import IngestWriter
 from nlpipe.types import Document, Record
 
 BATCH = 200
+
+log = logging.getLogger("nlpipe.ingest")
 
 Progress = Callable[[str, int, int | None], None]
 
@@ -81,9 +88,14 @@ def _record(doc: Document) -> Record:
 
 
 class _Batcher:
-    def __init__(self, store: Store, settings: Settings, dataset: str, summary: IngestSummary) -> None:
-        self.store, self.settings, self.dataset, self.summary = store, settings, dataset, summary
+    """Collects documents and writes them ``BATCH`` at a time, each batch in its own transaction, as one ingest run
+    (:class:`~nlpipe.store.runs.IngestWriter`); keeps the originals the run saves."""
+
+    def __init__(self, store: Store, settings: Settings, dataset: str, summary: IngestSummary, kind: str) -> None:
+        self.store, self.settings, self.summary = store, settings, summary
+        self.writer = IngestWriter(store, dataset, kind=kind, seed=settings.seed, test_fraction=settings.test_fraction)
         self.pending: list[Record] = []
+        self.created: set[str] = set()  # originals this run wrote that were not stored before
 
     def add(self, doc: Document) -> None:
         self.pending.append(_record(doc))
@@ -99,13 +111,35 @@ class _Batcher:
     def flush(self) -> None:
         if not self.pending:
             return
-        result = import_records(
-            self.store, self.dataset, self.pending, seed=self.settings.seed,
-            test_fraction=self.settings.test_fraction, create=True,
-        )  # fmt: skip
-        self.summary.added += result.added
-        self.summary.already_present += result.already_present
+        self.writer.write(self.pending)
+        self.summary.added = self.writer.summary.added
+        self.summary.already_present = self.writer.summary.already_present
         self.pending = []
+
+    @contextmanager
+    def run(self) -> Iterator[None]:
+        """The ingest run: recorded as succeeded when the block ends, as failed when it raises (the dataset then
+        shows as incomplete). Either way the originals it saved that no stored document comes from are deleted:
+        a refused file is not kept."""
+        try:
+            yield
+            self.flush()
+        except BaseException as exc:
+            self.writer.fail(exc)
+            raise
+        else:
+            self.writer.finish()
+        finally:
+            self._drop_originals()
+
+    def _drop_originals(self) -> None:
+        if not self.created:
+            return
+        try:
+            with self.store.session() as s:
+                drop_unreferenced_originals(s, self.settings.home, self.created)
+        except Exception as exc:  # never hide the run's own error; the files are only kept a while longer
+            log.warning("could not check the originals this ingest saved: %s", exc)
 
 
 def _consume(items: Iterable[Document | IngestFailure], batcher: _Batcher, original: Callable[[str], str]) -> None:
@@ -119,12 +153,6 @@ def _consume(items: Iterable[Document | IngestFailure], batcher: _Batcher, origi
         else:
             item.meta["original_sha256"] = original(_top_file(item.source or ""))
             batcher.add(item)
-    batcher.flush()
-
-
-def _same_original(sha: str) -> Callable[[str], str]:
-    """The ``original`` of :func:`_consume` for an upload: every document of it comes from the same stored file."""
-    return lambda _source: sha
 
 
 def ingest_paths(
@@ -137,18 +165,27 @@ def ingest_paths(
     ocr: str | None = None,
     progress: Progress | None = None,
 ) -> IngestSummary:
-    """Store every document found in ``paths`` (files, folders, archives) in ``dataset`` (created if missing)."""
+    """Store every document found in ``paths`` (files, folders, archives) in ``dataset`` (created if missing).
+
+    Documents are written as they are read, a batch per transaction, as one ingest run (:mod:`nlpipe.store.runs`):
+    a run that stops part-way leaves the dataset marked incomplete until the same ingest runs again to the end.
+    A file's original is kept only when a document of it is stored.
+    """
     summary = IngestSummary(dataset=dataset)
-    batcher = _Batcher(store, settings, dataset, summary)
+    batcher = _Batcher(store, settings, dataset, summary, "ingest")
     saved: dict[str, str] = {}
 
     def original(path: str) -> str:
         if path not in saved:
-            saved[path] = save_original_file(settings.home, Path(path))
+            saved[path] = save_original_file(settings.home, Path(path), created=batcher.created)
         return saved[path]
 
-    for path in paths:
-        _consume(iter_ingest(Path(path), settings, password=password, ocr=ocr, progress=progress), batcher, original)
+    with batcher.run():
+        for path in paths:
+            batcher.writer.add_input(str(Path(path).resolve()), str(path))
+            _consume(
+                iter_ingest(Path(path), settings, password=password, ocr=ocr, progress=progress), batcher, original
+            )
     return summary
 
 
@@ -164,6 +201,10 @@ def ingest_uploads(
 ) -> IngestSummary:
     """Store the documents of uploaded files, given as (file name, bytes) pairs.
 
+    Written as :func:`ingest_paths` writes them (one ingest run, a batch per transaction); an upload's original
+    is kept only when a document of it is stored, so a refused upload (too large, of an unknown type, a bomb,
+    encrypted...) leaves nothing on disk.
+
     ``progress(source, done, total)`` is called after each upload that is not an archive and after each archive
     member, whatever became of it (stored, failed or skipped; a CSV or JSON Lines file counts once however many
     rows it holds). ``done`` counts them over all uploads so far. ``total`` is what ``done`` will end at, when
@@ -174,16 +215,30 @@ def ingest_uploads(
     had ``total`` None, one more call once everything is read repeats ``done`` with ``total`` equal to it.
     """
     summary = IngestSummary(dataset=dataset)
-    batcher = _Batcher(store, settings, dataset, summary)
+    batcher = _Batcher(store, settings, dataset, summary, "upload")
     counter = _UploadProgress(progress, uploads) if progress is not None else None
-    for index, (name, data) in enumerate(uploads):
-        sha = save_original(settings.home, data)
-        hook = counter.hook(index) if counter is not None else None
-        items = iter_ingest(data, settings, name=name, password=password, ocr=ocr, progress=hook)
-        _consume(items, batcher, _same_original(sha))
+    with batcher.run():
+        for index, (name, data) in enumerate(uploads):
+            batcher.writer.add_input("sha256:" + hashlib.sha256(data).hexdigest(), name)
+            hook = counter.hook(index) if counter is not None else None
+            items = iter_ingest(data, settings, name=name, password=password, ocr=ocr, progress=hook)
+            _consume(items, batcher, _saved_once(settings, data, batcher.created))
     if counter is not None:
         counter.close()
     return summary
+
+
+def _saved_once(settings: Settings, data: bytes, created: set[str]) -> Callable[[str], str]:
+    """The ``original`` of :func:`_consume` for an upload: every document of it comes from the same file, stored
+    when the first one comes."""
+    sha: list[str] = []
+
+    def original(_source: str) -> str:
+        if not sha:
+            sha.append(save_original(settings.home, data, created=created))
+        return sha[0]
+
+    return original
 
 
 class _UploadProgress:

@@ -576,3 +576,44 @@ def test_formats_default_split_fills_only_records_without_one(tmp_path):
     with pytest.raises(InputError) as exc:  # checked before the path: a missing file still says E105
         read_records(tmp_path / "missing.jsonl", split="holdout")
     assert exc.value.code == "E105" and exc.value.details["field"] == "--split"
+
+
+# --------------------------------------------------------------------------------- deeply nested JSON (D13)
+
+DEEP = "[" * 100_000  # far deeper than Python's recursion limit
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fmt", "line"),
+    [
+        ("deep.jsonl", '{"text": "fine"}\n' + DEEP + "\n", "jsonl", 2),
+        ("detected.jsonl", '{"text": "x", "extra": ' + DEEP + "]" * 100_000 + "}\n", None, 1),
+        ("inside.jsonl", '{"text": "ok"}\n{"text": "b", "spans": ' + DEEP + "\n", None, 2),
+        ("tasks.json", '[\n{"data": {"text": "a"}},\n{"data": {"text": "b"}, "annotations": ' + DEEP + "]", None, 3),
+        ("tasks2.json", '[{"data": {"text": "a"}, "annotations": ' + DEEP, "labelstudio", 1),
+    ],
+)
+def test_deeply_nested_json_is_a_coded_error_naming_file_and_line(tmp_path, name, content, fmt, line):
+    path = _write(tmp_path / name, content)
+    err = _raises("E210", _read, path, fmt)
+    assert err.details["file"] == str(path) and err.details["line"] == line
+    assert f"line {line}" in str(err)
+
+
+def test_deeply_nested_jsonl_upload_is_a_failure_with_its_line(settings):
+    from nlpipe.readers.dispatch.route import ingest_bytes
+
+    result = ingest_bytes(('{"text": "ok"}\n' + DEEP).encode(), "rows.jsonl", settings)
+    assert [(f.code, "line 2" in f.message) for f in result.failures] == [("E210", True)]
+
+
+def test_deeply_nested_json_import_from_the_cli(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nlpipe.cli.main import app
+
+    monkeypatch.setenv("NLPIPE_HOME", str(tmp_path / "home"))
+    path = _write(tmp_path / "deep.jsonl", '{"text": "fine"}\n' + DEEP + "\n")
+    result = CliRunner().invoke(app, ["datasets", "import", "d", str(path)])
+    assert result.exit_code != 0 and not isinstance(result.exception, RecursionError)
+    assert "E210" in result.output and "line 2" in result.output

@@ -111,10 +111,14 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     if as_json:
         print_json(rows)
         return
-    table = Table("name", "documents", "created", "description")
+    table = Table("name", "documents", "state", "created", "description")
     for r in rows:
-        table.add_row(r["name"], str(r["documents"]), r["created_at"][:19], r["description"] or "")
+        state = "[yellow]incomplete[/yellow]" if r["state"] == "incomplete" else r["state"]
+        table.add_row(r["name"], str(r["documents"]), state, r["created_at"][:19], r["description"] or "")
     out.print(table)
+    if any(r["state"] == "incomplete" for r in rows):
+        err.print("[yellow]incomplete:[/yellow] an ingest into it stopped part-way (or is still running); "
+                  "`nlpipe datasets stats NAME` names it, and running it again completes it")  # fmt: skip
 
 
 @app.command("stats")
@@ -132,6 +136,15 @@ def stats(name: str, as_json: Annotated[bool, typer.Option("--json", help="Print
         f"{data['unlabeled']} unlabeled), {'multi' if data['multi_label'] else 'single'}-label, "
         f"mean {data['mean_chars']} characters"
     )
+    for run in data["incomplete_runs"]:
+        what = "failed" if run["status"] == "failed" else "did not finish (stopped, or still running)"
+        inputs = ", ".join(run["inputs"][:5]) + (
+            f" and {len(run['inputs']) - 5} more" if len(run["inputs"]) > 5 else ""
+        )
+        err.print(
+            f"[yellow]incomplete:[/yellow] {run['kind']} run {run['id']} started {run['started_at'][:19]} {what} "
+            f"after {run['documents']} documents ({inputs}); run the same {run['kind']} again to complete it"
+        )
     splits = list(data["splits"])
     table = Table("label", *splits, "total")
     for lab, counts in data["labels"].items():

@@ -4,8 +4,9 @@ files through :func:`jsonl_records` and :func:`csv_records`).
 
 JSON Lines: ``{"text": ..., "label": "x"}`` or ``{"text": ..., "labels": ["x", "y"]}``, optional ``"split"``,
 ``"id"`` and ``"spans"``. CSV: a header with a text column (``text``, or one of :data:`TEXT_COLUMNS`), optional
-label, ``split`` and ``id`` columns. Errors E102-E110, E113 and E117 name the file and the line (E111: a format
-:func:`parse_bytes` does not read).
+label, ``split`` and ``id`` columns. Errors E102-E110, E113, E117 and E210 name the file and the line (E111: a
+format :func:`parse_bytes` does not read). Every reader of JSON written by users parses it with :func:`json_value`
+or :func:`json_raw_decode`, so JSON nested deeper than Python can parse is E210, never a RecursionError.
 """
 
 from __future__ import annotations
@@ -29,13 +30,53 @@ from nlpipe.readers.fields import (
 from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Record, Span
 
-__all__ = ["LABEL_COLUMNS", "TEXT_COLUMNS", "csv_records", "jsonl_records", "non_empty", "parse_bytes"]
+__all__ = [
+    "LABEL_COLUMNS",
+    "TEXT_COLUMNS",
+    "csv_records",
+    "json_raw_decode",
+    "json_value",
+    "jsonl_records",
+    "non_empty",
+    "parse_bytes",
+]
 
 TEXT_COLUMNS = ("text", "content", "body", "document", "review", "comment")
 LABEL_COLUMNS = ("label", "labels", "category", "class")
 
 
 # -------------------------------------------------------------------------------------------- JSON Lines
+
+
+def _too_deep(file: object, line: int | None) -> Exception:
+    return fail(
+        "E210",
+        "JSON nested too deeply to read (lists or objects inside each other more than a few hundred levels "
+        "deep); flatten that part of the data",
+        file=file,
+        line=line,
+    )
+
+
+def json_value(text: str, *, file: object, line: int | None) -> Any:
+    """``json.loads(text)``; JSON nested too deeply to parse is E210 naming ``file`` and ``line`` (a
+    ``JSONDecodeError`` is raised as it is, for the caller's own message)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        pass  # raised below, outside this block: the error must not keep the deep traceback as its context
+    raise _too_deep(file, line)
+
+
+def json_raw_decode(
+    decoder: json.JSONDecoder, text: str, at: int, *, file: object, line: int | None
+) -> tuple[Any, int]:
+    """``decoder.raw_decode(text, at)``, with E210 as :func:`json_value` gives it."""
+    try:
+        return decoder.raw_decode(text, at)
+    except RecursionError:
+        pass
+    raise _too_deep(file, line)
 
 
 def jsonl_records(
@@ -47,13 +88,13 @@ def jsonl_records(
     label_sep: str | None,
     max_bytes: int,
 ) -> Iterator[Record]:
-    """Records of ``(line number, line)`` pairs; E102-E107, E113, E117 name ``path`` and the line."""
+    """Records of ``(line number, line)`` pairs; E102-E107, E113, E117, E210 name ``path`` and the line."""
     text_key = text_col or "text"
     for n, line in lines:
         if not line or line.isspace():
             continue
         try:
-            obj = json.loads(line)
+            obj = json_value(line, file=path, line=n)
         except json.JSONDecodeError as exc:
             raise fail(
                 "E102",

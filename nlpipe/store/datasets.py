@@ -15,13 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nlpipe.errors import ConflictError, InputError, NotFoundError
-from nlpipe.store.schema import Annotation, Dataset, DatasetDocument, Document, Split
+from nlpipe.store.schema import Annotation, Dataset, DatasetDocument, Document, IngestRun, Split
 from nlpipe.types import NAME_RE, Record, Span
 
 # Label annotations that count as the truth for training and evaluation, by precedence: a document's labels
 # come from the first group that has any (model predictions never count as truth).
 TRUTH_SOURCES: tuple[tuple[str, ...], ...] = (("human", "import"), ("rule",))
 CHUNK = 500  # row dicts per ORM insert() call (pages, rule annotations)
+INCOMPLETE_RUNS = ("running", "failed")  # ingest run statuses that leave their dataset incomplete
 
 
 def check_name(name: str, what: str = "dataset") -> str:
@@ -180,8 +181,18 @@ def export_records(session: Session, name: str) -> Iterator[Record]:
 
 
 def list_datasets(session: Session) -> list[dict[str, Any]]:
+    """Every dataset with its document count and ``state``: ``incomplete`` while an ingest into it has not finished
+    (killed, failed, or still running: ``incomplete_runs`` of them; see :mod:`nlpipe.store.runs`), else
+    ``complete``."""
     counts = dict(
         session.execute(select(DatasetDocument.dataset_id, func.count()).group_by(DatasetDocument.dataset_id)).all()
+    )
+    unfinished = dict(
+        session.execute(
+            select(IngestRun.dataset_id, func.count())
+            .where(IngestRun.status.in_(INCOMPLETE_RUNS))
+            .group_by(IngestRun.dataset_id)
+        ).all()
     )
     return [
         {
@@ -189,6 +200,8 @@ def list_datasets(session: Session) -> list[dict[str, Any]]:
             "documents": counts.get(ds.id, 0),
             "created_at": ds.created_at.isoformat(),
             "description": ds.description,
+            "state": "incomplete" if unfinished.get(ds.id) else "complete",
+            "incomplete_runs": unfinished.get(ds.id, 0),
         }
         for ds in session.scalars(select(Dataset).order_by(Dataset.name))
     ]

@@ -145,24 +145,32 @@ class _Import:
     """One streaming import into one dataset, batch by batch, inside the caller's transaction."""
 
     def __init__(self, s: Session, dataset_id: int, summary: ImportSummary, source: str, author: str | None) -> None:
-        self.s, self.ds, self.summary, self.source, self.author = s, dataset_id, summary, source, author
+        self.ds, self.summary, self.source, self.author = dataset_id, summary, source, author
         self.seen = _Seen()
-        self.writer = BulkWriter(s)
-        # Only a dataset that already has documents needs membership, split and annotation look-ups for them.
-        self.had_members = (
-            s.scalar(select(DatasetDocument.id).where(DatasetDocument.dataset_id == dataset_id).limit(1)) is not None
-        )
+        self.drawn = 0  # positions in self.seen before this one have their split written (or named one)
         self.split_kept: Counter[tuple[str, str]] = Counter()  # (asked, kept) for documents already in a split
         self.split_counts: Counter[str] = Counter()
         self.warnings: list[str] = []
+        self.bind(s)
+
+    def bind(self, s: Session) -> None:
+        """Write the next batches in ``s``'s transaction (an ingest commits each batch in its own)."""
+        self.s = s
+        self.writer = BulkWriter(s)
+        # Only a dataset that already has documents needs membership, split and annotation look-ups, and only for
+        # documents stored before the batch (a document the batch inserts is in no dataset yet).
+        self.had_members = (
+            s.scalar(select(DatasetDocument.id).where(DatasetDocument.dataset_id == self.ds).limit(1)) is not None
+        )
 
     def add(self, batch: list[Record]) -> None:
         """Validate, deduplicate and write one batch of records."""
         fresh, again = self._deduplicate(batch)
         digests = list(fresh)
-        doc_ids = self._documents(digests, [fresh[d][0] for d in digests])
-        members = self._members(doc_ids)
-        new_members, named = self._place(fresh, digests, doc_ids, members)
+        doc_ids, inserted = self._documents(digests, [fresh[d][0] for d in digests])
+        stored_before = [d for d in doc_ids if d not in inserted]
+        members = self._members(stored_before)
+        new_members, named = self._place(fresh, digests, doc_ids, members, self._splits(stored_before))
         wanted = [(doc_id, fresh[d][1], fresh[d][2]) for d, doc_id in zip(digests, doc_ids, strict=True)]
         wanted += [(self.seen.doc_ids[pos], labs, sps) for pos, (labs, sps) in again.items()]
         # Annotations can exist only on documents that were in the dataset already or came earlier in this import.
@@ -216,12 +224,11 @@ class _Import:
         return fresh, again
 
     def _place(
-        self, fresh: _Fresh, digests: list[bytes], doc_ids: list[int], members: set[int]
+        self, fresh: _Fresh, digests: list[bytes], doc_ids: list[int], members: set[int], split_of: dict[int, str]
     ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Add the batch's new texts to the dataset and to ``self.seen``: (membership rows of the documents not in
-        the dataset yet, split rows of those whose record names a split they do not have). The others without a
-        split are drawn at the end (:meth:`finish`)."""
-        split_of = self._splits(doc_ids)
+        the dataset yet, split rows of those whose record names a split they do not have; ``split_of`` holds the
+        splits they have). The others without a split are drawn later (:meth:`draw`)."""
         new_members: list[tuple[Any, ...]] = []
         named: list[tuple[Any, ...]] = []
         for digest, doc_id in zip(digests, doc_ids, strict=True):
@@ -263,14 +270,18 @@ class _Import:
                     span_rows.append((self.ds, doc_id, "span", lab, start, end, self.source, self.author))
         return label_rows, span_rows
 
-    def finish(self, test_fraction: float, seed: int) -> None:
-        """Draw the seeded split of the documents whose records named none, and fill in the summary."""
-        seen, summary = self.seen, self.summary
-        strata = np.frombuffer(seen.strata, dtype=np.int64)
+    def draw(self, test_fraction: float, seed: int) -> None:
+        """Draw the seeded split of the documents placed since the last draw whose records named none, together.
+        An import draws once, at the end; an ingest draws each batch's, in its transaction."""
+        seen, start = self.seen, self.drawn
+        self.drawn = len(seen.doc_ids)
+        strata = np.array(seen.strata[start:], dtype=np.int64)  # copies: seen's arrays keep growing
         todo = np.flatnonzero(strata != -2)
-        digests = np.frombuffer(seen.digests, dtype=np.uint8).reshape(-1, 32)[todo]
+        digests = np.frombuffer(bytes(seen.digests[start * 32 :]), dtype=np.uint8).reshape(-1, 32)[todo]
         is_test = draw_splits(digests, strata[todo], seen.names, test_fraction, seed)
-        doc_ids = np.frombuffer(seen.doc_ids, dtype=np.int64)[todo]
+        doc_ids = np.array(seen.doc_ids[start:], dtype=np.int64)[todo]
+        for pos in todo.tolist():
+            seen.strata[start + pos] = -2  # drawn: a later repeat of the text keeps this split
         self.writer.insert(
             Split.__table__,
             _SPLIT_COLUMNS,
@@ -283,7 +294,12 @@ class _Import:
         for split, n in (("train", len(todo) - n_test), ("test", n_test)):
             if n:
                 self.split_counts[split] += n
-        summary.seeded_split = len(todo)
+        self.summary.seeded_split += len(todo)
+
+    def finish(self, test_fraction: float, seed: int) -> None:
+        """Draw the seeded split of the documents whose records named none, and fill in the summary."""
+        self.draw(test_fraction, seed)
+        summary = self.summary
         summary.split_counts = dict(self.split_counts)
         summary.warnings = self.warnings
         for (asked, kept), n in sorted(self.split_kept.items()):
@@ -292,8 +308,9 @@ class _Import:
                 "(a document is in one split per dataset)"
             )
 
-    def _documents(self, digests: list[bytes], recs: list[Record]) -> list[int]:
-        """The document id of every digest, inserting the documents (and their pages) not stored yet.
+    def _documents(self, digests: list[bytes], recs: list[Record]) -> tuple[list[int], set[int]]:
+        """The document id of every digest, inserting the documents (and their pages) not stored yet; and the ids
+        of those inserted.
 
         All of the batch's texts go to one bulk insert that skips those already stored (``ON CONFLICT DO
         NOTHING``; on PostgreSQL through COPY into a temporary table) and reports the ids of the new rows; only
@@ -308,7 +325,7 @@ class _Import:
         pages = [row for i in new if (d := recs[i].document) for row in _page_rows(ids[hexes[i]], d)]
         for chunk in _chunks(pages):
             self.s.execute(insert(PageRow), chunk)
-        return [ids[h] for h in hexes]
+        return [ids[h] for h in hexes], {ids[hexes[i]] for i in new}
 
     def _lookup(self, hexes: list[str], ids: dict[str, int]) -> None:
         for chunk in _chunks(hexes, LOOKUP):
@@ -359,6 +376,8 @@ class _Import:
                     spans.add((doc_id, start, end, label))
         return labels, spans
 
+
+StreamingImport = _Import  # the name nlpipe.store.runs uses: an ingest writes its batches with one of these
 
 _DOCUMENT_COLUMNS = ("sha256", "text", "source", "mime", "meta", "original_sha256", "n_pages")
 _ANNOTATION_COLUMNS = ("dataset_id", "document_id", "kind", "label", "start", "end", "source", "author")

@@ -212,6 +212,30 @@ class ModelRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class IngestRun(Base):
+    """One run of ``nlpipe ingest`` or an upload into a dataset, written batch by batch (one transaction each).
+
+    ``status`` is ``running`` until the run ends ``succeeded`` or ``failed``; a run whose process was killed stays
+    ``running``. Runs that did not succeed leave the dataset incomplete until a later run that read all of their
+    ``inputs`` (paths, or ``sha256:<hex>`` of uploaded files) succeeds: they become ``superseded``.
+    """
+
+    __tablename__ = "ingest_runs"
+    __table_args__ = (Index("ix_ingest_runs_dataset_status", "dataset_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    inputs: Mapped[list[Any] | None] = mapped_column(JSON)
+    documents: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Job(Base):
     """Long-running work (imports, training, batch runs) with progress counts."""
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from nlpipe.store.agreement import dataset_agreement, dataset_span_agreement
 from nlpipe.store.datasets import get_dataset, load_dataset
+from nlpipe.store.runs import incomplete_runs
 from nlpipe.store.schema import Annotation
 
 __all__ = ["dataset_stats"]
@@ -38,8 +39,12 @@ def dataset_stats(session: Session, name: str) -> dict[str, Any]:
     )
     n_labeled = sum(1 for labs in data.labels if labs)
     lengths = [len(t) for t in data.texts]
+    unfinished = incomplete_runs(session, ds.id)
     return {
         "name": ds.name,
+        # incomplete: an ingest into it stopped part-way (or is still running); running it again completes it
+        "state": "incomplete" if unfinished else "complete",
+        "incomplete_runs": unfinished,
         "documents": len(data),
         "labeled": n_labeled,
         "unlabeled": len(data) - n_labeled,

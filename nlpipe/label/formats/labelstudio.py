@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from nlpipe.readers.fields import check_text, parse_split
+from nlpipe.readers.rows import json_raw_decode
 from nlpipe.readers.textfile import fail, read_text
 from nlpipe.types import Record, Span
 
@@ -97,7 +98,7 @@ def _tasks(content: str, path: Path, lines: _Lines) -> Iterator[tuple[int, int, 
         return
     while True:
         try:
-            task, end = dec.raw_decode(content, i)
+            task, end = json_raw_decode(dec, content, i, file=path, line=lines(i))
         except json.JSONDecodeError as exc:
             raise fail("E123", f"invalid JSON ({exc.msg} at column {exc.colno})", file=path, line=exc.lineno) from None
         yield i, lines(i), task
@@ -122,7 +123,10 @@ class _Task:
     def fail(self, code: str, message: str, where: tuple[Any, ...] = (), field: str | None = None) -> Exception:
         line = self.line
         if where:  # re-parse this task with positions to find the line of the nested object
-            obj, _ = _positioned_decoder().raw_decode(self.content, self.start)
+            try:
+                obj, _ = _positioned_decoder().raw_decode(self.content, self.start)
+            except RecursionError:  # the pure-Python decoder needs more stack than the one that read the task
+                return fail(code, message, file=self.path, line=line, field=field)
             for key in where:
                 try:
                     obj = obj[key]
