@@ -100,6 +100,10 @@ def _tasks(content: str, path: Path, lines: _Lines) -> Iterator[tuple[int, int, 
             task, end = dec.raw_decode(content, i)
         except json.JSONDecodeError as exc:
             raise fail("E123", f"invalid JSON ({exc.msg} at column {exc.colno})", file=path, line=exc.lineno) from None
+        except RecursionError:  # arrays or objects nested thousands deep: no export is
+            raise bad(i, "the task's JSON is nested too deeply to read") from None
+        except ValueError as exc:  # a number of more than 4,300 digits (int() refuses it)
+            raise bad(i, f"a value the JSON parser refuses ({exc})") from None
         yield i, lines(i), task
         i = _WS.match(content, end).end()  # type: ignore[union-attr]
         if content.startswith(",", i):
@@ -122,7 +126,10 @@ class _Task:
     def fail(self, code: str, message: str, where: tuple[Any, ...] = (), field: str | None = None) -> Exception:
         line = self.line
         if where:  # re-parse this task with positions to find the line of the nested object
-            obj, _ = _positioned_decoder().raw_decode(self.content, self.start)
+            try:
+                obj, _ = _positioned_decoder().raw_decode(self.content, self.start)
+            except (RecursionError, ValueError):  # the pure-Python scanner recurses deeper than the C one
+                return fail(code, message, file=self.path, line=line, field=field)
             for key in where:
                 try:
                     obj = obj[key]
