@@ -162,3 +162,15 @@ def test_jsonl_nested_too_deeply_is_a_coded_error(tmp_path: Path) -> None:
     path.write_bytes(deep_jsonl())
     with pytest.raises(NlpipeError):
         list(read_records(path))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="nlpipe/readers/rows.py: a JSON number of more than 4,300 digits raises ValueError (int() refuses it)",
+)
+def test_jsonl_number_of_5000_digits_is_a_coded_error(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b'{"text": "abc", "label": ' + b"9" * 5000 + b"}\n")
+    with pytest.raises(NlpipeError):
+        list(read_records(path))
