@@ -148,6 +148,8 @@ CODES: dict[str, tuple[str, str]] = {
     "E233": ("InputError", "a job's counts are negative, or done exceeds total"),
     "E234": ("NlpipeError", "an upload job stopped on an unexpected error"),
     "E235": ("job", "the server stopped before an upload job finished"),
+    "E236": ("InputError", "a Comprehend entity annotations row's File points outside the documents folder"),
+    "E237": ("LimitError", "a spaCy DocBin inflates to more than max_compression_ratio times its size"),
     "E240": ("NotFoundError", "the dataset has no document with that id"),
     "E241": ("InputError", "an invalid annotator name"),
     "E242": ("InputError", "an annotation span is malformed or not inside the document's text"),

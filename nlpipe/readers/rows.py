@@ -60,9 +60,13 @@ def _too_deep(file: object, line: int | None) -> Exception:
 
 def json_value(text: str, *, file: object, line: int | None) -> Any:
     """``json.loads(text)``; JSON nested too deeply to parse is E210 naming ``file`` and ``line`` (a
-    ``JSONDecodeError`` is raised as it is, for the caller's own message)."""
+    ``JSONDecodeError`` is raised as it is, for the caller's own message, and so is a number too long to read)."""
     try:
         return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:
+        raise _too_long_number(exc, text, 0) from None
     except RecursionError:
         pass  # raised below, outside this block: the error must not keep the deep traceback as its context
     raise _too_deep(file, line)
@@ -71,12 +75,22 @@ def json_value(text: str, *, file: object, line: int | None) -> Any:
 def json_raw_decode(
     decoder: json.JSONDecoder, text: str, at: int, *, file: object, line: int | None
 ) -> tuple[Any, int]:
-    """``decoder.raw_decode(text, at)``, with E210 as :func:`json_value` gives it."""
+    """``decoder.raw_decode(text, at)``, with E210 and over-long numbers as :func:`json_value` gives them."""
     try:
         return decoder.raw_decode(text, at)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:
+        raise _too_long_number(exc, text, at) from None
     except RecursionError:
         pass
     raise _too_deep(file, line)
+
+
+def _too_long_number(exc: ValueError, text: str, at: int) -> json.JSONDecodeError:
+    """A number of more than 4,300 digits (``int()`` refuses it: ``sys.get_int_max_str_digits``) as the invalid JSON
+    it is to nlpipe, so each reader reports it with its own invalid-JSON code, file and line."""
+    return json.JSONDecodeError("a number with more digits than can be read (4,300)", text, at)
 
 
 def jsonl_records(

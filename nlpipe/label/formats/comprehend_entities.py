@@ -14,7 +14,8 @@ Comprehend keeps the documents apart from the annotations, so an import reads bo
   file), end exclusive. ``external_id`` is ``<File>:<Line>`` (or ``<File>``).
 
 Errors name the CSV file and line: E126 header, E127 a malformed row, E128 a documents file or line that is
-missing or blank, E129 offsets outside the document.
+missing or blank, E129 offsets outside the document, E236 a ``File`` that points outside the documents folder
+(an absolute path, ``..``, or a link out of it).
 
 Writing produces ``OUT`` (the CSV) and the documents beside it: ``<stem>-documents.txt`` with one document
 per line, or, when a text holds a line break, one file per document ``<stem>-doc-<n>.txt`` and a CSV
@@ -121,6 +122,14 @@ def _wanted_spans(
     return wanted
 
 
+def _inside(base: Path, doc_path: Path) -> bool:
+    """True when ``doc_path`` (after links) is in the folder ``base`` (after links) or below it."""
+    try:
+        return doc_path.resolve().is_relative_to(base.resolve())
+    except (OSError, RuntimeError, ValueError):  # a NUL in the name, a link loop: is_file() says no (E128)
+        return True
+
+
 def _document_records(
     path: Path,
     base: Path,
@@ -132,6 +141,10 @@ def _document_records(
 ) -> Iterator[Record]:
     """The records of documents file ``name`` with their spans; E128 for a missing file or line, E129 offsets."""
     doc_path = base / name
+    if not _inside(base, doc_path):
+        csv_line = min(a[3] for anns in by_line.values() for a in anns)
+        raise fail("E236", f"File {name!r} points outside the documents folder {base} (an absolute path, '..' or a "
+                   "link out of it); name a file in that folder", file=path, line=csv_line, field="File")  # fmt: skip
     if not doc_path.is_file():
         csv_line = min(a[3] for anns in by_line.values() for a in anns)
         raise fail("E128", f"documents file {name!r} not found in {base}; put it there or pass --documents DIR",

@@ -15,23 +15,53 @@ expects. Entities cannot overlap: of overlapping spans the longest is written. D
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from nlpipe.config import Settings
+from nlpipe.errors import LimitError
 from nlpipe.label.formats.common import longest_first, temp_name
+from nlpipe.readers.archives.guards import RATIO_FLOOR
 from nlpipe.readers.fields import check_text, parse_split
 from nlpipe.readers.textfile import fail
 from nlpipe.types import Record, Span
 
 __all__ = ["read_docbin", "write_docbin"]
 
+MAX_RATIO: float = Settings.model_fields["max_compression_ratio"].default  # the archives' bomb guard
+_PIECE = 1024 * 1024  # bytes inflated at a time by the bomb check
 _SPLIT_KEY = "nlpipe_split"
 _ID_KEY = "nlpipe_id"
 
 
-def read_docbin(path: Path, *, max_bytes: int, **_: object) -> Iterator[Record]:
-    """Records of a ``.spacy`` file. E121: not a DocBin; E122: a Doc whose categories or data are malformed."""
+def _check_unpacked_size(data: bytes, path: Path, max_ratio: float) -> None:
+    """E237 when the zlib stream of a DocBin inflates to more than ``max_ratio`` times its size (past
+    ``RATIO_FLOOR``): checked by inflating it in bounded pieces that are thrown away, before spaCy inflates
+    it whole. A stream zlib cannot read is left to spaCy (E121)."""
+    limit = max(RATIO_FLOOR, int(max_ratio * len(data)))
+    inflater = zlib.decompressobj()
+    unpacked, pending = 0, data
+    try:
+        while pending and unpacked <= limit:
+            unpacked += len(inflater.decompress(pending, _PIECE))
+            pending = inflater.unconsumed_tail
+    except zlib.error:
+        return
+    if unpacked > limit:
+        raise fail(
+            "E237",
+            f"the DocBin inflates to more than {limit:,} bytes, over {max_ratio:g} times its {len(data):,} bytes "
+            "(a compression bomb); it was not read -- write it again with DocBin(...).to_disk",
+            file=path,
+            kind=LimitError,
+        )
+
+
+def read_docbin(path: Path, *, max_bytes: int, max_ratio: float = MAX_RATIO, **_: object) -> Iterator[Record]:
+    """Records of a ``.spacy`` file. E121: not a DocBin; E122: a Doc whose categories or data are malformed;
+    E237: the file inflates to more than ``max_ratio`` times its size (the archives' ``max_compression_ratio``)."""
     from spacy.tokens import DocBin
     from spacy.vocab import Vocab
 
@@ -40,6 +70,7 @@ def read_docbin(path: Path, *, max_bytes: int, **_: object) -> Iterator[Record]:
         data = path.read_bytes()
     except OSError as exc:
         raise fail("E100", f"cannot read the file ({exc.strerror or exc})", file=path) from None
+    _check_unpacked_size(data, path, max_ratio)
     try:
         db = DocBin().from_bytes(data)
         # DocBin decodes each Doc's user_data with srsly, which looks up its msgpack plugins (entry points) on

@@ -125,7 +125,7 @@ class _Task:
         if where:  # re-parse this task with positions to find the line of the nested object
             try:
                 obj, _ = _positioned_decoder().raw_decode(self.content, self.start)
-            except RecursionError:  # the pure-Python decoder needs more stack than the one that read the task
+            except (RecursionError, ValueError):  # the pure-Python scanner recurses deeper than the C one
                 return fail(code, message, file=self.path, line=line, field=field)
             for key in where:
                 try:

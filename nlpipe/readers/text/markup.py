@@ -183,9 +183,13 @@ def _declared_charset(data: bytes) -> str | None:
     label = m.group(1).decode("ascii", errors="ignore").strip().lower()
     label = _HTML_CHARSET_ALIASES.get(label, label)
     try:
-        return codecs.lookup(label).name
+        name = codecs.lookup(label).name
+        b" ".decode(name)  # LookupError for codecs that are not text encodings (rot13, hex, base64, zlib...)
     except LookupError:
         return None
+    except UnicodeError:  # a text encoding that cannot decode a space (undefined): decoding the page decides
+        pass
+    return name
 
 
 def _decode_html(data: bytes, source: str) -> tuple[str, str | None]:
@@ -196,7 +200,7 @@ def _decode_html(data: bytes, source: str) -> tuple[str, str | None]:
     if declared:
         try:
             return data.decode(declared), declared
-        except UnicodeDecodeError:
+        except UnicodeError:  # UnicodeDecodeError, or UnicodeError from codecs such as idna and punycode
             if declared == "cp1252":
                 return data.decode("latin-1"), "latin-1"  # cp1252 leaves five bytes undefined
     return read_text(data, source=source), None

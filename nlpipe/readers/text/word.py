@@ -31,15 +31,18 @@ def _cell_text(cell: Any) -> str:
 
 
 def _table_lines(table: Any) -> list[str]:
+    """One line per row: the text of each ``<w:tc>`` of the row once, joined by tabs.
+
+    The cells are read from the row's XML, not ``row.cells``: that repeats a cell once per grid column it spans
+    (``w:gridSpan`` can claim 10^9 columns) and finds each vertically merged cell by walking up the rows above
+    (quadratic in the rows, recursive). A merged cell is read where it starts: a horizontal merge is one
+    ``<w:tc>``, and the continuation cells of a vertical merge (``w:vMerge`` without ``restart``) are left out.
+    """
+    from docx.table import _Cell
+
     lines = []
     for row in table.rows:
-        cells: list[str] = []
-        seen: set[int] = set()
-        for cell in row.cells:
-            if id(cell._tc) in seen:  # a merged cell appears once per grid column it spans
-                continue
-            seen.add(id(cell._tc))
-            cells.append(_cell_text(cell))
+        cells = [_cell_text(_Cell(tc, table)) for tc in row._tr.tc_lst if tc.vMerge != "continue"]
         line = "\t".join(cells).strip()
         if line:
             lines.append(line)
