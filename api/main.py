@@ -8,9 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import nlpipe
-from api import errors
+from api import errors, limits
 from api.deps import ModelCache
-from api.limits import BodySizeLimit
 from api.routes import datasets, health, jobs, labeling, models, sentiment
 from nlpipe.config import Settings, get_settings
 from nlpipe.store.db import open_store
@@ -46,5 +45,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router)
     app.include_router(jobs.router)
     app.include_router(labeling.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    limits.install(app, settings)  # work off the event loop, bounded; body size and Host checks
     return app
