@@ -1,11 +1,162 @@
-"""ASGI middleware that refuses request bodies over ``max_bytes`` before the app reads them whole."""
+"""What keeps the service responsive: request bodies over ``max_bytes`` refused before the app reads them whole
+(:class:`BodySizeLimit`, 413 E605), Host headers checked (:class:`TrustedHosts`, 400 E614), and heavy work run off
+the event loop (:class:`WorkGate`).
+
+The gate runs each heavy request's work (``:predict``, ``:predictFile``, ``/v1/sentiment:predict``, an upload with
+``wait=true``) in a worker thread, at most ``NLPIPE_MAX_CONCURRENT_REQUESTS`` at once; up to
+``NLPIPE_MAX_QUEUED_REQUESTS`` more wait for a slot, and a request beyond those is answered at once with 503 E610
+and ``Retry-After``. Each request has ``NLPIPE_REQUEST_TIMEOUT`` seconds, waiting included: past it the answer is
+504 E611 and the work's :class:`~nlpipe.readers.budget.WorkBudget` is cancelled, so it stops at its next step
+(between OCR pages, documents, prediction batches). The budget also caps the pages OCR'd for the request
+(``NLPIPE_MAX_OCR_PAGES``, 413 E612). ``/health`` and the other light routes are answered meanwhile.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.errors import error_response
+from nlpipe.config import Settings
+from nlpipe.errors import NlpipeError
+from nlpipe.readers.budget import WorkBudget, WorkTimeout, active_budget
 
 Scope = dict[str, Any]
+T = TypeVar("T")
+
+#: Seconds a client told 503 E610 (all slots and the queue full) should wait before trying again.
+RETRY_AFTER = 5
+
+
+class ServerBusy(NlpipeError):
+    """Every work slot and queue place is taken (HTTP 503 with Retry-After)."""
+
+
+class WorkGate:
+    """Runs heavy work in worker threads: a bounded number at once, a bounded queue, a deadline each."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.slots = settings.max_concurrent_requests
+        self.queue = settings.max_queued_requests
+        self.timeout = settings.request_timeout
+        self.max_ocr_pages = settings.max_ocr_pages
+        self.pending = 0  # requests running or waiting for a slot (changed on the event loop only)
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        if self._limiter is None:  # made on first use, inside the event loop
+            self._limiter = anyio.CapacityLimiter(self.slots)
+        return self._limiter
+
+    async def run(self, work: Callable[[], T], what: str | None = None) -> T:
+        """``work()`` in a worker thread under this request's budget; E610 when the queue is full, E611 past the
+        deadline (``what`` names the file or input being worked on in that message)."""
+        if self.pending >= self.slots + self.queue:
+            raise ServerBusy(
+                "E610",
+                f"The server is busy: {self.slots} requests are being worked on and {self.queue} are waiting "
+                f"(NLPIPE_MAX_CONCURRENT_REQUESTS, NLPIPE_MAX_QUEUED_REQUESTS). Retry in {RETRY_AFTER} seconds.",
+                retry_after=RETRY_AFTER,
+            )
+        budget = WorkBudget(timeout=self.timeout, max_ocr_pages=self.max_ocr_pages)
+
+        def call() -> T:
+            with active_budget(budget):
+                budget.check(what)  # it may have waited for its slot past the deadline
+                return work()
+
+        self.pending += 1
+        try:
+            with anyio.move_on_after(self.timeout):
+                return await anyio.to_thread.run_sync(call, limiter=self.limiter, abandon_on_cancel=True)
+            budget.cancel()  # the thread stops at its next checkpoint; the client is answered now
+            budget.check(what)
+            raise AssertionError("a cancelled budget raises E611")  # pragma: no cover
+        finally:
+            self.pending -= 1
+
+
+def get_gate(request: Request) -> WorkGate:
+    return request.app.state.work
+
+
+GateDep = Annotated[WorkGate, Depends(get_gate)]
+
+
+async def _busy(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServerBusy)
+    return error_response(503, exc.code, exc.message, exc.details, {"Retry-After": str(RETRY_AFTER)})
+
+
+async def _timeout(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WorkTimeout)
+    return error_response(504, exc.code, exc.message, exc.details)
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """The work gate, its two error statuses, the Host check and the body size limit."""
+    app.state.work = WorkGate(settings)
+    app.add_exception_handler(ServerBusy, _busy)
+    app.add_exception_handler(WorkTimeout, _timeout)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(TrustedHosts, allowed=settings.trusted_hosts)
+
+
+def _json_error(status: int, code: str, message: str, details: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    body = json.dumps({"error": {"code": code, "message": message, "details": details}}).encode()
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    return start, body
+
+
+def host_name(header: str) -> str:
+    """The host of a Host header, without its port: ``example.com:8000`` -> ``example.com``, ``[::1]:80`` ->
+    ``::1``."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if header.count(":") == 1 else header
+
+
+class TrustedHosts:
+    """Answers only requests whose Host header is one of ``allowed`` (``*.example.com`` matches subdomains, ``*``
+    anything): a server on loopback is then not reachable through DNS rebinding. Others get 400 E614."""
+
+    def __init__(self, app: Any, allowed: list[str]) -> None:
+        self.app = app
+        self.allowed = [a.lower() for a in allowed]
+        self.any = "*" in self.allowed
+
+    def allows(self, host: str) -> bool:
+        return any(host == a or (a.startswith("*.") and host.endswith(a[1:])) for a in self.allowed)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if self.any or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        raw = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        if self.allows(host_name(raw)):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        start, body = _json_error(
+            400, "E614", f"Host {raw[:100]!r} is not one this server answers; add it to NLPIPE_ALLOWED_HOSTS.",
+            {"host": raw[:100]},
+        )  # fmt: skip
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
 
 
 class BodyTooLarge(Exception):
@@ -26,45 +177,38 @@ class BodySizeLimit:
             await self._reject(send)
             return
         seen = 0
-        started = False
+        started = over = False
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    over = True
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Any) -> None:
+        async def guarded_send(message: Any) -> None:
             nonlocal started
+            if over and not started:
+                return  # the app's answer to a body it could not read whole (FastAPI makes it a 400): replaced below
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._reject(send)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:  # a chunked body (no Content-Length) that grew past the limit
+            await self._reject(send)
 
     async def _reject(self, send: Any) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "code": "E605",
-                    "message": f"Request body is larger than the {self.max_bytes} byte limit "
-                    "(NLPIPE_MAX_REQUEST_BYTES). Send fewer or shorter texts per request.",
-                    "details": {"max_bytes": self.max_bytes},
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
+        start, body = _json_error(
+            413, "E605", f"Request body is larger than the {self.max_bytes} byte limit (NLPIPE_MAX_REQUEST_BYTES). "
+            "Send fewer or shorter texts per request.", {"max_bytes": self.max_bytes},
+        )  # fmt: skip
+        await send(start)
         await send({"type": "http.response.body", "body": body})

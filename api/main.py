@@ -8,8 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import nlpipe
-from api import errors, openapi
-from api.limits import BodySizeLimit
+from api import errors, limits, openapi
 from api.model_cache import ModelCache
 from api.routes import datasets, health, jobs, labeling, models, sentiment
 from nlpipe.config import Settings, get_settings
@@ -50,6 +49,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(datasets.router)
     app.include_router(jobs.router)
     app.include_router(labeling.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    limits.install(app, settings)  # work off the event loop, bounded; body size and Host checks
     openapi.install(app)
     return app

@@ -182,6 +182,11 @@ class PredictResponse(BaseModel):
     version: str
     predictions: list[PredictionOut]
     failures: list[FailureOut] | None = Field(None, description="Files in an uploaded archive that could not be read.")
+    skipped: list[FailureOut] | None = Field(
+        None,
+        description="predictFile: files in an uploaded archive left out on purpose (links, unsafe paths, hidden "
+        "files, images with OCR off), each with its code and why.",
+    )
 
 
 class PromoteRequest(BaseModel):

@@ -70,6 +70,59 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `nlpipe serve` binds to.")
     port: int = Field(default=8000, description="Port `nlpipe serve` listens on.")
+    # Serving: the API stays responsive (work off the event loop, bounded; connections and hosts checked)
+    max_concurrent_requests: int = Field(
+        default=4,
+        ge=1,
+        description="Heavy API requests (predict, predictFile, uploads with wait=true) worked on at "
+        "once, each in a worker thread; more wait in a queue.",
+    )
+    max_queued_requests: int = Field(
+        default=64,
+        ge=0,
+        description="Heavy API requests that may wait for a free slot; more get 503 E610 with Retry-After.",
+    )
+    request_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds a heavy API request may take, waiting included; past it 504 E611 "
+        "and its work stops at its next step (between OCR pages, documents, prediction batches).",
+    )
+    max_ocr_pages: int = Field(
+        default=200,
+        ge=0,
+        description="Most pages OCR'd for one API request (predictFile, upload with wait=true); "
+        "more is E612 naming the file. Upload jobs (wait=false) and the CLI are not capped.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host header values the API answers (comma-separated; *.example.com for subdomains, * for any); "
+        "default: localhost, 127.0.0.1 and ::1 when NLPIPE_HOST is a loopback address, else any.",
+    )
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="Seconds `nlpipe serve` waits for a new connection's request headers."
+    )
+    keep_alive_timeout: int = Field(
+        default=5, ge=1, description="Seconds `nlpipe serve` keeps an idle keep-alive connection open."
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, description="Open connections and requests `nlpipe serve` holds; more get 503."
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, v: object) -> object:
+        return [h.strip() for h in v.split(",") if h.strip()] if isinstance(v, str) else v
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """The Host header values the API answers: NLPIPE_ALLOWED_HOSTS, else the loopback names when bound to a
+        loopback address (no DNS rebinding of a local server), else any ("*")."""
+        if self.allowed_hosts:
+            return [h.lower() for h in self.allowed_hosts]
+        if self.host in ("127.0.0.1", "localhost", "::1") or self.host.startswith("127."):
+            return ["localhost", "127.0.0.1", "::1", self.host.lower()]
+        return ["*"]
 
     @field_validator("test_fraction")
     @classmethod

@@ -285,6 +285,15 @@ CODES: dict[str, tuple[str, str]] = {
     "E606": ("HTTP", "HTTP 422: the request fails validation (a field missing, of the wrong type or out of range)"),
     "E607": ("LimitError", "more texts or documents in one request than NLPIPE_MAX_BATCH_TEXTS"),
     "E608": ("InputError", "an uploaded file has no file name"),
+    "E610": (
+        "ServerBusy",
+        "HTTP 503: every work slot and queue place is taken (NLPIPE_MAX_CONCURRENT_REQUESTS, "
+        "NLPIPE_MAX_QUEUED_REQUESTS); retry after Retry-After seconds",
+    ),
+    "E611": ("WorkTimeout", "HTTP 504: a request ran past NLPIPE_REQUEST_TIMEOUT; its work was stopped"),
+    "E612": ("OcrPageCapError", "a request would OCR more pages than NLPIPE_MAX_OCR_PAGES"),
+    "E613": ("LimitError", "a text in a predict request is larger than NLPIPE_MAX_DOCUMENT_BYTES"),
+    "E614": ("HTTP", "HTTP 400: the Host header is not one of NLPIPE_ALLOWED_HOSTS"),
     "E620": ("ConfigError", "an upload cannot be staged for its job under NLPIPE_HOME"),
     "E630": ("InputError", "a labeling write without an annotator name"),
     "E631": ("AuthError", "the API key belongs to another annotator than X-Annotator names"),

@@ -21,6 +21,7 @@ from typing import Any
 
 from nlpipe.config import Settings
 from nlpipe.errors import InputError
+from nlpipe.readers.budget import checkpoint
 from nlpipe.readers.dispatch.results import IngestFailure, IngestSkipped
 from nlpipe.readers.dispatch.route import iter_ingest
 from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, is_archive
@@ -287,10 +288,13 @@ def documents_for_prediction(
     name: str | None = None,
     password: str | None = None,
     ocr: str | None = None,
+    skipped: list[IngestFailure] | None = None,
 ) -> tuple[list[Document], list[IngestFailure]]:
     """The documents of one file or upload (an archive gives several), for prediction: nothing is stored.
 
-    Raises the first failure as a coded error when the input yields no document at all.
+    Returns the documents and the failures; the files left out on purpose are added to ``skipped`` when it is
+    given. Raises the first failure as a coded error when the input yields no document at all. The work budget
+    (:mod:`nlpipe.readers.budget`) is checked after each file.
     """
     docs: list[Document] = []
     problems: list[IngestFailure] = []
@@ -299,6 +303,9 @@ def documents_for_prediction(
             problems.append(item)
         else:
             docs.append(item)
+        checkpoint(str(name or source))
+    if skipped is not None:
+        skipped.extend(p for p in problems if isinstance(p, IngestSkipped))
     failures = [p for p in problems if not isinstance(p, IngestSkipped)]
     if not docs:
         first = failures[0] if failures else (problems[0] if problems else None)

@@ -25,10 +25,14 @@ SHARED = ROOT.parent / "shared" / "datasets"
 # Read before the autouse fixture below clears NLPIPE_* variables. Set by `make test` via .ci/services.sh.
 POSTGRES_URL = os.environ.get("NLPIPE_TEST_POSTGRES_URL")
 REQUIRE_SERVICES = os.environ.get("NLPIPE_REQUIRE_SERVICES") == "1"
+#: The Host headers the tests' apps answer: TestClient's "testserver" and the loopback names of `nlpipe serve`.
+TEST_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 
 
 def make_settings(tmp: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"home": tmp / "home", "models_dir": tmp / "models", "time_budget": 20.0}
+    # "testserver" is the Host of FastAPI's TestClient (a test-only name, not a default of NLPIPE_ALLOWED_HOSTS)
+    values: dict[str, object] = {"home": tmp / "home", "models_dir": tmp / "models", "time_budget": 20.0,
+                                 "allowed_hosts": TEST_HOSTS}  # fmt: skip
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -80,6 +84,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setenv("NLPIPE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("NLPIPE_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("NLPIPE_TIME_BUDGET", "20")
+    monkeypatch.setenv("NLPIPE_ALLOWED_HOSTS", ",".join(TEST_HOSTS))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Response, UploadFile
 
 from api.deps import ApiKeyDep, SettingsDep, StoreDep
+from api.limits import GateDep
 from api.params import DatasetName
 from api.routes.jobs import job_location
 from nlpipe.errors import InputError
@@ -40,6 +41,7 @@ async def upload(
     response: Response,
     background: BackgroundTasks,
     settings: SettingsDep,
+    gate: GateDep,
     _key: ApiKeyDep,
     files: Annotated[list[UploadFile], File(description="Documents or archives (.zip, .tar, .tar.gz).")],
     ocr: Annotated[str | None, Form(description="auto, always or never.")] = None,
@@ -69,5 +71,9 @@ async def upload(
         response.status_code = 202
         response.headers["Location"] = job_location(staged.job["id"])
         return {"job": staged.job}
-    uploads = [(f.filename or "", await f.read()) for f in files]
-    return ingest_uploads(store, settings, name, uploads, password=password, ocr=ocr).to_dict()
+
+    def work() -> dict[str, Any]:  # in a worker thread (api.limits.WorkGate): the event loop stays free
+        uploads = [(f.filename or "", f.file.read()) for f in files]
+        return ingest_uploads(store, settings, name, uploads, password=password, ocr=ocr).to_dict()
+
+    return await gate.run(work, ", ".join(f.filename or "" for f in files)[:200])

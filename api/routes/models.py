@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 
 from api.deps import ApiKeyDep, ModelsDep, SettingsDep
+from api.limits import GateDep
 from api.params import ModelName
 from api.schemas import AliasesOut, ModelDetail, ModelSummary, PredictRequest, PredictResponse, PromoteRequest
 from nlpipe import artifacts
@@ -31,10 +32,18 @@ def get_model(name: ModelName, settings: SettingsDep, models: ModelsDep, version
 
 
 @router.post("/{name}:predict", response_model=PredictResponse, response_model_exclude_none=True)
-def predict(name: ModelName, body: PredictRequest, settings: SettingsDep, models: ModelsDep) -> dict:
+async def predict(
+    name: ModelName, body: PredictRequest, settings: SettingsDep, models: ModelsDep, gate: GateDep
+) -> dict:
+    """Predict on ``text`` or ``texts`` (each at most NLPIPE_MAX_DOCUMENT_BYTES: E613), in a worker thread."""
     texts = body.texts_within(settings.max_batch_texts)
-    run = predict_inputs(models.get(name, body.version), texts=texts, options=body.options())
-    return {"model": run.model, "version": run.version, "predictions": list(run.rows())}
+
+    def work() -> dict:
+        predictor = models.get(name, body.version)
+        run = predict_inputs(predictor, texts=texts, settings=settings, options=body.options())
+        return {"model": run.model, "version": run.version, "predictions": list(run.rows())}
+
+    return await gate.run(work)
 
 
 @router.post("/{name}:predictFile", response_model=PredictResponse, response_model_exclude_none=True)
@@ -42,6 +51,7 @@ async def predict_file(
     name: ModelName,
     settings: SettingsDep,
     models: ModelsDep,
+    gate: GateDep,
     file: Annotated[UploadFile, File(description="A document (text, HTML, DOCX, e-mail, PDF, image) or archive.")],
     version: Annotated[str | None, Form()] = None,
     top_k: Annotated[int | None, Form(ge=1)] = None,
@@ -51,25 +61,32 @@ async def predict_file(
     ocr: Annotated[str | None, Form(description="auto, always or never.")] = None,
     password: Annotated[str | None, Form()] = None,
 ) -> dict:
-    """Predict on an uploaded document; an archive gives one prediction per document inside."""
-    predictor = models.get(name, version)
-    data = await file.read()
-    run = predict_inputs(
-        predictor,
-        file=data,
-        settings=settings,
-        name=file.filename or "upload",
-        password=password,
-        ocr=ocr,
-        max_documents=settings.max_batch_texts,
-        options={"top_k": top_k, "threshold": threshold, "explain": explain, "sentences": sentences},
-    )
-    return {
-        "model": run.model,
-        "version": run.version,
-        "predictions": list(run.rows()),
-        "failures": [f.__dict__ for f in run.failures],
-    }
+    """Predict on an uploaded document; an archive gives one prediction per document inside, and lists the members
+    that could not be read (``failures``) or were left out (``skipped``). Reading, OCR and prediction run in a
+    worker thread, bounded by NLPIPE_REQUEST_TIMEOUT (504 E611) and NLPIPE_MAX_OCR_PAGES (413 E612)."""
+    filename = file.filename or "upload"
+
+    def work() -> dict:
+        predictor = models.get(name, version)
+        run = predict_inputs(
+            predictor,
+            file=file.file.read(),
+            settings=settings,
+            name=filename,
+            password=password,
+            ocr=ocr,
+            max_documents=settings.max_batch_texts,
+            options={"top_k": top_k, "threshold": threshold, "explain": explain, "sentences": sentences},
+        )
+        return {
+            "model": run.model,
+            "version": run.version,
+            "predictions": list(run.rows()),
+            "failures": [f.__dict__ for f in run.failures],
+            "skipped": [f.__dict__ for f in run.skipped],
+        }
+
+    return await gate.run(work, filename)
 
 
 @router.post("/{name}:promote", response_model=AliasesOut)

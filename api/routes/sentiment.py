@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import SettingsDep
+from api.limits import GateDep
 from api.schemas import LexiconRequest, PredictResponse
 from nlpipe.predict import predict_inputs
 
@@ -16,10 +17,15 @@ router = APIRouter(prefix="/v1", tags=["sentiment"])
 
 
 @router.post("/sentiment:predict", response_model=PredictResponse, response_model_exclude_none=True)
-def predict_lexicon(body: LexiconRequest, settings: SettingsDep) -> dict:
-    """Sentiment of each text from the VADER lexicon (model ``lexicon``, version ``vader-<release>``)."""
+async def predict_lexicon(body: LexiconRequest, settings: SettingsDep, gate: GateDep) -> dict:
+    """Sentiment of each text from the VADER lexicon (model ``lexicon``, version ``vader-<release>``); each text at
+    most NLPIPE_MAX_DOCUMENT_BYTES (E613)."""
     from nlpipe.tasks.sentiment.predictor import lexicon_predictor
 
     texts = body.texts_within(settings.max_batch_texts)
-    run = predict_inputs(lexicon_predictor(), texts=texts, options={"sentences": body.sentences})
-    return {"model": run.model, "version": run.version, "predictions": list(run.rows())}
+
+    def work() -> dict:
+        run = predict_inputs(lexicon_predictor(), texts=texts, settings=settings, options={"sentences": body.sentences})
+        return {"model": run.model, "version": run.version, "predictions": list(run.rows())}
+
+    return await gate.run(work)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from nlpipe.errors import NlpipeError
+from nlpipe.readers.budget import BUDGET_ERRORS
 from nlpipe.readers.dispatch.results import IngestFailure, Run
 from nlpipe.readers.dispatch.sniff import image_mime, unsupported
 from nlpipe.readers.text import mail, markup, plain, records, word
@@ -102,6 +103,16 @@ def _parse(kind: str, data: bytes, source: str, name: str, run: Run) -> list[Doc
     raise unsupported(name, source=source)  # pragma: no cover - every kind of sniff is handled above
 
 
+def _no_text_hint(ocr: str) -> str:
+    """Why a PDF or image gave no text and what to try, for the OCR mode that was used (E177)."""
+    if ocr == "always":
+        return "OCR read every page and found none; check the scan quality (resolution, contrast, language)"
+    if ocr == "never":
+        return "no text layer, and OCR is off; read it with OCR (ocr=auto or always; --ocr, NLPIPE_OCR)"
+    return ("no text layer and OCR found none; check the scan quality, or OCR every page (ocr=always; --ocr, "
+            "NLPIPE_OCR)")  # fmt: skip
+
+
 def read_document(kind: str, data: bytes, source: str, name: str, run: Run) -> Iterator[Document | IngestFailure]:
     """Parse one in-memory file (not an archive) and yield its documents, or one failure."""
     if kind == "image" and run.ocr == "never":
@@ -114,6 +125,8 @@ def read_document(kind: str, data: bytes, source: str, name: str, run: Run) -> I
         return
     try:
         docs = _parse(kind, data, source, name, run)
+    except BUDGET_ERRORS:
+        raise  # the request's deadline or OCR page cap: the whole request stops, not only this file
     except NlpipeError as exc:
         yield run.failure(source, exc)
         return
@@ -121,9 +134,7 @@ def read_document(kind: str, data: bytes, source: str, name: str, run: Run) -> I
         yield run.failure(source, _unexpected(kind, source, exc))
         return
     if kind in ("pdf", "image") and not any(d.text.strip() for d in docs):
-        hint = "no text layer and OCR found none" if run.ocr != "never" else "no text layer, and OCR is off"
-        yield run.failure(source, fail("E177", f"no text found ({hint}); check the scan quality or set "
-                                       "NLPIPE_OCR=always", file=source))  # fmt: skip
+        yield run.failure(source, fail("E177", f"no text found ({_no_text_hint(run.ocr)})", file=source))
         return
     yield from docs
     run.tick(source)

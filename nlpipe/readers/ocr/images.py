@@ -12,6 +12,7 @@ import warnings
 from typing import Any
 
 from nlpipe.errors import ConfigError, InputError, LimitError, NlpipeError
+from nlpipe.readers.budget import charge_ocr, checkpoint
 from nlpipe.readers.errors import fail
 from nlpipe.readers.ocr.pool import pool_map
 from nlpipe.readers.ocr.tesseract import (
@@ -42,6 +43,7 @@ def ocr_image(
     """
     image = _open_image(image_bytes, source, frame)
     check_ready(lang, source)
+    charge_ocr(1, source)
     return _ocr_frame(image, source, lang, dpi, number, page=None)
 
 
@@ -72,12 +74,14 @@ def ocr_image_pages(
             kind=LimitError,
         )
     check_ready(lang, source)
+    charge_ocr(count, source)  # an API request's page cap (E612) and deadline (E611)
     if count == 1:
         return [_ocr_frame(image, source, lang, dpi, 1, page=None)]
     pool_size = min(workers or os.cpu_count() or 1, count)
     if pool_size <= 1:
         pages = [_ocr_frame(image, source, lang, dpi, 1, page=1)]
         for frame in range(1, count):
+            checkpoint(source)
             image = _open_image(image_bytes, source, frame, page=frame + 1)
             pages.append(_ocr_frame(image, source, lang, dpi, frame + 1, page=frame + 1))
         return pages
@@ -86,6 +90,7 @@ def ocr_image_pages(
     outs = pool_map(source, pool_size, _image_worker_init, initargs, _image_worker_frame, range(count))
     with contextlib.closing(outs):
         for out in outs:
+            checkpoint(source)
             if out[0] == "error":
                 _, kind, code, message, details = out
                 error = {"LimitError": LimitError, "ConfigError": ConfigError}.get(kind, InputError)

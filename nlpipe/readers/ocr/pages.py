@@ -9,6 +9,7 @@ import math
 import os
 from typing import Any
 
+from nlpipe.readers.budget import checkpoint
 from nlpipe.readers.errors import fail
 from nlpipe.readers.ocr.pool import pool_map
 from nlpipe.readers.ocr.tesseract import (
@@ -122,6 +123,7 @@ def ocr_pages(
             doc = pdfium.PdfDocument(data, password=password or None)
         try:
             for number in numbers:
+                checkpoint(source)  # an API request past its deadline stops here, between pages (E611)
                 with PDFIUM_LOCK:  # PDFium is not thread-safe; Tesseract runs outside the lock
                     shot = _render(doc, number, dpi)
                 try:
@@ -137,6 +139,7 @@ def ocr_pages(
         initargs = (data, password, tesseract_cmd(), lang, dpi)
         with contextlib.closing(pool_map(source, count, _worker_init, initargs, _worker_page, numbers)) as outs:
             for out in outs:
+                checkpoint(source)  # past the deadline: closing the pool cancels the pages not yet started
                 if out[0] == "error":
                     _, number, code, message = out
                     raise fail(code, message, source, number, kind=error_kind(code))

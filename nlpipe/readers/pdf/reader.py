@@ -8,6 +8,7 @@ from typing import Any
 import pypdfium2.raw as pdfium_c
 
 from nlpipe.errors import NlpipeError
+from nlpipe.readers.budget import charge_ocr
 from nlpipe.readers.errors import fail
 from nlpipe.readers.ocr.pages import ocr_pages
 from nlpipe.readers.pdf.bindings import open_document
@@ -118,6 +119,7 @@ def read_pdf(
     pages = [Page(r.number, r.text, round(r.width, 2), round(r.height, 2), r.words) for r in results]
     ocr_numbers = _ocr_numbers(results, fallback, ocr)
     if ocr_numbers:
+        charge_ocr(len(ocr_numbers), source)  # an API request's page cap (E612) and deadline (E611)
         done = ocr_pages(
             data, ocr_numbers, source=source, password=password, lang=ocr_lang, dpi=ocr_dpi, workers=ocr_workers
         )
