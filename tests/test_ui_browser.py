@@ -127,7 +127,9 @@ def _doc_id(page) -> int:
 
 
 def _select_text(page, word: str) -> None:
-    """Select the first occurrence of ``word`` in the document text, as a person dragging the mouse would."""
+    """Select the first occurrence of ``word`` in the document text, as a person dragging the mouse would, once the
+    page has settled (an action still queued could re-render the text and drop the selection)."""
+    page.wait_for_selector("body:not([data-busy])", state="attached")
     page.evaluate(
         """(word) => {
             const box = document.querySelector('#doc-text');

@@ -84,9 +84,30 @@ function say(text, kind = "info") {
 }
 
 // Serialise actions so fast key presses apply in order.
+// Actions run one after another. body[data-busy] is set while any is queued or running, so a script (or a test)
+// can wait until the page has settled before it selects text that a pending re-render would replace.
+let pending = 0;
 function run(fn) {
-  state.busy = state.busy.then(fn).catch((e) => say(e.message, "error"));
+  pending += 1;
+  document.body.dataset.busy = "1";
+  state.busy = state.busy
+    .then(fn)
+    .catch((e) => say(e.message, "error"))
+    .finally(() => {
+      pending -= 1;
+      if (pending === 0) delete document.body.dataset.busy;
+    });
   return state.busy;
+}
+
+// The page's stylesheet, applied: the key buttons' layout (and so their text as a reader sees it) depends on it.
+function styled() {
+  const css = document.querySelector('link[rel="stylesheet"]');
+  if (!css || css.sheet) return Promise.resolve();
+  return new Promise((done) => {
+    css.addEventListener("load", done, { once: true });
+    css.addEventListener("error", done, { once: true });
+  });
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -659,6 +680,7 @@ function init() {
   document.addEventListener("keydown", onKey);
   run(async () => {
     try {
+      await styled();
       await loadLists();
       if (state.key) await signIn(true);
       else if (state.dataset) await openDataset();
