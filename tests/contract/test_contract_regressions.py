@@ -72,3 +72,19 @@ def test_labels_with_control_characters_or_lone_surrogates_are_e243(client: Test
         assert "control characters" in assert_error(r, 422, "E243")["message"]
     assert client.get(url, headers=PLAIN).json()["annotations"] == []  # nothing stored
     assert client.post(f"{url}/annotations", json={"labels": ["ünïcode ok"]}, headers=PLAIN).status_code == 201
+
+
+# A JSON Lines upload whose text, label or id holds a lone surrogate escape (valid JSON syntax, no UTF-8 form)
+# failed when stored (500 UnicodeEncodeError); it is now the file's invalid JSON (E102, file and line named) and
+# a surrogate pair still reads as the one character it encodes.
+@pytest.mark.parametrize(
+    "line", ['{"text": "bad \\ud800 text"}', '{"text": "ok", "label": "\\udc00"}', '{"text": "ok", "id": "\\ud800"}']
+)
+def test_json_lines_with_a_lone_surrogate_are_the_files_invalid_json(client: TestClient, line: str) -> None:
+    upload = {"files": ("rows.jsonl", f'{{"text": "fine"}}\n{line}\n'.encode())}
+    r = client.post("/v1/datasets/d/documents", files=upload, headers=PLAIN)
+    assert r.status_code == 200, r.text
+    [failure] = r.json()["failures"]
+    assert failure["code"] == "E102" and "line 2" in failure["message"] and "surrogate" in failure["message"]
+    pair = {"files": ("pair.jsonl", b'{"text": "smile \\ud83d\\ude00", "label": "x"}\n')}
+    assert client.post("/v1/datasets/d/documents", files=pair, headers=PLAIN).json()["added"] == 1
