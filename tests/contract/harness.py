@@ -38,9 +38,16 @@ from nlpipe.types import Record
 #: A plain key (the annotator comes from X-Annotator) and a key that carries the annotator alice.
 API_KEY = "contract-key"
 API_KEYS = [API_KEY, "alice:alice-key"]
+#: Each pass sends every case with these headers: a plain key, a key that carries an annotator, no key.
+PASSES: dict[str, dict[str, str]] = {
+    "plain-key": {"X-API-Key": API_KEY},
+    "annotator-key": {"X-API-Key": "alice-key"},
+    "no-key": {},
+}
 #: The dataset the service holds (documents 1..DOCUMENTS) and the models it serves.
 DATASET = "news"
 DOCUMENTS = 20
+MODELS = ["news", "feedback-sentiment"]
 FAST_EXAMPLES = 12
 
 
@@ -70,6 +77,23 @@ def contract_settings(
     finally:
         store.close()
     return settings
+
+
+def train_models(tmp: Path, records: list[Record], feedback: list[Record]) -> list[Path]:
+    """Outside pytest (the benchmark): the suite's two small models trained in ``tmp``, their folders: 'news' (a
+    classifier on ``records``) and 'feedback-sentiment' (sentiment on ``feedback``)."""
+    from nlpipe.train import train
+
+    settings = Settings(home=tmp / "home", models_dir=tmp / "models")  # type: ignore[call-arg]
+    store = open_store(settings)
+    try:
+        import_records(store, "news", records, create=True, seed=0)
+        import_records(store, "feedback", feedback, create=True, seed=0)
+        train(store, settings, "news", "news", time_budget=20)
+        train(store, settings, "feedback", "feedback-sentiment", task="sentiment", time_budget=20)
+    finally:
+        store.close()
+    return [settings.models_dir / "news", settings.models_dir / "feedback-sentiment"]
 
 
 def load_schema(app: Any) -> Any:

@@ -23,12 +23,6 @@ from tests.conftest import POSTGRES_URL, REQUIRE_SERVICES, _reset_postgres, news
 from tests.contract import harness
 
 EXAMPLES = harness.examples()  # read at import: the suite's autouse fixture clears NLPIPE_* variables
-PASSES = {
-    "plain-key": {"X-API-Key": harness.API_KEY},
-    "annotator-key": {"X-API-Key": "alice-key"},
-    "no-key": {},
-}
-MODELS = ["news", "feedback-sentiment"]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -65,12 +59,12 @@ def test_the_document_has_every_route(contract: tuple[FastAPI, list[Any]]) -> No
     assert len(documented) == 20
 
 
-@pytest.mark.parametrize("auth", list(PASSES))
+@pytest.mark.parametrize("auth", list(harness.PASSES))
 def test_every_operation_keeps_the_contract(contract: tuple[FastAPI, list[Any]], auth: str, tmp_path: Path) -> None:
     _, ops = contract
     total = harness.Tally()
     for op in ops:
-        tally = harness.explore(op, headers=PASSES[auth], examples=EXAMPLES, models=MODELS)
+        tally = harness.explore(op, headers=harness.PASSES[auth], examples=EXAMPLES, models=harness.MODELS)
         assert tally.tried, f"{op.label}: no case was generated"
         total.add(tally)
     report = "\n".join(str(f) for f in total.findings[:20])
