@@ -2,6 +2,7 @@
 with more examples.
 
     .venv/bin/python benchmarks/reliability.py [--examples 200] [--target pdf --target zip ...] [--seed 0]
+    .venv/bin/python benchmarks/reliability.py --contract [--contract-examples 200] [--postgres URL]
 
 Each target (a reader or a label import format, see ``tests/fuzz/targets.py``) gets ``--examples`` inputs from
 its hypothesis strategy (``tests/fuzz/strategies.py``: real and generated files, mutated), each run in a child
@@ -10,6 +11,11 @@ errors (``NlpipeError``), uncaught exceptions, MemoryErrors, crashes (the child 
 limit), the child's peak resident memory and the time spent. Every failure count should be zero: the exit status
 is 1 otherwise, and each failing input is saved under ``benchmarks/results/reliability/`` with what happened.
 The default number of examples is ``NLPIPE_FUZZ_EXAMPLES`` or 200.
+
+``--contract`` adds the service's contract (``benchmarks/reliability_contract.py``): schemathesis cases for every
+operation of the OpenAPI document, ``--contract-examples`` per operation and pass (``NLPIPE_CONTRACT_EXAMPLES`` or
+200), on SQLite and, with ``--postgres URL`` (or ``NLPIPE_TEST_POSTGRES_URL``), PostgreSQL: cases tried, 2xx,
+4xx, 5xx and schema violations, both failure counts zero. ``--contract-only`` skips the readers.
 """
 
 from __future__ import annotations
@@ -25,6 +31,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.reliability_contract import (  # noqa: E402
+    contract_failures,
+    contract_summary,
+    contract_table,
+    run_contract,
+)
 from tests.fuzz.harness import FAILURES, Outcome, Tally, Worker, explore, save_reproducer  # noqa: E402
 from tests.fuzz.strategies import STRATEGIES  # noqa: E402
 
@@ -84,17 +96,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=int(os.environ.get("NLPIPE_FUZZ_EXAMPLES") or 200))
     parser.add_argument("--target", action="append", choices=sorted(STRATEGIES), help="default: every target")
     parser.add_argument("--seed", type=int, default=0, help="0: the fixed (derandomized) inputs; else random ones")
+    parser.add_argument("--contract", action="store_true", help="also fuzz the service's OpenAPI contract")
+    parser.add_argument("--contract-only", action="store_true", help="only the contract, not the readers")
+    parser.add_argument("--contract-examples", type=int, default=int(os.environ.get("NLPIPE_CONTRACT_EXAMPLES") or 200))
+    parser.add_argument("--postgres", default=os.environ.get("NLPIPE_TEST_POSTGRES_URL"), help="a throwaway database")
     args = parser.parse_args(argv)
     out = RESULTS / "reliability"
-    tallies = run(args.target or list(STRATEGIES), args.examples, args.seed, out)
-    print(table(tallies))
-    failures = sum(t.failures for t in tallies.values())
+    failures = 0
+    summary: dict[str, object] = {}
+    if not args.contract_only:
+        tallies = run(args.target or list(STRATEGIES), args.examples, args.seed, out)
+        print(table(tallies))
+        failures += sum(t.failures for t in tallies.values())
+        summary = {
+            name: {"tried": t.tried, "results": t.ok, "coded": t.coded, **t.counts, "peak_kb": t.peak_kb,
+                   "seconds": round(t.seconds, 1), "codes": t.codes}
+            for name, t in tallies.items()
+        }  # fmt: skip
+    if args.contract or args.contract_only:
+        rows = run_contract(args.contract_examples, args.seed, {"sqlite": None, "postgres": args.postgres})
+        print("\nContract (schemathesis, every operation of the OpenAPI document):")
+        print(contract_table(rows))
+        failures += contract_failures(rows)
+        summary["contract"] = contract_summary(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    summary = {
-        name: {"tried": t.tried, "results": t.ok, "coded": t.coded, **t.counts, "peak_kb": t.peak_kb,
-               "seconds": round(t.seconds, 1), "codes": t.codes}
-        for name, t in tallies.items()
-    }  # fmt: skip
     (RESULTS / "reliability.json").write_text(json.dumps(summary, indent=2))
     print(f"\n{failures} failure(s)" + (f"; inputs saved in {out}" if failures else ""))
     return 1 if failures else 0

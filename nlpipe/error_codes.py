@@ -153,7 +153,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E240": ("NotFoundError", "the dataset has no document with that id"),
     "E241": ("InputError", "an invalid annotator name"),
     "E242": ("InputError", "an annotation span is malformed or not inside the document's text"),
-    "E243": ("InputError", "an annotation label is empty, not a string, or too long"),
+    "E243": ("InputError", "an annotation label is empty, not a string, too long, or has control characters"),
     "E244": ("NotFoundError", "no human annotation with that id by this annotator"),
     "E246": ("InputError", "a review with a bad decision, source or kind"),
     "E247": ("NotFoundError", "no review with that id by this annotator"),

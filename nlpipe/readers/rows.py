@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -58,11 +59,29 @@ def _too_deep(file: object, line: int | None) -> Exception:
     )
 
 
+#: A ``\uD800``-``\uDFFF`` escape: half of a surrogate pair, or (alone) a character no UTF-8 text can hold.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _no_lone_surrogates(value: Any, text: str, at: int, end: int) -> Any:
+    """``value`` parsed from ``text``, or a JSONDecodeError when it holds a lone surrogate: valid JSON syntax, but
+    no UTF-8 text (nor the databases) can hold it, so storing it failed with a UnicodeEncodeError."""
+    if _SURROGATE_ESCAPE.search(text, at, end):  # rare: only then is the parsed value checked
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise json.JSONDecodeError(
+                "a \\uD800-\\uDFFF escape that is not half of a surrogate pair (no UTF-8 text can hold it)", text, at
+            ) from None
+    return value
+
+
 def json_value(text: str, *, file: object, line: int | None) -> Any:
     """``json.loads(text)``; JSON nested too deeply to parse is E210 naming ``file`` and ``line`` (a
-    ``JSONDecodeError`` is raised as it is, for the caller's own message, and so is a number too long to read)."""
+    ``JSONDecodeError`` is raised as it is, for the caller's own message, and so are a number too long to read and
+    a lone surrogate escape)."""
     try:
-        return json.loads(text)
+        return _no_lone_surrogates(json.loads(text), text, 0, len(text))
     except json.JSONDecodeError:
         raise
     except ValueError as exc:
@@ -77,7 +96,8 @@ def json_raw_decode(
 ) -> tuple[Any, int]:
     """``decoder.raw_decode(text, at)``, with E210 and over-long numbers as :func:`json_value` gives them."""
     try:
-        return decoder.raw_decode(text, at)
+        value, end = decoder.raw_decode(text, at)
+        return _no_lone_surrogates(value, text, at, end), end
     except json.JSONDecodeError:
         raise
     except ValueError as exc:

@@ -12,6 +12,7 @@ Functions take an open ``Session`` and return plain data; nothing here prints.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from nlpipe.errors import InputError, NotFoundError
 from nlpipe.store.datasets import get_dataset
-from nlpipe.store.schema import Annotation, AnnotationReview, DatasetDocument, Document, Split
+from nlpipe.store.schema import Annotation, AnnotationReview, DatasetDocument, Document, Split, storable_id
 
 ANNOTATOR_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.@ -]{0,99}"
 ANNOTATOR_RE = re.compile(rf"\A{ANNOTATOR_PATTERN}\Z")  # \Z, not $: a final newline is not part of a name
@@ -46,9 +47,19 @@ def check_annotator(name: str | None) -> str:
 
 
 def _check_label(label: object, field: str) -> str:
-    if not isinstance(label, str) or not label.strip() or len(label.strip()) > MAX_LABEL:
+    """A label: 1..MAX_LABEL characters, none a control character (NUL cannot be stored in PostgreSQL) or a
+    lone surrogate (valid JSON escape, but no UTF-8 encoding: the databases cannot store it)."""
+    if (
+        not isinstance(label, str)
+        or not label.strip()
+        or len(label.strip()) > MAX_LABEL
+        or any(unicodedata.category(c) in ("Cc", "Cs") for c in label.strip())
+    ):
         raise InputError(
-            "E243", f"{field}: a label must be a non-empty string of at most {MAX_LABEL} characters.", field=field
+            "E243",
+            f"{field}: a label must be a non-empty string of at most {MAX_LABEL} characters, without control "
+            "characters.",
+            field=field,
         )
     return label.strip()
 
@@ -65,11 +76,13 @@ def _check_span(start: object, end: object, n: int, field: str) -> tuple[int, in
 
 
 def _member(session: Session, dataset_id: int, name: str, document_id: int) -> tuple[Document, str | None]:
-    row = session.execute(
-        select(Document, DatasetDocument.external_id)
-        .join(DatasetDocument, DatasetDocument.document_id == Document.id)
-        .where(DatasetDocument.dataset_id == dataset_id, Document.id == document_id)
-    ).first()
+    row = None
+    if storable_id(session, document_id):
+        row = session.execute(
+            select(Document, DatasetDocument.external_id)
+            .join(DatasetDocument, DatasetDocument.document_id == Document.id)
+            .where(DatasetDocument.dataset_id == dataset_id, Document.id == document_id)
+        ).first()
     if row is None:
         raise NotFoundError(
             "E240",
@@ -267,14 +280,16 @@ def delete_annotation(session: Session, dataset: str, annotation_id: int, author
     """
     author = check_annotator(author)
     ds = get_dataset(session, dataset)
-    a = session.scalar(
-        select(Annotation).where(
-            Annotation.id == annotation_id,
-            Annotation.dataset_id == ds.id,
-            Annotation.source == "human",
-            Annotation.author == author,
+    a = None
+    if storable_id(session, annotation_id):
+        a = session.scalar(
+            select(Annotation).where(
+                Annotation.id == annotation_id,
+                Annotation.dataset_id == ds.id,
+                Annotation.source == "human",
+                Annotation.author == author,
+            )
         )
-    )
     if a is None:
         raise NotFoundError(
             "E244",
@@ -370,11 +385,15 @@ def delete_review(session: Session, dataset: str, review_id: int, author: str) -
     """Undo one of ``author``'s reviews: the pre-annotation shows again; an accept's human copy is deleted."""
     author = check_annotator(author)
     ds = get_dataset(session, dataset)
-    r = session.scalar(
-        select(AnnotationReview).where(
-            AnnotationReview.id == review_id, AnnotationReview.dataset_id == ds.id, AnnotationReview.author == author
+    r = None
+    if storable_id(session, review_id):
+        r = session.scalar(
+            select(AnnotationReview).where(
+                AnnotationReview.id == review_id,
+                AnnotationReview.dataset_id == ds.id,
+                AnnotationReview.author == author,
+            )
         )
-    )
     if r is None:
         raise NotFoundError("E247", f"Dataset {dataset!r} has no review {review_id} by {author!r}.", field="review_id")
     gone = review_dict(r)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nlpipe.errors import NotFoundError
-from nlpipe.store.schema import Document, PageRow
+from nlpipe.store.schema import Document, PageRow, storable_id
 from nlpipe.types import Document as Doc
 from nlpipe.types import Page, Word
 
@@ -76,7 +76,7 @@ def drop_unreferenced_originals(session: Session, home: Path, shas: Iterable[str
 
 def get_document(session: Session, doc_id: int) -> Doc:
     """A stored document with its pages and word boxes."""
-    row = session.get(Document, doc_id)
+    row = session.get(Document, doc_id) if storable_id(session, doc_id) else None
     if row is None:
         raise NotFoundError("E206", f"No document with id {doc_id}.")
     pages = [

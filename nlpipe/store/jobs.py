@@ -28,7 +28,7 @@ from typing import Any
 
 from nlpipe.errors import ConflictError, InputError, NlpipeError, NotFoundError
 from nlpipe.store.db import Store
-from nlpipe.store.schema import Job, utcnow
+from nlpipe.store.schema import Job, storable_id, utcnow
 
 __all__ = [
     "STATUSES",
@@ -88,7 +88,7 @@ def _check_counts(total: int | None, done: int | None) -> None:
 
 
 def _load(session: Any, job_id: int) -> Job:
-    row = session.get(Job, job_id)
+    row = session.get(Job, job_id) if storable_id(session, job_id) else None
     if row is None:
         raise NotFoundError("E230", f"No job with id {job_id}.", job=job_id)
     return row

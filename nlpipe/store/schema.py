@@ -22,11 +22,22 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+#: The largest value an ``id`` column can hold: ids are INTEGER, 32-bit on PostgreSQL and 64-bit on SQLite.
+MAX_ROW_ID = {"postgresql": 2**31 - 1}
+MAX_ROW_ID_DEFAULT = 2**63 - 1
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def storable_id(session: Session, value: int) -> bool:
+    """Whether ``value`` fits the database's ``id`` columns: a larger one names no row, and comparing it with
+    a column fails on PostgreSQL (integer out of range), so lookups answer "not found" without asking."""
+    limit = MAX_ROW_ID.get(session.get_bind().dialect.name, MAX_ROW_ID_DEFAULT)
+    return -limit - 1 <= value <= limit
 
 
 class Base(DeclarativeBase):
