@@ -33,8 +33,8 @@ OTHER_KINDS = {
 FAMILIES = {
     "E0": "E0xx: settings and the database",
     "E1": "E1xx: input files: import formats (E100-E131), PDF and OCR (E150-E167), documents and archives (E175-E198)",
-    "E2": "E2xx: the store: datasets and documents (E201-E207), JSON nesting (E210), jobs (E230-E235), "
-    "annotations and reviews (E240-E248)",
+    "E2": "E2xx: the store: datasets and documents (E201-E207), JSON nesting (E210), NUL in a text (E211), "
+    "jobs (E230-E235), annotations and reviews (E240-E248)",
     "E3": "E3xx: training: classify (E301-E306, E320-E326, E340-E342), data checks and options (E310-E315), "
     "sentiment (E350-E364), entities (E370-E376), layout (E390-E395)",
     "E4": "E4xx: model artifacts and prediction: models (E401-E416), sentiment (E420-E425), entities (E430-E433), "
@@ -142,6 +142,10 @@ CODES: dict[str, tuple[str, str]] = {
     "E206": ("NotFoundError", "no document with that id"),
     "E207": ("InputError", "a record's span has no label or is not inside its text"),
     "E210": ("InputError", "JSON input (a JSONL line, a JSON export) is nested too deeply to read"),
+    "E211": (
+        "InputError",
+        "a text holds a NUL character (U+0000), which no backend may store (binary or UTF-16?)",
+    ),
     "E230": ("NotFoundError", "no job with that id"),
     "E231": ("InputError", "an unknown job status, or a finished status set without finish_job"),
     "E232": ("ConflictError", "a job that has already finished cannot change"),

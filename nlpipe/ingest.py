@@ -27,6 +27,7 @@ from nlpipe.readers.dispatch.route import iter_ingest
 from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, is_archive
 from nlpipe.store.db import Store
 from nlpipe.store.documents import drop_unreferenced_originals, save_original, save_original_file
+from nlpipe.store.importing import NUL, NUL_HINT
 from nlpipe.store.runs import IngestWriter
 from nlpipe.types import Document, Record
 
@@ -151,6 +152,10 @@ def _consume(items: Iterable[Document | IngestFailure], batcher: _Batcher, origi
         elif isinstance(item, IngestFailure):
             summary.failures.append(item)
             summary.per_file.setdefault(_top_file(item.source), {"documents": 0, "failures": 0})["failures"] += 1
+        elif NUL in item.text:  # a failure of this file, not of the run (E211 for an imported record)
+            failure = IngestFailure(item.source or "input", "E211", f"{item.source}: the text holds {NUL_HINT}")
+            summary.failures.append(failure)
+            summary.per_file.setdefault(_top_file(failure.source), {"documents": 0, "failures": 0})["failures"] += 1
         else:
             item.meta["original_sha256"] = original(_top_file(item.source or ""))
             batcher.add(item)

@@ -80,6 +80,19 @@ def check_spans(rec: Record) -> list[SpanKey]:
     return list(dict.fromkeys((sp.start, sp.end, sp.label) for sp in rec.spans))
 
 
+#: What no stored text may hold: PostgreSQL's text type cannot store it, and a text file never means it.
+NUL = "\x00"
+NUL_HINT = "a NUL character (U+0000), which no text holds: is it a binary file, or UTF-16 without a byte-order mark?"
+
+
+def _check_text(rec: Record) -> None:
+    """E211 for a text with a NUL character, on every backend alike (PostgreSQL cannot store one)."""
+    if NUL in rec.text:
+        at = rec.text.index(NUL)
+        raise InputError("E211", f"{rec.file or 'input'}, line {rec.line}: the text holds {NUL_HINT} (character {at})",
+                         file=rec.file, line=rec.line, field="text")  # fmt: skip
+
+
 def _check_split(rec: Record) -> None:
     if rec.split is not None and rec.split not in SPLITS:
         raise InputError(
@@ -193,6 +206,7 @@ class _Import:
         again: _Again = {}
         for rec in batch:
             summary.records += 1
+            _check_text(rec)
             _check_split(rec)
             spans = check_spans(rec)
             digest = hashlib.sha256(rec.text.encode("utf-8")).digest()

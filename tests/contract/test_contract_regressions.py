@@ -88,3 +88,27 @@ def test_json_lines_with_a_lone_surrogate_are_the_files_invalid_json(client: Tes
     assert failure["code"] == "E102" and "line 2" in failure["message"] and "surrogate" in failure["message"]
     pair = {"files": ("pair.jsonl", b'{"text": "smile \\ud83d\\ude00", "label": "x"}\n')}
     assert client.post("/v1/datasets/d/documents", files=pair, headers=PLAIN).json()["added"] == 1
+
+
+# PostgreSQL's text type cannot hold NUL: an upload of `hello\x00 there` failed there with 500 E699 ("text fields
+# cannot contain NUL") and was stored on SQLite. Now the file is a failure (E211) on both, and the run goes on.
+def test_a_document_with_a_nul_character_is_that_files_failure(client: TestClient) -> None:
+    files = [("files", ("nul.txt", b"hello\x00 there")), ("files", ("fine.txt", b"a text that is fine"))]
+    r = client.post("/v1/datasets/d/documents", files=files, headers=PLAIN)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["added"] == 1 and [(f["source"], f["code"]) for f in body["failures"]] == [("nul.txt", "E211")]
+    assert "NUL" in body["failures"][0]["message"]
+
+
+def test_an_imported_record_with_a_nul_character_is_e211_naming_its_line(backend_settings: Settings, tmp_path) -> None:
+    from nlpipe.errors import InputError
+    from nlpipe.label.formats import read_records
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"text": "fine", "label": "a"}\n{"text": "bad\\u0000text", "label": "a"}\n', encoding="utf-8")
+    st = open_store(backend_settings)
+    with pytest.raises(InputError) as caught:
+        import_records(st, "n", read_records(path), create=True)
+    assert caught.value.code == "E211" and "line 2" in str(caught.value)
+    st.close()
