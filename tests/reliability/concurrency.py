@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tests.reliability.harness import World, command, inspect
+from tests.reliability.harness import World, command, inspect, process_peak_mb
 from tests.reliability.scenarios import API_KEY, Tally, _copy_versions, _import_news, post, stored_writes
 
 KEY = {"X-API-Key": API_KEY}
@@ -72,7 +72,7 @@ class Run:
 
 
 def run_concurrency(
-    world: World, *, serve: Callable[[dict[str, str]], Any], trained_models: Path, rounds: int = 3, clients: int = 3
+    world: World, *, serve: Callable[[dict[str, str]], Any], trained_models: Path, rounds: int = 2, clients: int = 3
 ) -> Tally:
     tally, begun = Tally(), time.monotonic()
     world.extra["NLPIPE_API_KEYS"] = API_KEY
@@ -103,6 +103,7 @@ def run_concurrency(
             for f in [pool.submit(w) for w in workers]:
                 f.result()
         _check_jobs(base, run, jobs)
+        tally.peak(process_peak_mb(base.pid))
     aliases_path = world.models_dir / "news" / "aliases.json"
     aliases = json.loads(aliases_path.read_text())
     for alias, version in sorted(expected_aliases.items()):

@@ -18,10 +18,10 @@ from __future__ import annotations
 import json
 import os
 import random
-import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,9 +71,35 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "nlpipe.cli.main", *args]
 
 
+def _reap(proc: subprocess.Popen[Any], *, block: bool = True) -> float | None:
+    """Wait for ``proc`` (``block``) or see whether it ended; its peak resident memory in MB once it has ended,
+    None while it runs. (``os.wait4`` gives each process's own peak, which ``Popen.wait`` does not.)"""
+    pid, status, usage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+    if pid == 0:
+        return None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss / 1024
+
+
 def cli(world: World, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run ``nlpipe args`` to the end in ``world``."""
-    return subprocess.run(command(*args), env=world.environ(), capture_output=True, text=True, timeout=timeout)
+    """Run ``nlpipe args`` to the end in ``world``; the result's ``peak_mb`` attribute is its peak memory."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(command(*args), env=world.environ(), stdout=out, stderr=err)
+        deadline = time.monotonic() + timeout
+        peak = _reap(proc, block=False)
+        while peak is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                _reap(proc)
+                raise subprocess.TimeoutExpired(command(*args), timeout)
+            time.sleep(0.02)  # polling for the end of a process that has no other way to signal it
+            peak = _reap(proc, block=False)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(proc.args, proc.returncode, out.read().decode(errors="replace"),
+                                           err.read().decode(errors="replace"))  # fmt: skip
+    done.peak_mb = peak  # type: ignore[attr-defined]
+    return done
 
 
 @dataclass
@@ -86,6 +112,7 @@ class Killed:
     seconds: float
     watched: Any = None
     output: str = ""
+    peak_mb: float = 0.0
 
 
 def run_killed(
@@ -94,30 +121,26 @@ def run_killed(
     """Start ``args`` in a process group of its own and SIGKILL the group ``delay`` seconds later, unless it ended
     first. ``watch`` (if given) is called while it runs; its last result before the kill is returned."""
     started = time.monotonic()
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    watched = watch() if watch is not None else None
-    deadline = started + delay
-    killed = False
-    while True:
-        left = deadline - time.monotonic()
-        try:
-            proc.wait(timeout=max(0.0, min(poll, left)))
-            break
-        except subprocess.TimeoutExpired:
-            pass
-        if time.monotonic() >= deadline:
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        watched = watch() if watch is not None else None
+        deadline = started + delay
+        killed = False
+        while (peak := _reap(proc, block=False)) is None:
+            if time.monotonic() >= deadline:
+                if watch is not None:
+                    watched = watch()
+                os.killpg(proc.pid, signal.SIGKILL)  # the group this call started: the command and any children
+                killed = True
+                peak = _reap(proc)
+                break
             if watch is not None:
                 watched = watch()
-            os.killpg(proc.pid, signal.SIGKILL)  # the group this call started: the command and any children
-            killed = True
-            proc.wait()
-            break
-        if watch is not None:
-            watched = watch()
-    assert proc.stdout is not None
-    output = proc.stdout.read().decode(errors="replace")
-    proc.stdout.close()
-    return Killed(killed, proc.returncode, time.monotonic() - started, watched, output[-3000:])
+            time.sleep(min(poll, max(0.0, deadline - time.monotonic())))  # the kill point is a time offset
+        out.seek(0)
+        output = out.read().decode(errors="replace")
+    assert proc.returncode is not None
+    return Killed(killed, proc.returncode, time.monotonic() - started, watched, output[-3000:], peak or 0.0)
 
 
 def kill_delays(seed: int, n: int, duration: float) -> list[float]:
@@ -127,9 +150,16 @@ def kill_delays(seed: int, n: int, duration: float) -> list[float]:
     return [round(duration * rng.uniform(0.05, 1.0), 3) for _ in range(n)]
 
 
-def children_peak_mb() -> float:
-    """The largest resident memory of any child process waited for so far (ru_maxrss of RUSAGE_CHILDREN)."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def process_peak_mb(pid: int) -> float:
+    """The peak resident memory of a running process (VmHWM), in MB; 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 # ------------------------------------------------------------------------------------------------ inspection

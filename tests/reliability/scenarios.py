@@ -40,6 +40,7 @@ from tests.reliability.harness import (
     doctor,
     inspect,
     kill_delays,
+    process_peak_mb,
     run_killed,
 )
 
@@ -56,6 +57,10 @@ class Tally:
     inconsistent: list[str] = field(default_factory=list)
     rerun_failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    peak_mb: float = 0.0  # the largest peak resident memory of a command or server process
+
+    def peak(self, mb: float | None) -> None:
+        self.peak_mb = max(self.peak_mb, mb or 0.0)
 
     @property
     def failures(self) -> int:
@@ -73,6 +78,7 @@ class Tally:
 def _rerun(tally: Tally, world: World, *args: str) -> None:
     tally.operations += 1
     proc = cli(world, *args)
+    tally.peak(getattr(proc, "peak_mb", 0.0))
     if proc.returncode != 0:
         tally.rerun_failed.append(f"nlpipe {' '.join(args)} exited {proc.returncode}: {proc.stderr[-1500:]}")
 
@@ -112,6 +118,7 @@ def crash_import(world: World, seed: int, kills: int, *, rows: int = 8000) -> Ta
         tally.operations += 1
         run = run_killed(command("datasets", "import", "big", str(source)), world.environ(), delay)
         tally.kills += run.killed
+        tally.peak(run.peak_mb)
         tally.check(f"import killed at {delay:.2f} s (kill {i})", world)
         if dataset_fingerprint(world, "ref") != before:
             tally.lost.append(f"kill {i}: dataset 'ref' imported before changed")
@@ -152,6 +159,7 @@ def crash_ingest(world: World, seed: int, kills: int, *, files: int = 1000) -> T
             tally.operations += 1
             run = run_killed(command("ingest", "docs", str(todo)), world.environ(), delay, watch=committed)
             tally.kills += run.killed
+            tally.peak(run.peak_mb)
             tally.check(f"ingest killed at {delay:.2f} s (kill {i})", world)
             if _texts(world, "base") != before:
                 tally.lost.append(f"kill {i}: dataset 'base' ingested before changed")
@@ -201,6 +209,7 @@ def crash_train(world: World, seed: int, kills: int) -> Tally:
         before = _listed(world, "news")
         run = run_killed(command(*train), world.environ(), delay)
         tally.kills += run.killed
+        tally.peak(run.peak_mb)
         tally.check(f"train killed at {delay:.2f} s (kill {i})", world)
         missing = set(before) - set(_listed(world, "news"))
         if missing or _aliases(world, "news").get("production") != "v1":
@@ -241,6 +250,7 @@ def crash_promote(world: World, seed: int, kills: int, *, trained_models: Path) 
         tally.operations += 1
         run = run_killed(command("models", "promote", "news", target), world.environ(), delay)
         tally.kills += run.killed
+        tally.peak(run.peak_mb)
         tally.check(f"promote to {target} killed at {delay:.2f} s (kill {i})", world)
         now = _aliases(world, "news")
         if now.get("stable") != "v1":
@@ -354,6 +364,7 @@ def crash_labels(world: World, seed: int, kills: int, *, serve: Callable[[dict[s
     with serve(world.environ()) as base:  # the re-run: every write again, each stored once
         if _labelers(base, writes, 4, tally) != set(writes):
             tally.rerun_failed.append("a restarted server did not take every annotation write")
+        tally.peak(process_peak_mb(base.pid))
     stored = stored_writes(world)
     if stored != sorted(writes):
         tally.rerun_failed.append(f"{len(stored)} annotations stored for {len(writes)} distinct writes")
