@@ -41,7 +41,7 @@ FAMILIES = {
     "layout (E440-E443), model files, aliases and the models table (E450-E461)",
     "E5": "E5xx: evaluation: metrics (E501-E509), reports (E520-E522), runs (E530-E543), layout fields (E570-E576)",
     "E6": "E6xx: the HTTP API: HTTP statuses (E600-E606), request limits, uploads and annotators (E607-E631), "
-    "annotator permissions (E650), stored originals and concurrent writes (E680-E689), internal errors (E699)",
+    "annotator permissions (E650), stored originals left by a killed ingest (E680), internal errors (E699)",
     "E7": "E7xx: labeling: rules files (E700-E713), the labeling queue (E720-E724)",
     "W3": "W3xx: training warnings",
 }
