@@ -16,6 +16,15 @@ The default number of examples is ``NLPIPE_FUZZ_EXAMPLES`` or 200.
 operation of the OpenAPI document, ``--contract-examples`` per operation and pass (``NLPIPE_CONTRACT_EXAMPLES`` or
 200), on SQLite and, with ``--postgres URL`` (or ``NLPIPE_TEST_POSTGRES_URL``), PostgreSQL: cases tried, 2xx,
 4xx, 5xx and schema violations, both failure counts zero. ``--contract-only`` skips the readers.
+
+A second table (``--crash``, or ``--only-crash``) is the crash and concurrency section (``tests/reliability``):
+``kill -9`` at ``--kills`` seeded points of each of ``datasets import``, ``ingest``, ``train``, ``models
+promote`` and a server taking annotation writes, then a re-run; and promoters, uploaders, labelers and
+predictors at once against a running server. It runs on SQLite, and on PostgreSQL too when
+``NLPIPE_TEST_POSTGRES_URL`` names a server (``eval "$(bash .ci/services.sh start)"``; its database is emptied).
+Per scenario and database: operations tried, kills, 5xx, lost writes, inconsistencies found after the kills
+(``nlpipe doctor`` and the store's own checks), re-runs that failed, the peak memory of a command or server
+process, and the time spent. Every failure count should be zero.
 """
 
 from __future__ import annotations
@@ -91,6 +100,88 @@ def table(tallies: dict[str, Tally]) -> str:
     return "\n".join(lines)
 
 
+CRASH_HEAD = ("scenario", "database", "operations", "kills", "5xx", "lost writes", "inconsistent", "re-run failed",
+              "peak MB", "s")  # fmt: skip
+
+
+def _trained_news(tmp: Path) -> Path:
+    """A news classifier (data/news.jsonl) for the promote and concurrency scenarios: its models folder."""
+    from nlpipe.label.formats import read_records
+    from nlpipe.store.db import open_store
+    from nlpipe.store.importing import import_records
+    from nlpipe.train import train
+    from tests.reliability.harness import DATA, World
+
+    world = World(home=tmp / "home", models_dir=tmp / "models")
+    cfg = world.settings()
+    st = open_store(cfg)
+    try:
+        import_records(st, "news", read_records(DATA / "news.jsonl"), create=True)
+        train(st, cfg, "news", "news", time_budget=5)
+    finally:
+        st.close()
+    return world.models_dir
+
+
+def run_crash_section(results: Path, *, seed: int, kills: int) -> int:
+    """The crash and concurrency table (see the module docstring); returns the number of failures."""
+    from tests.conftest import POSTGRES_URL, _reset_postgres, nlpipe_serve
+    from tests.reliability import scenarios
+    from tests.reliability.concurrency import run_concurrency
+    from tests.reliability.harness import World
+
+    databases: list[tuple[str, str | None]] = [("sqlite", None)]
+    if POSTGRES_URL:
+        databases.append(("postgres", POSTGRES_URL))
+    rows: list[tuple[str, ...]] = [CRASH_HEAD]
+    summary: dict[str, dict[str, object]] = {}
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="nlpipe-crash-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        trained = _trained_news(tmp / "trained")
+        runs: dict[str, object] = {
+            "import": lambda w, i: scenarios.crash_import(w, seed + i, kills),
+            "ingest": lambda w, i: scenarios.crash_ingest(w, seed + i, kills),
+            "train": lambda w, i: scenarios.crash_train(w, seed + i, kills),
+            "promote": lambda w, i: scenarios.crash_promote(w, seed + i, kills, trained_models=trained),
+            "label writes": lambda w, i: scenarios.crash_labels(w, seed + i, max(1, kills // 2), serve=nlpipe_serve),
+            "concurrency": lambda w, i: run_concurrency(
+                w, serve=nlpipe_serve, trained_models=trained, rounds=4, clients=4
+            ),  # fmt: skip
+        }
+        for db, url in databases:
+            for i, (name, scenario) in enumerate(runs.items()):
+                if url:
+                    _reset_postgres(url)
+                folder = tmp / f"{db}-{i}"
+                world = World(home=folder / "home", models_dir=folder / "models", database_url=url)
+                (folder / "home").mkdir(parents=True)
+                t = scenario(world, i)  # type: ignore[operator]
+                failures += t.failures
+                counts = (t.operations, t.kills, len(t.server_errors), len(t.lost), len(t.inconsistent),
+                          len(t.rerun_failed))  # fmt: skip
+                rows.append((name, db, *map(str, counts), f"{t.peak_mb:.0f}", f"{t.seconds:.0f}"))
+                summary[f"{name} ({db})"] = {"operations": t.operations, "kills": t.kills, "5xx": t.server_errors,
+                                             "lost": t.lost, "inconsistent": t.inconsistent,
+                                             "rerun_failed": t.rerun_failed, "peak_mb": round(t.peak_mb),
+                                             "seconds": round(t.seconds, 1)}  # fmt: skip
+                print(f"{name} ({db}): {t.operations} operations, {t.failures} failures in {t.seconds:.0f} s",
+                      file=sys.stderr)  # fmt: skip
+    widths = [max(len(r[c]) for r in rows) for c in range(len(CRASH_HEAD))]
+    lines = [" | ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+             for r in rows]  # fmt: skip
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    print("\n".join(lines))
+    for name, entry in summary.items():
+        for kind in ("5xx", "lost", "inconsistent", "rerun_failed"):
+            for line in entry[kind]:  # type: ignore[attr-defined]
+                print(f"  {name}: {kind}: {line}")
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "reliability_crash.json").write_text(json.dumps(summary, indent=2))
+    print(f"\ncrash and concurrency: {failures} failure(s); seed {seed}, {kills} kill points per command")
+    return failures
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=int(os.environ.get("NLPIPE_FUZZ_EXAMPLES") or 200))
@@ -100,7 +191,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--contract-only", action="store_true", help="only the contract, not the readers")
     parser.add_argument("--contract-examples", type=int, default=int(os.environ.get("NLPIPE_CONTRACT_EXAMPLES") or 200))
     parser.add_argument("--postgres", default=os.environ.get("NLPIPE_TEST_POSTGRES_URL"), help="a throwaway database")
+    parser.add_argument("--crash", action="store_true", help="also the crash and concurrency section")
+    parser.add_argument("--only-crash", action="store_true", help="only the crash and concurrency section")
+    parser.add_argument("--kills", type=int, default=6, help="kill points per command (crash section)")
     args = parser.parse_args(argv)
+    crash_failures = 0
+    if args.crash or args.only_crash:
+        crash_failures = run_crash_section(RESULTS, seed=args.seed, kills=args.kills)
+        if args.only_crash:
+            return 1 if crash_failures else 0
     out = RESULTS / "reliability"
     failures = 0
     summary: dict[str, object] = {}
@@ -122,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "reliability.json").write_text(json.dumps(summary, indent=2))
     print(f"\n{failures} failure(s)" + (f"; inputs saved in {out}" if failures else ""))
-    return 1 if failures else 0
+    return 1 if failures or crash_failures else 0
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ FAMILIES = {
     "layout (E440-E443), model files, aliases and the models table (E450-E461)",
     "E5": "E5xx: evaluation: metrics (E501-E509), reports (E520-E522), runs (E530-E543), layout fields (E570-E576)",
     "E6": "E6xx: the HTTP API: HTTP statuses (E600-E606), request limits, uploads and annotators (E607-E631), "
-    "annotator permissions (E650), internal errors (E699)",
+    "annotator permissions (E650), stored originals left by a killed ingest (E680), internal errors (E699)",
     "E7": "E7xx: labeling: rules files (E700-E713), the labeling queue (E720-E724)",
     "W3": "W3xx: training warnings",
 }
@@ -302,6 +302,10 @@ CODES: dict[str, tuple[str, str]] = {
     "E630": ("InputError", "a labeling write without an annotator name"),
     "E631": ("AuthError", "the API key belongs to another annotator than X-Annotator names"),
     "E650": ("ForbiddenError", "a plain API key names in X-Annotator an annotator who has a key of their own (403)"),
+    "E680": (
+        "ArtifactError",
+        "doctor: stored originals no document comes from (an ingest killed before its documents)",
+    ),
     "E699": ("HTTP", "HTTP 500: an internal error (see the server log)"),
     # E7xx labeling
     "E700": ("ConfigError", "rules: the rules file does not exist"),

@@ -26,7 +26,12 @@ from nlpipe.readers.dispatch.results import IngestFailure, IngestSkipped
 from nlpipe.readers.dispatch.route import iter_ingest
 from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, is_archive
 from nlpipe.store.db import Store
-from nlpipe.store.documents import drop_unreferenced_originals, save_original, save_original_file
+from nlpipe.store.documents import (
+    drop_unreferenced_originals,
+    originals_in_use,
+    save_original,
+    save_original_file,
+)
 from nlpipe.store.importing import NUL, NUL_HINT
 from nlpipe.store.runs import IngestWriter
 from nlpipe.types import Document, Record
@@ -122,17 +127,19 @@ class _Batcher:
     def run(self) -> Iterator[None]:
         """The ingest run: recorded as succeeded when the block ends, as failed when it raises (the dataset then
         shows as incomplete). Either way the originals it saved that no stored document comes from are deleted:
-        a refused file is not kept."""
-        try:
-            yield
-            self.flush()
-        except BaseException as exc:
-            self.writer.fail(exc)
-            raise
-        else:
-            self.writer.finish()
-        finally:
-            self._drop_originals()
+        a refused file is not kept. The run holds :func:`~nlpipe.store.documents.originals_in_use` throughout, so
+        ``nlpipe doctor`` never takes its uncommitted originals for a killed run's leftovers."""
+        with originals_in_use(self.settings.home):
+            try:
+                yield
+                self.flush()
+            except BaseException as exc:
+                self.writer.fail(exc)
+                raise
+            else:
+                self.writer.finish()
+            finally:
+                self._drop_originals()
 
     def _drop_originals(self) -> None:
         if not self.created:

@@ -106,11 +106,15 @@ class ServerURL(str):
 def nlpipe_serve(env: dict[str, str]) -> Iterator[ServerURL]:
     """Run `nlpipe serve` (uvicorn) with ``env`` on a free loopback port; yields its base URL (with ``.pid``)
     once /health answers (fails the test with the server's output if it does not start within 30 s)."""
+    import tempfile
+
     port = free_port()
+    # The server's output goes to a file: a pipe nobody reads fills after 64 KB of access log and blocks the server.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-m", "nlpipe.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     base = ServerURL(f"http://127.0.0.1:{port}")
@@ -125,15 +129,17 @@ def nlpipe_serve(env: dict[str, str]) -> Iterator[ServerURL]:
             time.sleep(0.2)
     else:
         proc.kill()
-        output = proc.stdout.read().decode()[-2000:]
-        proc.stdout.close()
+        proc.wait()
+        log.seek(0)
+        output = log.read().decode(errors="replace")[-2000:]
+        log.close()
         pytest.fail("uvicorn did not start: " + output)
     try:
         yield base
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-        proc.stdout.close()
+        log.close()
 
 
 def make_zip(members: dict[str, bytes]) -> bytes:

@@ -15,15 +15,18 @@ def doctor(
         bool,
         typer.Option(
             "--fix",
-            help="Add table rows for model folders that have none, delete rows whose folder is gone and remove "
-            "unfinished saves older than NLPIPE_STALE_TEMP_MINUTES. Damaged model files are only reported.",
+            help="Add table rows for model folders that have none, delete rows whose folder is gone, remove "
+            "unfinished saves older than NLPIPE_STALE_TEMP_MINUTES and stored originals no document comes from. "
+            "Damaged model files are only reported.",
         ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check every model version's files (links, sizes, checksums), every aliases file, and the models table
-    against the models folder (the folder is the truth). Exits 1 when a problem is left unfixed."""
+    """Check every model version's files (links, sizes, checksums), every aliases file, the models table
+    against the models folder (the folder is the truth), and the stored originals against the documents (E680:
+    left by a killed ingest). Exits 1 when a problem is left unfixed."""
     from nlpipe.artifacts import check_models
+    from nlpipe.store.documents import reconcile_originals
     from nlpipe.train import reconcile_models
 
     cfg = settings()
@@ -32,6 +35,8 @@ def doctor(
             {**p, "fixed": False} for p in check_models(cfg.models_dir, max_bytes=cfg.max_model_bytes)
         ]
         problems += reconcile_models(st, cfg, fix=fix)
+        with st.session() as s:
+            problems += reconcile_originals(s, cfg.home, fix=fix)
     if as_json:
         print_json(problems)
     elif not problems:

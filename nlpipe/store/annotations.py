@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from nlpipe.errors import InputError, NotFoundError
@@ -90,6 +90,18 @@ def _member(session: Session, dataset_id: int, name: str, document_id: int) -> t
             field="document_id",
         )
     return row[0], row[1]
+
+
+def _lock_document(session: Session, dataset_id: int, document_id: int) -> None:
+    """Take the write lock on the document's membership row before reading what an annotator has on it: two
+    writes of the same annotation at once (a double submit, the same annotator in two tabs) would otherwise both
+    find nothing and both insert it. PostgreSQL locks the row; SQLite the database, since this is the
+    transaction's first write (its reads then see every write committed before)."""
+    session.execute(
+        update(DatasetDocument)
+        .where(DatasetDocument.dataset_id == dataset_id, DatasetDocument.document_id == document_id)
+        .values(external_id=DatasetDocument.external_id)
+    )
 
 
 def annotation_dict(a: Annotation) -> dict[str, Any]:
@@ -235,6 +247,7 @@ def add_annotations(
         wanted.append(("span", _check_label(sp.get("label"), f"spans[{i}].label"), start, end))
     if not wanted:
         raise InputError("E248", "Give at least one label or span to store.", field="labels")
+    _lock_document(session, ds.id, doc.id)
     return _insert_human(session, ds.id, doc.id, author, list(dict.fromkeys(wanted)))
 
 
@@ -339,6 +352,7 @@ def review(
         start, end = _check_span(start, end, len(doc.text), "span")
     else:
         start = end = None
+    _lock_document(session, ds.id, doc.id)
     earlier = session.scalars(
         select(AnnotationReview).where(
             AnnotationReview.dataset_id == ds.id,
