@@ -67,7 +67,9 @@ def contract_settings(
     models.mkdir(parents=True)
     for folder in model_dirs:
         shutil.copytree(folder, models / folder.name)
-    values: dict[str, Any] = {"home": tmp / "home", "models_dir": models, "api_keys": API_KEYS}
+    # the Host names the in-process clients send (the app answers only allowed hosts: NLPIPE_ALLOWED_HOSTS)
+    hosts = ["testserver", "localhost", "127.0.0.1"]
+    values: dict[str, Any] = {"home": tmp / "home", "models_dir": models, "api_keys": API_KEYS, "allowed_hosts": hosts}
     if database_url:
         values["database_url"] = database_url
     settings = Settings(**values)
