@@ -32,7 +32,7 @@ from nlpipe.store.documents import (
     save_original,
     save_original_file,
 )
-from nlpipe.store.importing import NUL, NUL_HINT
+from nlpipe.store.record_checks import NUL, NUL_HINT
 from nlpipe.store.runs import IngestWriter
 from nlpipe.types import Document, Record
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nlpipe.errors import ConflictError, InputError, NotFoundError
+from nlpipe.store.db import Store
 from nlpipe.store.schema import Annotation, Dataset, DatasetDocument, Document, IngestRun, Split
 from nlpipe.types import NAME_RE, Record, Span
 
@@ -44,6 +46,23 @@ def create_dataset(session: Session, name: str, description: str | None = None) 
     session.add(ds)
     session.flush()
     return ds
+
+
+def ensure_dataset(store: Store, name: str) -> None:
+    """Create dataset ``name`` in a transaction of its own unless it exists. Writers that create the same dataset at
+    once (concurrent uploads into a new dataset) all end up with the one row: the unique name makes the others'
+    inserts fail, and they find the winner's."""
+    with store.session() as s:
+        if s.scalar(select(Dataset.id).where(Dataset.name == name)) is not None:
+            return
+        check_name(name)
+    try:
+        with store.session() as s:
+            s.add(Dataset(name=name))
+    except IntegrityError:
+        with store.session() as s:
+            if s.scalar(select(Dataset.id).where(Dataset.name == name)) is None:
+                raise
 
 
 def get_dataset(session: Session, name: str) -> Dataset:

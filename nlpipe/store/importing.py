@@ -24,6 +24,7 @@ from nlpipe.errors import InputError
 from nlpipe.store.bulk import BulkWriter
 from nlpipe.store.datasets import CHUNK, create_dataset, get_dataset
 from nlpipe.store.db import Store
+from nlpipe.store.record_checks import SpanKey, check_spans, check_split, check_text
 from nlpipe.store.schema import Annotation, Dataset, DatasetDocument, Document, PageRow, Split
 from nlpipe.store.splits import draw_splits
 from nlpipe.types import SPLITS, Record
@@ -33,7 +34,6 @@ BATCH = 5000  # records an import validates, deduplicates and writes together
 LOOKUP = 1000  # ids per IN (...) look-up
 
 Progress = Callable[[int, int | None], None]  # (records read, total: None until the last record is read)
-SpanKey = tuple[int, int, str]  # (start, end, label) of a checked span
 # Texts first seen in a batch: SHA-256 digest -> (first record, merged labels, merged spans).
 _Fresh = dict[bytes, tuple[Record, list[str], list[SpanKey]]]
 # Repeats of earlier batches' texts: position in _Seen -> (labels, spans) they bring.
@@ -55,53 +55,6 @@ class ImportSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def check_spans(rec: Record) -> list[SpanKey]:
-    """The record's spans, each checked against its text (E207 names the file, line and span)."""
-    if not rec.spans:
-        return []
-    n = len(rec.text)
-    for i, sp in enumerate(rec.spans):
-        where = f"{rec.file or 'input'}, line {rec.line}"
-        if not isinstance(sp.label, str) or not sp.label.strip():
-            raise InputError(
-                "E207", f"{where}: span {i} has no label.", file=rec.file, line=rec.line, field=f"spans[{i}]"
-            )
-        if not (isinstance(sp.start, int) and isinstance(sp.end, int) and 0 <= sp.start < sp.end <= n):
-            raise InputError(
-                "E207",
-                f"{where}: span {i} ({sp.start}, {sp.end}, {sp.label!r}) is not inside the text of {n} characters "
-                "(offsets are 0-based characters, end exclusive, start < end).",
-                file=rec.file,
-                line=rec.line,
-                field=f"spans[{i}]",
-            )
-    return list(dict.fromkeys((sp.start, sp.end, sp.label) for sp in rec.spans))
-
-
-#: What no stored text may hold: PostgreSQL's text type cannot store it, and a text file never means it.
-NUL = "\x00"
-NUL_HINT = "a NUL character (U+0000), which no text holds: is it a binary file, or UTF-16 without a byte-order mark?"
-
-
-def _check_text(rec: Record) -> None:
-    """E211 for a text with a NUL character, on every backend alike (PostgreSQL cannot store one)."""
-    if NUL in rec.text:
-        at = rec.text.index(NUL)
-        raise InputError("E211", f"{rec.file or 'input'}, line {rec.line}: the text holds {NUL_HINT} (character {at})",
-                         file=rec.file, line=rec.line, field="text")  # fmt: skip
-
-
-def _check_split(rec: Record) -> None:
-    if rec.split is not None and rec.split not in SPLITS:
-        raise InputError(
-            "E204",
-            f"{rec.file or 'input'}, line {rec.line}: unknown split {rec.split!r}; use one of {', '.join(SPLITS)}.",
-            file=rec.file,
-            line=rec.line,
-            field="split",
-        )
 
 
 class _Seen:
@@ -157,6 +110,9 @@ _SPLIT_INDEX = {split: i for i, split in enumerate(_SPLIT_CODES)}
 class _Import:
     """One streaming import into one dataset, batch by batch, inside the caller's transaction."""
 
+    #: Whether other writers may add the same documents to the dataset meanwhile (see StreamingImport).
+    concurrent = False
+
     def __init__(self, s: Session, dataset_id: int, summary: ImportSummary, source: str, author: str | None) -> None:
         self.ds, self.summary, self.source, self.author = dataset_id, summary, source, author
         self.seen = _Seen()
@@ -190,10 +146,12 @@ class _Import:
         label_rows, span_rows = self._annotation_rows(
             wanted, [d for d in doc_ids if d in members] + [w[0] for w in wanted[len(doc_ids) :]]
         )
-        w = self.writer
-        w.insert(DatasetDocument.__table__, ("dataset_id", "document_id", "external_id"), new_members)
+        w, skip = self.writer, self.concurrent
+        w.insert(
+            DatasetDocument.__table__, ("dataset_id", "document_id", "external_id"), new_members, skip_existing=skip
+        )
         w.insert(Annotation.__table__, _ANNOTATION_COLUMNS, label_rows + span_rows)
-        w.insert(Split.__table__, _SPLIT_COLUMNS, named)
+        w.insert(Split.__table__, _SPLIT_COLUMNS, named, skip_existing=skip)
         self.summary.labels_added += len(label_rows)
         self.summary.spans_added += len(span_rows)
 
@@ -206,8 +164,8 @@ class _Import:
         again: _Again = {}
         for rec in batch:
             summary.records += 1
-            _check_text(rec)
-            _check_split(rec)
+            check_text(rec)
+            check_split(rec)
             spans = check_spans(rec)
             digest = hashlib.sha256(rec.text.encode("utf-8")).digest()
             pos = seen.pos.get(digest)
@@ -303,6 +261,7 @@ class _Import:
                 (self.ds, d, "test" if t else "train", "seeded", seed)
                 for d, t in zip(doc_ids.tolist(), is_test.tolist(), strict=True)
             ),
+            skip_existing=self.concurrent,
         )
         n_test = int(is_test.sum())
         for split, n in (("train", len(todo) - n_test), ("test", n_test)):
@@ -391,7 +350,13 @@ class _Import:
         return labels, spans
 
 
-StreamingImport = _Import  # the name nlpipe.store.runs uses: an ingest writes its batches with one of these
+class StreamingImport(_Import):
+    """An ingest's import: its batches, each committed on its own, may race other ingests into the same dataset
+    (concurrent uploads of one text): membership and split rows another writer committed first are kept as they
+    are instead of breaking the unique constraints."""
+
+    concurrent = True
+
 
 _DOCUMENT_COLUMNS = ("sha256", "text", "source", "mime", "meta", "original_sha256", "n_pages")
 _ANNOTATION_COLUMNS = ("dataset_id", "document_id", "kind", "label", "start", "end", "source", "author")

@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 
 from nlpipe.errors import NlpipeError
 from nlpipe.store.bulk import BulkWriter
-from nlpipe.store.datasets import INCOMPLETE_RUNS, create_dataset
+from nlpipe.store.datasets import INCOMPLETE_RUNS, ensure_dataset, get_dataset
 from nlpipe.store.db import Store
 from nlpipe.store.importing import ImportSummary, StreamingImport
-from nlpipe.store.schema import Annotation, Dataset, DatasetDocument, IngestRun, Split, utcnow
+from nlpipe.store.schema import Annotation, DatasetDocument, IngestRun, Split, utcnow
 from nlpipe.types import Record
 
 __all__ = ["INCOMPLETE", "IngestWriter", "incomplete_runs", "run_dict"]
@@ -60,6 +60,8 @@ class IngestWriter:
         """Store one batch in its own transaction, with the run's row."""
         if not records:
             return
+        if self._job is None:
+            ensure_dataset(self.store, self.dataset)
         with self.store.session() as s:
             if self._job is None:
                 self._start(s)
@@ -80,7 +82,7 @@ class IngestWriter:
         return self.summary.added + self.summary.already_present
 
     def _start(self, s: Session) -> None:
-        ds = s.scalar(select(Dataset).where(Dataset.name == self.dataset)) or create_dataset(s, self.dataset)
+        ds = get_dataset(s, self.dataset)
         self._job = StreamingImport(s, ds.id, self.summary, "import", None)
         if self._job.had_members:
             _fresh_statistics(s)
