@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from nlpipe.cli.main import app
 from nlpipe.errors import InputError
-from nlpipe.store.annotations import check_annotator
+from nlpipe.store.annotation_checks import check_annotator
 from nlpipe.store.datasets import check_name, list_datasets
 from nlpipe.tasks.saved import VERSION_RE, check_model_name, versions
 

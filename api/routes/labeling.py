@@ -24,6 +24,7 @@ from nlpipe.errors import AuthError, ForbiddenError, InputError
 from nlpipe.label.queue import build_queue
 from nlpipe.label.suggest import document_for_review
 from nlpipe.store import annotations as store_annotations
+from nlpipe.store.annotation_checks import check_annotator
 
 router = APIRouter(tags=["labeling"])
 router.include_router(ui.router)
@@ -55,14 +56,14 @@ def current_annotator(
                 f"This API key belongs to annotator {named!r}, but X-Annotator says {x_annotator!r}.",
                 field="annotator",
             )
-        return store_annotations.check_annotator(named)
+        return check_annotator(named)
     if x_annotator is None or not x_annotator.strip():
         raise InputError(
             "E630",
             "Name the annotator: send the X-Annotator header, or give the key a name in NLPIPE_API_KEYS (NAME:KEY).",
             field="annotator",
         )
-    annotator = store_annotations.check_annotator(x_annotator)
+    annotator = check_annotator(x_annotator)
     if annotator.casefold() in _named_annotators(settings):
         raise ForbiddenError(
             "E650",

@@ -51,7 +51,7 @@ from nlpipe.errors import InputError
 from nlpipe.label.queue_cache import Db, document_texts, member_watermark, open_cache, out_stats, refresh, waiting
 from nlpipe.label.queue_diversity import fill_diversity
 from nlpipe.label.queue_scoring import RandomScorer, UncertaintyScorer, check_classifier
-from nlpipe.store.annotations import check_annotator
+from nlpipe.store.annotation_checks import check_annotator
 from nlpipe.store.datasets import get_dataset
 from nlpipe.store.db import Store
 from nlpipe.store.schema import QueueScore

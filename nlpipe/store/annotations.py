@@ -11,8 +11,6 @@ Functions take an open ``Session`` and return plain data; nothing here prints.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -20,59 +18,16 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from nlpipe.errors import InputError, NotFoundError
+from nlpipe.store.annotation_checks import check_annotator, check_label, check_span
 from nlpipe.store.datasets import get_dataset
 from nlpipe.store.schema import Annotation, AnnotationReview, DatasetDocument, Document, Split, storable_id
 
-ANNOTATOR_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.@ -]{0,99}"
-ANNOTATOR_RE = re.compile(rf"\A{ANNOTATOR_PATTERN}\Z")  # \Z, not $: a final newline is not part of a name
 PRE_SOURCES: tuple[str, ...] = ("rule", "model", "import")
 DECISIONS: tuple[str, ...] = ("accept", "reject")
 KINDS: tuple[str, ...] = ("label", "span")
-MAX_LABEL = 200
 
 # What identifies an annotation's content: (kind, label, start, end).
 Key = tuple[str, str, int | None, int | None]
-
-
-def check_annotator(name: str | None) -> str:
-    """An annotator name: 1-100 letters, digits, spaces, '_', '.', '@' or '-', starting with a letter or digit."""
-    if not isinstance(name, str) or not ANNOTATOR_RE.fullmatch(name.strip() or "-"):
-        raise InputError(
-            "E241",
-            f"Invalid annotator name {name!r}: use 1-100 letters, digits, spaces, '_', '.', '@' or '-', "
-            "starting with a letter or digit.",
-            field="annotator",
-        )
-    return name.strip()
-
-
-def _check_label(label: object, field: str) -> str:
-    """A label: 1..MAX_LABEL characters, none a control character (NUL cannot be stored in PostgreSQL) or a
-    lone surrogate (valid JSON escape, but no UTF-8 encoding: the databases cannot store it)."""
-    if (
-        not isinstance(label, str)
-        or not label.strip()
-        or len(label.strip()) > MAX_LABEL
-        or any(unicodedata.category(c) in ("Cc", "Cs") for c in label.strip())
-    ):
-        raise InputError(
-            "E243",
-            f"{field}: a label must be a non-empty string of at most {MAX_LABEL} characters, without control "
-            "characters.",
-            field=field,
-        )
-    return label.strip()
-
-
-def _check_span(start: object, end: object, n: int, field: str) -> tuple[int, int]:
-    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= n):
-        raise InputError(
-            "E242",
-            f"{field}: span ({start}, {end}) is not inside the text of {n} characters (offsets are 0-based "
-            "characters, end exclusive, start < end).",
-            field=field,
-        )
-    return start, end
 
 
 def _member(session: Session, dataset_id: int, name: str, document_id: int) -> tuple[Document, str | None]:
@@ -239,12 +194,12 @@ def add_annotations(
     doc, _ = _member(session, ds.id, dataset, document_id)
     wanted: list[Key] = []
     for i, lab in enumerate(labels):
-        wanted.append(("label", _check_label(lab, f"labels[{i}]"), None, None))
+        wanted.append(("label", check_label(lab, f"labels[{i}]"), None, None))
     for i, sp in enumerate(spans):
         if not isinstance(sp, dict):
             raise InputError("E242", f"spans[{i}]: a span is an object with start, end and label.", field=f"spans[{i}]")
-        start, end = _check_span(sp.get("start"), sp.get("end"), len(doc.text), f"spans[{i}]")
-        wanted.append(("span", _check_label(sp.get("label"), f"spans[{i}].label"), start, end))
+        start, end = check_span(sp.get("start"), sp.get("end"), len(doc.text), f"spans[{i}]")
+        wanted.append(("span", check_label(sp.get("label"), f"spans[{i}].label"), start, end))
     if not wanted:
         raise InputError("E248", "Give at least one label or span to store.", field="labels")
     _lock_document(session, ds.id, doc.id)
@@ -347,9 +302,9 @@ def review(
         raise InputError("E246", f"kind must be label or span, got {kind!r}.", field="kind")
     ds = get_dataset(session, dataset)
     doc, _ = _member(session, ds.id, dataset, document_id)
-    label = _check_label(label, "label")
+    label = check_label(label, "label")
     if kind == "span":
-        start, end = _check_span(start, end, len(doc.text), "span")
+        start, end = check_span(start, end, len(doc.text), "span")
     else:
         start = end = None
     _lock_document(session, ds.id, doc.id)
