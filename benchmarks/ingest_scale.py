@@ -40,13 +40,9 @@ def _csv(start: int, n: int) -> bytes:
 
 
 def _reset_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
+    from tests.conftest import _reset_postgres as reset  # the tests' throwaway-database reset
 
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    reset(url)
 
 
 def _fill(store: Store, have: int, want: int) -> None:

@@ -59,17 +59,23 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+def fresh_postgres() -> str:
+    """The URL of the PostgreSQL server `make test` starts, its database emptied; skips the test without one (fails
+    it under NLPIPE_REQUIRE_SERVICES=1, as in CI)."""
+    if not POSTGRES_URL:
+        message = "no PostgreSQL server: run the tests with `make test`, which starts one"
+        if REQUIRE_SERVICES:
+            pytest.fail(message)
+        pytest.skip(message)
+    _reset_postgres(POSTGRES_URL)
+    return POSTGRES_URL
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     """Settings on each database backend: a SQLite file, and the PostgreSQL server `make test` starts."""
     if request.param == "postgres":
-        if not POSTGRES_URL:
-            message = "no PostgreSQL server: run the tests with `make test`, which starts one"
-            if REQUIRE_SERVICES:
-                pytest.fail(message)
-            pytest.skip(message)
-        _reset_postgres(POSTGRES_URL)
-        return make_settings(tmp_path, database_url=POSTGRES_URL)
+        return make_settings(tmp_path, database_url=fresh_postgres())
     return make_settings(tmp_path)
 
 

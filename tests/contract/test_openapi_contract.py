@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from api.main import create_app
 from nlpipe.config import Settings
-from tests.conftest import POSTGRES_URL, REQUIRE_SERVICES, _reset_postgres, news_records
+from tests.conftest import fresh_postgres, news_records
 from tests.contract import harness
 
 EXAMPLES = harness.examples()  # read at import: the suite's autouse fixture clears NLPIPE_* variables
@@ -31,15 +31,7 @@ def contract(
 ) -> Iterator[tuple[FastAPI, list[Any]]]:
     """The app's document as a schemathesis schema, its operations, and the app running on a store of the
     parametrized backend with the news classifier and the feedback-sentiment model."""
-    database_url = None
-    if request.param == "postgres":
-        if not POSTGRES_URL:
-            message = "no PostgreSQL server: run the tests with `make test`, which starts one"
-            if REQUIRE_SERVICES:
-                pytest.fail(message)
-            pytest.skip(message)
-        _reset_postgres(POSTGRES_URL)
-        database_url = POSTGRES_URL
+    database_url = fresh_postgres() if request.param == "postgres" else None
     models = [trained.models_dir / "news", trained_sentiment.models_dir / "feedback-sentiment"]
     settings = harness.contract_settings(tmp_path_factory.mktemp("contract"), models, news_records(), database_url)
     app = create_app(settings)

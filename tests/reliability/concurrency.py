@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.reliability.harness import World, command, inspect, process_peak_mb
-from tests.reliability.scenarios import API_KEY, Tally, _copy_versions, _import_news, post, stored_writes
+from tests.reliability.scenarios import API_KEY, Tally, _copy_versions, _import_news, post, send, stored_writes
 
 KEY = {"X-API-Key": API_KEY}
 
@@ -37,16 +37,7 @@ def upload(base: str, dataset: str, files: list[tuple[str, bytes]], *, wait: boo
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
     headers = {**KEY, "content-type": f"multipart/form-data; boundary={boundary}"}
     url = f"{base}/v1/datasets/{dataset}/documents?wait={'true' if wait else 'false'}"
-    req = urllib.request.Request(url, data=body, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, raw.decode(errors="replace")
+    return send(urllib.request.Request(url, data=body, headers=headers), timeout=120)
 
 
 def get(url: str) -> tuple[int, Any]:

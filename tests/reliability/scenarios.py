@@ -274,6 +274,11 @@ def post(url: str, body: dict[str, Any] | None, headers: dict[str, str], timeout
     """A JSON request; (status, decoded body). Connection failures raise OSError."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, headers={"content-type": "application/json", **headers})
+    return send(req, timeout)
+
+
+def send(req: urllib.request.Request, timeout: float = 30) -> tuple[int, Any]:
+    """Send ``req``; (status, decoded JSON body, or its text when it is not JSON). Connection failures raise."""
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, json.loads(r.read() or b"null")
