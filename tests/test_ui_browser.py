@@ -126,10 +126,15 @@ def _doc_id(page) -> int:
     return int(page.locator("#doc-title").inner_text().split()[1])
 
 
+def _settled(page) -> None:
+    """Wait until no action of the page is queued or running (app.js marks them with body[data-busy])."""
+    page.wait_for_selector("body:not([data-busy])", state="attached")
+
+
 def _select_text(page, word: str) -> None:
     """Select the first occurrence of ``word`` in the document text, as a person dragging the mouse would, once the
     page has settled (an action still queued could re-render the text and drop the selection)."""
-    page.wait_for_selector("body:not([data-busy])", state="attached")
+    _settled(page)
     page.evaluate(
         """(word) => {
             const box = document.querySelector('#doc-text');
@@ -167,6 +172,7 @@ def test_ui_label_three_documents_with_the_keyboard_and_mark_a_span(page, served
     expect(page.locator("#progress-text")).to_have_text("0 / 5 labeled by you · 5 remaining")
     buttons = page.locator("#labels button.key")
     expect(buttons).to_have_count(3)
+    _settled(page)  # a button replaced while it is read has no layout: its innerText would lose the line break
     assert buttons.all_inner_texts() == ["1\nbusiness", "2\npolitics", "3\nsports"]
 
     done: dict[int, str] = {}
