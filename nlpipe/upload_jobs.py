@@ -26,6 +26,7 @@ from typing import IO, Any
 from nlpipe.config import Settings
 from nlpipe.errors import ConfigError, InputError, NlpipeError
 from nlpipe.ingest import SNIFF_BYTES, ingest_uploads, is_archive_upload
+from nlpipe.readers.budget import WorkBudget, active_budget
 from nlpipe.store.datasets import check_name
 from nlpipe.store.db import Store
 from nlpipe.store.jobs import JobProgress, create_job, finish_job, run_job
@@ -74,9 +75,18 @@ class UploadJob:
             for name, path in self.files:
                 yield name, path.read_bytes()
 
-        summary = ingest_uploads(
-            self.store, self.settings, self.dataset, uploads(), password=self.password, ocr=self.ocr, progress=counted
-        )
+        # The job's OCR is capped as a request's is (NLPIPE_MAX_OCR_PAGES, E612); it has no deadline: a job may run
+        # longer than a request waits.
+        with active_budget(WorkBudget(max_ocr_pages=self.settings.max_ocr_pages)):
+            summary = ingest_uploads(
+                self.store,
+                self.settings,
+                self.dataset,
+                uploads(),
+                password=self.password,
+                ocr=self.ocr,
+                progress=counted,
+            )
         if total != done:  # ingest_uploads ends on an exact total when it counted anything; else this is 0 of 0
             progress(done, done)
         return summary.to_dict()

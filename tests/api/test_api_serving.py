@@ -179,6 +179,16 @@ def test_ocr_pages_over_the_request_cap_are_413_e612_naming_the_file(client_for)
     )
     assert r.status_code == 413, r.text
     assert r.json()["error"]["code"] == "E612" and r.json()["error"]["details"]["file"] == "both.zip!b.pdf"
+    # and for uploads read by a job (wait=false): the job fails with E612, nothing of the upload is stored
+    r = client.post(
+        "/v1/datasets/scans/documents?wait=false",
+        headers=KEY,
+        files={"files": ("both.zip", both)},
+        data={"ocr": "always"},
+    )
+    assert r.status_code == 202, r.text
+    job = client.get(r.headers["Location"], headers=KEY).json()["job"]
+    assert job["status"] == "failed" and job["error"]["code"] == "E612", job
 
 
 # D17 (part): the E177 hint fits the OCR mode that was used; skipped archive members are listed
