@@ -103,7 +103,11 @@ def _at_marker(data: bytes, where: float, arg: tuple[bytes, bytes, int]) -> byte
 
 @st.composite
 def _mutate(draw: st.DrawFn, seeds: st.SearchStrategy[bytes], max_ops: int) -> bytes:
-    data = draw(seeds)
+    return damage(draw, draw(seeds), max_ops)
+
+
+def damage(draw: st.DrawFn, data: bytes, max_ops: int = 4) -> bytes:
+    """``data`` damaged by one to ``max_ops`` drawn mutations."""
     for op in draw(st.lists(_ops, min_size=1, max_size=max_ops)):
         data = _apply(data, op)
     return data
@@ -463,4 +467,11 @@ STRATEGIES: dict[str, st.SearchStrategy[bytes]] = {
     "import-detect-csv": st.one_of(rows_csv_inputs(), automl_files(), comprehend_entity_files()),
     "import-detect-txt": st.one_of(fasttext_files(), conll_files(), text_inputs()),
     "import-detect-json": st.one_of(rows_jsonl_inputs(), labelstudio_files()),
+    "model-folder": st.deferred(lambda: _model_folders()),
 }
+
+
+def _model_folders() -> st.SearchStrategy[bytes]:
+    from tests.fuzz.models import damaged_model_folders  # it builds on mutated(), defined here
+
+    return damaged_model_folders()

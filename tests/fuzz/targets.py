@@ -131,6 +131,39 @@ def _import(fmt: str | None, name: str) -> Callable[[bytes, Path], int]:
     return run
 
 
+def _model_folder(data: bytes, work: Path) -> int:
+    """A damaged model folder (tests/fuzz/models.py) loaded as the service and the CLI load one, then asked for
+    predictions: a result or a coded error, never a crash of the native loaders (issue 13, D1 and D9)."""
+    import io
+    import json
+    import shutil
+    import zipfile
+
+    from nlpipe.predict import load_predictor
+    from nlpipe.tasks.integrity import file_records
+
+    models = work / "models"
+    shutil.rmtree(models, ignore_errors=True)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:  # the harness's own container: intact, members damaged
+        names = [n for n in zf.namelist() if n != ".rerecord"]
+        for n in names:
+            (models / n).parent.mkdir(parents=True, exist_ok=True)
+            (models / n).write_bytes(zf.read(n))
+        rerecord = ".rerecord" in zf.namelist()
+    name = names[0].split("/")[0]
+    version = models / name / "v1"
+    if rerecord:  # as a crafted folder with a matching meta.json would be
+        try:
+            meta = json.loads((version / "meta.json").read_bytes())
+        except ValueError:
+            meta = None
+        if isinstance(meta, dict):
+            meta["files"] = file_records(version)
+            (version / "meta.json").write_text(json.dumps(meta))
+    predictor = load_predictor(models, name)
+    return len(predictor.predict(["Acme Corp hired Maria Lopez in Berlin.", "Shares fell after the rate rise."]))
+
+
 TARGETS: dict[str, Callable[[bytes, Path], int]] = {
     "pdf": _pdf,
     "pdf-texts": _pdf_texts,
@@ -148,6 +181,7 @@ TARGETS: dict[str, Callable[[bytes, Path], int]] = {
     "import-detect-csv": _import(None, "fuzz.csv"),
     "import-detect-txt": _import(None, "fuzz.txt"),
     "import-detect-json": _import(None, "fuzz.json"),
+    "model-folder": _model_folder,
 }
 
 

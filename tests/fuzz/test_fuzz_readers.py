@@ -1,5 +1,5 @@
-"""Property: every reader and importer, given any bytes, returns a result or raises a coded NlpipeError -- never
-another exception, a crash, a hang or unbounded memory.
+"""Property: every reader and importer, given any bytes, and the model loaders, given a model folder with a damaged
+file, return a result or raise a coded NlpipeError -- never another exception, a crash, a hang or unbounded memory.
 
 Each input runs in a child process (``tests/fuzz/child.py``) limited to 1.5 GiB of address space and 20 s; one
 child serves all targets and is restarted after a failure. The fast profile (``FAST_EXAMPLES`` deterministic

@@ -162,3 +162,29 @@ def test_jsonl_number_of_5000_digits_is_a_coded_error(tmp_path: Path) -> None:
     path = tmp_path / "big.jsonl"
     path.write_bytes(b'{"text": "abc", "label": ' + b"9" * 5000 + b"}\n")
     assert _code(path) == "E102"  # the JSON Lines reader's invalid JSON, naming the line
+
+
+# ---------------------------------------------------------------------------------------------- model folders
+
+
+def test_entity_model_with_a_damaged_spacy_config_is_e431(tmp_path: Path, trained_entities) -> None:
+    """Found by the model-folder target: a config.cfg with a section written twice (the checksums recorded again, as
+    a crafted folder would have them) made spaCy raise configparser's DuplicateSectionError, uncoded."""
+    import json
+    import shutil
+
+    from nlpipe.errors import ArtifactError
+    from nlpipe.predict import load_predictor
+    from nlpipe.tasks.integrity import file_records
+
+    models = tmp_path / "models"
+    shutil.copytree(trained_entities.models_dir, models)
+    version = models / "ents" / "v1"
+    config = version / "spacy" / "config.cfg"
+    config.write_text(config.read_text() + "\n[training.batcher]\nsize = 1\n")
+    meta = json.loads((version / "meta.json").read_text())
+    meta["files"] = file_records(version)
+    (version / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError) as info:
+        load_predictor(models, "ents")
+    assert info.value.code == "E431" and "spaCy pipeline" in str(info.value)

@@ -487,7 +487,9 @@ class EntityRecognizer:
     def from_disk(cls, path: Path, labels: Sequence[str] = ()) -> EntityRecognizer:
         try:
             nlp = spacy.load(path)
-        except (OSError, ValueError) as exc:
+        except MemoryError:
+            raise
+        except Exception as exc:  # a damaged folder: spaCy, confection, srsly and thinc each raise their own kinds
             raise ArtifactError("E431", f"{path} cannot be loaded as a spaCy pipeline ({exc}).") from exc
         if FACTORY not in nlp.pipe_names:
             raise ArtifactError("E431", f"{path} has no {FACTORY} component; it is not an nlpipe entity model.")
