@@ -188,3 +188,14 @@ def test_entity_model_with_a_damaged_spacy_config_is_e431(tmp_path: Path, traine
     with pytest.raises(ArtifactError) as info:
         load_predictor(models, "ents")
     assert info.value.code == "E431" and "spaCy pipeline" in str(info.value)
+
+
+@pytest.mark.xfail(strict=True, reason="open (issue 13): crfsuite's tagger crashes on a crafted model file whose "
+                   "header and sections pass check_crfsuite and whose checksums were recorded again")  # fmt: skip
+def test_crafted_crfsuite_file_with_matching_checksums_is_a_coded_error(worker: Worker) -> None:
+    """Found by the model-folder target in benchmarks/reliability.py: an entity model whose pass1.crfsuite is damaged
+    inside, with meta.json's checksums matching it, kills the process (SIGSEGV) at the first prediction. Run in the
+    fuzz harness's child, so the crash is an outcome, not the end of the test run."""
+    data = (Path(__file__).parent / "reproducers" / "crafted-crfsuite-model.zip").read_bytes()
+    outcome = worker.run("model-folder", data)
+    assert not outcome.failed, f"{outcome.kind}: {outcome.detail[-500:]}"
