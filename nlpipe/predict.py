@@ -107,9 +107,8 @@ def predict_inputs(
     Predictions are made in batches of :data:`PREDICT_BATCH`, the work budget
     (:mod:`nlpipe.readers.budget`) checked between them.
     """
-    e414 = InputError("E414", "Give exactly one of TEXT, '-' (stdin, one text per line) or --file PATH.")
     if (texts is None) == (file is None):
-        raise e414
+        raise InputError("E414", "Give exactly one of TEXT, '-' (stdin, one text per line) or --file PATH.")
     sources: list[str | None] = []
     failures: list[IngestFailure] = []
     skipped: list[IngestFailure] = []
