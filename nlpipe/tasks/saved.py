@@ -102,8 +102,9 @@ def _small_json(path: Path, code: str, what: str) -> Any:
         raise ArtifactError(code, f"{path} is {size:,} bytes; {what} is never that large.", file=str(path))
     try:
         return json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ArtifactError(code, f"{path} is not valid JSON ({exc}); fix or delete it.", file=str(path)) from exc
+    except (ValueError, RecursionError) as exc:  # bad JSON or UTF-8, a number over 4,300 digits, deep nesting
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise ArtifactError(code, f"{path} is not valid JSON ({why}); fix or delete it.", file=str(path)) from exc
 
 
 def versions(models_dir: Path, name: str) -> list[str]:

@@ -468,6 +468,7 @@ STRATEGIES: dict[str, st.SearchStrategy[bytes]] = {
     "import-detect-txt": st.one_of(fasttext_files(), conll_files(), text_inputs()),
     "import-detect-json": st.one_of(rows_jsonl_inputs(), labelstudio_files()),
     "model-folder": st.deferred(lambda: _model_folders()),
+    "crfsuite": st.deferred(lambda: _crfsuite_files()),
 }
 
 
@@ -475,3 +476,9 @@ def _model_folders() -> st.SearchStrategy[bytes]:
     from tests.fuzz.models import damaged_model_folders  # it builds on mutated(), defined here
 
     return damaged_model_folders()
+
+
+def _crfsuite_files() -> st.SearchStrategy[bytes]:
+    from tests.fuzz.models import damaged_crfsuite_files
+
+    return damaged_crfsuite_files()

@@ -164,6 +164,30 @@ def _model_folder(data: bytes, work: Path) -> int:
     return len(predictor.predict(["Acme Corp hired Maria Lopez in Berlin.", "Shares fell after the rate rise."]))
 
 
+def _crfsuite(data: bytes, work: Path) -> int:
+    """A damaged crfsuite model file: refused by check_crfsuite (E431), or opened by crfsuite's tagger and used the
+    ways the entity recogniser and ``info()`` use it (labels, tags, marginals, the whole feature dump) without a
+    crash or a hang. The attributes tagged are the strings the file holds, so lookups reach its dictionaries."""
+    import re
+
+    import pycrfsuite
+
+    from nlpipe.tasks.entities.crfsuite_file import check_crfsuite
+
+    check_crfsuite(data, "fuzz.crfsuite")
+    tagger = pycrfsuite.Tagger()
+    tagger.open_inmemory(data)
+    words = [w.decode("latin-1") for w in re.findall(rb"[\x21-\x7e]{1,60}(?=\x00)", data)][:400] or ["x"]
+    items = [{w: 1.0 for w in words[i : i + 8]} | {"unknown-attribute": 0.5} for i in range(0, len(words), 8)]
+    tags = tagger.tag(items)
+    marginals = [tagger.marginal(t, i) for i, t in enumerate(tags)]
+    try:  # walks every reference and feature (crfsuite's dump); nlpipe never calls it, and python-crfsuite's own
+        tagger.info()  # parser of the dump may fail on odd attribute strings: only a crash or a hang counts here
+    except (ValueError, AssertionError, AttributeError):
+        pass
+    return len(tagger.labels()) + len(tags) + len(marginals)
+
+
 TARGETS: dict[str, Callable[[bytes, Path], int]] = {
     "pdf": _pdf,
     "pdf-texts": _pdf_texts,
@@ -182,6 +206,7 @@ TARGETS: dict[str, Callable[[bytes, Path], int]] = {
     "import-detect-txt": _import(None, "fuzz.txt"),
     "import-detect-json": _import(None, "fuzz.json"),
     "model-folder": _model_folder,
+    "crfsuite": _crfsuite,
 }
 
 

@@ -190,12 +190,37 @@ def test_entity_model_with_a_damaged_spacy_config_is_e431(tmp_path: Path, traine
     assert info.value.code == "E431" and "spaCy pipeline" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="open (issue 13): crfsuite's tagger crashes on a crafted model file whose "
-                   "header and sections pass check_crfsuite and whose checksums were recorded again")  # fmt: skip
 def test_crafted_crfsuite_file_with_matching_checksums_is_a_coded_error(worker: Worker) -> None:
     """Found by the model-folder target in benchmarks/reliability.py: an entity model whose pass1.crfsuite is damaged
-    inside, with meta.json's checksums matching it, kills the process (SIGSEGV) at the first prediction. Run in the
-    fuzz harness's child, so the crash is an outcome, not the end of the test run."""
+    inside (a feature whose label id is out of range), with meta.json's checksums matching it, killed the process
+    (SIGSEGV) at the first prediction. The whole file is now checked before crfsuite reads it. Run in the fuzz
+    harness's child, so a crash is an outcome, not the end of the test run."""
     data = (Path(__file__).parent / "reproducers" / "crafted-crfsuite-model.zip").read_bytes()
     outcome = worker.run("model-folder", data)
-    assert not outcome.failed, f"{outcome.kind}: {outcome.detail[-500:]}"
+    assert (outcome.kind, outcome.detail) == ("coded", "E431"), f"{outcome.kind}: {outcome.detail[-500:]}"
+
+
+@pytest.mark.parametrize("name", ["export.json", "export.jsonl", "export.txt"])
+def test_format_detection_on_a_number_of_5000_digits_is_a_coded_error(tmp_path: Path, name: str) -> None:
+    """Format detection parsed the first line with json.loads, whose ValueError for an integer over 4,300 digits
+    is not a JSONDecodeError: it escaped uncoded. Such a line is an object: its reader names the line."""
+    path = tmp_path / name
+    path.write_bytes(b'{"text": "abc", "label": ' + b"9" * 5000 + b"}\n")
+    assert _code(path).startswith("E")
+
+
+@pytest.mark.parametrize("body", [b'{"task": ' + b"7" * 5000 + b"}", b"[" * 100_000 + b"]" * 100_000])
+def test_model_meta_json_with_a_huge_number_or_deep_nesting_is_e405(tmp_path: Path, trained_entities, body) -> None:
+    """Found by the model-folder target: a meta.json holding a 5,000-digit number (and, by the same path, one nested
+    100,000 deep) escaped read_meta as ValueError / RecursionError instead of E405."""
+    import shutil
+
+    from nlpipe.errors import ArtifactError
+    from nlpipe.predict import load_predictor
+
+    models = tmp_path / "models"
+    shutil.copytree(trained_entities.models_dir, models)
+    (models / "ents" / "v1" / "meta.json").write_bytes(body)
+    with pytest.raises(ArtifactError) as info:
+        load_predictor(models, "ents")
+    assert info.value.code == "E405" and "meta.json is not valid JSON" in str(info.value)

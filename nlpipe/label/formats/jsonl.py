@@ -24,7 +24,8 @@ __all__ = ["looks_like_json_object", "read_jsonl", "write_jsonl"]
 
 def looks_like_json_object(line: str, *, truncated: bool) -> bool:
     """True when ``line`` is a JSON object (or, ``truncated``, the start of one); used by format detection. An
-    object nested too deeply to parse counts as one: reading it then gives E210 with its line."""
+    object nested too deeply to parse, or holding a number too long to convert, counts as one: reading it then gives
+    the reader's coded error with its line."""
     if not line.lstrip().startswith("{"):
         return False
     if truncated:
@@ -33,7 +34,7 @@ def looks_like_json_object(line: str, *, truncated: bool) -> bool:
         return isinstance(json.loads(line), dict)
     except json.JSONDecodeError:
         return False
-    except RecursionError:
+    except (RecursionError, ValueError):  # ValueError: an integer over 4,300 digits
         return True
 
 

@@ -9,7 +9,6 @@ weights are crfsuite's own binary format and the features JSON; nothing is pickl
 from __future__ import annotations
 
 import json
-import struct
 import tempfile
 import threading
 import time
@@ -26,6 +25,7 @@ from spacy.util import filter_spans
 
 from nlpipe.errors import ArtifactError
 from nlpipe.tasks.entities.clusters import WordClusters
+from nlpipe.tasks.entities.crfsuite_file import check_crfsuite
 from nlpipe.tasks.entities.extractor import FeatureExtractor
 from nlpipe.tasks.entities.gazetteer import Gazetteer
 from nlpipe.tasks.entities.tags import bilou_to_spans
@@ -188,8 +188,8 @@ class CrfEntityRecognizer:
         try:
             features = json.loads((path / "features.json").read_text())
             models = [(path / f"pass{i + 1}.crfsuite").read_bytes() for i in range(int(features["passes"]))]
-        except (OSError, ValueError, KeyError) as exc:
-            raise ArtifactError("E431", f"{path} is not a complete nlpipe entity recogniser ({exc}).") from exc
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise ArtifactError("E431", f"{path} is not a complete nlpipe entity recogniser ({exc!r:.200}).") from exc
         if features.get("format") != "nlpipe.crf_features.v1":
             raise ArtifactError("E431", f"{path}/features.json has unknown format {features.get('format')!r}.")
         self.clusters = WordClusters.from_dict(features["clusters"]) if features["clusters"] else None
@@ -202,34 +202,6 @@ class CrfEntityRecognizer:
         except (ValueError, OSError) as exc:
             raise ArtifactError("E431", f"{path} holds a damaged CRF model ({exc}).") from exc
         return self
-
-
-#: A crfsuite model file's header: magic, file size, type, version, three counts, then the offsets of its five
-#: chunks (features, label and attribute databases, label and attribute references), each starting with its own
-#: four-byte magic and size.
-_HEADER = struct.Struct("<4sI4s9I")
-_CHUNKS = (b"FEAT", b"CQDB", b"CQDB", b"LFRF", b"AFRF")
-
-
-def check_crfsuite(data: bytes, name: str) -> None:
-    """Refuse bytes that are not a whole crfsuite model (E431) before crfsuite reads them: the header's magic, its
-    recorded file size against the real one, and each chunk's magic and extent. crfsuite follows these offsets
-    without checking them, so a truncated file would crash the process (SIGSEGV)."""
-    if len(data) < _HEADER.size:
-        raise ArtifactError("E431", f"{name} is {len(data)} bytes: not a crfsuite model (truncated?).")
-    magic, size, kind, _version, _features, _labels, _attrs, *offsets = _HEADER.unpack_from(data)
-    if magic != b"lCRF" or kind != b"FOMC":
-        raise ArtifactError("E431", f"{name} is not a crfsuite model (bad header).")
-    if size != len(data):
-        raise ArtifactError("E431", f"{name} is {len(data):,} bytes but its header says {size:,}: it is truncated "
-                            "or damaged.")  # fmt: skip
-    for offset, chunk in zip(offsets, _CHUNKS, strict=True):
-        if not _HEADER.size <= offset <= size - 8 or data[offset : offset + 4] != chunk:
-            raise ArtifactError("E431", f"{name} is damaged: its {chunk.decode()} section is not where the header "
-                                "says.")  # fmt: skip
-        (length,) = struct.unpack_from("<I", data, offset + 4)
-        if offset + length > size:
-            raise ArtifactError("E431", f"{name} is damaged: its {chunk.decode()} section runs past the end.")
 
 
 @Language.factory(FACTORY)
