@@ -1,6 +1,7 @@
 """What keeps the service responsive: request bodies over ``max_bytes`` refused before the app reads them whole
-(:class:`BodySizeLimit`, 413 E605), Host headers checked (:class:`TrustedHosts`, 400 E614), and heavy work run off
-the event loop (:class:`WorkGate`).
+and stalled bodies cut off (:class:`BodyLimits`, 413 E605 and 408 E615), Host headers checked
+(:class:`TrustedHosts`, 400 E614), HEAD answered on GET routes (:class:`HeadAsGet`), and heavy work run off the
+event loop (:class:`WorkGate`).
 
 The gate runs each heavy request's work (``:predict``, ``:predictFile``, ``/v1/sentiment:predict``, an upload with
 ``wait=true``) in a worker thread, at most ``NLPIPE_MAX_CONCURRENT_REQUESTS`` at once; up to
@@ -105,8 +106,9 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.work = WorkGate(settings)
     app.add_exception_handler(ServerBusy, _busy)
     app.add_exception_handler(WorkTimeout, _timeout)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodyLimits, max_bytes=settings.max_request_bytes, timeout=settings.body_timeout)
     app.add_middleware(TrustedHosts, allowed=settings.trusted_hosts)
+    app.add_middleware(HeadAsGet)
 
 
 def _json_error(status: int, code: str, message: str, details: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
@@ -159,14 +161,39 @@ class TrustedHosts:
         await send({"type": "http.response.body", "body": body})
 
 
-class BodyTooLarge(Exception):
+class HeadAsGet:
+    """HEAD on a GET route is answered as the GET, without its body (RFC 9110, 9.3.2): FastAPI routes only the
+    methods a route declares, so ``HEAD /health`` (what load balancers and uptime checks send) was 405."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
+class BodyRefused(Exception):
     pass
 
 
-class BodySizeLimit:
-    def __init__(self, app: Any, max_bytes: int) -> None:
+class BodyLimits:
+    """A request body larger than ``max_bytes`` gets 413 E605 (declared or, chunked, as it grows); one whose next part
+    does not arrive within ``timeout`` seconds (a stalled or trickling client holding a connection and a handler)
+    gets 408 E615 and the connection is closed. The app's own answer to a body it could not read whole is dropped."""
+
+    def __init__(self, app: Any, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -174,24 +201,33 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+            await self._too_large(send)
             return
         seen = 0
-        started = over = False
+        started = complete = False
+        refused: str | None = None
 
         async def limited_receive() -> Any:
-            nonlocal seen, over
-            message = await receive()
+            nonlocal seen, refused, complete
+            if complete:  # after the body: the server's disconnect message, whenever it comes
+                return await receive()
+            try:
+                with anyio.fail_after(self.timeout):
+                    message = await receive()
+            except TimeoutError:
+                refused = "slow"
+                raise BodyRefused from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if seen > self.max_bytes:
-                    over = True
-                    raise BodyTooLarge
+                    refused = "large"
+                    raise BodyRefused
             return message
 
         async def guarded_send(message: Any) -> None:
             nonlocal started
-            if over and not started:
+            if refused and not started:
                 return  # the app's answer to a body it could not read whole (FastAPI makes it a 400): replaced below
             if message["type"] == "http.response.start":
                 started = True
@@ -200,15 +236,24 @@ class BodySizeLimit:
         try:
             await self.app(scope, limited_receive, guarded_send)
         except Exception:
-            if not over:
+            if not refused:
                 raise
-        if over and not started:  # a chunked body (no Content-Length) that grew past the limit
-            await self._reject(send)
+        if refused and not started:
+            await (self._too_large(send) if refused == "large" else self._too_slow(send))
 
-    async def _reject(self, send: Any) -> None:
+    async def _too_large(self, send: Any) -> None:
         start, body = _json_error(
             413, "E605", f"Request body is larger than the {self.max_bytes} byte limit (NLPIPE_MAX_REQUEST_BYTES). "
             "Send fewer or shorter texts per request.", {"max_bytes": self.max_bytes},
         )  # fmt: skip
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+
+    async def _too_slow(self, send: Any) -> None:
+        start, body = _json_error(
+            408, "E615", f"The request body stalled for over {self.timeout:g} s (NLPIPE_BODY_TIMEOUT); send it "
+            "again.", {"timeout_seconds": self.timeout},
+        )  # fmt: skip
+        start["headers"].append((b"connection", b"close"))
         await send(start)
         await send({"type": "http.response.body", "body": body})

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     header_timeout: float = Field(
         default=10.0, gt=0, description="Seconds `nlpipe serve` waits for a new connection's request headers."
     )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds the API waits for the next part of a request body (as nginx's client_body_timeout); "
+        "a client that stalls longer gets 408 E615 and the connection is closed.",
+    )
     keep_alive_timeout: int = Field(
         default=5, ge=1, description="Seconds `nlpipe serve` keeps an idle keep-alive connection open."
     )

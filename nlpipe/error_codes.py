@@ -298,6 +298,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E612": ("OcrPageCapError", "a request would OCR more pages than NLPIPE_MAX_OCR_PAGES"),
     "E613": ("LimitError", "a text in a predict request is larger than NLPIPE_MAX_DOCUMENT_BYTES"),
     "E614": ("HTTP", "HTTP 400: the Host header is not one of NLPIPE_ALLOWED_HOSTS"),
+    "E615": ("HTTP", "HTTP 408: a request body stalled for longer than NLPIPE_BODY_TIMEOUT"),
     "E620": ("ConfigError", "an upload cannot be staged for its job under NLPIPE_HOME"),
     "E630": ("InputError", "a labeling write without an annotator name"),
     "E631": ("AuthError", "the API key belongs to another annotator than X-Annotator names"),

@@ -81,13 +81,25 @@ def test_the_text_texts_rule_is_in_the_schema(doc):
         assert sorted(tuple(branch["required"]) for branch in one_of) == [("text",), ("texts",)], model
 
 
-@pytest.mark.parametrize("method", ["GET", "OPTIONS", "PUT", "DELETE"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE"])
 def test_predict_routes_answer_other_methods_with_405_naming_post(client, method):
     for action in ("predict", "predictFile", "promote"):
         r = client.request(method, f"/v1/models/news:{action}")
-        assert_error(r, 405, "E604")
+        if method == "HEAD":  # answered as the GET, without the body
+            assert r.status_code == 405 and r.content == b"", (method, action)
+        else:
+            assert_error(r, 405, "E604")
         assert r.headers["allow"] == "POST", (method, action)
     assert client.get("/v1/models/news").status_code == 200  # the model-detail route still answers
+
+
+def test_head_is_answered_on_every_get_route_as_the_get_without_a_body(client, doc):
+    """HEAD /health (load balancers, uptime checks) was 405: FastAPI routes only declared methods."""
+    for path in ("/health", "/v1/models", "/v1/models/news", "/v1/datasets", "/ui"):
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"" and head.headers["content-length"] == got.headers["content-length"], path
+        assert head.headers["content-type"] == got.headers["content-type"], path
 
 
 def test_answers_to_hostile_path_values_are_documented(client, doc):

@@ -91,3 +91,28 @@ def test_serve_closes_connections_that_send_no_request_head(tmp_path):
         with socket.create_connection(("127.0.0.1", port), timeout=30) as ok:
             ok.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert ok.recv(1024).startswith(b"HTTP/1.1 200")
+
+
+def test_serve_answers_a_stalled_body_with_408_and_closes(tmp_path):
+    """A client that sends its request head and part of its body, then stalls, held a connection and a handler for
+    ever (uvicorn has no body timeout): after NLPIPE_BODY_TIMEOUT it gets 408 E615 and the connection is closed.
+    A body that arrives in parts, each within the timeout, is read as before."""
+    env = {**os.environ, "NLPIPE_BODY_TIMEOUT": "1"}
+    with nlpipe_serve(env) as base:
+        port = int(base.rsplit(":", 1)[1])
+        head = (b"POST /v1/models/none:predict HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+                b"content-length: 40\r\n\r\n")  # fmt: skip
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            conn.sendall(head + b'{"text": "')  # 30 bytes never come
+            answer = b""
+            while chunk := conn.recv(4096):  # read to the close (a TimeoutError after 30 s before the fix)
+                answer += chunk
+        status, _, rest = answer.partition(b"\r\n")
+        assert status == b"HTTP/1.1 408 Request Timeout", answer
+        assert json.loads(rest.partition(b"\r\n\r\n")[2])["error"]["code"] == "E615"
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            body = b'{"text": "Shares fell sharply today."}'
+            conn.sendall(head.replace(b"40", str(len(body)).encode()) + body[:10])
+            time.sleep(0.5)
+            conn.sendall(body[10:])
+            assert conn.recv(1024).split(b"\r\n", 1)[0] == b"HTTP/1.1 404 Not Found"  # the body was read: no model

@@ -165,18 +165,17 @@ def _model_folder(data: bytes, work: Path) -> int:
 
 
 def _crfsuite(data: bytes, work: Path) -> int:
-    """A damaged crfsuite model file: refused by check_crfsuite (E431), or opened by crfsuite's tagger and used the
-    ways the entity recogniser and ``info()`` use it (labels, tags, marginals, the whole feature dump) without a
-    crash or a hang. The attributes tagged are the strings the file holds, so lookups reach its dictionaries."""
+    """A damaged crfsuite model file given to the entity recogniser as it loads one: refused (E431), or its tagger
+    used the ways the recogniser and ``info()`` use it (labels, tags, marginals, the whole feature dump) without an
+    uncoded error, a crash or a hang. The attributes tagged are the strings the file holds, so lookups reach its
+    dictionaries."""
     import re
 
-    import pycrfsuite
+    from nlpipe.tasks.entities.crf import CrfEntityRecognizer
 
-    from nlpipe.tasks.entities.crfsuite_file import check_crfsuite
-
-    check_crfsuite(data, "fuzz.crfsuite")
-    tagger = pycrfsuite.Tagger()
-    tagger.open_inmemory(data)
+    component = CrfEntityRecognizer(None)
+    component.set_models([data])
+    tagger = component._taggers[0]
     words = [w.decode("latin-1") for w in re.findall(rb"[\x21-\x7e]{1,60}(?=\x00)", data)][:400] or ["x"]
     items = [{w: 1.0 for w in words[i : i + 8]} | {"unknown-attribute": 0.5} for i in range(0, len(words), 8)]
     tags = tagger.tag(items)
@@ -185,7 +184,7 @@ def _crfsuite(data: bytes, work: Path) -> int:
         tagger.info()  # parser of the dump may fail on odd attribute strings: only a crash or a hang counts here
     except (ValueError, AssertionError, AttributeError):
         pass
-    return len(tagger.labels()) + len(tags) + len(marginals)
+    return len(component.labels) + len(tags) + len(marginals)
 
 
 TARGETS: dict[str, Callable[[bytes, Path], int]] = {

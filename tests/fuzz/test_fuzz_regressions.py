@@ -200,6 +200,15 @@ def test_crafted_crfsuite_file_with_matching_checksums_is_a_coded_error(worker: 
     assert (outcome.kind, outcome.detail) == ("coded", "E431"), f"{outcome.kind}: {outcome.detail[-500:]}"
 
 
+def test_crfsuite_file_whose_label_key_is_damaged_is_e431(worker: Worker) -> None:
+    """Found by the crfsuite target: a label's key damaged (its hash, table and index intact) passes the structure
+    check; the tagger then returns that label and cannot look it up again (marginal(): RuntimeError, uncoded).
+    Loading now looks every label up by its name."""
+    data = (Path(__file__).parent / "reproducers" / "crfsuite-label-key-damaged.crfsuite").read_bytes()
+    outcome = worker.run("crfsuite", data)
+    assert (outcome.kind, outcome.detail) == ("coded", "E431"), f"{outcome.kind}: {outcome.detail[-500:]}"
+
+
 @pytest.mark.parametrize("name", ["export.json", "export.jsonl", "export.txt"])
 def test_format_detection_on_a_number_of_5000_digits_is_a_coded_error(tmp_path: Path, name: str) -> None:
     """Format detection parsed the first line with json.loads, whose ValueError for an integer over 4,300 digits

@@ -97,6 +97,13 @@ class CrfEntityRecognizer:
             check_crfsuite(data, f"pass{i + 1}.crfsuite")  # crfsuite trusts its input: a bad file crashes it
             tagger = pycrfsuite.Tagger()
             tagger.open_inmemory(data)  # keeps a pointer into ``data``, which self.models holds
+            tagger.set([{}])  # every label found by its name, as marginal() looks tags up (a damaged key is not)
+            try:
+                for label in tagger.labels():
+                    tagger.marginal(label, 0)
+            except RuntimeError:
+                raise ArtifactError("E431", f"pass{i + 1}.crfsuite is damaged: a label cannot be looked up by its "
+                                    "name.") from None  # fmt: skip
             self._taggers.append(tagger)
 
     @property
