@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "nlpipe.train",
             "nlpipe.evaluate",
             "nlpipe.predict",
+            "nlpipe.batch",
         ),
     ),  # fmt: skip
     ("edges", ("nlpipe.cli", "api", "nlpipe")),  # the CLI, the HTTP API and the public Python API (nlpipe/__init__)

@@ -1,0 +1,66 @@
+"""What the batch reader hands to the workers: one :class:`Unit` per document, in input order, and the options
+that say how inputs are cut into documents (:class:`SourceOptions`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: How a worker turns a unit into a document:
+#:   ``text``  the text is already there (a CSV/JSONL row, a ``--split-on`` item);
+#:   ``file``  a file the worker reads and parses by its kind (a plain input or a folder's file): ``path``;
+#:   ``bytes`` a file's bytes parsed by its kind (an archive member, named by ``source``): ``data``;
+#:   ``email`` one message of an mbox archive (RFC 822 bytes): ``data``;
+#:   ``html``  a WARC response's HTML body, whose main text is extracted (boilerplate removed): ``data``;
+#:   ``error`` nothing to parse: the unit is an error row with ``error`` = (code, message);
+#:   ``skipped`` left out on purpose (a link, a hidden file, an image with OCR off): counted, never a row.
+UnitKind = Literal["text", "file", "bytes", "email", "html", "error", "skipped"]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One document of a batch input, not yet parsed.
+
+    ``id`` is stable across runs: the file or member path (``news.zip!2024/a.txt``), the row's id column (else
+    ``file.csv:LINE``), the WARC record's ``URI@DATE``, the mbox Message-ID (else ``file.mbox#msg-N``), or
+    ``file.txt#item-N`` for ``--split-on``. ``source`` is the file (or archive member) it came from, as given on the
+    command line. ``meta`` holds what the reader knows besides (the WARC URI and date, a row's line number, ...).
+    """
+
+    id: str
+    source: str
+    kind: UnitKind
+    text: str | None = None
+    path: str | None = None
+    data: bytes | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    error: tuple[str, str] | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes this unit carries to a worker (chunks are cut by count and by this)."""
+        return len(self.data or b"") + len(self.text or "") * 2 + 200
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How inputs are cut into documents.
+
+    ``split_on``: a regular expression cutting plain-text inputs into items (None: one document per file).
+    ``text_cols``: the CSV/JSONL columns joined (by a newline) to make the text (empty: ``text``).
+    ``id_col``: the CSV/JSONL column holding the document id (None: ``id`` when the file has it, else the line).
+    ``no_header``: CSV files have no header row; columns are then named by position (``1``, ``2``, ...).
+    ``ocr``: ``auto`` | ``always`` | ``never``, as for ingest. ``password``: for encrypted PDFs and zips.
+    """
+
+    split_on: str | None = None
+    text_cols: tuple[str, ...] = ()
+    id_col: str | None = None
+    no_header: bool = False
+    ocr: str = "auto"
+    password: str | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a resumed run must share with the run it continues (the password is not written down)."""
+        return {"split_on": self.split_on, "text_cols": list(self.text_cols), "id_col": self.id_col,
+                "no_header": self.no_header, "ocr": self.ocr}  # fmt: skip
