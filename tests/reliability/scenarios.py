@@ -19,6 +19,7 @@ What each one checks besides :func:`~tests.reliability.harness.inspect` (no inco
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
 import threading
@@ -304,7 +305,7 @@ def _labelers(base: str, writes: list[Write], clients: int, tally: Tally) -> set
             try:
                 status, body = post(f"{base}/v1/datasets/news/documents/{doc}/annotations", {"labels": [label]},
                                     {"X-API-Key": API_KEY, "X-Annotator": annotator})  # fmt: skip
-            except OSError:
+            except (OSError, http.client.HTTPException):  # IncompleteRead: killed while it answered
                 return  # the server was killed
             with lock:
                 tally.operations += 1
