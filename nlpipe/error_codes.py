@@ -37,7 +37,7 @@ FAMILIES = {
     "jobs (E230-E235), annotations and reviews (E240-E248)",
     "E3": "E3xx: training: classify (E301-E306, E320-E326, E340-E342), data checks and options (E310-E315), "
     "sentiment (E350-E364), entities (E370-E376), layout (E390-E395)",
-    "E4": "E4xx: model artifacts and prediction: models (E401-E416), sentiment (E420-E425), entities (E430-E433), "
+    "E4": "E4xx: model artifacts and prediction: models (E401-E417), sentiment (E420-E425), entities (E430-E433), "
     "layout (E440-E443), model files, aliases and the models table (E450-E461)",
     "E5": "E5xx: evaluation: metrics (E501-E509), reports (E520-E522), runs (E530-E543), layout fields (E570-E576)",
     "E6": "E6xx: the HTTP API: HTTP statuses (E600-E606), request limits, uploads and annotators (E607-E631), "
@@ -230,6 +230,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E414": ("InputError", "nlpipe predict needs exactly one of TEXT, '-' or --file"),
     "E415": ("InputError", "a prediction option the model's task does not take"),
     "E416": ("ArtifactError", "a model of a task this nlpipe does not know"),
+    "E417": ("InputError", "nlpipe predict -: a blank line (an error row in its place keeps output lines in step)"),
     "E420": ("InputError", "nlpipe predict without a MODEL or --lexicon"),
     "E421": ("InputError", "sentiment prediction: batch_size is not a positive integer"),
     "E422": ("ArtifactError", "a sentiment model trained with another VADER lexicon version"),
@@ -298,7 +299,10 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "E611": ("WorkTimeout", "HTTP 504: a request ran past NLPIPE_REQUEST_TIMEOUT; its work was stopped"),
     "E612": ("OcrPageCapError", "a request would OCR more pages than NLPIPE_MAX_OCR_PAGES"),
-    "E613": ("LimitError", "a text in a predict request is larger than NLPIPE_MAX_DOCUMENT_BYTES"),
+    "E613": (
+        "LimitError",
+        "a text in a predict request (or a line of nlpipe predict -) is larger than NLPIPE_MAX_DOCUMENT_BYTES",
+    ),
     "E614": ("HTTP", "HTTP 400: the Host header is not one of NLPIPE_ALLOWED_HOSTS"),
     "E615": ("HTTP", "HTTP 408: a request body stalled for longer than NLPIPE_BODY_TIMEOUT"),
     "E620": ("ConfigError", "an upload cannot be staged for its job under NLPIPE_HOME"),

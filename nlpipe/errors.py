@@ -14,7 +14,7 @@ Codes are grouped by hundreds:
 - E2xx the store: datasets and documents (E201-E207), jobs (E230-E235), annotations and reviews (E240-E248)
 - E3xx training: the classifier (E301-E306, E320-E326, E340-E342 its prediction checks), data checks and
   options (E310-E315), sentiment (E350-E364), entities (E370-E376), layout (E390-E395)
-- E4xx model artifacts and prediction: models (E401-E416), sentiment (E420-E425), entities (E430-E433),
+- E4xx model artifacts and prediction: models (E401-E417), sentiment (E420-E425), entities (E430-E433),
   layout (E440-E443), model files, aliases and the models table (E450-E461)
 - E5xx evaluation: metrics (E501-E509), reports (E520-E522), runs (E530-E543), layout fields (E570-E576)
 - E6xx the HTTP API: HTTP statuses (E600-E606; E601 is also the AuthError of a missing or bad API key),

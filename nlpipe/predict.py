@@ -10,26 +10,40 @@ task does not have (E415).
 lines (``nlpipe predict -``) or one file or upload (an archive gives one prediction per document inside). The CLI's
 ``predict`` command and the API's ``:predict``, ``:predictFile`` and ``/v1/sentiment:predict`` routes only
 translate their input to its arguments and its :class:`PredictionRun` back to their output.
+
+:func:`predict_lines` is the streaming path (``nlpipe predict -``): one result per input line, in order, each with
+its line number, given out as soon as its line is predicted. A blank, over-long or undecodable line is an error
+row in its place, so output lines stay in step with input lines. :class:`LineReader` cuts a byte stream (stdin)
+into those lines with bounded memory and tells, without blocking, whether the next line is already there.
 """
 
 from __future__ import annotations
 
+import codecs
+import select
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from nlpipe import artifacts
 from nlpipe.config import DEFAULT_MAX_MODEL_BYTES, Settings
-from nlpipe.errors import InputError, LimitError
+from nlpipe.errors import InputError, LimitError, NlpipeError
 from nlpipe.ingest import documents_for_prediction
-from nlpipe.readers.budget import checkpoint
+from nlpipe.readers.budget import BUDGET_ERRORS, checkpoint
 from nlpipe.readers.dispatch.results import IngestFailure
 from nlpipe.tasks import registry
 from nlpipe.tasks.base import BasePredictor, LoadedModel
 from nlpipe.types import Prediction
 
-__all__ = ["predictor_for", "load_predictor", "predict_inputs", "PredictionRun", "text_lines"]
+__all__ = [
+    "predictor_for",
+    "load_predictor",
+    "predict_inputs",
+    "PredictionRun",
+    "predict_lines",
+    "LineReader",
+]
 
 #: Texts or documents predicted in one call of the predictor; the work budget (deadline) is checked between them.
 PREDICT_BATCH = 256
@@ -64,11 +78,6 @@ class PredictionRun:
         """Each prediction as a JSON-ready dict, led by its ``source`` when it came from a file."""
         for source, prediction in zip(self.sources, self.predictions, strict=True):
             yield ({"source": source} if source else {}) | prediction.to_dict()
-
-
-def text_lines(stream: Iterable[str]) -> Iterator[str]:
-    """The texts of a stream read one per line (``nlpipe predict -``): line ends cut, blank lines left out."""
-    return (line.rstrip("\n") for line in stream if line.strip())
 
 
 def check_text_sizes(texts: list[str], max_bytes: int) -> None:
@@ -140,3 +149,227 @@ def predict_inputs(
             predictions += loaded.predict(batch[start : start + PREDICT_BATCH], **checked)
         sources = [None] * len(batch)
     return PredictionRun(loaded.name, loaded.version, predictions, sources, failures, skipped)
+
+
+#: Characters of text one streamed batch holds at most: long lines cut a batch short of ``batch`` lines, so the
+#: memory of :func:`predict_lines` stays near this however long the stream runs.
+STREAM_BATCH_CHARS = 1 << 22
+
+
+def predict_lines(
+    predictor: BasePredictor,
+    lines: Iterable[str | NlpipeError],
+    *,
+    options: dict[str, Any] | None = None,
+    max_bytes: int | None = None,
+    batch: int = PREDICT_BATCH,
+    ready: Callable[[], bool] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """One JSON-ready result per item of ``lines``, in order, each led by ``"line": N`` (1-based): the prediction's
+    fields, or ``"error": {"code", "message"}`` for a line that cannot be predicted -- blank (E417), longer than
+    ``max_bytes`` in UTF-8 (E613), or an error a reader put in the line's place (:class:`LineReader`). A line's
+    ``\\n`` / ``\\r\\n`` end is cut, so a text file's lines can be given as they are.
+
+    Lines are predicted up to ``batch`` at a time, for speed, but a result is never held back for a batch to fill:
+    after each line ``ready()`` is asked whether the next one is already at hand, and when it is not (a user
+    typing, a slow producer) the lines read so far are predicted and given out at once. Without ``ready`` the
+    input is taken to be all at hand (a list, a file) and batches fill up. A batch the predictor refuses with a
+    coded error is predicted again line by line, so only the lines at fault become error rows. ``options`` are
+    checked here, before any line is read (E415). Memory holds one batch: at most ``batch`` lines and about
+    :data:`STREAM_BATCH_CHARS` characters, however long the stream.
+    """
+    checked = predictor.check_options(options or {})
+    return _stream(predictor, lines, checked, max_bytes, max(1, batch), ready)
+
+
+def _stream(
+    predictor: BasePredictor,
+    lines: Iterable[str | NlpipeError],
+    checked: dict[str, Any],
+    max_bytes: int | None,
+    batch: int,
+    ready: Callable[[], bool] | None,
+) -> Iterator[dict[str, Any]]:
+    """The generator behind :func:`predict_lines` (which checks the options before it is first advanced)."""
+    pending: list[tuple[int, str | NlpipeError]] = []
+    chars = 0
+    for number, given in enumerate(lines, 1):
+        item = _line_item(number, given, max_bytes)
+        pending.append((number, item))
+        chars += len(item) if isinstance(item, str) else 0
+        if len(pending) >= batch or chars >= STREAM_BATCH_CHARS or (ready is not None and not ready()):
+            yield from _predict_pending(predictor, pending, checked)
+            pending, chars = [], 0
+    yield from _predict_pending(predictor, pending, checked)
+
+
+def _line_item(number: int, given: str | NlpipeError, max_bytes: int | None) -> str | NlpipeError:
+    """The text of line ``number``, or the error row that takes its place."""
+    if isinstance(given, NlpipeError):
+        return given
+    text = given.removesuffix("\n").removesuffix("\r")
+    if not text.strip():
+        return InputError(
+            "E417", f"line {number} is blank: there is no text to predict (its row keeps the output in step "
+            "with the input lines; leave blank lines out of the input to have no row)", line=number,
+        )  # fmt: skip
+    if max_bytes is not None and len(text) * 4 > max_bytes:
+        if (size := len(text.encode("utf-8", "surrogatepass"))) > max_bytes:
+            return _too_long(number, size, max_bytes)
+    return text
+
+
+def _too_long(number: int, size: int | None, max_bytes: int) -> LimitError:
+    """E613 for line ``number`` of ``size`` bytes (None: not known, the line was dropped as it was read)."""
+    says = "is longer than" if size is None else f"is {size:,} bytes, more than"
+    return LimitError(
+        "E613", f"line {number} {says} the {max_bytes:,}-byte document limit (NLPIPE_MAX_DOCUMENT_BYTES); "
+        "split it into shorter lines", line=number,
+    )  # fmt: skip
+
+
+def _predict_pending(
+    predictor: BasePredictor, pending: list[tuple[int, str | NlpipeError]], checked: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """The rows of ``pending`` in order: its texts predicted in one call, its errors as error rows."""
+    if not pending:
+        return
+    checkpoint()
+    results = iter(_predict_texts(predictor, [item for _, item in pending if isinstance(item, str)], checked))
+    for number, item in pending:
+        result = next(results) if isinstance(item, str) else item
+        if isinstance(result, NlpipeError):
+            yield {"line": number, "error": {"code": result.code, "message": result.message}}
+        else:
+            yield {"line": number} | result.to_dict()
+
+
+def _predict_texts(
+    predictor: BasePredictor, texts: list[str], checked: dict[str, Any]
+) -> list[Prediction | NlpipeError]:
+    """One prediction per text; when the predictor refuses the batch, each text alone, so that one bad text is one
+    error and not the whole batch's. The work budget's errors stop the call as they do everywhere."""
+    if not texts:
+        return []
+    try:
+        return list(predictor.predict(texts, **checked))
+    except BUDGET_ERRORS:
+        raise
+    except NlpipeError as exc:
+        if len(texts) == 1:
+            return [exc]
+        return [result for text in texts for result in _predict_texts(predictor, [text], checked)]
+
+
+class LineReader:
+    """The lines of a byte stream (``nlpipe predict -``'s stdin), one item per line, for :func:`predict_lines`:
+    the line's text (UTF-8; a leading byte-order mark and the ``\\n`` / ``\\r\\n`` end cut), or in its place the
+    error that keeps it from being one -- E613 for a line longer than ``max_bytes`` (the rest of it is read and
+    dropped, never held), E108 for one that is not valid UTF-8. Memory holds one line (at most ``max_bytes``) and
+    one read of ``chunk`` bytes, however long the stream.
+
+    :meth:`ready` tells, without blocking, whether the next item is at hand: a whole line already read, the end of
+    the stream, or bytes waiting on the stream's file descriptor (``select`` with a zero timeout; they are read at
+    once, so a line arriving in pieces is put together). A stream without a file descriptor (``io.BytesIO``) is
+    taken to be all at hand; one that ``select`` cannot watch (pipes on Windows) is taken never to be, so each line
+    is answered alone. ``lines`` counts the items given so far.
+    """
+
+    def __init__(self, stream: BinaryIO, max_bytes: int, *, chunk: int = 1 << 16) -> None:
+        # read1: one read of the underlying file at most, and a BufferedReader keeps nothing back that select
+        # cannot see; a raw file's read does the same.
+        read1 = getattr(stream, "read1", None)
+        self._read: Callable[[int], bytes] = read1 if callable(read1) else stream.read
+        try:
+            self._fd: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both of the last two
+            self._fd = None
+        self._max = max_bytes
+        self._chunk = chunk
+        self._buf = bytearray()
+        self._start = 0  # where the current line starts in _buf
+        self._scan = 0  # _buf[_start:_scan] holds no "\n"
+        self._skipping = False  # dropping the rest of an over-long line
+        self._eof = False
+        self.lines = 0
+
+    def __iter__(self) -> LineReader:
+        return self
+
+    def __next__(self) -> str | NlpipeError:
+        while True:
+            end = self._buf.find(b"\n", self._scan)
+            if end >= 0:
+                raw = bytes(self._buf[self._start : end])
+                self._start = self._scan = end + 1
+                return self._item(raw)
+            self._scan = len(self._buf)
+            if self._scan - self._start > self._max + 1:  # + 1: a "\r" before the "\n" is no text
+                self.lines += 1
+                self._skipping = True
+                self._buf.clear()
+                self._start = self._scan = 0
+                return _too_long(self.lines, None, self._max)
+            if self._eof:
+                if self._start == len(self._buf):
+                    raise StopIteration
+                raw = bytes(self._buf[self._start :])
+                self._start = self._scan = len(self._buf)
+                return self._item(raw)
+            self._fill()
+
+    def ready(self) -> bool:
+        """True when the next item (or the end) can be had without waiting for the stream."""
+        while not self._at_hand():
+            if not self._waiting():
+                return False
+            self._fill()
+        return True
+
+    def _at_hand(self) -> bool:
+        if self._eof or self._buf.find(b"\n", self._scan) >= 0:
+            return True
+        self._scan = len(self._buf)
+        return self._scan - self._start > self._max + 1
+
+    def _waiting(self) -> bool:
+        """Bytes (or the end) can be read from the stream at once."""
+        if self._fd is None:
+            return True
+        try:
+            return bool(select.select([self._fd], [], [], 0)[0])
+        except (OSError, ValueError):
+            return False
+
+    def _fill(self) -> None:
+        """One read from the stream into the buffer (dropping what belongs to a line being skipped)."""
+        if self._start:
+            del self._buf[: self._start]
+            self._scan -= self._start
+            self._start = 0
+        data = self._read(self._chunk)
+        if not data:
+            self._eof = True
+            return
+        if self._skipping:
+            end = data.find(b"\n")
+            if end < 0:
+                return
+            self._skipping = False
+            data = data[end + 1 :]
+        self._buf += data
+
+    def _item(self, raw: bytes) -> str | NlpipeError:
+        self.lines += 1
+        raw = raw.removesuffix(b"\r")
+        if self.lines == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        if len(raw) > self._max:
+            return _too_long(self.lines, len(raw), self._max)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return InputError(
+                "E108", f"line {self.lines} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte {exc.start + 1}); "
+                "convert the input to UTF-8 first, e.g. iconv -f cp1252 -t utf-8", line=self.lines,
+            )  # fmt: skip

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
 from nlpipe.errors import InputError, LimitError
-from nlpipe.predict import load_predictor, predict_inputs, text_lines
+from nlpipe.predict import load_predictor, predict_inputs
 from tests.conftest import make_zip
 
 SPORTS = "The striker scored twice as the home side won the cup final"
@@ -22,11 +20,7 @@ def test_texts_list_and_stream_give_the_predictors_own_predictions(trained) -> N
     assert (run.model, run.version) == (predictor.name, predictor.version)
     assert list(run.rows()) == expected and run.failures == []
 
-    stream = io.StringIO(f"{SPORTS}\n\n   \n{MARKETS}")  # blank lines are left out, line ends cut
-    assert list(text_lines(stream)) == [SPORTS, MARKETS]
-    streamed = predict_inputs(
-        predictor, texts=text_lines(io.StringIO(f"{SPORTS}\n\n{MARKETS}\n")), options={"top_k": 2}
-    )
+    streamed = predict_inputs(predictor, texts=iter([SPORTS, MARKETS]), options={"top_k": 2})  # a stream of texts
     assert list(streamed.rows()) == expected
 
 

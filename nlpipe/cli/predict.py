@@ -1,11 +1,16 @@
-"""`nlpipe predict`: labels or sentiment of texts, stdin lines or a document file, as JSON lines."""
+"""`nlpipe predict`: labels or sentiment of texts, stdin lines or a document file, as JSON lines.
+
+`predict MODEL -` streams: one line out per line in, each with its ``line`` number, written as soon as it is
+predicted (:func:`nlpipe.predict.predict_lines`).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,7 +26,11 @@ def predict(
         str | None, typer.Argument(help="Model name. Leave it out with --lexicon: the first argument is then TEXT.")
     ] = None,
     text: Annotated[
-        str | None, typer.Argument(help="Text to classify, or '-' to read one text per line from stdin.")
+        str | None,
+        typer.Argument(
+            help="Text to classify, or '-': one text per stdin line, each answered (with its line number) as soon as "
+            "it is predicted."
+        ),
     ] = None,
     file: Annotated[
         Path | None, typer.Option("--file", help="Classify a document file (text, HTML, DOCX, PDF, ...) or archive.")
@@ -39,8 +48,9 @@ def predict(
     ocr: Annotated[str | None, typer.Option(help="With --file: OCR of scanned PDF pages: auto, always, never.")] = None,
     password: Annotated[str | None, typer.Option(help="With --file: password of an encrypted PDF.")] = None,
 ) -> None:
-    """Predict labels or sentiment; prints one JSON object per text (per document for --file, with its source)."""
-    from nlpipe.predict import load_predictor, predict_inputs, text_lines
+    """Predict labels or sentiment; prints one JSON object per text (per document for --file, with its source;
+    per stdin line for '-', with its line number, as soon as it is predicted)."""
+    from nlpipe.predict import load_predictor, predict_inputs
 
     if lexicon:
         if (model is not None and text is not None) or version is not None:
@@ -59,13 +69,35 @@ def predict(
             return lexicon_predictor()
         return load_predictor(cfg.models_dir, str(model), version, max_bytes=cfg.max_model_bytes)
 
-    texts = None if text is None else text_lines(sys.stdin) if text == "-" else [text]
     options = {"top_k": top_k, "threshold": threshold, "explain": explain, "sentences": sentences}
+    if text == "-" and file is None:
+        stream_stdin(load(), options, cfg.max_document_bytes)
+        return
+    texts = None if text is None else [text]  # '-' with --file: predict_inputs refuses both (E414)
     run = predict_inputs(load, texts=texts, file=file, settings=cfg, password=password, ocr=ocr, options=options)
     for f in run.failures:
         err.print(f"[yellow]warning {f.code}:[/yellow] {f.message}")
     for row in run.rows():
         print(json.dumps({"model": run.model, "version": run.version} | row))
+
+
+def stream_stdin(predictor: BasePredictor, options: dict[str, Any], max_bytes: int) -> None:
+    """`predict MODEL -`: one JSON line per stdin line, written and flushed as soon as it is predicted. A reader
+    that stops early (``| head -3``) ends the command quietly, with status 0."""
+    from nlpipe.predict import LineReader, predict_lines
+
+    reader = LineReader(sys.stdin.buffer, max_bytes)
+    rows = predict_lines(predictor, reader, options=options, max_bytes=max_bytes, ready=reader.ready)
+    head = {"model": predictor.name, "version": predictor.version}
+    try:
+        for row in rows:
+            sys.stdout.write(json.dumps(head | row) + "\n")
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Whatever is still buffered goes nowhere: without this, Python's own flush at exit fails again, loudly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def register(app: typer.Typer) -> None:

@@ -89,8 +89,9 @@ def test_cli_train_evaluate_predict_promote(tmp_path):
     many = ok(
         "predict", "news", "-", "--top-k", "1", input="Stocks rallied on strong earnings\n\nVoters went to the polls\n"
     )
-    rows = [json.loads(x) for x in many.stdout.splitlines()]
-    assert len(rows) == 2 and all(len(r["labels"]) == 1 for r in rows)
+    rows = [json.loads(x) for x in many.stdout.splitlines()]  # one row per input line, the blank one an error row
+    assert [r["line"] for r in rows] == [1, 2, 3] and rows[1]["error"]["code"] == "E417"
+    assert all(len(r["labels"]) == 1 for r in (rows[0], rows[2])) and rows[2]["version"] == "v1"
     doc = tmp_path / "doc.txt"
     doc.write_text("Astronomers observed a new exoplanet with the space telescope.", encoding="cp1252")
     assert json.loads(ok("predict", "news", "--file", str(doc), "--explain").stdout)["labels"][0]["terms"]
