@@ -43,8 +43,9 @@ FAMILIES = {
     "E6": "E6xx: the HTTP API: HTTP statuses (E600-E606), request limits, uploads and annotators (E607-E631), "
     "annotator permissions (E650), stored originals left by a killed ingest (E680), internal errors (E699)",
     "E7": "E7xx: labeling: rules files (E700-E713), the labeling queue (E720-E724)",
-    "E8": "E8xx: batch predictions: inputs (E800-E819), output files (E820-E839), runs and resume (E840-E869), "
-    "batch jobs over HTTP (E870-E889)",
+    # The README may only name codes that exist: each part of the batch family is listed here once it has codes
+    # (inputs from E800, output files from E820, runs and resume from E840, jobs over HTTP from E870).
+    "E8": "E8xx: batch predictions: output files (E820-E827)",
     "W3": "W3xx: training warnings",
 }
 
@@ -334,6 +335,19 @@ CODES: dict[str, tuple[str, str]] = {
     "E722": ("InputError", "queue: the uncertainty strategy with a model that is not a classifier"),
     "E723": ("InputError", "queue: limit is not a positive integer"),
     "E724": ("CacheReplacedError", "queue: another request replaced or is rebuilding the queue's cache; ask again"),
+    # E820-E839 batch output files
+    "E820": ("InputError", "batch: an unknown output format (--format)"),
+    "E821": ("InputError", "batch: a line of the run's spool is not a row (damaged, cut short, or another file)"),
+    "E822": ("InputError", "batch: a spool row holds predictions of other models than the run's"),
+    "E823": (
+        "ConfigError",
+        "batch: models that cannot share one output (a name given twice; for Parquet, a "
+        "model named like a fixed column)",
+    ),
+    "E824": ("InputError", "batch: the output file cannot be written (a folder, no permission, no space)"),
+    "E825": ("InputError", "batch: the run's spool cannot be read"),
+    "E826": ("InputError", "batch: the checkpointed summary of a run is damaged"),
+    "E827": ("InputError", "batch: a row holds what JSON Lines cannot carry (NaN, a lone surrogate, a non-JSON value)"),
     # W3xx training warnings
     "W301": ("warning", "labels with fewer than 10 training examples"),
     "W302": ("warning", "classes imbalanced more than 100:1"),
