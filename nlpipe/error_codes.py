@@ -45,7 +45,7 @@ FAMILIES = {
     "E7": "E7xx: labeling: rules files (E700-E713), the labeling queue (E720-E724)",
     # The README may only name codes that exist: each part of the batch family is listed here once it has codes
     # (inputs from E800, output files from E820, runs and resume from E840, jobs over HTTP from E870).
-    "E8": "E8xx: batch predictions: output files (E820-E827)",
+    "E8": "E8xx: batch predictions: output files (E820-E827), runs and resume (E840-E851)",
     "W3": "W3xx: training warnings",
 }
 
@@ -348,6 +348,17 @@ CODES: dict[str, tuple[str, str]] = {
     "E825": ("InputError", "batch: the run's spool cannot be read"),
     "E826": ("InputError", "batch: the checkpointed summary of a run is damaged"),
     "E827": ("InputError", "batch: a row holds what JSON Lines cannot carry (NaN, a lone surrogate, a non-JSON value)"),
+    # E840-E869 batch runs
+    "E840": ("InputError", "batch: no --model given"),
+    "E841": ("InputError", "batch: a model failed on one document (an error row)"),
+    "E842": ("ArtifactError", "batch: a model's files changed while the run was using them"),
+    "E844": ("ConflictError", "batch: an unfinished run beside OUT is not this run (inputs, models or options changed)"),
+    "E845": ("InputError", "batch: --resume with no unfinished run to continue"),
+    "E846": ("ConflictError", "batch: OUT exists and --restart was not given"),
+    "E847": ("InputError", "batch: the run was cancelled; its checkpoint is kept"),
+    "E848": ("ConfigError", "batch: the Dask engine's package is not installed"),
+    "E849": ("ConfigError", "batch: the Dask scheduler cannot be reached"),
+    "E851": ("InputError", "batch: an unknown engine"),
     # W3xx training warnings
     "W301": ("warning", "labels with fewer than 10 training examples"),
     "W302": ("warning", "classes imbalanced more than 100:1"),

@@ -41,14 +41,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from nlpipe.cli import datasets, doctor, evaluate, ingest, label, models, predict, serve, train
+    from nlpipe.cli import batch, datasets, doctor, evaluate, ingest, label, models, predict, serve, train
 
     app.add_typer(datasets.app, name="datasets")
     app.add_typer(models.app, name="models")
     label.register()
     app.add_typer(label.app, name="label")
     app.command("ingest")(ingest.ingest)
-    for command in (train, evaluate, predict, serve, doctor):
+    for command in (train, evaluate, predict, batch, serve, doctor):
         command.register(app)
 
 

@@ -1,0 +1,97 @@
+"""Where chunks are predicted: in this process (one worker), a local process pool, or a Dask cluster.
+
+Every engine takes the chunks in input order and yields their rows in the same order, with a bounded number of
+chunks in flight (:data:`IN_FLIGHT` per worker), so memory does not grow with the input and the output does not
+depend on the engine or the number of workers: each chunk is predicted the same way wherever it runs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from nlpipe.batch.units import Unit
+from nlpipe.batch.work import Job, Outcome, predict_chunk
+from nlpipe.errors import ConfigError
+
+#: Chunks queued or running per worker: enough to keep every worker busy while the next chunk is read.
+IN_FLIGHT = 2
+
+Rows = list[Outcome]
+
+_JOB: Job | None = None
+
+
+def _init_worker(job: Job) -> None:
+    global _JOB
+    _JOB = job
+
+
+def _run_chunk(chunk: list[Unit]) -> Rows:
+    assert _JOB is not None, "worker not initialised"
+    return predict_chunk(_JOB, chunk)
+
+
+def _ordered(submit: Callable[[list[Unit]], Any], chunks: Iterable[list[Unit]], window: int) -> Iterator[Rows]:
+    """Results of ``submit`` (a concurrent or a Dask future) for each chunk, in the chunks' order, at most ``window``
+    submitted and not yet yielded."""
+    pending: deque[Any] = deque()
+    try:
+        for chunk in chunks:
+            pending.append(submit(chunk))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def local_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int) -> Iterator[Rows]:
+    """One worker: in this process (no copying of units or rows). More: a pool of processes started from a fork
+    server, each loading the models once."""
+    if workers <= 1:
+        for chunk in chunks:
+            yield predict_chunk(job, chunk)
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["nlpipe.batch.work"])
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,)) as pool:
+        yield from _ordered(lambda chunk: pool.submit(_run_chunk, chunk), chunks, IN_FLIGHT * workers)
+
+
+def dask_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int, scheduler: str | None) -> Iterator[Rows]:
+    """The chunks on a Dask cluster: ``scheduler`` is its address (``tcp://host:8786``), or ``local`` / None for a
+    ``LocalCluster`` of ``workers`` processes on this machine. The job (models as paths, or as bytes with
+    ``--ship-model``) is sent to every worker once; a chunk whose worker dies is run again elsewhere (Dask retries
+    it up to twice)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - distributed is a dependency
+        raise ConfigError("E848", "The Dask engine needs the 'distributed' package: pip install distributed.") from exc
+    cluster = None
+    if scheduler in (None, "local"):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise ConfigError("E849", f"Cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
+                              "`dask scheduler` and workers with `dask worker ADDRESS`.") from exc  # fmt: skip
+    try:
+        remote_job = client.scatter(job, broadcast=True)
+        n = max(1, len(client.scheduler_info().get("workers", {})) or workers)
+
+        def submit(chunk: list[Unit]) -> Any:
+            return client.submit(predict_chunk, remote_job, chunk, pure=False, retries=2)
+
+        yield from _ordered(submit, chunks, IN_FLIGHT * n)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,173 @@
+"""The workers' side of a batch run: a chunk of units -> one row each (None for a skipped unit).
+
+A worker is a process of the local pool, the calling process itself (one worker), or a Dask worker. Each loads
+the run's models once and keeps them (:data:`_LOADED`, keyed by the version's content digest, so a worker serving
+several runs never mixes two versions of one name). With ``--ship-model`` the model folders travel with the job
+as zip bytes and are unpacked into a private folder; they are read by the same loader as any model folder
+(checksums, trusted types, crfsuite checks), never unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nlpipe import artifacts
+from nlpipe.batch.output import ModelInfo, document_row, error_row
+from nlpipe.batch.sources import unit_document
+from nlpipe.batch.units import SourceOptions, Unit
+from nlpipe.config import Settings
+from nlpipe.errors import ArtifactError, InputError, NlpipeError
+from nlpipe.predict import predictor_for
+from nlpipe.tasks.base import BasePredictor
+from nlpipe.types import Document, Prediction
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One model of a run: its name, resolved version, task, folder, and the SHA-256 of its meta.json (which records
+    every file's checksum, so it names the version's content)."""
+
+    name: str
+    version: str
+    task: str
+    path: str
+    digest: str
+
+    @property
+    def info(self) -> ModelInfo:
+        return ModelInfo(self.name, self.version, self.task)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs for every chunk of a run."""
+
+    models: tuple[ModelRef, ...]
+    options: SourceOptions
+    settings: Settings
+    predict_options: dict[str, Any] = field(default_factory=dict)
+    shipped: dict[str, bytes] | None = None  # digest -> the version folder as zip bytes (--ship-model)
+
+
+_LOADED: dict[str, BasePredictor] = {}
+_UNPACKED: dict[str, Path] = {}
+
+
+def ship(ref: ModelRef) -> bytes:
+    """The version folder of ``ref`` as zip bytes, for workers that cannot read it (``--ship-model``)."""
+    buf = io.BytesIO()
+    root = Path(ref.path)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if path.is_file() and not path.is_symlink() and not rel.startswith(("report/", "evaluations/")):
+                zf.write(path, rel)
+    return buf.getvalue()
+
+
+def _unpack(ref: ModelRef, data: bytes) -> Path:
+    """A private copy of a shipped version folder (made once per worker process), laid out as models/NAME/VERSION
+    so the loader reads it like any other."""
+    if ref.digest not in _UNPACKED:
+        root = Path(tempfile.mkdtemp(prefix="nlpipe-shipped-")) / ref.name / ref.version
+        root.mkdir(parents=True)
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                target = (root / info.filename).resolve()
+                if not target.is_relative_to(root.resolve()) or info.is_dir():
+                    continue  # written by ship(): never outside, but a zip is checked like any other
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(zf.read(info))
+        _UNPACKED[ref.digest] = root
+    return _UNPACKED[ref.digest]
+
+
+def predictors(job: Job) -> list[tuple[ModelRef, BasePredictor]]:
+    """The run's predictors, loaded once per process."""
+    out = []
+    for ref in job.models:
+        if ref.digest not in _LOADED:
+            shipped = (job.shipped or {}).get(ref.digest)
+            path = _unpack(ref, shipped) if shipped is not None else Path(ref.path)
+            loaded = artifacts.load(path, max_bytes=job.settings.max_model_bytes)
+            if meta_digest(path) != ref.digest:
+                raise ArtifactError("E842", f"Model {ref.name}@{ref.version} changed since the run started (its "
+                                  "meta.json differs); start the run again.")  # fmt: skip
+            _LOADED[ref.digest] = predictor_for(loaded)
+        out.append((ref, _LOADED[ref.digest]))
+    return out
+
+
+def meta_digest(version_folder: Path) -> str:
+    return hashlib.sha256((version_folder / "meta.json").read_bytes()).hexdigest()
+
+
+#: What a worker returns for one unit: its row, or (code, message) for a unit left out on purpose (no row).
+Outcome = dict[str, Any] | tuple[str, str]
+
+
+def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
+    """One outcome per unit, in order: the document's row (predictions by every model, or an error), or a skipped
+    unit's (code, message). Never raises for a document; raises only when a model cannot be loaded (the whole
+    run stops)."""
+    models = predictors(job)
+    rows: list[Any] = [None] * len(units)
+    docs: list[tuple[int, Document]] = []
+    for i, unit in enumerate(units):
+        if unit.kind == "skipped":
+            rows[i] = unit.error or ("", "left out")
+            continue
+        try:
+            docs.append((i, unit_document(unit, job.settings, job.options)))
+        except NlpipeError as exc:
+            rows[i] = error_row(unit, exc.code, exc.message)
+    results: dict[int, dict[str, tuple[ModelInfo, Prediction]]] = {i: {} for i, _ in docs}
+    for ref, predictor in models:
+        options = {k: v for k, v in job.predict_options.items() if k in predictor.options}
+        for (i, _), prediction in zip(docs, _predict(predictor, [d for _, d in docs], options), strict=True):
+            if isinstance(prediction, NlpipeError):
+                rows[i] = rows[i] or error_row(units[i], prediction.code, f"{ref.name}: {prediction.message}")
+            else:
+                results[i][ref.name] = (ref.info, prediction)
+    for i, doc in docs:
+        if rows[i] is None:
+            pages = len(doc.pages) if doc.pages else None
+            rows[i] = document_row(units[i], doc.text, pages, results[i])
+    return rows
+
+
+def _predict(predictor: BasePredictor, docs: list[Document], options: dict[str, Any]) -> list[Prediction | NlpipeError]:
+    """Predictions for ``docs``; when the batch fails, each document alone, so one bad document is one error."""
+    if not docs:
+        return []
+    try:
+        return list(predictor.predict_documents(docs, **options))
+    except MemoryError:
+        raise
+    except Exception:  # noqa: BLE001 -- found again below, document by document, and reported with its code
+        pass
+    out: list[Prediction | NlpipeError] = []
+    for doc in docs:
+        try:
+            out.append(predictor.predict_documents([doc], **options)[0])
+        except NlpipeError as exc:
+            out.append(exc)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 -- a document that breaks a model is a row, not the end of the run
+            out.append(InputError("E841", f"prediction failed ({type(exc).__name__}: {exc})"[:500]))
+    return out
+
+
+def worker_count(requested: int | None) -> int:
+    """``--workers``: the number asked for, else the cores this process may use."""
+    if requested is not None:
+        return max(1, requested)
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
