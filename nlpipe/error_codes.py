@@ -330,6 +330,15 @@ CODES: dict[str, tuple[str, str]] = {
     "E722": ("InputError", "queue: the uncertainty strategy with a model that is not a classifier"),
     "E723": ("InputError", "queue: limit is not a positive integer"),
     "E724": ("CacheReplacedError", "queue: another request replaced or is rebuilding the queue's cache; ask again"),
+    # E800-E819 batch predictions: inputs
+    "E800": ("InputError", "batch: no input was given"),
+    "E801": ("InputError", "batch: --split-on is empty or not a valid regular expression"),
+    "E802": (
+        "InputError",
+        "batch: a column option (--text-col, --id-col) is empty, or not a 1-based position with --no-header",
+    ),
+    "E803": ("InputError", "batch: the --id-col column is missing from a CSV header or a JSON Lines line"),
+    "E804": ("InputError", "batch: an mbox message is damaged (empty, no header line) or the file is no mbox"),
     # W3xx training warnings
     "W301": ("warning", "labels with fewer than 10 training examples"),
     "W302": ("warning", "classes imbalanced more than 100:1"),
