@@ -43,8 +43,8 @@ FAMILIES = {
     "E6": "E6xx: the HTTP API: HTTP statuses (E600-E606), request limits, uploads and annotators (E607-E631), "
     "annotator permissions (E650), stored originals left by a killed ingest (E680), internal errors (E699)",
     "E7": "E7xx: labeling: rules files (E700-E713), the labeling queue (E720-E724)",
-    "E8": "E8xx: batch predictions: inputs (E800-E819), output files (E820-E839), runs and resume (E840-E869), "
-    "batch jobs over HTTP (E870-E889)",
+    "E8": "E8xx: batch predictions: inputs (E800-E804); output files (E82x-E83x), runs and resume (E84x-E86x) and "
+    "batch jobs over HTTP (E87x-E88x) have their ranges",
     "W3": "W3xx: training warnings",
 }
 

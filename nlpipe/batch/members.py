@@ -4,8 +4,8 @@ The archive readers of :mod:`nlpipe.readers.archives` walk them with their guard
 files, sizes, member counts, corrupt data: every problem a coded :class:`~nlpipe.readers.archives.guards.Problem`,
 the members before a corrupt spot kept); each member becomes a ``bytes`` unit named ``outer.zip!dir/a.txt``, and an
 archive inside is opened in turn, up to :data:`~nlpipe.readers.dispatch.route.MAX_DEPTH` deep, under the same
-budget, exactly as ingest reads them. Members are documents only: a CSV, mbox or WARC inside an archive is one
-document (read as text), not a container.
+budget, exactly as ingest reads them. Members are documents only, never containers: a CSV or JSON Lines member is
+one document (read as plain text), and an mbox or a WARC inside an archive is not read (E175: unpack it first).
 """
 
 from __future__ import annotations

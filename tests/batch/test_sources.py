@@ -196,12 +196,21 @@ def test_sources_csv_and_jsonl_rows(tmp_path, cfg):
     assert count_units(["feed.csv", "feed.jsonl"], options, cfg) == 5 + 6
 
 
-def test_sources_headerless_csv(tmp_path, cfg):
-    (tmp_path / "plain.tsv").write_text("first\tThe first row\nsecond\tThe second row\nthird\n")
+def test_sources_headerless_csv_and_encodings(tmp_path, cfg, monkeypatch):
+    (tmp_path / "plain.csv").write_text('first,"The first row, quoted"\nsecond,The second row\nthird\n')
     options = SourceOptions(text_cols=("2",), id_col="1", no_header=True)
-    found = units(["plain.tsv"], cfg, options)
-    assert summary(found) == [("first", "text", None), ("second", "text", None), ("plain.tsv:3", "error", "E109")]
-    assert found[1].text == "The second row"
+    found = units(["plain.csv"], cfg, options)
+    assert summary(found) == [("first", "text", None), ("second", "text", None), ("plain.csv:3", "error", "E109")]
+    assert found[0].text == "The first row, quoted"
+    (tmp_path / "wide.tsv").write_bytes("id\ttext\nu1\tÜber den Fluss\nu2\tNaïve café\n".encode("utf-16"))
+    assert [(u.id, u.text) for u in units(["wide.tsv"], cfg)] == [("u1", "Über den Fluss"), ("u2", "Naïve café")]
+    (tmp_path / "blob.txt").write_bytes(b"fine\n\n" + b"\x00\x00\x00\xff" * 10)  # binary: neither UTF-8 nor UTF-16
+    assert summary(units(["blob.txt"], cfg, SourceOptions(split_on=r"\n\n"))) == [("blob.txt", "error", "E108")]
+    legacy = "Crème brûlée — 5 €\n\nÇa coûte cher, déjà vu\n\n" * 3  # cp1252, decoded while streaming
+    (tmp_path / "menu.txt").write_bytes(legacy.encode("cp1252"))
+    monkeypatch.setattr(split, "BLOCK_BYTES", 5)
+    items = [u.text for u in units(["menu.txt"], cfg, SourceOptions(split_on=r"\n\n"))]
+    assert items == ["Crème brûlée — 5 €", "Ça coûte cher, déjà vu"] * 3
 
 
 # ---------------------------------------------------------------------------------------------- mbox, WARC
@@ -279,6 +288,12 @@ def test_sources_warc_plain_and_gzipped(tmp_path, cfg):
     assert all(p in doc.text for p in ARTICLE) and "Council approves harbour budget" in doc.text
     for boilerplate in ("Home", "Search", "Subscriber login", "Copyright", "All rights reserved"):
         assert boilerplate not in doc.text
+    assert doc.meta["extractor"] == "trafilatura" and doc.meta["uri"] == "https://news.example/budget"
+    aside = Unit(
+        id="u@d", source="s.warc", kind="html", data=b"<html><body><aside>Related stories</aside></body></html>"
+    )
+    fallback = unit_document(aside, cfg, OPTS)  # trafilatura finds no main text: the page's visible text
+    assert (fallback.text, fallback.meta["extractor"]) == ("Related stories", "html")
     assert count_units(["crawl.warc.gz"], OPTS, cfg) is None
 
 
