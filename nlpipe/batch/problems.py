@@ -28,10 +28,10 @@ def problem_unit(source: str, exc: NlpipeError, *, skipped: bool) -> Unit:
 
 def too_large(source: str, size: int | None, limit: int, what: str = "document") -> NlpipeError:
     """E178 for a document over ``max_document_bytes`` (``size`` None: found while reading, the rest not read)."""
-    has = f"is {size:,} bytes" if size is not None else "holds more bytes than that"
+    has = f"is {size:,} bytes, more than" if size is not None else "is larger than"
     return fail(
         "E178",
-        f"the {what} {has}, more than the {limit:,}-byte document limit; it was not read -- split it or raise "
+        f"the {what} {has} the {limit:,}-byte document limit; it was not read -- split it or raise "
         "NLPIPE_MAX_DOCUMENT_BYTES",
         file=source,
         kind=LimitError,

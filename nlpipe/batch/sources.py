@@ -15,8 +15,9 @@ What becomes a unit:
 - a CSV / TSV / JSON Lines file: a ``text`` unit per row (:mod:`.rows`); an mbox file: an ``email`` unit per message
   (:mod:`.mbox`); a WARC (gzipped or not): an ``html`` or ``text`` unit per HTML or plain-text response
   (:mod:`.warc`); a plain-text or Markdown file with ``--split-on``: a ``text`` unit per item (:mod:`.split`).
-  These containers are read as such when they are inputs or files of a folder; inside archives they are plain
-  documents, and ``--split-on`` applies to nothing else (not to PDFs, rows, e-mails or archive members);
+  These containers are read as such when they are inputs or files of a folder; inside an archive a CSV / JSON
+  Lines member is one plain-text document and an mbox or WARC member is not read (E175), and ``--split-on`` applies
+  to nothing else (not to PDFs, HTML, rows, e-mails or archive members);
 - any other file (PDF, image, DOCX, HTML, e-mail, text...): one ``file`` unit, refused up front when over
   NLPIPE_MAX_DOCUMENT_BYTES (E178), empty (E176) or of a type nlpipe does not read (E175); an image with OCR off is
   ``skipped`` (E190).
