@@ -12,7 +12,7 @@ What becomes a unit:
 - a zip / tar / tgz / tar.bz2 / tar.xz archive or a single ``.gz`` / ``.bz2`` / ``.xz`` file: each member a
   ``bytes`` unit ``outer.zip!dir/a.txt`` (nested archives opened up to the readers' depth,
   ``outer.zip!inner.tar!x.txt``), every guard problem a unit with the reader's code (:mod:`.members`);
-- a CSV / TSV / JSON Lines file: a ``text`` unit per row (:mod:`.rows`); an mbox file: an ``email`` unit per message
+- a CSV / TSV / JSON Lines file: a ``text`` unit per row (:mod:`.tables`); an mbox file: an ``email`` unit per message
   (:mod:`.mbox`); a WARC (gzipped or not): an ``html`` or ``text`` unit per HTML or plain-text response
   (:mod:`.warc`); a plain-text or Markdown file with ``--split-on``: a ``text`` unit per item (:mod:`.split`).
   These containers are read as such when they are inputs or files of a folder; inside an archive a CSV / JSON
@@ -42,7 +42,7 @@ from nlpipe.batch.documents import unit_document
 from nlpipe.batch.mbox import mbox_units
 from nlpipe.batch.members import archive_units, image_skipped
 from nlpipe.batch.problems import error_unit, problem_unit, too_large
-from nlpipe.batch.rows import csv_units, jsonl_units
+from nlpipe.batch.tables import csv_units, jsonl_units
 from nlpipe.batch.shapes import check_options, classify, split_pattern
 from nlpipe.batch.split import split_units
 from nlpipe.batch.units import SourceOptions, Unit
