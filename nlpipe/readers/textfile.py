@@ -23,10 +23,11 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from nlpipe.errors import InputError, NlpipeError, location
 
-__all__ = ["fail", "read_text", "decode_bytes", "iter_lines", "read_head", "SNIFF_BYTES"]
+__all__ = ["fail", "read_text", "decode_bytes", "iter_decoded", "iter_lines", "read_head", "SNIFF_BYTES"]
 
 SNIFF_BYTES = 64 * 1024
 _WINDOW = 128 * 1024
@@ -236,6 +237,77 @@ def read_text(path_or_bytes: PathLike | bytes, encoding: str | None = None, *, s
     except OSError as exc:
         raise _not_found(path, exc) from None
     return decode_bytes(data, encoding, source=source if source is not None else path)
+
+
+def _wide_pieces(fh: IO[bytes], first: bytes, enc: str, block_size: int, bad: NlpipeError) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder(enc)("strict")
+    data = first
+    try:
+        while data:
+            text = decoder.decode(data)
+            if text:
+                yield text
+            data = fh.read(block_size)
+        text = decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise bad from None
+    if text:
+        yield text
+
+
+def _utf8_cut(buf: bytes) -> int:
+    """Where to cut ``buf`` (which has no line break) without splitting a UTF-8 character."""
+    end = len(buf)
+    for back in range(1, min(4, end) + 1):
+        byte = buf[end - back]
+        if byte < 0x80:
+            return end
+        if byte >= 0xC0:  # a lead byte: cut before it unless its sequence is complete
+            need = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return end if back >= need else end - back
+    return end
+
+
+def iter_decoded(fh: IO[bytes], *, source: object | None = None, block_size: int = _WINDOW) -> Iterator[str]:
+    """Decode a binary stream piece by piece, for files too large to decode whole (:func:`decode_bytes` holds all).
+
+    The order of trust is the module's: a byte-order mark, UTF-16 without one (NULs in the first block), strict
+    UTF-8, then a legacy code page picked once, from the bytes around the first non-UTF-8 byte, with pieces that
+    mix UTF-8 and legacy lines decoded line by line. Pieces end after a line break (a line longer than two blocks
+    is cut between characters), so a line is decoded as one; at most a few blocks are held. Line endings are kept
+    as they are. Raises E108 as :func:`decode_bytes` does (binary data, a byte-order mark that does not fit), when
+    the bad bytes are reached.
+    """
+    head = fh.read(block_size)
+    bom = _bom(head)
+    if bom is not None:
+        enc, skip = bom
+        bad = fail("E108", f"starts with a {enc} byte-order mark but is not valid {enc}; re-save it as UTF-8",
+                   file=source)  # fmt: skip
+        yield from _wide_pieces(fh, head[skip:], enc, block_size, bad)
+        return
+    if b"\x00" in head:
+        yield from _wide_pieces(fh, head, _utf16_without_bom(head) or "utf-8", block_size, _binary(source))
+        return
+    candidates: list[str] | None = None
+    carry = b""
+    data = head
+    while data or carry:
+        buf = carry + data
+        cut = buf.rfind(b"\n") + 1
+        if not data:
+            cut = len(buf)
+        elif cut == 0 and len(buf) > 2 * block_size:
+            cut = _utf8_cut(buf)
+        piece, carry = buf[:cut], buf[cut:]
+        if piece:
+            try:
+                yield piece.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if candidates is None:
+                    candidates = _legacy_candidates(_window(piece, exc.start))
+                yield _decode_legacy(piece, candidates)
+        data = fh.read(block_size) if data else b""
 
 
 def _strip_eol(raw: bytes) -> bytes:

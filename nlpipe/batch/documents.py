@@ -1,0 +1,126 @@
+"""The worker's side of a unit: :func:`unit_document` turns one unit into the document a model predicts on.
+
+Files and archive members go through the readers of :mod:`nlpipe.readers.dispatch` by their sniffed kind, exactly
+as ingest reads them (size limits, PDF passwords and OCR, images by OCR, DOCX, HTML, e-mail, text with encoding
+detection); mbox messages through the e-mail reader; WARC HTML through trafilatura's main-text extraction, which
+drops navigation, footers and other boilerplate (the page's visible text, by the HTML reader, when it finds none).
+A unit that cannot be read raises the reader's coded error.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+from nlpipe.batch.problems import coded_error, too_large
+from nlpipe.batch.units import SourceOptions, Unit
+from nlpipe.config import Settings
+from nlpipe.readers.archives.walk import ARCHIVE_KINDS
+from nlpipe.readers.dispatch.formats import read_document
+from nlpipe.readers.dispatch.results import IngestFailure, Run
+from nlpipe.readers.dispatch.route import MAX_DEPTH
+from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, sniff, unsupported
+from nlpipe.readers.text import mail, markup
+from nlpipe.readers.text.plain import MIME_TEXT, normalise_newlines
+from nlpipe.readers.textfile import fail
+from nlpipe.types import Document
+
+__all__ = ["unit_document"]
+
+#: trafilatura's options: the main text only (no comments, no metadata), tables kept, no deduplication across
+#: documents (it would make a document's text depend on the ones before it), nothing fetched.
+_EXTRACT: dict[str, Any] = {"include_comments": False, "include_tables": True, "deduplicate": False,
+                            "with_metadata": False, "output_format": "txt", "url": None}  # fmt: skip
+
+
+def _with_meta(doc: Document, unit: Unit) -> Document:
+    doc.meta.update(unit.meta)
+    return doc
+
+
+def _read_file(path: Path, source: str, limit: int) -> bytes:
+    """A file's bytes, refused before reading when empty (E176) or over the document limit (E178)."""
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                raise fail("E176", "empty file (0 bytes); nothing to read -- remove it or check the copy", file=source)
+            if size > limit:
+                raise too_large(source, size, limit)
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise fail("E195", f"cannot read the file ({exc.strerror or exc}); check that it exists and its "
+                   "permissions", file=source) from None  # fmt: skip
+    if len(data) > limit:  # the file grew since fstat
+        raise too_large(source, len(data), limit)
+    return data
+
+
+def _parsed(data: bytes, name: str, unit: Unit, settings: Settings, options: SourceOptions) -> Document:
+    """One file's bytes through the reader of its kind; a CSV or JSON Lines file here (an archive member) is text."""
+    source = unit.id
+    kind = sniff(data[:SNIFF_BYTES], name, io.BytesIO(data), source)
+    if kind in ARCHIVE_KINDS:
+        raise unsupported(name, "an archive here is not opened (it is read as an input, member by member)", source)
+    if kind in ("csv", "jsonl"):
+        kind = "text"
+    run = Run(settings=settings, password=options.password, ocr=options.ocr, max_depth=MAX_DEPTH, progress=None)
+    for item in read_document(kind, data, source, name, run):
+        if isinstance(item, IngestFailure):
+            raise coded_error(item.code, item.message, source=item.source)
+        return _with_meta(item, unit)
+    raise fail("E177", "no text found; check the file has content", file=source)  # pragma: no cover - one item
+
+
+def _html_document(unit: Unit) -> Document:
+    """A WARC response's main text by trafilatura; the HTML reader's visible text when trafilatura finds none."""
+    import trafilatura
+
+    data = unit.data or b""
+    html: str | bytes = data
+    charset = unit.meta.get("charset")
+    if charset:
+        try:
+            html = data.decode(charset)
+        except (LookupError, UnicodeError):
+            html = data
+    try:
+        text = trafilatura.extract(html, **_EXTRACT)
+    except Exception:  # lxml's errors on markup it cannot parse: the plain reader below decides
+        text = None
+    if text and text.strip():
+        meta = {**unit.meta, "extractor": "trafilatura"}
+        return Document(text=normalise_newlines(text).strip(), source=unit.id, mime=markup.MIME_HTML, meta=meta)
+    doc = markup.read_html(html, source=unit.id)
+    doc.meta["extractor"] = "html"
+    return _with_meta(doc, unit)
+
+
+def unit_document(unit: Unit, settings: Settings, options: SourceOptions) -> Document:
+    """The document of one unit, read in the worker (another process): its ``source`` is the unit's id, its
+    ``meta`` the reader's with the unit's added, its ``pages`` set for PDFs and images.
+
+    ``text`` is used as it is; ``file`` and ``bytes`` are parsed by their sniffed kind as ingest parses them (a
+    CSV or JSON Lines archive member as plain text); ``email`` by the e-mail reader; ``html`` by trafilatura (see
+    the module docstring). An ``error`` or ``skipped`` unit raises its code, and so does anything unreadable (the
+    readers' codes: E175-E198, E150-E167 for PDFs and OCR, E108 for undecodable text...).
+    """
+    kind = unit.kind
+    if kind == "text":
+        return Document(text=unit.text or "", source=unit.id, mime=MIME_TEXT, meta=dict(unit.meta))
+    if kind == "file":
+        path = Path(unit.path or unit.source)
+        return _parsed(_read_file(path, unit.id, settings.max_document_bytes), path.name, unit, settings, options)
+    if kind == "bytes":
+        data = unit.data or b""
+        if len(data) > settings.max_document_bytes:
+            raise too_large(unit.id, len(data), settings.max_document_bytes)
+        return _parsed(data, unit.id.rsplit("!", 1)[-1], unit, settings, options)
+    if kind == "email":
+        return _with_meta(mail.read_eml(unit.data or b"", source=unit.id), unit)
+    if kind == "html":
+        return _html_document(unit)
+    code, message = unit.error or ("E198", f"{unit.id}: no document to read")
+    raise coded_error(code, message, source=unit.id)

@@ -1,0 +1,274 @@
+"""CSV / TSV and JSON Lines inputs, one ``text`` unit per row, streamed line by line.
+
+The text is the ``--text-col`` columns joined by a newline (default: the first of ``text``, ``content``, ``body``...
+a CSV header has, as the import formats read it; ``text`` for JSON Lines; the first column of a CSV without a
+header); the id is the ``--id-col`` value, else an ``id`` column, else ``file:LINE`` -- the 1-based line the row
+starts on, also in ``meta["line"]``. A bad row is an ``error`` unit naming the file and line, and the next row is
+read: no text or blank text (E106), text over the document limit (E107), a missing column (E103, E803), a
+malformed CSV row (E109), invalid JSON or JSON that is not an object (E102), JSON nested too deeply (E210), an id
+that is not a string or an integer (E113). A CSV header without the text or id column is one unit for the file.
+Lines longer than :data:`LINE_FACTOR` times the document limit are not held: the row is E107.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from nlpipe.batch.problems import error_unit
+from nlpipe.batch.units import SourceOptions, Unit
+from nlpipe.errors import LimitError, NlpipeError
+from nlpipe.readers.fields import check_text, csv_delimiter
+from nlpipe.readers.rows import TEXT_COLUMNS, json_value
+from nlpipe.readers.text.plain import normalise_newlines
+from nlpipe.readers.textfile import fail, iter_decoded
+
+__all__ = ["LINE_FACTOR", "csv_units", "jsonl_units", "physical_lines"]
+
+#: A line longer than this many times NLPIPE_MAX_DOCUMENT_BYTES (in characters) is not read.
+LINE_FACTOR = 4
+_BLOCK = 256 * 1024
+_CSV_LIMIT_CAP = 2**31 - 1
+Line = tuple[int, str | None]
+
+
+def physical_lines(pieces: Iterator[str], cap: int) -> Iterator[Line]:
+    """``(line number, line with its ending)`` for each line of the decoded ``pieces``; the line is None when it is
+    longer than ``cap`` characters (its text is dropped as it is read)."""
+    held: list[str] = []
+    number, held_len, over = 1, 0, False
+    for piece in pieces:
+        start = 0
+        while (nl := piece.find("\n", start)) >= 0:
+            part = piece[start : nl + 1]
+            if over or held_len + len(part) > cap:
+                yield number, None
+            else:
+                yield number, "".join(held) + part if held else part
+            number, held, held_len, over, start = number + 1, [], 0, False, nl + 1
+        rest = piece[start:]
+        if rest and not over:
+            held.append(rest)
+            held_len += len(rest)
+            if held_len > cap:
+                held, over = [], True
+    if over:
+        yield number, None
+    elif held:
+        yield number, "".join(held)
+
+
+def _lines(fh: IO[bytes], source: str, max_bytes: int) -> Iterator[Line]:
+    return physical_lines(iter_decoded(fh, source=source, block_size=_BLOCK), LINE_FACTOR * max_bytes + _BLOCK)
+
+
+def _too_long(source: str, line: int, max_bytes: int) -> NlpipeError:
+    return fail("E107", f"the line is longer than {LINE_FACTOR} times the {max_bytes:,}-byte document limit; it was "
+                "not read -- split the row or raise NLPIPE_MAX_DOCUMENT_BYTES", file=source, line=line,
+                kind=LimitError)  # fmt: skip
+
+
+def _row_unit(source: str, line: int, texts: list[str], uid: str | None, fields: str, max_bytes: int) -> Unit:
+    text = normalise_newlines("\n".join(texts))
+    meta = {"line": line}
+    uid = uid or f"{source}:{line}"
+    try:
+        check_text(text, max_bytes, file=source, line=line, field=fields)
+    except NlpipeError as exc:
+        return error_unit(uid, source, exc, meta)
+    return Unit(id=uid, source=source, kind="text", text=text, meta=meta)
+
+
+# --------------------------------------------------------------------------------------------------- CSV
+
+
+class _Feed:
+    """The lines ``csv.reader`` reads, one physical line each (so its ``line_num`` is the file's line); a line too
+    long to hold is read as a blank line and noted, so the row it belongs to becomes an E107 unit."""
+
+    def __init__(self, lines: Iterator[Line]) -> None:
+        self.lines = lines
+        self.too_long: int | None = None
+
+    def __iter__(self) -> _Feed:
+        return self
+
+    def __next__(self) -> str:
+        number, line = next(self.lines)
+        if line is None:
+            self.too_long = self.too_long or number
+            return "\n"
+        return line
+
+
+def _csv_rows(feed: _Feed, delimiter: str, source: str, max_bytes: int) -> Iterator[tuple[int, list[str] | Unit]]:
+    """``(line, cells)`` of each non-blank row, or ``(line, error unit)`` for a row that cannot be parsed."""
+    limit = min(max(csv.field_size_limit(), max_bytes + 1), _CSV_LIMIT_CAP)
+    if csv.field_size_limit() < limit:
+        csv.field_size_limit(limit)  # process-wide, but only ever raised, as the import readers do
+    reader = csv.reader(feed, delimiter=delimiter, strict=True)
+    while True:
+        start, feed.too_long = reader.line_num + 1, None
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                err = fail("E107", f"a field is larger than the {max_bytes:,}-byte document limit; split it or raise "
+                           "NLPIPE_MAX_DOCUMENT_BYTES", file=source, line=start, kind=LimitError)  # fmt: skip
+            else:
+                err = fail("E109", f"malformed CSV row ({exc}); a field holding the delimiter, quotes or line "
+                           'breaks must be wrapped in double quotes, inner quotes doubled ("")', file=source,
+                           line=start)  # fmt: skip
+            yield start, error_unit(f"{source}:{start}", source, err, {"line": start})
+            continue
+        if feed.too_long is not None:
+            yield start, error_unit(f"{source}:{start}", source, _too_long(source, start, max_bytes), {"line": start})
+        elif any(cell.strip() for cell in row):
+            yield start, row
+
+
+def _column(header: list[str], name: str) -> int | None:
+    lowered = [h.strip().lower() for h in header]
+    key = name.strip().lower()
+    return lowered.index(key) if key in lowered else None
+
+
+def _header_columns(header: list[str], options: SourceOptions, source: str, line: int) -> tuple[list[int], int | None]:
+    """Indices of the text columns and the id column in a header; E103 / E803 naming the columns found."""
+    found = ", ".join(repr(h) for h in header)
+    wanted = list(options.text_cols) or [next((c for c in TEXT_COLUMNS if _column(header, c) is not None), "text")]
+    texts = [_column(header, name) for name in wanted]
+    missing = [name for name, i in zip(wanted, texts, strict=True) if i is None]
+    if missing:
+        raise fail("E103", f"no text column {', '.join(repr(m) for m in missing)} in the header (columns found: "
+                   f"{found}); name the text columns with --text-col", file=source, line=line)  # fmt: skip
+    id_i = _column(header, options.id_col or "id")
+    if options.id_col and id_i is None:
+        raise fail("E803", f"no id column {options.id_col!r} in the header (columns found: {found}); name it with "
+                   "--id-col, or leave --id-col out to number rows by line", file=source, line=line)  # fmt: skip
+    return [i for i in texts if i is not None], id_i
+
+
+def _positions(options: SourceOptions) -> tuple[list[int], int | None]:
+    """Columns of a CSV without a header: 1-based positions (checked up front by ``check_options``)."""
+    texts = [int(c) - 1 for c in options.text_cols] or [0]
+    return texts, int(options.id_col) - 1 if options.id_col else None
+
+
+def csv_units(fh: IO[bytes], source: str, options: SourceOptions, max_bytes: int) -> Iterator[Unit]:
+    """The rows of a CSV / TSV file as ``text`` units (see the module docstring)."""
+    lines = _lines(fh, source, max_bytes)
+    ahead: list[Line] = []
+    for item in lines:  # the first non-blank line decides the delimiter
+        ahead.append(item)
+        if item[1] is None or item[1].strip():
+            break
+    first = next((line for _, line in reversed(ahead) if line is not None), "")
+    delimiter = csv_delimiter(Path(source.rsplit("!", 1)[-1]), first.rstrip("\r\n"))
+
+    def chained() -> Iterator[Line]:
+        yield from ahead
+        yield from lines
+
+    rows = _csv_rows(_Feed(chained()), delimiter, source, max_bytes)
+    header: list[str] | None = None
+    if options.no_header:
+        texts, id_i = _positions(options)
+    else:
+        for line, row in rows:
+            if isinstance(row, Unit):
+                yield row
+                return  # no header: the columns are unknown
+            header = row
+            try:
+                texts, id_i = _header_columns(row, options, source, line)
+            except NlpipeError as exc:
+                yield error_unit(f"{source}:{line}", source, exc, {"line": line})
+                return
+            break
+        if header is None:
+            return
+    names = [header[i].strip() if header else str(i + 1) for i in texts]
+    needed = max([*texts, id_i if id_i is not None else 0])
+    for line, row in rows:
+        if isinstance(row, Unit):
+            yield row
+            continue
+        if header is not None:
+            bad = len(row) < len(header) or any(cell.strip() for cell in row[len(header) :])
+        else:
+            bad = len(row) <= needed
+        if bad:
+            width = f"the header has {len(header)}" if header is not None else f"column {needed + 1} is read"
+            err = fail("E109", f"the row has {len(row)} columns but {width}; quote fields that hold the delimiter",
+                       file=source, line=line)  # fmt: skip
+            yield error_unit(f"{source}:{line}", source, err, {"line": line})
+            continue
+        uid = row[id_i].strip() if id_i is not None else None
+        yield _row_unit(source, line, [row[i] for i in texts], uid, ", ".join(names), max_bytes)
+
+
+# -------------------------------------------------------------------------------------------- JSON Lines
+
+
+def _json_id(obj: dict[str, Any], key: str, required: bool, source: str, line: int) -> str | None:
+    if key not in obj:
+        if required:
+            found = ", ".join(repr(k) for k in obj) or "none"
+            raise fail("E803", f"no id field {key!r} (fields found: {found}); name it with --id-col, or leave "
+                       "--id-col out to number rows by line", file=source, line=line)  # fmt: skip
+        return None
+    value = obj[key]
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise fail("E113", f"id must be a string or an integer, got {type(value).__name__} {value!r}", file=source,
+               line=line, field=key)  # fmt: skip
+
+
+def _json_row(text: str, source: str, line: int, options: SourceOptions, max_bytes: int) -> Unit:
+    try:
+        obj = json_value(text, file=source, line=line)
+    except json.JSONDecodeError as exc:
+        raise fail("E102", f"invalid JSON ({exc.msg} at column {exc.colno}); each line must be one complete JSON "
+                   "object", file=source, line=line) from None  # fmt: skip
+    if not isinstance(obj, dict):
+        raise fail("E102", f"expected a JSON object ({{...}}) on each line, got a {type(obj).__name__}", file=source,
+                   line=line)  # fmt: skip
+    uid = _json_id(obj, options.id_col or "id", bool(options.id_col), source, line)
+    keys = list(options.text_cols) or ["text"]
+    texts = []
+    for key in keys:
+        if key not in obj:
+            found = ", ".join(repr(k) for k in obj) or "none"
+            err = fail("E103", f"no {key!r} field (fields found: {found}); name the text fields with --text-col",
+                       file=source, line=line)  # fmt: skip
+            return error_unit(uid or f"{source}:{line}", source, err, {"line": line})
+        if not isinstance(obj[key], str):
+            err = fail("E103", f"text must be a string, got {type(obj[key]).__name__}", file=source, line=line,
+                       field=key)  # fmt: skip
+            return error_unit(uid or f"{source}:{line}", source, err, {"line": line})
+        texts.append(obj[key])
+    return _row_unit(source, line, texts, uid, ", ".join(keys), max_bytes)
+
+
+def jsonl_units(fh: IO[bytes], source: str, options: SourceOptions, max_bytes: int) -> Iterator[Unit]:
+    """The lines of a JSON Lines file as ``text`` units (see the module docstring); blank lines are skipped."""
+    for line, text in _lines(fh, source, max_bytes):
+        if text is None:
+            yield error_unit(f"{source}:{line}", source, _too_long(source, line, max_bytes), {"line": line})
+            continue
+        if not text.strip():
+            continue
+        try:
+            yield _json_row(text.strip(), source, line, options, max_bytes)
+        except NlpipeError as exc:
+            yield error_unit(f"{source}:{line}", source, exc, {"line": line})
