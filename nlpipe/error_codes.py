@@ -352,7 +352,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E840": ("InputError", "batch: no --model given"),
     "E841": ("InputError", "batch: a model failed on one document (an error row)"),
     "E842": ("ArtifactError", "batch: a model's files changed while the run was using them"),
-    "E844": ("ConflictError", "batch: an unfinished run beside OUT is not this run (inputs, models or options changed)"),
+    "E844": ("ConflictError", "batch: the unfinished run beside OUT is another run (its inputs, models or options)"),
     "E845": ("InputError", "batch: --resume with no unfinished run to continue"),
     "E846": ("ConflictError", "batch: OUT exists and --restart was not given"),
     "E847": ("InputError", "batch: the run was cancelled; its checkpoint is kept"),

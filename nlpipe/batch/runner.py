@@ -29,7 +29,7 @@ from typing import Any
 
 from nlpipe import artifacts
 from nlpipe.batch.engines import Rows, dask_chunks, local_chunks
-from nlpipe.batch.output import Summary, convert, row_bytes
+from nlpipe.batch.output import Summary, check_output, convert, row_bytes
 from nlpipe.batch.sources import check_inputs, count_units, iter_units
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.batch.work import Job, ModelRef, meta_digest, ship, worker_count
@@ -37,7 +37,6 @@ from nlpipe.config import Settings
 from nlpipe.errors import ConflictError, InputError
 from nlpipe.tasks.saved import read_meta
 
-FORMATS = ("jsonl", "csv", "parquet")
 ENGINES = ("local", "dask")
 STATE_SUFFIX = ".nlpipe-batch"
 MANIFEST_FORMAT = "nlpipe.batch.v1"
@@ -74,15 +73,12 @@ def state_dir(out: Path) -> Path:
 
 def resolve_models(settings: Settings, specs: Iterable[str]) -> tuple[ModelRef, ...]:
     """Each ``NAME[@VERSION]`` resolved to a version folder now, so the whole run uses one version even when the
-    alias moves meanwhile. Two models of one name are refused (E843): the rows key results by model name."""
+    alias moves meanwhile."""
     refs: list[ModelRef] = []
     for spec in specs:
         name, _, version = spec.partition("@")
         path = artifacts.resolve(settings.models_dir, name, version or None)
         meta = read_meta(path)
-        if any(r.name == name for r in refs):
-            raise InputError("E843", f"Model {name!r} is given twice; a run predicts with each model once.",
-                             field="model")  # fmt: skip
         refs.append(ModelRef(name, str(meta["version"]), str(meta.get("task") or "classify"), str(path),
                              meta_digest(path)))  # fmt: skip
     if not refs:
@@ -119,7 +115,8 @@ def manifest(request: BatchRequest, models: tuple[ModelRef, ...]) -> dict[str, A
 
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
     what = {"inputs": "an input changed", "models": "a model version changed", "options": "the options changed",
-            "top_k": "--top-k changed", "output": "the output format changed", "format": "an older nlpipe wrote it"}  # fmt: skip
+            "top_k": "--top-k changed", "output": "the output format changed",
+            "format": "an older nlpipe wrote it"}  # fmt: skip
     return "; ".join(text for key, text in what.items() if old.get(key) != new.get(key)) or "it differs"
 
 
@@ -190,13 +187,11 @@ def run_batch(
 ) -> Summary:
     """Run (or continue) ``request``; returns the summary once OUT is written. ``cancelled`` is asked between
     chunks: when it says yes the run stops with its checkpoint in place (E847), to be continued later."""
-    if request.fmt not in FORMATS:
-        raise InputError("E850", f"Unknown output format {request.fmt!r}; use one of {', '.join(FORMATS)}.",
-                         field="format")  # fmt: skip
     if request.engine not in ENGINES:
         raise InputError("E851", f"Unknown engine {request.engine!r}; use local or dask.", field="engine")
     check_inputs(request.inputs)
     models = resolve_models(settings, request.models)
+    check_output(request.fmt, [m.info for m in models])  # a known format; no model name twice
     state = _prepare(request, manifest(request, models))
     folder = state_dir(request.out)
     summary = Summary.from_dict(state["summary"]) if state.get("summary") else Summary()
@@ -205,7 +200,7 @@ def run_batch(
                   {m.digest: ship(m) for m in models} if request.ship_model else None)  # fmt: skip
         total = count_units(request.inputs, request.options, settings)
         state = _predict_all(request, job, state, summary, total, progress, cancelled)
-    convert(folder / "rows.jsonl", request.out, request.fmt, [m.info for m in models])
+    convert(folder / "rows.jsonl", request.out, request.fmt, [m.info for m in models])  # type: ignore[arg-type]
     shutil.rmtree(folder)
     return summary
 

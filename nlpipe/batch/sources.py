@@ -42,9 +42,9 @@ from nlpipe.batch.documents import unit_document
 from nlpipe.batch.mbox import mbox_units
 from nlpipe.batch.members import archive_units, image_skipped
 from nlpipe.batch.problems import error_unit, problem_unit, too_large
-from nlpipe.batch.tables import csv_units, jsonl_units
 from nlpipe.batch.shapes import check_options, classify, split_pattern
 from nlpipe.batch.split import split_units
+from nlpipe.batch.tables import csv_units, jsonl_units
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.batch.warc import warc_units
 from nlpipe.config import Settings

@@ -29,6 +29,7 @@ from nlpipe.predict import predictor_for
 from nlpipe.tasks.base import BasePredictor
 from nlpipe.types import Document, Prediction
 
+
 @dataclass(frozen=True)
 class ModelRef:
     """One model of a run: its name, resolved version, task, folder, and the SHA-256 of its meta.json (which records

@@ -3,7 +3,6 @@ output file (JSONL, CSV or Parquet), on local worker processes or a Dask cluster
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +12,7 @@ from nlpipe.cli.common import err, settings
 
 if TYPE_CHECKING:
     from nlpipe.batch.output import Summary
+    from nlpipe.batch.runner import BatchRequest
 
 app = typer.Typer(help="Batch predictions over files, folders and archives.", no_args_is_help=True)
 
@@ -23,17 +23,26 @@ def _columns(value: str | None) -> tuple[str, ...]:
 
 @app.command("predict")
 def predict(
-    inputs: Annotated[list[Path], typer.Argument(help="Files, folders or archives (zip, tar, tgz, bz2, xz, mbox, "
-                                                 "WARC, CSV, JSONL, PDF, DOCX, HTML, e-mail, text).")],  # fmt: skip
-    model: Annotated[list[str], typer.Option("--model", "-m", help="NAME or NAME@VERSION (or @alias); repeat for "
-                                             "several models in one pass.")],  # fmt: skip
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Files, folders or archives (zip, tar, tgz, bz2, xz, mbox, "
+            "WARC, CSV, JSONL, PDF, DOCX, HTML, e-mail, text)."
+        ),
+    ],  # fmt: skip
+    model: Annotated[
+        list[str],
+        typer.Option("--model", "-m", help="NAME or NAME@VERSION (or @alias); repeat for several models in one pass."),
+    ],  # fmt: skip
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")],
     fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: the number of cores).")] = None,
     engine: Annotated[str, typer.Option(help="local (processes on this machine) or dask.")] = "local",
     scheduler: Annotated[
-        str | None, typer.Option(help="Dask: the scheduler's address (tcp://host:8786), or 'local' for a "
-                                 "LocalCluster on this machine.")  # fmt: skip
+        str | None,
+        typer.Option(
+            help="Dask: the scheduler's address (tcp://host:8786), or 'local' for a LocalCluster on this machine."
+        ),  # fmt: skip
     ] = None,
     ship_model: Annotated[
         bool, typer.Option(help="Dask: send the model files to the workers (when they cannot read --models-dir).")
@@ -49,8 +58,8 @@ def predict(
     ocr: Annotated[str, typer.Option(help="OCR of scanned pages and images: auto, always, never.")] = "auto",
     password: Annotated[str | None, typer.Option(help="Password of encrypted PDFs and zips.")] = None,
     top_k: Annotated[int | None, typer.Option(help="Labels listed per document (classification; default 5).")] = None,
-    resume: Annotated[bool, typer.Option(help="Only continue an unfinished run (an error when there is none).")] = False,
-    restart: Annotated[bool, typer.Option(help="Discard an unfinished or finished run's output and start again.")] = False,
+    resume: Annotated[bool, typer.Option(help="Only continue an unfinished run (error when there is none).")] = False,
+    restart: Annotated[bool, typer.Option(help="Discard an unfinished run or an existing OUT; start again.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Predict every document of INPUTS with every --model into --out, one row per document in input order.
@@ -75,25 +84,26 @@ def predict(
             err.print(line, highlight=False)
 
 
-def _with_progress(request: object) -> Summary:
+def _with_progress(request: BatchRequest) -> Summary:
     """The run with a progress bar on stderr: documents, docs/s and, when the total is known cheaply, the ETA."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from nlpipe.batch.runner import BatchRequest, run_batch
+    from nlpipe.batch.runner import run_batch
 
-    assert isinstance(request, BatchRequest)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} docs/s"), TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
-    started = time.monotonic()
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("documents", total=None, rate="-")
-        first: list[int] = []
 
         def progress(done: int, total: int | None, summary: Summary) -> None:
-            first.append(done) if not first else None
-            elapsed = time.monotonic() - started
-            rate = f"{(done - first[0]) / elapsed:,.0f}" if elapsed > 0 and len(first) else "-"
-            bar.update(task, completed=done, total=total, rate=rate)
+            bar.update(task, completed=done, total=total, rate=f"{summary.docs_per_second:,.0f}")
 
         return run_batch(request, settings(), progress=progress)
 
