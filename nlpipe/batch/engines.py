@@ -19,6 +19,8 @@ from nlpipe.errors import ConfigError
 
 #: Chunks queued or running per worker: enough to keep every worker busy while the next chunk is read.
 IN_FLIGHT = 2
+#: How long to wait for a Dask scheduler given by address.
+CONNECT_TIMEOUT = "20s"
 
 Rows = list[Outcome]
 
@@ -79,7 +81,7 @@ def dask_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int, scheduler:
         client = Client(cluster)
     else:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         except OSError as exc:
             raise ConfigError("E849", f"Cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
                               "`dask scheduler` and workers with `dask worker ADDRESS`.") from exc  # fmt: skip

@@ -29,10 +29,11 @@ from typing import Any
 
 from nlpipe import artifacts
 from nlpipe.batch.engines import Rows, dask_chunks, local_chunks
+from nlpipe.batch.into_dataset import TEXTS, store_predictions, text_line
 from nlpipe.batch.output import Summary, check_output, convert, row_bytes
 from nlpipe.batch.sources import check_inputs, count_units, iter_units
 from nlpipe.batch.units import SourceOptions, Unit
-from nlpipe.batch.work import Job, ModelRef, meta_digest, ship, worker_count
+from nlpipe.batch.work import TEXT_KEY, Job, ModelRef, meta_digest, ship, worker_count
 from nlpipe.config import Settings
 from nlpipe.errors import ConflictError, InputError
 from nlpipe.tasks.saved import read_meta
@@ -65,6 +66,7 @@ class BatchRequest:
     top_k: int | None = None
     resume: bool = False
     restart: bool = False
+    into_dataset: str | None = None
 
 
 def state_dir(out: Path) -> Path:
@@ -110,12 +112,13 @@ def manifest(request: BatchRequest, models: tuple[ModelRef, ...]) -> dict[str, A
         "options": request.options.fingerprint(),
         "top_k": request.top_k,
         "output": request.fmt,
+        "into_dataset": request.into_dataset,
     }
 
 
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> str:
     what = {"inputs": "an input changed", "models": "a model version changed", "options": "the options changed",
-            "top_k": "--top-k changed", "output": "the output format changed",
+            "top_k": "--top-k changed", "output": "the output format changed", "into_dataset": "--into-dataset changed",
             "format": "an older nlpipe wrote it"}  # fmt: skip
     return "; ".join(text for key, text in what.items() if old.get(key) != new.get(key)) or "it differs"
 
@@ -197,9 +200,12 @@ def run_batch(
     summary = Summary.from_dict(state["summary"]) if state.get("summary") else Summary()
     if not state.get("complete"):
         job = Job(models, request.options, settings, {"top_k": request.top_k or 5},
-                  {m.digest: ship(m) for m in models} if request.ship_model else None)  # fmt: skip
+                  {m.digest: ship(m) for m in models} if request.ship_model else None,
+                  keep_text=request.into_dataset is not None)  # fmt: skip
         total = count_units(request.inputs, request.options, settings)
         state = _predict_all(request, job, state, summary, total, progress, cancelled)
+    if request.into_dataset is not None:
+        store_predictions(settings, folder, [m.info for m in models], request.into_dataset)
     convert(folder / "rows.jsonl", request.out, request.fmt, [m.info for m in models])  # type: ignore[arg-type]
     shutil.rmtree(folder)
     return summary
@@ -225,14 +231,15 @@ def _predict_all(
         results = local_chunks(job, chunks, workers)
     started = time.monotonic()
     base_seconds = summary.seconds
-    with spool.open("ab") as f:
-        f.truncate(int(state["bytes"]))  # rows written after the last checkpoint are written again
-        f.seek(int(state["bytes"]))
+    with spool.open("ab") as f, (folder / TEXTS).open("ab") as tf:
+        for handle, key in ((f, "bytes"), (tf, "text_bytes")):
+            handle.truncate(int(state.get(key, 0)))  # rows written after the last checkpoint are written again
         for rows in results:
-            _append(f, rows, summary)
+            _append(f, tf, rows, summary)
             done += len(rows)
             summary.seconds = base_seconds + time.monotonic() - started
-            state = {"units": done, "bytes": f.tell(), "summary": summary.to_dict(), "complete": False}
+            state = {"units": done, "bytes": f.tell(), "text_bytes": tf.tell(), "summary": summary.to_dict(),
+                     "complete": False}  # fmt: skip
             _write_json(folder / "state.json", state)
             if progress is not None:
                 progress(done, total, summary)
@@ -245,13 +252,18 @@ def _predict_all(
     return state
 
 
-def _append(f: Any, rows: Rows, summary: Summary) -> None:
-    """Write a chunk's rows (skipped units have none) and make them durable before the state counts them."""
+def _append(f: Any, tf: Any, rows: Rows, summary: Summary) -> None:
+    """Write a chunk's rows (skipped units have none; texts only for --into-dataset) and make them durable before
+    the state counts them."""
     for row in rows:
         if isinstance(row, tuple):
             summary.skip(row[0])
             continue
+        text = row.pop(TEXT_KEY, None)
         f.write(row_bytes(row))
+        if text is not None:
+            tf.write(text_line(row, text))
         summary.add(row)
-    f.flush()
-    os.fsync(f.fileno())
+    for handle in (f, tf):
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -55,6 +55,7 @@ class Job:
     settings: Settings
     predict_options: dict[str, Any] = field(default_factory=dict)
     shipped: dict[str, bytes] | None = None  # digest -> the version folder as zip bytes (--ship-model)
+    keep_text: bool = False  # rows carry the document's text under TEXT_KEY (for --into-dataset), not written out
 
 
 _LOADED: dict[str, BasePredictor] = {}
@@ -110,6 +111,10 @@ def meta_digest(version_folder: Path) -> str:
     return hashlib.sha256((version_folder / "meta.json").read_bytes()).hexdigest()
 
 
+#: The key under which a row carries its document's text to the runner when ``Job.keep_text`` (never written in
+#: the output: the runner takes it out).
+TEXT_KEY = "_text"
+
 #: What a worker returns for one unit: its row, or (code, message) for a unit left out on purpose (no row).
 Outcome = dict[str, Any] | tuple[str, str]
 
@@ -141,6 +146,8 @@ def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
         if rows[i] is None:
             pages = len(doc.pages) if doc.pages else None
             rows[i] = document_row(units[i], doc.text, pages, results[i])
+            if job.keep_text:
+                rows[i][TEXT_KEY] = doc.text
     return rows
 
 

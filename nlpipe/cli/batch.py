@@ -60,6 +60,10 @@ def predict(
     top_k: Annotated[int | None, typer.Option(help="Labels listed per document (classification; default 5).")] = None,
     resume: Annotated[bool, typer.Option(help="Only continue an unfinished run (error when there is none).")] = False,
     restart: Annotated[bool, typer.Option(help="Discard an unfinished run or an existing OUT; start again.")] = False,
+    into_dataset: Annotated[
+        str | None, typer.Option(help="Also store the documents in this dataset with the predictions as 'model' "
+                                 "annotations, for review in the labeling queue.")  # fmt: skip
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
     """Predict every document of INPUTS with every --model into --out, one row per document in input order.
@@ -75,7 +79,7 @@ def predict(
                             ocr=ocr, password=password)  # fmt: skip
     request = BatchRequest([str(p) for p in inputs], list(model), out, fmt=fmt, options=options, workers=workers,
                            engine=engine, scheduler=scheduler, ship_model=ship_model, top_k=top_k, resume=resume,
-                           restart=restart)  # fmt: skip
+                           restart=restart, into_dataset=into_dataset)  # fmt: skip
     if quiet:
         summary = run_batch(request, settings())
     else:
