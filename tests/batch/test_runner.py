@@ -23,8 +23,12 @@ from nlpipe.batch.units import SourceOptions
 from nlpipe.config import Settings
 from nlpipe.errors import NlpipeError
 
-TOPICS = ["Shares fell after the company missed its profit forecast", "The striker scored twice in the final",
-          "Parliament passed the budget after a long debate", "Astronomers found water on a distant planet"]  # fmt: skip
+TOPICS = [
+    "Shares fell after the company missed its profit forecast",
+    "The striker scored twice in the final",
+    "Parliament passed the budget after a long debate",
+    "Astronomers found water on a distant planet",
+]
 
 
 def make_inputs(root: Path, n: int = 300) -> list[str]:
@@ -39,7 +43,7 @@ def make_inputs(root: Path, n: int = 300) -> list[str]:
         zf.writestr("b.pdf", b"%PDF-1.4 not really a pdf")
         zf.writestr("c.txt", TOPICS[1])
     (root / "arch.zip").write_bytes(buf.getvalue())
-    (root / "rows.csv").write_text("id,text\nr1,%s\nr2,\nr3,%s\n" % (TOPICS[2], TOPICS[3]))
+    (root / "rows.csv").write_text(f"id,text\nr1,{TOPICS[2]}\nr2,\nr3,{TOPICS[3]}\n")
     with (root / "many.jsonl").open("w") as f:
         for i in range(n):
             f.write(json.dumps({"id": f"m{i}", "text": f"{TOPICS[i % 4]} number {i}"}) + "\n")
