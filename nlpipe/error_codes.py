@@ -45,7 +45,7 @@ FAMILIES = {
     "E7": "E7xx: labeling: rules files (E700-E713), the labeling queue (E720-E724)",
     # The README may only name codes that exist: each part of the batch family is listed here once it has codes
     # (inputs from E800, output files from E820, runs and resume from E840, jobs over HTTP from E870).
-    "E8": "E8xx: batch predictions: inputs (E800-E804), output files (E820-E827), runs and resume (E840-E851)",
+    "E8": "E8xx: batch predictions: inputs (E800-E804), output files (E820-E827), runs and resume (E840-E852)",
     "W3": "W3xx: training warnings",
 }
 
@@ -359,6 +359,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E848": ("ConfigError", "batch: the Dask engine's package is not installed"),
     "E849": ("ConfigError", "batch: the Dask scheduler cannot be reached"),
     "E851": ("InputError", "batch: an unknown engine"),
+    "E852": ("LimitError", "batch: a worker process died (out of memory or a native crash); run again to continue"),
     # E800-E819 batch predictions: inputs
     "E800": ("InputError", "batch: no input was given"),
     "E801": ("InputError", "batch: --split-on is empty or not a valid regular expression"),

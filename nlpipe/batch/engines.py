@@ -11,11 +11,12 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from nlpipe.batch.units import Unit
 from nlpipe.batch.work import Job, Outcome, predict_chunk
-from nlpipe.errors import ConfigError
+from nlpipe.errors import ConfigError, LimitError, NlpipeError
 
 #: Chunks queued or running per worker: enough to keep every worker busy while the next chunk is read.
 IN_FLIGHT = 2
@@ -63,7 +64,16 @@ def local_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int) -> Iterat
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["nlpipe.batch.work"])
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(job,)) as pool:
-        yield from _ordered(lambda chunk: pool.submit(_run_chunk, chunk), chunks, IN_FLIGHT * workers)
+        try:
+            yield from _ordered(lambda chunk: pool.submit(_run_chunk, chunk), chunks, IN_FLIGHT * workers)
+        except BrokenProcessPool as exc:
+            raise _worker_died() from exc
+
+
+def _worker_died() -> NlpipeError:
+    return LimitError("E852", "A worker process died while predicting (out of memory, or a crash in native code on "
+                      "one document). The documents before it are checkpointed: run the same command again to "
+                      "continue; --workers 1 shows the document it stops at.")  # fmt: skip
 
 
 def dask_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int, scheduler: str | None) -> Iterator[Rows]:
@@ -92,7 +102,12 @@ def dask_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int, scheduler:
         def submit(chunk: list[Unit]) -> Any:
             return client.submit(predict_chunk, remote_job, chunk, pure=False, retries=2)
 
-        yield from _ordered(submit, chunks, IN_FLIGHT * n)
+        try:
+            yield from _ordered(submit, chunks, IN_FLIGHT * n)
+        except Exception as exc:
+            if type(exc).__name__ == "KilledWorker":  # distributed.KilledWorker: the chunk killed worker after worker
+                raise _worker_died() from exc
+            raise
     finally:
         client.close()
         if cluster is not None:

@@ -61,8 +61,11 @@ def predict(
     resume: Annotated[bool, typer.Option(help="Only continue an unfinished run (error when there is none).")] = False,
     restart: Annotated[bool, typer.Option(help="Discard an unfinished run or an existing OUT; start again.")] = False,
     into_dataset: Annotated[
-        str | None, typer.Option(help="Also store the documents in this dataset with the predictions as 'model' "
-                                 "annotations, for review in the labeling queue.")  # fmt: skip
+        str | None,
+        typer.Option(
+            help="Also store the documents in this dataset with the predictions as 'model' "
+            "annotations, for review in the labeling queue."
+        ),  # fmt: skip
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:

@@ -273,3 +273,25 @@ def test_into_dataset_stores_documents_with_model_annotations_to_review(trained:
         assert members == len({r["sha256"] for r in ok})  # documents deduplicated by text
         assert len(model_rows) == len({r["sha256"] for r in ok}) and {a for _, _, a in model_rows} == {"news@v1"}
         assert [p["label"] for p in doc["pre_annotations"]] == [model_rows[0][1]]
+
+
+def test_a_dead_local_worker_is_a_coded_error_and_the_run_continues(trained: Settings, tmp_path, small_chunks):
+    """A pool worker killed (as the OOM killer would) stops the run with E852, not a traceback; the same command
+    then continues from the checkpoint to the same output as an uninterrupted run."""
+    import psutil
+
+    inputs = make_inputs(tmp_path, n=200)
+    ref, out = tmp_path / "ref.jsonl", tmp_path / "out.jsonl"
+    run_batch(BatchRequest(inputs, ["news"], ref, workers=1), trained)
+
+    def kill_workers(done: int, total: int | None, summary: object) -> None:
+        for child in psutil.Process().children():
+            if "forkserver" in " ".join(child.cmdline()):  # the pool's workers are the fork server's children
+                for worker in child.children():
+                    worker.kill()
+
+    with pytest.raises(NlpipeError) as info:
+        run_batch(BatchRequest(inputs, ["news"], out, workers=2), trained, progress=kill_workers)
+    assert info.value.code == "E852" and state_dir(out).exists()
+    run_batch(BatchRequest(inputs, ["news"], out, workers=2), trained)
+    assert out.read_bytes() == ref.read_bytes()
