@@ -22,7 +22,7 @@ from nlpipe.batch.problems import error_unit
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.errors import LimitError, NlpipeError
 from nlpipe.readers.fields import check_text, csv_delimiter
-from nlpipe.readers.rows import TEXT_COLUMNS, json_value
+from nlpipe.readers.rows import TEXT_COLUMNS, json_id, json_value
 from nlpipe.readers.text.plain import normalise_newlines
 from nlpipe.readers.textfile import fail, iter_decoded
 
@@ -223,15 +223,7 @@ def _json_id(obj: dict[str, Any], key: str, required: bool, source: str, line: i
             raise fail("E803", f"no id field {key!r} (fields found: {found}); name it with --id-col, or leave "
                        "--id-col out to number rows by line", file=source, line=line)  # fmt: skip
         return None
-    value = obj[key]
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise fail("E113", f"id must be a string or an integer, got {type(value).__name__} {value!r}", file=source,
-               line=line, field=key)  # fmt: skip
+    return json_id(obj[key], file=source, line=line, field=key)
 
 
 def _json_row(text: str, source: str, line: int, options: SourceOptions, max_bytes: int) -> Unit:

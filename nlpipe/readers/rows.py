@@ -156,7 +156,7 @@ def jsonl_records(
             text=text,
             labels=_json_labels(obj, label_col, label_sep, file=path, line=n),
             split=parse_split(obj.get("split"), file=path, line=n, field="split"),
-            external_id=_json_id(obj.get("id"), file=path, line=n),
+            external_id=json_id(obj.get("id"), file=path, line=n),
             file=str(path),
             line=n,
             spans=_json_spans(obj.get("spans"), file=path, line=n),
@@ -247,7 +247,8 @@ def _json_labels(obj: dict, label_col: str | None, sep: str | None, *, file: Pat
     return dedupe(labels)
 
 
-def _json_id(value: Any, *, file: Path, line: int) -> str | None:
+def json_id(value: Any, *, file: object, line: int, field: str = "id") -> str | None:
+    """A JSON row's id: a string, or an integer as a string; None when absent or empty; E113 for another type."""
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -259,7 +260,7 @@ def _json_id(value: Any, *, file: Path, line: int) -> str | None:
         f"id must be a string or an integer, got {type(value).__name__} {value!r}",
         file=file,
         line=line,
-        field="id",
+        field=field,
     )
 
 
