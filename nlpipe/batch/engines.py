@@ -87,7 +87,7 @@ def dask_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int, scheduler:
         raise ConfigError("E848", "The Dask engine needs the 'distributed' package: pip install distributed.") from exc
     cluster = None
     if scheduler in (None, "local"):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
     else:
         try:
