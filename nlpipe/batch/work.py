@@ -69,8 +69,8 @@ def ship(ref: ModelRef) -> bytes:
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root).as_posix()
-            if path.is_file() and not path.is_symlink() and not rel.startswith(("report/", "evaluations/")):
-                zf.write(path, rel)
+            if path.is_file() and not path.is_symlink() and not rel.startswith("evaluations/"):
+                zf.write(path, rel)  # the report too: its files are in meta.json's checksum record
     return buf.getvalue()
 
 
