@@ -227,6 +227,10 @@ def test_a_run_stopped_on_the_local_engine_continues_on_dask_with_shipped_models
     run_batch(BatchRequest(inputs, ["news"], ref, fmt="parquet", workers=1), trained)
     with pytest.raises(NlpipeError):
         run_batch(BatchRequest(inputs, ["news"], out, fmt="parquet", workers=1), trained, cancelled=lambda: True)
+    from distributed import Client
+
+    with Client(cluster) as client:  # workers forget the models they loaded from the folder: these come shipped
+        client.run(lambda: __import__("nlpipe.batch.work", fromlist=["_LOADED"])._LOADED.clear())
     request = BatchRequest(inputs, ["news"], out, fmt="parquet", engine="dask", scheduler=cluster.scheduler_address,
                            ship_model=True)  # fmt: skip
     run_batch(request, trained)
