@@ -47,6 +47,10 @@ demo: install
 	$(BIN)/nlpipe datasets import feedback-sentiment data/feedback.csv --label-col sentiment
 	$(BIN)/nlpipe train feedback-sentiment --name feedback-sentiment --task sentiment --time-budget 30
 	$(BIN)/nlpipe predict feedback-sentiment "Great support, fixed in minutes. The app still crashes though." --sentences
+	@echo "== 7. batch: every row of two sample files through two models in one pass, into a CSV (resumable)"
+	$(BIN)/nlpipe batch predict data/news.jsonl data/feedback.csv --model news --model feedback-sentiment \
+		--out $(DEMO_HOME)/batch.csv --format csv
+	head -c 400 $(DEMO_HOME)/batch.csv; echo
 
 # The suite runs store tests on SQLite and on a throwaway PostgreSQL server (.ci/services.sh installs and
 # starts it when it can; those tests skip otherwise, and fail instead under NLPIPE_REQUIRE_SERVICES=1).
