@@ -75,7 +75,8 @@ MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
 }
-#: Documents a job's worker predicts at once: one process per job, so jobs do not starve the server.
+#: The runner's workers for a job: 1, so a job predicts in its own worker process and does not starve the server
+#: (NLPIPE_MAX_BATCH_JOBS bounds how many run at once).
 JOB_WORKERS = 1
 
 
@@ -209,11 +210,23 @@ def _batch_jobs(store: Store) -> dict[str, tuple[int, str]]:
 
 def resumable_jobs(store: Store, settings: Settings) -> list[int]:
     """The start-up sweep (see the module docstring): the ids of this home's batch jobs to run (again), oldest
-    first; folders of no job, and of failed or cancelled jobs, are removed. Folders in use are left alone."""
+    first; folders of no job, and of failed or cancelled jobs, are removed. Folders in use are left alone. A
+    folder that cannot be looked at is logged and left for the next start."""
     base = batch_dir(settings.home)
     if not base.is_dir():
         return []
     jobs = _batch_jobs(store)
+    try:
+        resume = _sweep(settings, base, jobs)
+    except OSError as exc:
+        log.warning("batch folders under %s not swept: %s", base, exc)
+        return []
+    if resume:
+        log.info("batch jobs to run again: %s", resume)
+    return sorted(resume)
+
+
+def _sweep(settings: Settings, base: Path, jobs: dict[str, tuple[int, str]]) -> list[int]:
     resume: list[int] = []
     with sweep_lock(settings.home, fcntl.LOCK_EX), os.scandir(base) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
@@ -231,6 +244,4 @@ def resumable_jobs(store: Store, settings: Settings) -> list[int]:
             folder.release()
             if status in ("pending", "running"):
                 resume.append(job_id)
-    if resume:
-        log.info("batch jobs to run again: %s", resume)
-    return sorted(resume)
+    return resume
