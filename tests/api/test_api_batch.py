@@ -219,11 +219,11 @@ def test_api_batch_bad_requests_name_what_is_wrong(client, app_settings, root):
 
 
 def test_api_batch_delete_cancels_a_running_job(client, app_settings, root):
-    _jsonl(root / "big.jsonl", 30_000)
+    _jsonl(root / "big.jsonl", 20_000)
     r = client.post("/v1/batch", json={"path": "big.jsonl", "models": ["news"]}, headers=KEY)
     location = r.headers["location"]
     running = _poll(client, location, lambda job: job["done"] > 0 or job["status"] in FINISHED)
-    assert running["status"] == "running" and running["total"] == 30_000, running
+    assert running["status"] == "running" and running["total"] == 20_000, running
     assert running["progress"]["docs_per_second"] > 0
     assert_error(client.get(location + "/results", headers=KEY), 409, "E877")
 
@@ -235,7 +235,7 @@ def test_api_batch_delete_cancels_a_running_job(client, app_settings, root):
         assert time.monotonic() < deadline, "the worker did not stop"
         time.sleep(0.05)
     job = client.get(location).json()["job"]
-    assert job["status"] == "cancelled" and job["done"] < 30_000 and job["result"] is None
+    assert job["status"] == "cancelled" and job["done"] < 20_000 and job["result"] is None
     assert_error(client.get(location + "/results", headers=KEY), 409, "E877")
     assert_error(client.delete(location, headers=KEY), 409, "E232")
     assert_error(client.delete("/v1/jobs/999", headers=KEY), 404, "E230")
@@ -244,7 +244,7 @@ def test_api_batch_delete_cancels_a_running_job(client, app_settings, root):
 def test_api_batch_a_stopping_server_gives_its_jobs_back(app_settings, root, monkeypatch):
     """The server stops mid-job: its worker stops after its chunk and the job is pending again, with its
     checkpoint; the next server continues it, to the results of an uninterrupted run."""
-    _jsonl(root / "big.jsonl", 30_000)
+    _jsonl(root / "big.jsonl", 20_000)
     with TestClient(create_app(app_settings)) as c:
         r = c.post("/v1/batch", json={"path": "big.jsonl", "models": ["news"]}, headers=KEY)
         location = r.headers["location"]
@@ -255,12 +255,12 @@ def test_api_batch_a_stopping_server_gives_its_jobs_back(app_settings, root, mon
         stopped = get_job(store, running["id"])
     finally:
         store.close()
-    assert stopped["status"] == "pending" and 0 < stopped["done"] < 30_000, stopped
+    assert stopped["status"] == "pending" and 0 < stopped["done"] < 20_000, stopped
     folder = folder_path(app_settings.home, running["params"]["folder"])
     assert json.loads((state_dir(folder / "results.jsonl") / "state.json").read_text())["units"] > 0
     with TestClient(create_app(app_settings)) as c:
         job = _poll(c, location)
-        assert job["status"] == "succeeded" and job["result"]["rows"] == 30_000, job
+        assert job["status"] == "succeeded" and job["result"]["rows"] == 20_000, job
         got = c.get(location + "/results", headers=KEY).content
     assert got == _reference(app_settings, root, ["big.jsonl"], "jsonl", monkeypatch)
 
