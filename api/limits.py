@@ -1,5 +1,6 @@
 """What keeps the service responsive: request bodies over ``max_bytes`` refused before the app reads them whole
-and stalled bodies cut off (:class:`BodyLimits`, 413 E605 and 408 E615), Host headers checked
+and stalled bodies cut off (:class:`BodyLimits`, 413 E605 -- E873 for ``POST /v1/batch``, whose uploads have a
+limit of their own -- and 408 E615), Host headers checked
 (:class:`TrustedHosts`, 400 E614), HEAD answered on GET routes (:class:`HeadAsGet`), and heavy work run off the
 event loop (:class:`WorkGate`).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -106,7 +108,18 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.work = WorkGate(settings)
     app.add_exception_handler(ServerBusy, _busy)
     app.add_exception_handler(WorkTimeout, _timeout)
-    app.add_middleware(BodyLimits, max_bytes=settings.max_request_bytes, timeout=settings.body_timeout)
+    batch_limit = RouteLimit(
+        settings.max_batch_upload_bytes + FORM_SLACK,
+        "E873",
+        f"The upload is larger than the {settings.max_batch_upload_bytes} byte limit (NLPIPE_MAX_BATCH_UPLOAD_BYTES). "
+        "Put the input under NLPIPE_BATCH_ROOT and give its `path`, or split it.",
+    )
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_request_bytes,
+        timeout=settings.body_timeout,
+        routes={("POST", "/v1/batch"): batch_limit},
+    )
     app.add_middleware(TrustedHosts, allowed=settings.trusted_hosts)
     app.add_middleware(HeadAsGet)
 
@@ -185,23 +198,47 @@ class BodyRefused(Exception):
     pass
 
 
+#: Bytes a multipart upload to ``POST /v1/batch`` may carry besides its files (boundaries, part headers, fields);
+#: the route counts the files' own bytes against NLPIPE_MAX_BATCH_UPLOAD_BYTES.
+FORM_SLACK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RouteLimit:
+    """A route's own body limit (instead of NLPIPE_MAX_REQUEST_BYTES): the bytes, and the code and message of the
+    413 past it."""
+
+    max_bytes: int
+    code: str
+    message: str
+
+
 class BodyLimits:
     """A request body larger than ``max_bytes`` gets 413 E605 (declared or, chunked, as it grows); one whose next part
     does not arrive within ``timeout`` seconds (a stalled or trickling client holding a connection and a handler)
-    gets 408 E615 and the connection is closed. The app's own answer to a body it could not read whole is dropped."""
+    gets 408 E615 and the connection is closed. The app's own answer to a body it could not read whole is dropped.
+    ``routes`` gives (method, path) pairs a limit of their own (:class:`RouteLimit`)."""
 
-    def __init__(self, app: Any, max_bytes: int, timeout: float) -> None:
+    def __init__(
+        self, app: Any, max_bytes: int, timeout: float, routes: dict[tuple[str, str], RouteLimit] | None = None
+    ) -> None:
         self.app = app
+        self.default = RouteLimit(
+            max_bytes, "E605", f"Request body is larger than the {max_bytes} byte limit (NLPIPE_MAX_REQUEST_BYTES). "
+            "Send fewer or shorter texts per request.",
+        )  # fmt: skip
         self.max_bytes = max_bytes
+        self.routes = routes or {}
         self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.routes.get((scope["method"], scope["path"]), self.default)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit.max_bytes:
+            await self._too_large(send, limit)
             return
         seen = 0
         started = complete = False
@@ -220,7 +257,7 @@ class BodyLimits:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 complete = not message.get("more_body", False)
-                if seen > self.max_bytes:
+                if seen > limit.max_bytes:
                     refused = "large"
                     raise BodyRefused
             return message
@@ -239,13 +276,10 @@ class BodyLimits:
             if not refused:
                 raise
         if refused and not started:
-            await (self._too_large(send) if refused == "large" else self._too_slow(send))
+            await (self._too_large(send, limit) if refused == "large" else self._too_slow(send))
 
-    async def _too_large(self, send: Any) -> None:
-        start, body = _json_error(
-            413, "E605", f"Request body is larger than the {self.max_bytes} byte limit (NLPIPE_MAX_REQUEST_BYTES). "
-            "Send fewer or shorter texts per request.", {"max_bytes": self.max_bytes},
-        )  # fmt: skip
+    async def _too_large(self, send: Any, limit: RouteLimit) -> None:
+        start, body = _json_error(413, limit.code, limit.message, {"max_bytes": limit.max_bytes})
         await send(start)
         await send({"type": "http.response.body", "body": body})
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 import nlpipe
 from api import errors, limits, openapi
+from api.batch_workers import BatchWorkers
 from api.model_cache import ModelCache
-from api.routes import datasets, health, jobs, labeling, models, sentiment
+from api.routes import batch, datasets, health, jobs, labeling, models, sentiment
+from nlpipe.batch.jobs import resumable_jobs
 from nlpipe.config import Settings, get_settings
 from nlpipe.store.db import open_store
 from nlpipe.store.staging import sweep_staging
@@ -26,9 +29,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweep_staging(app.state.store, settings.home)  # jobs of a server that stopped: failed (E235), files removed
         reconcile_models(app.state.store, settings, fix=True, prune=False)  # rows for folders; stale saves swept
         app.state.models.preload()  # a model that fails to load is logged; the others serve
+        app.state.batch = BatchWorkers(app.state.store, settings)
+        for job_id in resumable_jobs(app.state.store, settings):  # batch jobs of a server that stopped: continued
+            app.state.batch.submit(job_id)
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(app.state.batch.stop)  # workers give their jobs back, to be continued
             app.state.store.close()
 
     app = FastAPI(
@@ -48,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sentiment.router)
     app.include_router(datasets.router)
     app.include_router(jobs.router)
+    app.include_router(batch.router)
     app.include_router(labeling.router)
     limits.install(app, settings)  # work off the event loop, bounded; body size and Host checks
     openapi.install(app)

@@ -2,7 +2,9 @@
 
 FastAPI documents only 200 and its own 422 shape; this adds, per operation: 401 where an API key is checked,
 403 where an annotator is named, 404 where the path names something, 400/413 where there is a body, 422 (our
-shape) where there is any input, 500 everywhere, and a ``default`` in the error shape for anything else.
+shape) where there is any input, 500 everywhere, and a ``default`` in the error shape for anything else. An
+error status a route declares itself (``responses={409: {"description": ...}}``) keeps its description, which
+names the route's own codes, and gets the error shape too.
 """
 
 from __future__ import annotations
@@ -61,9 +63,14 @@ def add_error_responses(doc: dict[str, Any]) -> dict[str, Any]:
         for method, op in ops.items():
             if method not in METHODS:
                 continue
-            for status in [*error_statuses(path, op), "500", "default"]:
+            declared = {
+                status: str(response.get("description") or "")
+                for status, response in op["responses"].items()
+                if status.isdigit() and int(status) >= 400
+            }
+            for status in sorted({*error_statuses(path, op), *declared}) + ["500", "default"]:
                 op["responses"][status] = {
-                    "description": DESCRIPTIONS[status],
+                    "description": declared.get(status) or DESCRIPTIONS.get(status, "An error, in the one shape."),
                     "content": {"application/json": {"schema": ERROR_REF}},
                 }
     if "HTTPValidationError" not in str(doc["paths"]):  # FastAPI's own 422 shape, now replaced everywhere

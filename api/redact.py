@@ -2,9 +2,10 @@
 
 Library messages name files by their absolute paths, which is right for the CLI (the local user) but tells a
 remote client how the server's disks are laid out. :func:`redact` rewrites them for the API: the models folder
-becomes ``models/...``, ``NLPIPE_HOME`` becomes ``NLPIPE_HOME/...``, the working directory is dropped, any other
-absolute path keeps only its last part (``.../name``), and reprs such as ``<Foo object at 0x7f...>`` or
-``<class 'pkg.Foo'>`` become ``<object>`` / ``<class>``. The server log keeps the full message.
+becomes ``models/...``, ``NLPIPE_HOME`` becomes ``NLPIPE_HOME/...`` (``NLPIPE_BATCH_ROOT`` likewise), the working
+directory is dropped, any other absolute path keeps only its last part (``.../name``), and reprs such as
+``<Foo object at 0x7f...>`` or ``<class 'pkg.Foo'>`` become ``<object>`` / ``<class>``. The server log keeps the
+full message.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ _KIND_REPR = re.compile(r"<(class|module|function|built-in function|built-in met
 
 
 def server_roots(settings: Settings | None) -> list[tuple[str, str]]:
-    """(absolute prefix, what it becomes) for the models folder, NLPIPE_HOME and the working directory."""
+    """(absolute prefix, what it becomes) for the models folder, NLPIPE_HOME, NLPIPE_BATCH_ROOT and the working
+    directory."""
     roots: list[tuple[str, str]] = []
     named = [(settings.models_dir, "models"), (settings.home, "NLPIPE_HOME")] if settings is not None else []
+    if settings is not None and settings.batch_root is not None:
+        named.append((settings.batch_root, "NLPIPE_BATCH_ROOT"))
     try:
         named.append((Path.cwd(), ""))
     except OSError:  # the working directory was removed: nothing to strip

@@ -225,3 +225,30 @@ class LexiconRequest(TextsIn):
     model_config = ConfigDict(extra="forbid")
 
     sentences: bool = Field(False, description="Add each sentence's sentiment with its offsets.")
+
+
+class BatchIn(BaseModel):
+    """``POST /v1/batch``'s fields (the multipart form's text fields, or the JSON object)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = Field(
+        None,
+        description="A file or folder on the server, relative to NLPIPE_BATCH_ROOT (it must stay inside once "
+        "resolved, symlinks included). Give this or upload `file`, not both.",
+    )
+    models: list[str] = Field(
+        min_length=1,
+        max_length=20,
+        description="NAME or NAME@VERSION (or NAME@alias); several for one pass. Pinned to versions when the job is "
+        "created.",
+    )
+    format: Literal["jsonl", "csv", "parquet"] = Field("jsonl", description="The results file's format.")
+    split_on: str | None = Field(None, description="Regular expression cutting plain-text inputs into items.")
+    text_cols: list[str] = Field(
+        default_factory=list, description="CSV/JSONL: the text column(s), joined (default: text)."
+    )
+    id_col: str | None = Field(None, description="CSV/JSONL: the id column (default: id, else the line).")
+    no_header: bool = Field(False, description="CSV: no header row; columns are named by position (1, 2, ...).")
+    ocr: Literal["auto", "always", "never"] = Field("auto", description="OCR of scanned pages and images.")
+    top_k: int | None = Field(None, ge=1, le=1000, description="Labels listed per document (classification).")

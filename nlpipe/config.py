@@ -114,6 +114,24 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         default=1000, ge=1, description="Open connections and requests `nlpipe serve` holds; more get 503."
     )
+    # Batch jobs over HTTP (POST /v1/batch)
+    max_batch_upload_bytes: int = Field(
+        default=2048 * MB,
+        gt=0,
+        description="Largest input uploaded to POST /v1/batch, in bytes (all its files together); it is streamed "
+        "to disk under NLPIPE_HOME, and a larger one is refused with 413 E873.",
+    )
+    batch_root: Path | None = Field(
+        default=None,
+        description="Folder whose files POST /v1/batch may read by a server-side `path` (resolved, symlinks "
+        "included, it must stay inside); unset: server-side paths are refused (E870).",
+    )
+    max_batch_jobs: int = Field(
+        default=2,
+        ge=1,
+        description="Batch jobs one API server runs at once, each in a worker process of its own; more wait "
+        "as pending.",
+    )
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -26,7 +26,7 @@ PATTERN = re.compile(r"[EW]\d{3}")
 OTHER_KINDS = {
     "warning": "a training check that is reported (CLI, API, training report) but does not stop training",
     "HTTP": "an API error response that no NlpipeError carries (routing, request validation, body size, crashes)",
-    "job": "recorded as the error of an upload job that stopped, not raised",
+    "job": "recorded as the error of an upload or batch job that stopped, not raised",
 }
 
 #: The families, by the first two characters of a code.
@@ -45,7 +45,8 @@ FAMILIES = {
     "E7": "E7xx: labeling: rules files (E700-E713), the labeling queue (E720-E724)",
     # The README may only name codes that exist: each part of the batch family is listed here once it has codes
     # (inputs from E800, output files from E820, runs and resume from E840, jobs over HTTP from E870).
-    "E8": "E8xx: batch predictions: inputs (E800-E804), output files (E820-E827), runs and resume (E840-E852)",
+    "E8": "E8xx: batch predictions: inputs (E800-E804), output files (E820-E827), runs and resume (E840-E852), "
+    "batch jobs over HTTP (E870-E884)",
     "W3": "W3xx: training warnings",
 }
 
@@ -360,6 +361,22 @@ CODES: dict[str, tuple[str, str]] = {
     "E849": ("ConfigError", "batch: the Dask scheduler cannot be reached"),
     "E851": ("InputError", "batch: an unknown engine"),
     "E852": ("LimitError", "batch: a worker process died (out of memory or a native crash); run again to continue"),
+    # E870-E889 batch jobs over HTTP
+    "E870": ("ForbiddenError", "batch job: a server-side path while NLPIPE_BATCH_ROOT is not set"),
+    "E871": ("ForbiddenError", "batch job: a server-side path that resolves outside NLPIPE_BATCH_ROOT (.., symlinks)"),
+    "E872": ("InputError", "batch job: no such file or folder under NLPIPE_BATCH_ROOT"),
+    "E873": ("LimitError", "batch job: the upload is larger than NLPIPE_MAX_BATCH_UPLOAD_BYTES"),
+    "E874": ("InputError", "batch job: neither an uploaded file nor a server-side path, or both"),
+    "E875": ("InputError", "batch job: an uploaded file without a usable name, or two of one name"),
+    "E876": ("InputError", "batch job: a body that is not a multipart form or JSON object, or cannot be parsed"),
+    "E877": ("ConflictError", "batch job: results asked for before the job has succeeded"),
+    "E878": ("ConflictError", "batch job: cancelling a job that is not a batch job"),
+    "E879": ("NotFoundError", "batch job: no results file (not a batch job, or not on this server)"),
+    "E880": ("job", "batch job: the worker stopped on an unexpected error"),
+    "E881": ("ConfigError", "batch job: its folder cannot be made under NLPIPE_HOME"),
+    "E882": ("ConfigError", "batch job: NLPIPE_BATCH_ROOT cannot be reached"),
+    "E883": ("ConfigError", "batch job: the job record names a folder nlpipe does not make (changed by hand)"),
+    "E884": ("ConfigError", "batch job: its worker process cannot be started"),
     # E800-E819 batch predictions: inputs
     "E800": ("InputError", "batch: no input was given"),
     "E801": ("InputError", "batch: --split-on is empty or not a valid regular expression"),

@@ -1,22 +1,30 @@
-"""Jobs: the state of long-running work started by other endpoints (``POST /v1/datasets/{name}/documents?wait=false``).
+"""Jobs: the state of long-running work started by other endpoints (``POST /v1/batch``, uploads with
+``?wait=false``), a batch job's results, and cancelling a batch job.
 
 ``GET /v1/jobs/{id}`` returns ``{"job": {"id", "kind", "status", "total", "done", "params", "result", "error",
-"created_at", "updated_at"}}``: ``status`` is ``pending``, ``running``, ``succeeded`` or ``failed``; ``result`` is
-what the synchronous endpoint would have returned; ``error`` has the API's error shape. An unknown id is a 404
-with code E230.
+"progress", "created_at", "updated_at"}}``: ``status`` is ``pending``, ``running``, ``succeeded``, ``failed`` or
+``cancelled``; ``result`` is what the job produced (an upload: what the synchronous endpoint would have returned;
+a batch job: its summary); ``error`` has the API's error shape; ``progress`` holds a running batch job's
+``errors``, ``rows``, ``skipped`` and ``docs_per_second``. An unknown id is a 404 with code E230.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
 
-from api.deps import StoreDep
+from api.deps import ApiKeyDep, ReadKeyDep, SettingsDep, StoreDep
 from api.params import row_id
+from api.redact import redact_value, server_roots
+from nlpipe.batch.jobs import MEDIA_TYPES, cancel_batch_job, results_file
 from nlpipe.store.jobs import get_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+JobId = Annotated[int, row_id("job")]
 
 
 def job_location(job_id: int) -> str:
@@ -24,7 +32,45 @@ def job_location(job_id: int) -> str:
     return f"{router.prefix}/{job_id}"
 
 
+def _shown(request: Request, job: dict[str, Any]) -> dict[str, Any]:
+    """A job as a client sees it: no server paths in its error."""
+    if job.get("error"):
+        job = {**job, "error": redact_value(job["error"], server_roots(request.app.state.settings))}
+    return {"job": job}
+
+
 @router.get("/{job_id}", name="get_job")
-def show(job_id: Annotated[int, row_id("job")], store: StoreDep) -> dict[str, Any]:
+def show(job_id: JobId, store: StoreDep, request: Request) -> dict[str, Any]:
     """A job's status and progress counts; its result once it has succeeded, its error once it has failed."""
-    return {"job": get_job(store, job_id)}
+    return _shown(request, get_job(store, job_id))
+
+
+@router.get(
+    "/{job_id}/results",
+    name="get_job_results",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "The batch job's results file, streamed: JSON Lines, CSV or Parquet (the job's format).",
+            "content": {media.split(";")[0]: {} for media in MEDIA_TYPES.values()},
+        },
+        404: {"description": "E230: no such job; E879: not a batch job, or its results are not on this server."},
+        409: {"description": "E877: the job has not succeeded (yet); poll it until it has."},
+    },
+)
+async def results(job_id: JobId, store: StoreDep, settings: SettingsDep, _key: ReadKeyDep) -> FileResponse:
+    """The results file of a succeeded batch job (``Content-Disposition: attachment; filename=job-<id>.<format>``).
+    Once any API key is configured, it takes one (X-API-Key), like the other reads of documents' data."""
+    path, fmt = await anyio.to_thread.run_sync(results_file, store, settings, job_id)
+    return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=f"job-{job_id}.{fmt}")
+
+
+@router.delete(
+    "/{job_id}",
+    name="cancel_job",
+    responses={409: {"description": "E232: the job has already finished; E878: it is not a batch job."}},
+)
+def cancel(job_id: JobId, store: StoreDep, settings: SettingsDep, request: Request, _key: ApiKeyDep) -> dict[str, Any]:
+    """Cancel a pending or running batch job: it is ``cancelled`` at once, its worker stops after its current chunk
+    and its files are removed."""
+    return _shown(request, cancel_batch_job(store, settings, job_id))

@@ -1,9 +1,10 @@
-"""Jobs: long-running work (asynchronous uploads now, batch prediction later) with progress counts.
+"""Jobs: long-running work (asynchronous uploads, batch predictions) with progress counts.
 
 A job lives in the ``jobs`` table. It is created ``pending``, becomes ``running`` when its work starts, counts
 ``done`` of ``total`` units as it goes (``total`` may be unknown: ``None``), and ends ``succeeded`` with a
-``result`` or ``failed`` with an ``error`` in the API's error shape (``{"code", "message", "details"}``). A
-finished job never changes again.
+``result``, ``failed`` with an ``error`` in the API's error shape (``{"code", "message", "details"}``), or
+``cancelled`` (:func:`cancel_job`). A finished job never changes again. Jobs that run in a process of their own
+(batch jobs) are claimed by that process first: :mod:`nlpipe.store.job_claims`.
 
 Every function takes the :class:`~nlpipe.store.db.Store` and runs its own short transaction, so a worker thread
 can report progress while requests read the job. Jobs are returned as plain dicts (:func:`job_dict`).
@@ -26,6 +27,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
+
 from nlpipe.errors import ConflictError, InputError, NlpipeError, NotFoundError
 from nlpipe.store.db import Store
 from nlpipe.store.schema import Job, storable_id, utcnow
@@ -41,12 +44,13 @@ __all__ = [
     "job_dict",
     "run_job",
     "abandon_job",
+    "cancel_job",
 ]
 
 log = logging.getLogger("nlpipe.jobs")
 
-STATUSES = ("pending", "running", "succeeded", "failed")
-FINISHED = ("succeeded", "failed")
+STATUSES = ("pending", "running", "succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "failed", "cancelled")
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes of run_job (the last count is always written)
 
 JobProgress = Callable[[int, int | None], None]  # (done, total)
@@ -70,6 +74,7 @@ def job_dict(row: Job) -> dict[str, Any]:
         "params": row.params or {},
         "result": row.result,
         "error": row.error,
+        "progress": row.progress,
         "created_at": _iso(row.created_at),
         "updated_at": _iso(row.updated_at),
     }
@@ -175,6 +180,29 @@ def abandon_job(store: Store, job_id: int) -> dict[str, Any] | None:
         return finish_job(store, job_id, error=error)
     except (NotFoundError, ConflictError):
         return None
+
+
+def cancel_job(store: Store, job_id: int) -> dict[str, Any]:
+    """Mark a ``pending`` or ``running`` job ``cancelled`` (in one conditional UPDATE, so a job that finishes
+    meanwhile is never overwritten); E230 for no such job, E232 when it has already finished. The process running
+    it sees the status at its next step and stops (:func:`nlpipe.store.job_claims.is_claimed`)."""
+    with store.session() as s:
+        row = _load(s, job_id)
+        changed = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_(("pending", "running")))
+            .values(status="cancelled", updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        s.refresh(row)
+        if not _rowcount(changed):
+            raise ConflictError("E232", f"Job {job_id} has already {row.status}; it cannot change.", job=job_id)
+        return job_dict(row)
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE changed (a CursorResult's rowcount)."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def run_job(store: Store, job_id: int, work: Callable[[JobProgress], dict[str, Any]]) -> dict[str, Any]:

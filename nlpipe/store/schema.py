@@ -248,7 +248,12 @@ class IngestRun(Base):
 
 
 class Job(Base):
-    """Long-running work (imports, training, batch runs) with progress counts."""
+    """Long-running work (imports, training, batch runs) with progress counts.
+
+    ``claim`` names the process running a job that runs in a process of its own (a batch job:
+    ``host:pid:token``), set when that process claims the job and cleared when it gives it back; ``progress`` holds
+    counts besides ``done`` / ``total`` while the job runs (a batch job's errors and documents per second).
+    """
 
     __tablename__ = "jobs"
 
@@ -260,5 +265,7 @@ class Job(Base):
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    claim: Mapped[str | None] = mapped_column(String(200))
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
