@@ -109,10 +109,15 @@ def _with_progress(request: BatchRequest) -> Summary:
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task("documents", total=None, rate="-")
 
+        done_so_far = [0]
+
         def progress(done: int, total: int | None, summary: Summary) -> None:
+            done_so_far[0] = done
             bar.update(task, completed=done, total=total, rate=f"{summary.docs_per_second:,.0f}")
 
-        return run_batch(request, settings(), progress=progress)
+        summary = run_batch(request, settings(), progress=progress)
+        bar.update(task, completed=done_so_far[0], total=done_so_far[0])  # the total was an estimate (an upper bound)
+        return summary
 
 
 def register(main: typer.Typer) -> None:
