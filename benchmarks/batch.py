@@ -5,9 +5,9 @@
 Issue 14, part 4. A classifier is trained on the shared AG News test set (``../shared/datasets/ag_news/test.csv``,
 read in place; 20 s model search, seed 0) into a temporary models folder, or reused from ``--models-dir`` when a
 model ``agnews`` is there (trained into it otherwise). In a temporary folder the inputs are generated from the
-AG News texts (``title\\ndescription``, cycling): a zip of ``--docs`` documents (one member each), the same for a
-tenth of them (the memory comparison), and a plain-text news archive of ten items separated by blank lines,
-repeated to ``--items`` items and cut with ``--split-on '\\n\\s*\\n'``.
+AG News texts (``title\\ndescription``, cycling): a zip of ``--docs`` documents (one member each; the children get
+NLPIPE_MAX_ARCHIVE_MEMBERS raised to admit them), and a plain-text news archive of ten items separated by blank
+lines, repeated to ``--items`` items and cut with ``--split-on '\\n\\s*\\n'``.
 
 Every measurement is a fresh child process under a memory cap (``RLIMIT_AS``, ``--memory-cap-gb`` per process,
 inherited by the workers), timed from start to exit, its peak RSS read from ``wait4``:
@@ -18,13 +18,15 @@ inherited by the workers), timed from start to exit, its peak RSS read from ``wa
   (the zip's members with ``zipfile``, the archive with ``re.split``), predicts them in batches of 256 with
   ``predictor.predict`` and writes one JSON line per text; it times its own loop (after the model is loaded).
 
-nlpipe's docs/s are net of its fixed cost (interpreter, imports, model load, pool or cluster start), measured per
-configuration as the wall time of the same command on a one-document zip: docs / (wall - fixed). The plain loop's
-are docs / its loop's seconds. All are medians of ``--runs`` rounds; the configurations of a round run one after
-the other, so each sees the same machine load (the 1-minute load average is recorded before each child).
+Each input has a base of the same kind with a tenth of its documents, run with the same configurations: nlpipe's
+docs/s are marginal, (docs - base docs) / (wall - base wall), so the fixed costs the two runs share (interpreter,
+imports, a model load in every worker, pool or cluster start) drop out; the plain loop's are docs / its loop's
+seconds. Medians of ``--runs`` rounds (nlpipe's walls paired with their base's of the same round); the
+configurations of a round run one after the other, so each sees the same machine load (the 1-minute load average
+is recorded before each child). End-to-end seconds (fixed costs included) are printed too.
 
 Checks: 2 workers / 1 worker >= 1.7 (on 2 cores), 1 worker / plain loop >= 0.9, peak RSS of the 1-worker run at
-``--docs`` within 10% of that at a tenth of them, the outputs of 1 worker, 2 workers and Dask byte-identical
+``--docs`` within 10% of that on its base, the outputs of 1 worker, 2 workers and Dask byte-identical
 (``cmp``) in every round, every document a row without error, and nlpipe's labels and scores equal to the plain
 loop's. Dask against the local engine is reported without a target. The table is printed and everything is
 written to ``benchmarks/results/batch.json``; the exit status is 1 when a check fails.
@@ -64,9 +66,6 @@ CONFIGS = ("plain", "w1", "w2", "dask")
 NAMES = {"plain": "plain loop", "w1": "1 worker", "w2": "2 workers", "dask": "dask local (2)"}
 NLPIPE_ARGS = {"w1": ["--workers", "1"], "w2": ["--workers", "2"],
                "dask": ["--engine", "dask", "--scheduler", "local", "--workers", "2"]}  # fmt: skip
-
-
-# ------------------------------------------------------------------------------------------------ inputs
 
 
 def ag_news() -> list[tuple[str, str, str]]:
@@ -115,9 +114,6 @@ def make_archive(path: Path, items: int, rows: list[tuple[str, str, str]]) -> Pa
         for i in range(items):
             f.write(block[i % 10] + separators[i % 10])
     return path
-
-
-# ------------------------------------------------------------------------------------------------ children
 
 
 @dataclass
@@ -202,9 +198,6 @@ def _write_predictions(f: IO[str], ids: list[str], predictions: list[Any]) -> in
     return len(ids)
 
 
-# ------------------------------------------------------------------------------------------------ the runs
-
-
 @dataclass
 class Bench:
     """Where things are and how children are run."""
@@ -241,9 +234,22 @@ class Bench:
         return self.record(group, "plain", run)
 
 
+@dataclass(frozen=True)
+class Input:
+    """An input of ``docs`` documents and its base: the same kind with a tenth of them, whose run has the same
+    fixed costs (interpreter, imports, model loads in every worker, pool or cluster start)."""
+
+    label: str
+    source: Path
+    docs: int
+    base: Path
+    base_docs: int
+    split: bool
+
+
 def check_output(bench: Bench, group: str, config: str, out: Path, reference: Path | None) -> Path | None:
-    """The first 1-worker output of ``group`` is the reference; every other nlpipe output must be the same bytes
-    (then it is removed). Returns the reference."""
+    """The first 1-worker output of ``group`` is the reference; every other nlpipe output of it must be the same
+    bytes (then it is removed). Returns the reference."""
     if not out.exists():
         return reference
     if reference is None:
@@ -255,7 +261,7 @@ def check_output(bench: Bench, group: str, config: str, out: Path, reference: Pa
     return reference
 
 
-def compare_with_plain(reference: Path, plain: Path, docs: int) -> tuple[int, int, int]:
+def compare_with_plain(reference: Path, plain: Path) -> tuple[int, int, int]:
     """(rows, error rows, rows whose labels and scores differ from the plain loop's) of nlpipe's output."""
     rows = errors = differ = 0
     with reference.open(encoding="utf-8") as a, plain.open(encoding="utf-8") as b:
@@ -269,66 +275,67 @@ def compare_with_plain(reference: Path, plain: Path, docs: int) -> tuple[int, in
     return rows, errors, differ
 
 
-def measure(bench: Bench, inputs: dict[str, tuple[Path, int, bool]], one: Path, small: Path, rounds: int) -> dict:
-    """``rounds`` rounds of every configuration on every input, the fixed costs and the small-zip memory runs;
-    returns the per-input checks (rows, errors, differences from the plain loop)."""
+def measure(bench: Bench, inputs: dict[str, Input], rounds: int) -> dict[str, dict[str, int]]:
+    """``rounds`` rounds of every configuration on every input and its base; returns per input the rows, error
+    rows and rows unlike the plain loop's of nlpipe's output."""
     references: dict[str, Path | None] = dict.fromkeys(inputs)
-    plain_outputs: dict[str, Path] = {}
     outs = bench.tmp / "out"
     outs.mkdir(exist_ok=True)
     for r in range(rounds):
-        for group, (source, _, split) in inputs.items():
-            plain_outputs[group] = outs / f"{group}-plain.jsonl"
-            bench.plain_run(group, source, plain_outputs[group], split)
-            for config in ("w1", "w2", "dask"):
+        for group, inp in inputs.items():
+            bench.plain_run(group, inp.source, outs / f"{group}-plain.jsonl", inp.split)
+            for config in NLPIPE_ARGS:
                 out = outs / f"{group}-{config}-{r}.jsonl"
-                bench.nlpipe_run(group, config, source, out, split)
+                bench.nlpipe_run(group, config, inp.source, out, inp.split)
                 references[group] = check_output(bench, group, config, out, references[group])
-            print(f"round {r + 1}/{rounds}: {group} done (load {os.getloadavg()[0]:.2f})", file=sys.stderr)
-        for config in ("w1", "w2", "dask"):
-            bench.nlpipe_run("fixed", config, one, outs / f"fixed-{config}.jsonl", False)
-        bench.nlpipe_run("small", "w1", small, outs / "small-w1.jsonl", False)
+                bench.nlpipe_run(f"{group}-base", config, inp.base, outs / f"{group}-base-{config}.jsonl", inp.split)
+            print(f"round {r + 1}/{rounds}: {inp.label} done (load {os.getloadavg()[0]:.2f})", file=sys.stderr)
     checks = {}
-    for group, (_, docs, _) in inputs.items():
-        reference = references[group]
-        if reference is None or not plain_outputs[group].exists():
-            checks[group] = {"rows": 0, "errors": 0, "differ": docs}
-            continue
-        rows, errors, differ = compare_with_plain(reference, plain_outputs[group], docs)
+    for group in inputs:
+        reference, plain = references[group], outs / f"{group}-plain.jsonl"
+        rows, errors, differ = compare_with_plain(reference, plain) if reference and plain.exists() else (0, 0, 0)
         checks[group] = {"rows": rows, "errors": errors, "differ": differ}
     return checks
-
-
-# ------------------------------------------------------------------------------------------------ the report
 
 
 def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def summarise(bench: Bench, inputs: dict[str, tuple[Path, int, bool]]) -> dict:
-    """docs/s per input and configuration (net of the fixed cost), their ratios, and the memory figures."""
-    fixed = {c: _median([r.seconds for r in bench.runs.get("fixed", {}).get(c, []) if r.ok]) for c in NLPIPE_ARGS}
-    out: dict = {"fixed_seconds": fixed, "inputs": {}}
-    for group, (_, docs, _) in inputs.items():
+def _marginal(bench: Bench, group: str, config: str, inp: Input) -> float | None:
+    """docs/s between the base and the full input: (docs - base docs) / (wall - base wall), paired by round,
+    median of the rounds."""
+    full, base = bench.runs.get(group, {}).get(config, []), bench.runs.get(f"{group}-base", {}).get(config, [])
+    spans = [a.seconds - b.seconds for a, b in zip(full, base, strict=False) if a.ok and b.ok]
+    span = _median(spans)
+    return (inp.docs - inp.base_docs) / span if span and span > 0 else None
+
+
+def summarise(bench: Bench, inputs: dict[str, Input]) -> dict[str, Any]:
+    """docs/s per input and configuration (nlpipe: marginal, see :func:`_marginal`; the plain loop: its loop's),
+    their ratios, end-to-end docs/s (docs / wall, fixed costs included) and the memory figures."""
+    out: dict[str, Any] = {"inputs": {}}
+    for group, inp in inputs.items():
         runs = bench.runs.get(group, {})
-        rates: dict[str, float | None] = {}
         plain = [r.extra["loop_seconds"] for r in runs.get("plain", []) if r.ok]
-        rates["plain"] = docs / statistics.median(plain) if plain else None
-        for config in NLPIPE_ARGS:
-            ok = [r.seconds for r in runs.get(config, []) if r.ok]
-            net = _median([s - (fixed[config] or 0.0) for s in ok])
-            rates[config] = docs / net if net and net > 0 else None
+        rates: dict[str, float | None] = {"plain": inp.docs / statistics.median(plain) if plain else None}
+        rates.update({config: _marginal(bench, group, config, inp) for config in NLPIPE_ARGS})
+        walls = {c: _median([r.seconds for r in runs.get(c, []) if r.ok]) for c in CONFIGS}
+        base_walls = {c: _median([r.seconds for r in bench.runs.get(f"{group}-base", {}).get(c, []) if r.ok])
+                      for c in NLPIPE_ARGS}  # fmt: skip
         out["inputs"][group] = {
-            "docs": docs,
+            "docs": inp.docs,
+            "base_docs": inp.base_docs,
             "docs_per_s": rates,
-            "wall_seconds": {c: [round(r.seconds, 2) for r in runs.get(c, [])] for c in CONFIGS},
+            "end_to_end_docs_per_s": {c: inp.docs / w if w else None for c, w in walls.items()},
+            "wall_seconds": walls,
+            "base_wall_seconds": base_walls,
             "scaling": _ratio(rates["w2"], rates["w1"]),
             "overhead": _ratio(rates["w1"], rates["plain"]),
             "dask_vs_local": _ratio(rates["dask"], rates["w2"]),
         }
     big = _median([r.peak_kb for r in bench.runs.get("zip", {}).get("w1", []) if r.ok])
-    small = _median([r.peak_kb for r in bench.runs.get("small", {}).get("w1", []) if r.ok])
+    small = _median([r.peak_kb for r in bench.runs.get("zip-base", {}).get("w1", []) if r.ok])
     out["rss_kb"] = {"small": small, "large": big, "ratio": _ratio(big, small)}
     return out
 
@@ -349,57 +356,72 @@ def table(rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def verdicts(summary: dict, checks: dict, labels: dict[str, str], bench: Bench) -> list[tuple[str, str, str, str]]:
+def verdicts(summary: dict[str, Any], checks: dict[str, dict[str, int]], inputs: dict[str, Input],
+             problems: list[str]) -> list[tuple[str, str, str, str]]:  # fmt: skip
     """(check, value, target, PASS/FAIL/info) for every target of the issue and every sanity check."""
     out = []
     for group, s in summary["inputs"].items():
-        name = labels[group]
-        out.append((f"{name}: 2 workers / 1 worker", _fmt(s["scaling"], ".2f"), f">= {SCALING_TARGET}",
-                    _verdict(s["scaling"], lambda v: v >= SCALING_TARGET)))  # fmt: skip
-        out.append((f"{name}: 1 worker / plain loop", _fmt(s["overhead"], ".2f"), f">= {OVERHEAD_TARGET}",
-                    _verdict(s["overhead"], lambda v: v >= OVERHEAD_TARGET)))  # fmt: skip
-        out.append((f"{name}: dask local / 2 workers", _fmt(s["dask_vs_local"], ".2f"), "-", "info"))
-        c = checks[group]
-        complete = c["rows"] == s["docs"] and c["errors"] == 0
-        out.append((f"{name}: rows / error rows", f"{c['rows']:,} / {c['errors']:,}", f"{s['docs']:,} / 0",
-                    "PASS" if complete else "FAIL"))  # fmt: skip
-        out.append((f"{name}: rows unlike the plain loop's", f"{c['differ']:,}", "0",
-                    "PASS" if c["differ"] == 0 and c["rows"] else "FAIL"))  # fmt: skip
+        name, c = inputs[group].label, checks[group]
+        out += [
+            (f"{name}: 2 workers / 1 worker", _fmt(s["scaling"], ".2f"), f">= {SCALING_TARGET}",
+             _verdict(s["scaling"] is not None and s["scaling"] >= SCALING_TARGET)),
+            (f"{name}: 1 worker / plain loop", _fmt(s["overhead"], ".2f"), f">= {OVERHEAD_TARGET}",
+             _verdict(s["overhead"] is not None and s["overhead"] >= OVERHEAD_TARGET)),
+            (f"{name}: dask local / 2 workers", _fmt(s["dask_vs_local"], ".2f"), "-", "info"),
+            (f"{name}: rows / error rows", f"{c['rows']:,} / {c['errors']:,}", f"{s['docs']:,} / 0",
+             _verdict(c["rows"] == s["docs"] and c["errors"] == 0)),
+            (f"{name}: rows unlike the plain loop's", f"{c['differ']:,}", "0",
+             _verdict(c["differ"] == 0 and c["rows"] > 0)),
+        ]  # fmt: skip
     rss = summary["rss_kb"]
-    out.append(("peak RSS 1 worker: large / small zip", _fmt(rss["ratio"], ".3f"), f"<= {RSS_TARGET:.2f}",
-                _verdict(rss["ratio"], lambda v: v <= RSS_TARGET)))  # fmt: skip
-    differs = [p for p in bench.problems if "differs" in p]
-    out.append(("outputs of 1 worker, 2 workers, dask", "identical" if not differs else f"{len(differs)} differ",
-                "cmp equal", "PASS" if not differs else "FAIL"))  # fmt: skip
-    failed = [p for p in bench.problems if "differs" not in p]
-    out.append(("children that failed", str(len(failed)), "0", "PASS" if not failed else "FAIL"))
+    differs = [p for p in problems if "differs" in p]
+    failed = [p for p in problems if "differs" not in p]
+    out += [
+        ("peak RSS 1 worker: zip / its base", _fmt(rss["ratio"], ".3f"), f"<= {RSS_TARGET:.2f}",
+         _verdict(rss["ratio"] is not None and rss["ratio"] <= RSS_TARGET)),
+        ("outputs of 1 worker, 2 workers, dask", "identical" if not differs else f"{len(differs)} differ", "cmp equal",
+         _verdict(not differs)),
+        ("children that failed", str(len(failed)), "0", _verdict(not failed)),
+    ]  # fmt: skip
     return out
 
 
-def _verdict(value: float | None, ok: object) -> str:
-    return "FAIL" if value is None or not ok(value) else "PASS"  # type: ignore[operator]
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
-def report(summary: dict, checks: dict, labels: dict[str, str], bench: Bench) -> tuple[str, list]:
+def report(summary: dict[str, Any], checks: dict[str, dict[str, int]], inputs: dict[str, Input],
+           problems: list[str]) -> tuple[str, list[tuple[str, str, str, str]]]:  # fmt: skip
+    """The tables: docs/s and ratios; end-to-end seconds; memory; the checks."""
     head = ("input", "docs", *(f"{NAMES[c]} docs/s" for c in CONFIGS), "2w/1w", "1w/plain", "dask/2w")
-    rows: list[tuple[str, ...]] = [head]
+    rates: list[tuple[str, ...]] = [head]
+    walls: list[tuple[str, ...]] = [("input (median wall s: full / base)", *(NAMES[c] for c in CONFIGS))]
     for group, s in summary["inputs"].items():
-        r = s["docs_per_s"]
+        r, w, b = s["docs_per_s"], s["wall_seconds"], s["base_wall_seconds"]
         ratios = (_fmt(s[k], ".2f") for k in ("scaling", "overhead", "dask_vs_local"))
-        rows.append((labels[group], f"{s['docs']:,}", *(_fmt(r[c], ",.0f") for c in CONFIGS), *ratios))
+        rates.append((inputs[group].label, f"{s['docs']:,}", *(_fmt(r[c], ",.0f") for c in CONFIGS), *ratios))
+        walls.append((f"{inputs[group].label} / {s['base_docs']:,}", _fmt(w["plain"], ".1f"),
+                      *(f"{_fmt(w[c], '.1f')} / {_fmt(b[c], '.1f')}" for c in NLPIPE_ARGS)))  # fmt: skip
     rss = summary["rss_kb"]
-    fixed = summary["fixed_seconds"]
-    costs = ", ".join(f"{NAMES[c]} {_fmt(fixed[c], '.2f')}" for c in NLPIPE_ARGS)
-    lines = [table(rows), "", f"fixed cost (one-document zip, median s): {costs}",
-             f"peak RSS, 1 worker: {_fmt((rss['small'] or 0) / 1024, ',.0f')} MB at {labels['small']}, "
-             f"{_fmt((rss['large'] or 0) / 1024, ',.0f')} MB at {labels['zip']}, ratio {_fmt(rss['ratio'], '.3f')}",
-             ""]  # fmt: skip
-    checks_rows = verdicts(summary, checks, labels, bench)
+    zip_input = inputs["zip"]
+    mb = [_fmt(v / 1024 if v else None, ",.0f") for v in (rss["small"], rss["large"])]
+    lines = [table(rates), "", table(walls), "",
+             f"peak RSS, 1 worker: {mb[0]} MB at {zip_input.base_docs:,} docs, {mb[1]} MB at {zip_input.docs:,} "
+             f"docs; ratio {_fmt(rss['ratio'], '.3f')}", ""]  # fmt: skip
+    checks_rows = verdicts(summary, checks, inputs, problems)
     lines.append(table([("check", "value", "target", "verdict"), *checks_rows]))
     return "\n".join(lines), checks_rows
 
 
-# ------------------------------------------------------------------------------------------------ main
+def make_inputs(tmp: Path, docs: int, items: int, rows: list[tuple[str, str, str]]) -> dict[str, Input]:
+    """The zip and the news archive, each with its base (a tenth of the documents)."""
+    small_docs, small_items = max(1, docs // 10), max(1, items // 10)
+    return {
+        "zip": Input(f"zip of {docs:,} docs", make_zip(tmp / "news.zip", docs, rows), docs,
+                     make_zip(tmp / "news-base.zip", small_docs, rows), small_docs, False),
+        "archive": Input(f"archive of {items:,} items", make_archive(tmp / "archive.txt", items, rows), items,
+                         make_archive(tmp / "archive-base.txt", small_items, rows), small_items, True),
+    }  # fmt: skip
 
 
 def child_env(home: Path, models_dir: Path, docs: int) -> dict[str, str]:
@@ -441,16 +463,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = ag_news()
         models_dir = args.models_dir or tmp / "models"
         print(train_model(models_dir, tmp / "home", rows), file=sys.stderr)
-        small_n = max(1, args.docs // 10)
-        inputs = {"zip": (make_zip(tmp / "news.zip", args.docs, rows), args.docs, False),
-                  "archive": (make_archive(tmp / "archive.txt", args.items, rows), args.items, True)}  # fmt: skip
-        small, one = make_zip(tmp / "small.zip", small_n, rows), make_zip(tmp / "one.zip", 1, rows)
-        labels = {"zip": f"zip of {args.docs:,} docs", "archive": f"archive, {args.items:,} items --split-on",
-                  "small": f"{small_n:,} docs"}  # fmt: skip
+        inputs = make_inputs(tmp, args.docs, args.items, rows)
         bench = Bench(tmp, models_dir, child_env(tmp / "home", models_dir, args.docs), cap, args.timeout, str(nlpipe))
-        checks = measure(bench, inputs, one, small, args.runs)
+        checks = measure(bench, inputs, args.runs)
     summary = summarise(bench, inputs)
-    text, checks_rows = report(summary, checks, labels, bench)
+    text, checks_rows = report(summary, checks, inputs, bench.problems)
     uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     loads = [r.load for group in bench.runs.values() for runs in group.values() for r in runs]
     print(text)
