@@ -27,7 +27,8 @@ is recorded before each child, and the machine's idle cores during it: a 2-worke
 machine has two cores to give it). End-to-end seconds (fixed costs included) are printed too.
 
 Checks: 2 workers / 1 worker >= 1.7 (on 2 cores), 1 worker / plain loop >= 0.9, peak RSS of the 1-worker run at
-``--docs`` within 10% of that on its base, the outputs of 1 worker, 2 workers and Dask byte-identical
+``--docs`` within 10% of that on its base (the plain loop's peaks are printed beside it: what reading the same input
+costs without nlpipe), the outputs of 1 worker, 2 workers and Dask byte-identical
 (``cmp``) in every round, every document a row without error, and nlpipe's labels and scores equal to the plain
 loop's. Dask against the local engine is reported without a target. The table is printed and everything is
 written to ``benchmarks/results/batch.json``; the exit status is 1 when a check fails or a rate cannot be measured
