@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from nlpipe.batch.output import ModelInfo, read_rows
 from nlpipe.config import Settings
@@ -23,8 +22,8 @@ from nlpipe.types import Record, Span
 TEXTS = "texts.jsonl"
 
 
-def text_line(row: dict[str, Any], text: str) -> bytes:
-    return (json.dumps({"id": row["id"], "text": text}, ensure_ascii=False) + "\n").encode("utf-8")
+def text_line(text: str) -> bytes:
+    return (json.dumps({"text": text}, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _records(spool: Path, texts: Path, model: ModelInfo) -> Iterator[Record]:
@@ -32,8 +31,7 @@ def _records(spool: Path, texts: Path, model: ModelInfo) -> Iterator[Record]:
         for row in read_rows(spool):
             if row["error"] is not None:
                 continue
-            stored = json.loads(tf.readline())
-            assert stored["id"] == row["id"], "texts.jsonl is out of step with rows.jsonl"
+            stored = json.loads(tf.readline())  # one line per row that is not an error, in the same order
             result = row["predictions"].get(model.name) or {}
             spans = [Span(s["start"], s["end"], s["label"], source="model", score=s.get("score"))
                      for s in result.get("spans") or []]  # fmt: skip

@@ -30,10 +30,10 @@ from typing import Any
 from nlpipe import artifacts
 from nlpipe.batch.engines import Rows, dask_chunks, local_chunks
 from nlpipe.batch.into_dataset import TEXTS, store_predictions, text_line
-from nlpipe.batch.output import Summary, check_output, convert, row_bytes
+from nlpipe.batch.output import Summary, check_output, convert
 from nlpipe.batch.sources import check_inputs, count_units, iter_units
 from nlpipe.batch.units import SourceOptions, Unit
-from nlpipe.batch.work import TEXT_KEY, Job, ModelRef, meta_digest, ship, worker_count
+from nlpipe.batch.work import Job, ModelRef, Skipped, meta_digest, ship, worker_count
 from nlpipe.config import Settings
 from nlpipe.errors import ConflictError, InputError
 from nlpipe.tasks.saved import read_meta
@@ -45,6 +45,9 @@ MANIFEST_FORMAT = "nlpipe.batch.v1"
 #: the input (never on the workers), and a resumed run starts at a chunk boundary, so chunks are always the same.
 CHUNK_UNITS = 128
 CHUNK_BYTES = 16 * 1024 * 1024
+#: The checkpoint (an fsync of the spools, state.json replaced) is written at most this often, when a run is
+#: cancelled, and at the end: an fsync per chunk cost more than the predictions of a fast model.
+CHECKPOINT_SECONDS = 1.0
 
 #: Called after each chunk: units done, units in all (None when unknown), the summary so far.
 Progress = Callable[[int, int | None, Summary], None]
@@ -234,36 +237,45 @@ def _predict_all(
     with spool.open("ab") as f, (folder / TEXTS).open("ab") as tf:
         for handle, key in ((f, "bytes"), (tf, "text_bytes")):
             handle.truncate(int(state.get(key, 0)))  # rows written after the last checkpoint are written again
+        saved = time.monotonic()
         for rows in results:
             _append(f, tf, rows, summary)
             done += len(rows)
             summary.seconds = base_seconds + time.monotonic() - started
-            state = {"units": done, "bytes": f.tell(), "text_bytes": tf.tell(), "summary": summary.to_dict(),
-                     "complete": False}  # fmt: skip
-            _write_json(folder / "state.json", state)
+            stop = cancelled is not None and cancelled()
+            if stop or time.monotonic() - saved >= CHECKPOINT_SECONDS:
+                state, saved = _checkpoint(folder, f, tf, done, summary), time.monotonic()
             if progress is not None:
                 progress(done, total, summary)
-            if cancelled is not None and cancelled():
+            if stop:
                 results.close()  # type: ignore[attr-defined]
                 raise InputError("E847", f"The run was cancelled after {done:,} documents; run it again to "
                                  "continue.")  # fmt: skip
+        state = _checkpoint(folder, f, tf, done, summary)
     state["complete"] = True
     _write_json(folder / "state.json", state)
     return state
 
 
-def _append(f: Any, tf: Any, rows: Rows, summary: Summary) -> None:
-    """Write a chunk's rows (skipped units have none; texts only for --into-dataset) and make them durable before
-    the state counts them."""
-    for row in rows:
-        if isinstance(row, tuple):
-            summary.skip(row[0])
-            continue
-        text = row.pop(TEXT_KEY, None)
-        f.write(row_bytes(row))
-        if text is not None:
-            tf.write(text_line(row, text))
-        summary.add(row)
+def _checkpoint(folder: Path, f: Any, tf: Any, done: int, summary: Summary) -> dict[str, Any]:
+    """Make the rows so far durable, then record them in state.json (replaced atomically)."""
     for handle in (f, tf):
         handle.flush()
         os.fsync(handle.fileno())
+    state = {"units": done, "bytes": f.tell(), "text_bytes": tf.tell(), "summary": summary.to_dict(),
+             "complete": False}  # fmt: skip
+    _write_json(folder / "state.json", state)
+    return state
+
+
+def _append(f: Any, tf: Any, rows: Rows, summary: Summary) -> None:
+    """Write a chunk's rows (skipped units have none; texts only for --into-dataset); the next checkpoint makes them
+    durable."""
+    for row in rows:
+        if isinstance(row, Skipped):
+            summary.skip(row.code)
+            continue
+        f.write(row.data)
+        if row.text is not None:
+            tf.write(text_line(row.text))
+        summary.count(row.code)

@@ -54,12 +54,15 @@ class Summary:
 
     def add(self, row: Mapping[str, Any]) -> None:
         """Count one row written to the output (a document's or an error's)."""
-        self.rows += 1
         error = row.get("error")
-        if error is None:
+        self.count(None if error is None else str(error["code"]))
+
+    def count(self, code: str | None) -> None:
+        """Count one row written: a document's (``code`` None) or an error's."""
+        self.rows += 1
+        if code is None:
             self.ok += 1
         else:
-            code = str(error["code"])
             self.errors[code] = self.errors.get(code, 0) + 1
 
     def skip(self, code: str) -> None:

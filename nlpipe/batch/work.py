@@ -17,10 +17,10 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nlpipe import artifacts
-from nlpipe.batch.output import ModelInfo, document_row, error_row
+from nlpipe.batch.output import ModelInfo, document_row, error_row, row_bytes
 from nlpipe.batch.sources import unit_document
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.config import Settings
@@ -55,7 +55,7 @@ class Job:
     settings: Settings
     predict_options: dict[str, Any] = field(default_factory=dict)
     shipped: dict[str, bytes] | None = None  # digest -> the version folder as zip bytes (--ship-model)
-    keep_text: bool = False  # rows carry the document's text under TEXT_KEY (for --into-dataset), not written out
+    keep_text: bool = False  # rows carry the document's text (for --into-dataset); it is not written out
 
 
 _LOADED: dict[str, BasePredictor] = {}
@@ -111,12 +111,34 @@ def meta_digest(version_folder: Path) -> str:
     return hashlib.sha256((version_folder / "meta.json").read_bytes()).hexdigest()
 
 
-#: The key under which a row carries its document's text to the runner when ``Job.keep_text`` (never written in
-#: the output: the runner takes it out).
-TEXT_KEY = "_text"
+class Written(NamedTuple):
+    """A unit's row as the spool gets it (encoded by the worker, so the runner only writes bytes), its error code
+    (None for a document's row), and its document's text when the job keeps texts (``--into-dataset``)."""
 
-#: What a worker returns for one unit: its row, or (code, message) for a unit left out on purpose (no row).
-Outcome = dict[str, Any] | tuple[str, str]
+    data: bytes
+    code: str | None
+    text: str | None = None
+
+
+class Skipped(NamedTuple):
+    """A unit left out on purpose: no row, counted by its code."""
+
+    code: str
+    message: str
+
+
+Outcome = Written | Skipped
+
+
+def _written(unit: Unit, row: dict[str, Any], text: str | None) -> Written:
+    """The row encoded; a row JSON Lines cannot carry (a NaN score: E827) becomes the unit's error row."""
+    try:
+        data = row_bytes(row)
+    except NlpipeError as exc:
+        row, text = error_row(unit, exc.code, exc.message), None
+        data = row_bytes(row)
+    error = row["error"]
+    return Written(data, None if error is None else str(error["code"]), text)
 
 
 def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
@@ -128,7 +150,7 @@ def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
     docs: list[tuple[int, Document]] = []
     for i, unit in enumerate(units):
         if unit.kind == "skipped":
-            rows[i] = unit.error or ("", "left out")
+            rows[i] = Skipped(*(unit.error or ("", "left out")))
             continue
         try:
             docs.append((i, unit_document(unit, job.settings, job.options)))
@@ -142,13 +164,11 @@ def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
                 rows[i] = rows[i] or error_row(units[i], prediction.code, f"{ref.name}: {prediction.message}")
             else:
                 results[i][ref.name] = (ref.info, prediction)
+    texts = {i: doc.text for i, doc in docs} if job.keep_text else {}
     for i, doc in docs:
         if rows[i] is None:
-            pages = len(doc.pages) if doc.pages else None
-            rows[i] = document_row(units[i], doc.text, pages, results[i])
-            if job.keep_text:
-                rows[i][TEXT_KEY] = doc.text
-    return rows
+            rows[i] = document_row(units[i], doc.text, len(doc.pages) if doc.pages else None, results[i])
+    return [row if isinstance(row, Skipped) else _written(units[i], row, texts.get(i)) for i, row in enumerate(rows)]
 
 
 def _predict(predictor: BasePredictor, docs: list[Document], options: dict[str, Any]) -> list[Prediction | NlpipeError]:

@@ -299,3 +299,31 @@ def test_a_dead_local_worker_is_a_coded_error_and_the_run_continues(trained: Set
     assert info.value.code == "E852" and state_dir(out).exists()
     run_batch(BatchRequest(inputs, ["news"], out, workers=2), trained)
     assert out.read_bytes() == ref.read_bytes()
+
+
+def test_a_prediction_json_cannot_carry_is_an_error_row_not_the_end_of_the_run(trained, tmp_path, monkeypatch):
+    """Found by benchmarks/batch.py: a NaN score (a model gone wrong on one document) made row_bytes raise E827 in
+    the runner, which aborted the whole run, and every rerun hit the same document. It is now that document's
+    error row."""
+    from nlpipe.batch import work
+    from nlpipe.types import LabelScore
+
+    real = work._predict
+
+    def with_nan(predictor, docs, options):
+        out = real(predictor, docs, options)
+        for doc, prediction in zip(docs, out, strict=True):
+            if "poison" in doc.text:
+                prediction.labels[0] = LabelScore(prediction.labels[0].label, float("nan"))
+        return out
+
+    monkeypatch.setattr(work, "_predict", with_nan)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"id": f"d{i}", "text": t}) + "\n"
+                              for i, t in enumerate([TOPICS[0], "poison " + TOPICS[1], TOPICS[2]])))  # fmt: skip
+    out = tmp_path / "out.jsonl"
+    summary = run_batch(BatchRequest([str(source)], ["news"], out, workers=1), trained)
+    got = rows(out)
+    assert [r["id"] for r in got] == ["d0", "d1", "d2"]
+    assert got[1]["error"]["code"] == "E827" and got[0]["error"] is None and got[2]["error"] is None
+    assert summary.errors == {"E827": 1}
