@@ -21,7 +21,6 @@ refused when they end outside it (E870 no root set, E871 outside, E872 no such p
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import secrets
 import shutil
@@ -33,6 +32,8 @@ from typing import IO
 
 from nlpipe.config import Settings
 from nlpipe.errors import ConfigError, ForbiddenError, InputError
+from nlpipe.store.staging import open_lock
+from nlpipe.store.staging import try_lock as staging_try_lock
 
 __all__ = [
     "INPUT_DIR",
@@ -72,17 +73,12 @@ def results_path(folder: Path, fmt: str) -> Path:
     return folder / f"results.{fmt}"
 
 
-def _open_lock(path: Path) -> IO[bytes]:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    return os.fdopen(fd, "ab")
-
-
 @contextmanager
 def sweep_lock(home: Path, operation: int) -> Iterator[None]:
     """The lock that orders making folders (``LOCK_SH``) before sweeping them (``LOCK_EX``)."""
     base = batch_dir(home)
     base.mkdir(parents=True, exist_ok=True)
-    with _open_lock(base / SWEEP_LOCK_NAME) as fh:
+    with open_lock(base / SWEEP_LOCK_NAME) as fh:
         fcntl.flock(fh, operation)  # released when the file is closed
         yield
 
@@ -91,18 +87,9 @@ def try_lock(folder: Path) -> IO[bytes] | None:
     """``folder``'s lock file, locked by this process; None when another open file holds it or the folder is
     gone."""
     try:
-        fh = _open_lock(folder / LOCK_NAME)
+        return staging_try_lock(folder)  # the upload jobs' folder lock: the same file name, the same protocol
     except FileNotFoundError:
         return None
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        return None
-    except BaseException:
-        fh.close()
-        raise
-    return fh
 
 
 @dataclass

@@ -52,14 +52,15 @@ def staging_path(home: Path, job_id: int) -> Path:
     return uploads_dir(home) / f"{PREFIX}{job_id}"
 
 
-def _open_lock(path: Path) -> IO[bytes]:
+def open_lock(path: Path) -> IO[bytes]:
+    """``path`` opened for locking (created 0600 when missing; never through a symbolic link)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     return os.fdopen(fd, "ab")
 
 
 @contextmanager
 def _sweep_lock(base: Path, operation: int) -> Iterator[None]:
-    with _open_lock(base.parent / SWEEP_LOCK_NAME) as fh:
+    with open_lock(base.parent / SWEEP_LOCK_NAME) as fh:
         fcntl.flock(fh, operation)  # released when the file is closed
         yield
 
@@ -89,7 +90,7 @@ def create_staging(home: Path, job_id: int) -> StagingFolder:
     with _sweep_lock(base, fcntl.LOCK_SH):
         path.mkdir(mode=0o700)
         try:
-            lock = _open_lock(path / LOCK_NAME)
+            lock = open_lock(path / LOCK_NAME)
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BaseException:
@@ -110,9 +111,9 @@ class SweepReport:
     kept: list[str] = field(default_factory=list)
 
 
-def _try_lock(folder: Path) -> IO[bytes] | None:
+def try_lock(folder: Path) -> IO[bytes] | None:
     """The folder's lock file, locked by us; None when another open file holds the lock."""
-    fh = _open_lock(folder / LOCK_NAME)
+    fh = open_lock(folder / LOCK_NAME)
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -133,7 +134,7 @@ def _claim_orphans(base: Path, report: SweepReport) -> list[tuple[Path, IO[bytes
                 continue
             folder = Path(entry.path)
             try:
-                lock = _try_lock(folder)
+                lock = try_lock(folder)
             except OSError as exc:
                 log.warning("upload folder %s left as it is: its lock cannot be taken (%s)", folder, exc)
                 report.kept.append(entry.name)
