@@ -49,7 +49,8 @@ CHUNK_BYTES = 16 * 1024 * 1024
 #: cancelled, and at the end: an fsync per chunk cost more than the predictions of a fast model.
 CHECKPOINT_SECONDS = 1.0
 
-#: Called after each chunk: units done, units in all (None when unknown), the summary so far.
+#: Called after each checkpoint (at most every CHECKPOINT_SECONDS, and at the end): units done and on disk, units in
+#: all (None when unknown), the summary so far.
 Progress = Callable[[int, int | None, Summary], None]
 
 
@@ -245,13 +246,15 @@ def _predict_all(
             stop = cancelled is not None and cancelled()
             if stop or time.monotonic() - saved >= CHECKPOINT_SECONDS:
                 state, saved = _checkpoint(folder, f, tf, done, summary), time.monotonic()
-            if progress is not None:
-                progress(done, total, summary)
+                if progress is not None:  # counts that are on disk: a count shown never goes back after a crash
+                    progress(done, total, summary)
             if stop:
                 results.close()  # type: ignore[attr-defined]
                 raise InputError("E847", f"The run was cancelled after {done:,} documents; run it again to "
                                  "continue.")  # fmt: skip
         state = _checkpoint(folder, f, tf, done, summary)
+        if progress is not None:
+            progress(done, total, summary)
     state["complete"] = True
     _write_json(folder / "state.json", state)
     return state

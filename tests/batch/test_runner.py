@@ -56,7 +56,9 @@ def rows(path: Path) -> list[dict]:
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks of 16 documents, each checkpointed (and reported to ``progress``) as soon as it is written."""
     monkeypatch.setattr(runner, "CHUNK_UNITS", 16)
+    monkeypatch.setattr(runner, "CHECKPOINT_SECONDS", 0.0)
 
 
 def test_every_document_is_a_row_in_input_order_with_errors_in_place(trained: Settings, tmp_path, small_chunks):
