@@ -20,7 +20,7 @@ from nlpipe.config import Settings
 from nlpipe.readers.archives.walk import ARCHIVE_KINDS
 from nlpipe.readers.dispatch.formats import read_document
 from nlpipe.readers.dispatch.results import IngestFailure, Run
-from nlpipe.readers.dispatch.route import MAX_DEPTH
+from nlpipe.readers.dispatch.route import MAX_DEPTH, cannot_read, empty_file, read_document_bytes
 from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, sniff, unsupported
 from nlpipe.readers.text import mail, markup
 from nlpipe.readers.text.plain import MIME_TEXT, normalise_newlines
@@ -46,16 +46,10 @@ def _read_file(path: Path, source: str, limit: int) -> bytes:
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:
-                raise fail("E176", "empty file (0 bytes); nothing to read -- remove it or check the copy", file=source)
-            if size > limit:
-                raise too_large(source, size, limit)
-            data = fh.read(limit + 1)
+                raise empty_file(source)
+            return read_document_bytes(fh, source, size, limit)
     except OSError as exc:
-        raise fail("E195", f"cannot read the file ({exc.strerror or exc}); check that it exists and its "
-                   "permissions", file=source) from None  # fmt: skip
-    if len(data) > limit:  # the file grew since fstat
-        raise too_large(source, len(data), limit)
-    return data
+        raise cannot_read(source, exc) from None
 
 
 def _parsed(data: bytes, name: str, unit: Unit, settings: Settings, options: SourceOptions) -> Document:

@@ -10,8 +10,8 @@ from typing import Any
 from nlpipe import errors
 from nlpipe.batch.units import Unit
 from nlpipe.error_codes import CODES
-from nlpipe.errors import LimitError, NlpipeError
-from nlpipe.readers.textfile import fail
+from nlpipe.errors import NlpipeError
+from nlpipe.readers.dispatch.route import too_large as document_too_large
 
 __all__ = ["coded_error", "error_unit", "problem_unit", "too_large"]
 
@@ -28,14 +28,7 @@ def problem_unit(source: str, exc: NlpipeError, *, skipped: bool) -> Unit:
 
 def too_large(source: str, size: int | None, limit: int, what: str = "document") -> NlpipeError:
     """E178 for a document over ``max_document_bytes`` (``size`` None: found while reading, the rest not read)."""
-    has = f"is {size:,} bytes, more than" if size is not None else "is larger than"
-    return fail(
-        "E178",
-        f"the {what} {has} the {limit:,}-byte document limit; it was not read -- split it or raise "
-        "NLPIPE_MAX_DOCUMENT_BYTES",
-        file=source,
-        kind=LimitError,
-    )
+    return document_too_large(source, size, limit, f"the {what}")
 
 
 def coded_error(code: str, message: str, *, source: str | None = None) -> NlpipeError:

@@ -29,18 +29,31 @@ MAX_DEPTH = 3  # archives inside archives: outer.zip!inner.tar!deeper.zip!a.txt 
 _OCR_MODES = ("auto", "always", "never")
 
 
-def _too_large(source: str, size: int, limit: int) -> NlpipeError:
+def too_large(source: str, size: int | None, limit: int, what: str = "file") -> NlpipeError:
+    """E178 for a document over ``limit`` bytes (``size`` None: found while reading it, the rest not read)."""
+    has = f"is {size:,} bytes, more than" if size is not None else "is larger than"
     return fail(
         "E178",
-        f"file is {size:,} bytes, more than the {limit:,}-byte document limit; it was not read -- split it or "
-        "raise NLPIPE_MAX_DOCUMENT_BYTES",
+        f"{what} {has} the {limit:,}-byte document limit; it was not read -- split it or raise "
+        "NLPIPE_MAX_DOCUMENT_BYTES",
         file=source,
         kind=LimitError,
     )
 
 
-def _empty(source: str) -> NlpipeError:
+def empty_file(source: str) -> NlpipeError:
     return fail("E176", "empty file (0 bytes); nothing to read -- remove it or check the copy", file=source)
+
+
+def read_document_bytes(fh: IO[bytes], source: str, size: int, limit: int) -> bytes:
+    """The whole of an open file known to be ``size`` bytes that is one document: E178 when it is, or has grown
+    to, more than ``limit`` bytes (never more than ``limit + 1`` bytes read)."""
+    if size > limit:
+        raise too_large(source, size, limit)
+    data = fh.read(limit + 1)
+    if len(data) > limit:  # the file grew since it was measured
+        raise too_large(source, len(data), limit)
+    return data
 
 
 def _archive(
@@ -71,7 +84,7 @@ def _from_bytes(
     data: bytes, source: str, name: str, run: Run, depth: int = 0, budget: ArchiveBudget | None = None
 ) -> Iterator[Document | IngestFailure]:
     if not data:
-        yield run.failure(source, _empty(source))
+        yield run.failure(source, empty_file(source))
         return
     try:
         kind = sniff(data[:SNIFF_BYTES], name, io.BytesIO(data), source)
@@ -83,12 +96,12 @@ def _from_bytes(
         return
     limit = run.settings.max_document_bytes
     if len(data) > limit:
-        yield run.failure(source, _too_large(source, len(data), limit))
+        yield run.failure(source, too_large(source, len(data), limit))
         return
     yield from read_document(kind, data, source, name, run)
 
 
-def _cannot_read(source: str, exc: OSError) -> NlpipeError:
+def cannot_read(source: str, exc: OSError) -> NlpipeError:
     return fail("E195", f"cannot read the file ({exc.strerror or exc}); check that it exists and its permissions",
                 file=source)  # fmt: skip
 
@@ -98,28 +111,23 @@ def _from_file(path: Path, source: str, run: Run) -> Iterator[Document | IngestF
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed in the finally below, also when the consumer stops early
     except OSError as exc:
-        yield run.failure(source, _cannot_read(source, exc))
+        yield run.failure(source, cannot_read(source, exc))
         return
     try:
         try:
             size = os.fstat(fh.fileno()).st_size
             if size == 0:
-                raise _empty(source)
+                raise empty_file(source)
             head = fh.read(SNIFF_BYTES)
             fh.seek(0)
             kind = sniff(head, path.name, fh, source)
             if kind not in ARCHIVE_KINDS:
-                limit = run.settings.max_document_bytes
-                if size > limit:
-                    raise _too_large(source, size, limit)
-                data = fh.read(limit + 1)
-                if len(data) > limit:  # the file grew since fstat
-                    raise _too_large(source, len(data), limit)
+                data = read_document_bytes(fh, source, size, run.settings.max_document_bytes)
         except NlpipeError as exc:
             yield run.failure(source, exc)
             return
         except OSError as exc:
-            yield run.failure(source, _cannot_read(source, exc))
+            yield run.failure(source, cannot_read(source, exc))
             return
         if kind in ARCHIVE_KINDS:
             yield from _archive(fh, kind, source, path.name, run, 0, None)
@@ -196,7 +204,7 @@ def iter_ingest(
         if isinstance(exc, FileNotFoundError):
             raise fail("E195", "no such file or folder; check the path (relative paths start from the current "
                        "folder)", file=src) from None  # fmt: skip
-        raise _cannot_read(src, exc) from None
+        raise cannot_read(src, exc) from None
     if stat.S_ISDIR(st.st_mode):
         if progress is not None:
             run.total = sum(1 for item in iter_folder(path, source=src) if isinstance(item, FolderFile))
