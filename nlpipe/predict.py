@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import codecs
 import select
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from nlpipe import artifacts
 from nlpipe.config import DEFAULT_MAX_MODEL_BYTES, Settings
@@ -35,6 +35,8 @@ from nlpipe.readers.dispatch.results import IngestFailure
 from nlpipe.tasks import registry
 from nlpipe.tasks.base import BasePredictor, LoadedModel
 from nlpipe.types import Prediction
+
+T = TypeVar("T")
 
 __all__ = [
     "predictor_for",
@@ -235,7 +237,8 @@ def _predict_pending(
     if not pending:
         return
     checkpoint()
-    results = iter(_predict_texts(predictor, [item for _, item in pending if isinstance(item, str)], checked))
+    texts = [item for _, item in pending if isinstance(item, str)]
+    results = iter(predict_isolating(lambda batch: predictor.predict(batch, **checked), texts))
     for number, item in pending:
         result = next(results) if isinstance(item, str) else item
         if isinstance(result, NlpipeError):
@@ -244,21 +247,29 @@ def _predict_pending(
             yield {"line": number} | result.to_dict()
 
 
-def _predict_texts(
-    predictor: BasePredictor, texts: list[str], checked: dict[str, Any]
+def predict_isolating(
+    call: Callable[[list[T]], Sequence[Prediction]],
+    items: list[T],
+    *,
+    unexpected: Callable[[Exception], NlpipeError] | None = None,
 ) -> list[Prediction | NlpipeError]:
-    """One prediction per text; when the predictor refuses the batch, each text alone, so that one bad text is one
-    error and not the whole batch's. The work budget's errors stop the call as they do everywhere."""
-    if not texts:
+    """``call(items)``, one prediction per item; when the call fails with a coded error, each item alone, so that
+    one bad item is one error and not the whole batch's. With ``unexpected``, any other exception is isolated the
+    same way and recorded as the coded error it makes. The work budget's errors and MemoryError stop the call."""
+    if not items:
         return []
+    caught = NlpipeError if unexpected is None else Exception
     try:
-        return list(predictor.predict(texts, **checked))
-    except BUDGET_ERRORS:
+        return list(call(items))
+    except (*BUDGET_ERRORS, MemoryError):
         raise
-    except NlpipeError as exc:
-        if len(texts) == 1:
+    except caught as exc:
+        if len(items) > 1:
+            return [result for item in items for result in predict_isolating(call, [item], unexpected=unexpected)]
+        if isinstance(exc, NlpipeError):
             return [exc]
-        return [result for text in texts for result in _predict_texts(predictor, [text], checked)]
+        assert unexpected is not None
+        return [unexpected(exc)]
 
 
 class LineReader:

@@ -25,7 +25,7 @@ from nlpipe.batch.sources import unit_document
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.config import Settings
 from nlpipe.errors import ArtifactError, InputError, NlpipeError
-from nlpipe.predict import predictor_for
+from nlpipe.predict import predict_isolating, predictor_for
 from nlpipe.tasks.base import BasePredictor
 from nlpipe.types import Document, Prediction
 
@@ -172,26 +172,14 @@ def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
 
 
 def _predict(predictor: BasePredictor, docs: list[Document], options: dict[str, Any]) -> list[Prediction | NlpipeError]:
-    """Predictions for ``docs``; when the batch fails, each document alone, so one bad document is one error."""
-    if not docs:
-        return []
-    try:
-        return list(predictor.predict_documents(docs, **options))
-    except MemoryError:
-        raise
-    except Exception:  # noqa: BLE001 -- found again below, document by document, and reported with its code
-        pass
-    out: list[Prediction | NlpipeError] = []
-    for doc in docs:
-        try:
-            out.append(predictor.predict_documents([doc], **options)[0])
-        except NlpipeError as exc:
-            out.append(exc)
-        except MemoryError:
-            raise
-        except Exception as exc:  # noqa: BLE001 -- a document that breaks a model is a row, not the end of the run
-            out.append(InputError("E841", f"prediction failed ({type(exc).__name__}: {exc})"[:500]))
-    return out
+    """Predictions for ``docs``; when the batch fails, each document alone, so one bad document is one error row
+    (E841 for an exception that is not a coded error: a document that breaks a model is a row, not the end of the
+    run)."""
+    return predict_isolating(
+        lambda batch: predictor.predict_documents(batch, **options),
+        docs,
+        unexpected=lambda exc: InputError("E841", f"prediction failed ({type(exc).__name__}: {exc})"[:500]),
+    )
 
 
 def worker_count(requested: int | None) -> int:
