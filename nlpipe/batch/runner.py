@@ -137,6 +137,11 @@ def _write_json(path: Path, value: Any) -> None:
     os.replace(tmp, path)
 
 
+def _fresh_state() -> dict[str, Any]:
+    """The state of a run with nothing done yet (also of one killed before its first checkpoint)."""
+    return {"units": 0, "bytes": 0, "text_bytes": 0, "summary": None, "complete": False}
+
+
 def _prepare(request: BatchRequest, wanted: dict[str, Any]) -> dict[str, Any]:
     """The state to continue from: a fresh one, or the checkpoint of the same run (E844 for another run's, E845
     for ``resume`` with none, E846 when OUT exists and no run is in progress)."""
@@ -155,7 +160,7 @@ def _prepare(request: BatchRequest, wanted: dict[str, Any]) -> dict[str, Any]:
         try:
             return dict(json.loads((folder / "state.json").read_text(encoding="utf-8")))
         except FileNotFoundError:
-            return {"units": 0, "bytes": 0, "summary": None, "complete": False}
+            return _fresh_state()
     if request.resume:
         raise InputError("E845", f"Nothing to resume: no unfinished run for {request.out} ({folder} is missing).",
                          file=str(request.out))  # fmt: skip
@@ -165,7 +170,7 @@ def _prepare(request: BatchRequest, wanted: dict[str, Any]) -> dict[str, Any]:
     request.out.parent.mkdir(parents=True, exist_ok=True)
     folder.mkdir()
     _write_json(folder / "manifest.json", wanted)
-    return {"units": 0, "bytes": 0, "summary": None, "complete": False}
+    return _fresh_state()
 
 
 def chunked(units: Iterator[Unit], skip: int) -> Iterator[list[Unit]]:
