@@ -11,11 +11,11 @@ a WARC, an mbox or a ``--split-on`` file has no cheap count: the total is then N
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from nlpipe.batch.members import ARCHIVE_NAMES
 from nlpipe.batch.shapes import classify
 from nlpipe.batch.units import SourceOptions
 from nlpipe.config import Settings
@@ -23,31 +23,34 @@ from nlpipe.errors import NlpipeError
 from nlpipe.readers.archives.compressed import COMPRESSED_SUFFIXES, peek_decompressed
 from nlpipe.readers.archives.folders import iter_folder
 from nlpipe.readers.archives.guards import FolderFile
-from nlpipe.readers.archives.zips import zip_entry_count
+from nlpipe.readers.archives.zip_directory import directory_span, iter_entries
 from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, is_archive
 
 __all__ = ["ROWS_COUNT_BYTES", "count_units"]
 
 #: Rows files up to this size have their lines counted.
 ROWS_COUNT_BYTES = 200 * 1024 * 1024
-_ARCHIVE_NAMES = (".zip", ".tar", ".tgz", ".tbz", ".tbz2", ".txz", ".gz", ".gzip", ".bz2", ".xz")
 _PIECE = 1024 * 1024
 
 
 def _zip_count(fh: IO[bytes], settings: Settings) -> int | None:
-    declared = zip_entry_count(fh)
-    if declared is not None and declared > settings.max_archive_members:
-        return 1  # refused whole (E186)
+    """Members (not folders) from the directory, streamed; None when one is named as an archive (opened later)."""
     try:
-        with zipfile.ZipFile(fh) as zf:
-            names = [i.filename for i in zf.infolist() if not i.is_dir()]
+        span = directory_span(fh)
+        if span.entries > settings.max_archive_members:
+            return 1  # refused whole (E186)
+        count = 0
+        for entry in iter_entries(fh, span):
+            if entry.is_dir():
+                continue
+            if entry.filename.lower().endswith(ARCHIVE_NAMES):
+                return None  # an archive inside: its members are not counted without opening it
+            count += 1
     except Exception:
         return 1  # one E182 unit
     finally:
         fh.seek(0)
-    if any(name.lower().endswith(_ARCHIVE_NAMES) for name in names):
-        return None  # an archive inside: its members are not counted without opening it
-    return len(names)
+    return count
 
 
 def _line_count(fh: IO[bytes], header: bool) -> int | None:

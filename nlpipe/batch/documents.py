@@ -12,17 +12,20 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from nlpipe.batch.problems import coded_error, too_large
+from nlpipe.batch.problems import coded_error, image_off, too_large
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.config import Settings
+from nlpipe.readers.archives.guards import ArchiveBudget, ArchiveLimits
 from nlpipe.readers.archives.walk import ARCHIVE_KINDS
+from nlpipe.readers.archives.zip_directory import open_entry, read_direct
+from nlpipe.readers.archives.zips import read_entry
 from nlpipe.readers.dispatch.formats import read_document
 from nlpipe.readers.dispatch.results import IngestFailure, Run
 from nlpipe.readers.dispatch.route import MAX_DEPTH, cannot_read, empty_file, read_document_bytes
 from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, sniff, unsupported
-from nlpipe.readers.text import mail, markup
+from nlpipe.readers.text import mail, markup, plain
 from nlpipe.readers.text.plain import MIME_TEXT, normalise_newlines
 from nlpipe.readers.textfile import fail
 from nlpipe.types import Document
@@ -52,20 +55,58 @@ def _read_file(path: Path, source: str, limit: int) -> bytes:
         raise cannot_read(source, exc) from None
 
 
-def _parsed(data: bytes, name: str, unit: Unit, settings: Settings, options: SourceOptions) -> Document:
-    """One file's bytes through the reader of its kind; a CSV or JSON Lines file here (an archive member) is text."""
+def _parsed(
+    data: bytes, name: str, unit: Unit, settings: Settings, options: SourceOptions, kind: str | None = None
+) -> Document:
+    """One file's bytes through the reader of its kind (sniffed unless given); a CSV or JSON Lines file here (an
+    archive member) is text."""
     source = unit.id
-    kind = sniff(data[:SNIFF_BYTES], name, io.BytesIO(data), source)
+    kind = kind or sniff(data[:SNIFF_BYTES], name, io.BytesIO(data), source)
     if kind in ARCHIVE_KINDS:
         raise unsupported(name, "an archive here is not opened (it is read as an input, member by member)", source)
     if kind in ("csv", "jsonl"):
         kind = "text"
+    if kind in ("text", "markdown"):  # what read_document does for them, without its run and generator
+        mime = plain.MIME_MARKDOWN if kind == "markdown" else plain.MIME_TEXT
+        return _with_meta(plain.read_plain(data, source=source, mime=mime), unit)
     run = Run(settings=settings, password=options.password, ocr=options.ocr, max_depth=MAX_DEPTH, progress=None)
     for item in read_document(kind, data, source, name, run):
         if isinstance(item, IngestFailure):
             raise coded_error(item.code, item.message, source=item.source)
         return _with_meta(item, unit)
     raise fail("E177", "no text found; check the file has content", file=source)  # pragma: no cover - one item
+
+
+def _member_document(
+    unit: Unit, settings: Settings, options: SourceOptions, archives: dict[str, IO[bytes]] | None
+) -> Document:
+    """A zip member read here from its archive by its directory entry (capped at its declared size: the reader
+    counted that against the archive's total), then parsed by its kind. An archive not named as one is refused."""
+    entry, source = unit.member, unit.id
+    assert entry is not None and unit.path is not None, "a member unit names its archive and entry"
+    try:
+        fh = archives.get(unit.path) if archives is not None else None
+        if fh is None:
+            fh = open(unit.path, "rb")  # noqa: SIM115 - kept in ``archives`` (closed by its owner) or closed below
+            if archives is not None:
+                archives[unit.path] = fh
+    except OSError as exc:
+        raise cannot_read(source, exc) from None
+    try:
+        budget = ArchiveBudget(ArchiveLimits.from_settings(settings))
+        data = read_entry(lambda pwd: open_entry(fh, entry, pwd), entry, source, budget, options.password,
+                          direct=lambda: read_direct(fh, entry))  # fmt: skip
+    finally:
+        if archives is None:
+            fh.close()
+    name = entry.filename
+    kind = sniff(data[:SNIFF_BYTES], name, io.BytesIO(data), source)
+    if kind in ARCHIVE_KINDS:
+        raise unsupported(name, "an archive inside an archive is opened only when its name says so (.zip, .tar, "
+                          ".tar.gz, .tgz, .gz, .bz2, .xz); rename it, or unpack it first", source)  # fmt: skip
+    if kind == "image" and options.ocr == "never":
+        raise image_off(source)
+    return _parsed(data, name, unit, settings, options, kind)
 
 
 def _html_document(unit: Unit) -> Document:
@@ -92,12 +133,17 @@ def _html_document(unit: Unit) -> Document:
     return _with_meta(doc, unit)
 
 
-def unit_document(unit: Unit, settings: Settings, options: SourceOptions) -> Document:
+def unit_document(
+    unit: Unit, settings: Settings, options: SourceOptions, archives: dict[str, IO[bytes]] | None = None
+) -> Document:
     """The document of one unit, read in the worker (another process): its ``source`` is the unit's id, its
     ``meta`` the reader's with the unit's added, its ``pages`` set for PDFs and images.
 
-    ``text`` is used as it is; ``file`` and ``bytes`` are parsed by their sniffed kind as ingest parses them (a
-    CSV or JSON Lines archive member as plain text); ``email`` by the e-mail reader; ``html`` by trafilatura (see
+    ``archives`` keeps the zip files that ``member`` units are read from open between calls (path -> file; the
+    caller closes them); without it each member opens its archive and closes it again.
+
+    ``text`` is used as it is; ``member`` is read from its archive, then, like ``file`` and ``bytes``, parsed by
+    its sniffed kind as ingest parses it (a CSV or JSON Lines archive member as plain text); ``email`` by the e-mail reader; ``html`` by trafilatura (see
     the module docstring). An ``error`` or ``skipped`` unit raises its code, and so does anything unreadable (the
     readers' codes: E175-E198, E150-E167 for PDFs and OCR, E108 for undecodable text...).
     """
@@ -107,6 +153,8 @@ def unit_document(unit: Unit, settings: Settings, options: SourceOptions) -> Doc
     if kind == "file":
         path = Path(unit.path or unit.source)
         return _parsed(_read_file(path, unit.id, settings.max_document_bytes), path.name, unit, settings, options)
+    if kind == "member":
+        return _member_document(unit, settings, options, archives)
     if kind == "bytes":
         data = unit.data or b""
         if len(data) > settings.max_document_bytes:

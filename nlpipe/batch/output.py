@@ -39,6 +39,7 @@ from nlpipe.batch.rows import (
     check_row,
     compact_json,
     document_row,
+    document_row_bytes,
     error_row,
     read_rows,
     read_spool,
@@ -57,6 +58,7 @@ __all__ = [
     "SENTIMENT_KEYS",
     "Summary",
     "document_row",
+    "document_row_bytes",
     "error_row",
     "row_bytes",
     "read_rows",
@@ -231,9 +233,22 @@ def batches(spool: Path, models: Sequence[ModelInfo]) -> Iterator[list[tuple[int
         yield batch
 
 
-def _write_jsonl(f: IO[bytes], spool: Path, models: Sequence[ModelInfo]) -> None:
-    for _, raw, _ in read_spool(spool, [m.name for m in models]):
-        f.write(raw)
+def _write_jsonl(f: IO[bytes], spool: Path, models: Sequence[ModelInfo], checked: bool) -> None:
+    if checked:
+        for _, raw, _ in read_spool(spool, [m.name for m in models]):
+            f.write(raw)
+        return
+    last = b"\n"
+    try:
+        with spool.open("rb") as src:
+            while block := src.read(_BUFFER):
+                f.write(block)
+                last = block[-1:]
+    except OSError as exc:
+        raise InputError("E825", f"The spool {spool} cannot be read: {exc.strerror or exc}.", file=str(spool)) from None
+    if last != b"\n":
+        raise InputError("E821", f"{spool} ends in a cut-short line. The spool was damaged; run the batch again with "
+                         "--restart.", file=str(spool))  # fmt: skip
 
 
 def _write_csv(f: IO[bytes], spool: Path, models: Sequence[ModelInfo]) -> None:
@@ -252,8 +267,13 @@ def _write_csv(f: IO[bytes], spool: Path, models: Sequence[ModelInfo]) -> None:
         text.detach()  # flushed, and ``f`` left open for the caller (a wrapper collected later would close it)
 
 
-def convert(spool: Path, out: Path, fmt: Format, models: Sequence[ModelInfo]) -> None:
+def convert(spool: Path, out: Path, fmt: Format, models: Sequence[ModelInfo], *, checked: bool = True) -> None:
     """Turn the JSON Lines ``spool`` of a run with ``models`` into ``out`` in ``fmt`` (jsonl, csv or parquet).
+
+    ``checked=False`` is for a run's own spool, written by :func:`~nlpipe.batch.rows.row_bytes` and cut back to whole
+    rows at every checkpoint: JSON Lines output is then the spool's bytes copied (only its last line end checked)
+    instead of every row decoded and checked again, which cost as much as encoding them. CSV and Parquet decode the
+    rows anyway and always check them.
 
     Streamed (a line, or a batch of :data:`BATCH_ROWS` rows, in memory at a time), written to :func:`part_path` and
     renamed to ``out`` at the end, so ``out`` is never a half file; the same spool gives the same bytes. Errors:
@@ -266,7 +286,7 @@ def convert(spool: Path, out: Path, fmt: Format, models: Sequence[ModelInfo]) ->
                          "or was cleaned up. Run the batch again.", file=str(spool))  # fmt: skip
     with _replacing(out) as f:
         if fmt == "jsonl":
-            _write_jsonl(f, spool, models)
+            _write_jsonl(f, spool, models, checked)
         elif fmt == "csv":
             _write_csv(f, spool, models)
         else:

@@ -12,8 +12,9 @@ from nlpipe.batch.units import Unit
 from nlpipe.error_codes import CODES
 from nlpipe.errors import NlpipeError
 from nlpipe.readers.dispatch.route import too_large as document_too_large
+from nlpipe.readers.textfile import fail
 
-__all__ = ["coded_error", "error_unit", "problem_unit", "too_large"]
+__all__ = ["coded_error", "error_unit", "image_off", "problem_unit", "too_large"]
 
 
 def error_unit(uid: str, source: str, exc: NlpipeError, meta: Mapping[str, Any] | None = None) -> Unit:
@@ -39,3 +40,8 @@ def coded_error(code: str, message: str, *, source: str | None = None) -> Nlpipe
     if not (isinstance(cls, type) and issubclass(cls, NlpipeError)):
         cls = errors.InputError
     return cls(code, message, file=source)
+
+
+def image_off(source: str) -> NlpipeError:
+    """E190: an image is read by OCR, and OCR is off (the unit is left out, as ingest leaves it out)."""
+    return fail("E190", "skipped: an image is read by OCR, and OCR is off; pass --ocr auto to read it", file=source)

@@ -30,7 +30,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ __all__ = [
     "SPAN_KEYS",
     "SENTIMENT_KEYS",
     "document_row",
+    "document_row_bytes",
     "error_row",
     "row_bytes",
     "read_rows",
@@ -137,6 +138,50 @@ def document_row(
         "error": None,
         "predictions": {name: _model_entry(info, prediction) for name, (info, prediction) in results.items()},
     }
+
+
+_STRING: Callable[[str], str] = json.encoder.encode_basestring  # the encoder's own quoting (ensure_ascii=False)
+
+
+def _number(value: Any) -> str:
+    """A number as the JSON encoder writes it (float.__repr__ also for numpy floats); ValueError for NaN or
+    infinity, as the encoder raises with ``allow_nan=False``."""
+    if isinstance(value, float):
+        if value != value or value in (math.inf, -math.inf):
+            raise ValueError(f"Out of range float values are not JSON compliant: {value!r}")
+        return float.__repr__(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return compact_json(value)
+    return int.__repr__(value)
+
+
+def _entry_json(info: ModelInfo, prediction: Prediction) -> str:
+    labels = ",".join(
+        f'{{"label":{_STRING(ls.label)},"score":{_number(round(ls.score, _LABEL_DIGITS))}}}' for ls in prediction.labels
+    )
+    spans = compact_json([_span(s) for s in prediction.spans]) if prediction.spans else "[]"
+    sentiment = "null" if prediction.sentiment is None else compact_json(_sentiment(prediction.sentiment))
+    predicted = ",".join(_STRING(label) for label in prediction.predicted)
+    return (f'{{"model":{_STRING(info.ref)},"task":{_STRING(info.task)},"predicted":[{predicted}],"labels":[{labels}],'
+            f'"spans":{spans},"sentiment":{sentiment}}}')  # fmt: skip
+
+
+def document_row_bytes(
+    unit: Unit, text: str, pages: int | None, results: Mapping[str, tuple[ModelInfo, Prediction]]
+) -> bytes:
+    """``row_bytes(document_row(unit, text, pages, results))``, the same bytes, written directly: the dict and the
+    generic encoder cost more than a fast model's prediction. E827 as :func:`row_bytes` raises it."""
+    try:
+        predictions = ",".join(f"{_STRING(name)}:{_entry_json(info, p)}" for name, (info, p) in results.items())
+        line = (
+            f'{{"id":{_STRING(unit.id)},"source":{_STRING(unit.source)},'
+            f'"sha256":"{hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()}",'
+            f'"characters":{len(text)},"pages":{"null" if pages is None else _number(pages)},'
+            f'"meta":{compact_json(unit.meta) if unit.meta else "{}"},"error":null,"predictions":{{{predictions}}}}}\n'
+        )
+        return line.encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError, AttributeError):
+        return row_bytes(document_row(unit, text, pages, results))  # raises E827 naming what it cannot write
 
 
 def _clean(value: Any) -> Any:

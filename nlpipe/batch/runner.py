@@ -211,11 +211,11 @@ def run_batch(
         job = Job(models, request.options, settings, {"top_k": request.top_k or 5},
                   {m.digest: ship(m) for m in models} if request.ship_model else None,
                   keep_text=request.into_dataset is not None)  # fmt: skip
-        total = count_units(request.inputs, request.options, settings)
+        total = count_units(request.inputs, request.options, settings) if progress is not None else None
         state = _predict_all(request, job, state, summary, total, progress, cancelled)
     if request.into_dataset is not None:
         store_predictions(settings, folder, [m.info for m in models], request.into_dataset)
-    convert(folder / "rows.jsonl", request.out, request.fmt, [m.info for m in models])  # type: ignore[arg-type]
+    convert(folder / "rows.jsonl", request.out, request.fmt, [m.info for m in models], checked=False)  # type: ignore[arg-type]
     shutil.rmtree(folder)
     return summary
 

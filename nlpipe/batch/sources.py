@@ -40,7 +40,7 @@ from typing import IO
 from nlpipe.batch.counting import count_units
 from nlpipe.batch.documents import unit_document
 from nlpipe.batch.mbox import mbox_units
-from nlpipe.batch.members import archive_units, image_skipped
+from nlpipe.batch.members import archive_units, image_skipped, zip_units
 from nlpipe.batch.problems import error_unit, problem_unit, too_large
 from nlpipe.batch.shapes import check_options, classify, split_pattern
 from nlpipe.batch.split import split_units
@@ -122,6 +122,8 @@ def _shape_units(shape: str, fh: IO[bytes], path: Path, source: str, size: int, 
         yield from jsonl_units(fh, source, ctx.options, limit)
     elif shape == "split" and ctx.pattern is not None:
         yield from split_units(fh, source, ctx.pattern, limit)
+    elif shape == "zip":
+        yield from zip_units(fh, str(path), source, ctx.settings, ctx.options)
     elif shape in ARCHIVE_KINDS:
         yield from archive_units(fh, shape, source, path.name, ctx.settings, ctx.options)
     elif shape == "image" and ctx.options.ocr == "never":

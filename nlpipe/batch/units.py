@@ -6,15 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from nlpipe.readers.archives.zip_directory import ZipEntry
+
 #: How a worker turns a unit into a document:
 #:   ``text``  the text is already there (a CSV/JSONL row, a ``--split-on`` item);
 #:   ``file``  a file the worker reads and parses by its kind (a plain input or a folder's file): ``path``;
 #:   ``bytes`` a file's bytes parsed by its kind (an archive member, named by ``source``): ``data``;
+#:   ``member`` a zip member the worker reads itself from the archive at ``path``, by its directory entry ``member``;
 #:   ``email`` one message of an mbox archive (RFC 822 bytes): ``data``;
 #:   ``html``  a WARC response's HTML body, whose main text is extracted (boilerplate removed): ``data``;
 #:   ``error`` nothing to parse: the unit is an error row with ``error`` = (code, message);
 #:   ``skipped`` left out on purpose (a link, a hidden file, an image with OCR off): counted, never a row.
-UnitKind = Literal["text", "file", "bytes", "email", "html", "error", "skipped"]
+UnitKind = Literal["text", "file", "bytes", "member", "email", "html", "error", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,13 @@ class Unit:
     data: bytes | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     error: tuple[str, str] | None = None
+    member: ZipEntry | None = None
 
     @property
     def size(self) -> int:
-        """Bytes this unit carries to a worker (chunks are cut by count and by this)."""
-        return len(self.data or b"") + len(self.text or "") * 2 + 200
+        """Bytes this unit carries to a worker, or has it read (chunks are cut by count and by this)."""
+        member = self.member.file_size if self.member is not None else 0
+        return len(self.data or b"") + len(self.text or "") * 2 + member + 200
 
 
 @dataclass(frozen=True)

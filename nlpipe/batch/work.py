@@ -17,10 +17,10 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from nlpipe import artifacts
-from nlpipe.batch.output import ModelInfo, document_row, error_row, row_bytes
+from nlpipe.batch.output import ModelInfo, document_row_bytes, error_row, row_bytes
 from nlpipe.batch.sources import unit_document
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.config import Settings
@@ -130,15 +130,19 @@ class Skipped(NamedTuple):
 Outcome = Written | Skipped
 
 
-def _written(unit: Unit, row: dict[str, Any], text: str | None) -> Written:
-    """The row encoded; a row JSON Lines cannot carry (a NaN score: E827) becomes the unit's error row."""
+def _error_written(unit: Unit, code: str, message: str) -> Written:
+    return Written(row_bytes(error_row(unit, code, message)), code)
+
+
+def _document_written(
+    unit: Unit, doc: Document, results: dict[str, tuple[ModelInfo, Prediction]], keep_text: bool
+) -> Written:
+    """The document's row encoded; one JSON Lines cannot carry (a NaN score: E827) becomes the unit's error row."""
     try:
-        data = row_bytes(row)
+        data = document_row_bytes(unit, doc.text, len(doc.pages) if doc.pages else None, results)
     except NlpipeError as exc:
-        row, text = error_row(unit, exc.code, exc.message), None
-        data = row_bytes(row)
-    error = row["error"]
-    return Written(data, None if error is None else str(error["code"]), text)
+        return _error_written(unit, exc.code, exc.message)
+    return Written(data, None, doc.text if keep_text else None)
 
 
 def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
@@ -146,29 +150,34 @@ def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
     unit's (code, message). Never raises for a document; raises only when a model cannot be loaded (the whole
     run stops)."""
     models = predictors(job)
-    rows: list[Any] = [None] * len(units)
+    rows: list[Outcome | None] = [None] * len(units)
     docs: list[tuple[int, Document]] = []
-    for i, unit in enumerate(units):
-        if unit.kind == "skipped":
-            rows[i] = Skipped(*(unit.error or ("", "left out")))
-            continue
-        try:
-            docs.append((i, unit_document(unit, job.settings, job.options)))
-        except NlpipeError as exc:
-            rows[i] = error_row(unit, exc.code, exc.message)
+    archives: dict[str, IO[bytes]] = {}  # the zips this chunk's members are read from, open for the chunk only
+    try:
+        for i, unit in enumerate(units):
+            if unit.kind == "skipped":
+                rows[i] = Skipped(*(unit.error or ("", "left out")))
+                continue
+            try:
+                docs.append((i, unit_document(unit, job.settings, job.options, archives)))
+            except NlpipeError as exc:  # an image found only by reading it, with OCR off, is left out (E190)
+                left_out = exc.code == "E190"
+                rows[i] = Skipped(exc.code, exc.message) if left_out else _error_written(unit, exc.code, exc.message)
+    finally:
+        for fh in archives.values():
+            fh.close()
     results: dict[int, dict[str, tuple[ModelInfo, Prediction]]] = {i: {} for i, _ in docs}
     for ref, predictor in models:
         options = {k: v for k, v in job.predict_options.items() if k in predictor.options}
         for (i, _), prediction in zip(docs, _predict(predictor, [d for _, d in docs], options), strict=True):
             if isinstance(prediction, NlpipeError):
-                rows[i] = rows[i] or error_row(units[i], prediction.code, f"{ref.name}: {prediction.message}")
+                rows[i] = rows[i] or _error_written(units[i], prediction.code, f"{ref.name}: {prediction.message}")
             else:
                 results[i][ref.name] = (ref.info, prediction)
-    texts = {i: doc.text for i, doc in docs} if job.keep_text else {}
     for i, doc in docs:
         if rows[i] is None:
-            rows[i] = document_row(units[i], doc.text, len(doc.pages) if doc.pages else None, results[i])
-    return [row if isinstance(row, Skipped) else _written(units[i], row, texts.get(i)) for i, row in enumerate(rows)]
+            rows[i] = _document_written(units[i], doc, results[i], job.keep_text)
+    return [row for row in rows if row is not None]
 
 
 def _predict(predictor: BasePredictor, docs: list[Document], options: dict[str, Any]) -> list[Prediction | NlpipeError]:

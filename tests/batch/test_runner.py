@@ -329,3 +329,30 @@ def test_a_prediction_json_cannot_carry_is_an_error_row_not_the_end_of_the_run(t
     assert [r["id"] for r in got] == ["d0", "d1", "d2"]
     assert got[1]["error"]["code"] == "E827" and got[0]["error"] is None and got[2]["error"] is None
     assert summary.errors == {"E827": 1}
+
+
+def test_zip_members_read_by_the_workers_skip_or_refuse_in_place(trained: Settings, tmp_path, small_chunks):
+    """Members the reader hands on by their directory entries: an image found only by its bytes, with OCR off, is
+    left out (E190, no row) and an archive under another name is an error row (E175), each where it stands; the
+    output is the same with one and two workers."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("x.txt", TOPICS[0])
+    with zipfile.ZipFile(tmp_path / "mixed.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(20):
+            zf.writestr(f"n{i:02}.txt", TOPICS[i % 4])
+            if i == 7:
+                zf.writestr("picture.bin", b"\x89PNG\r\n\x1a\n" + bytes(64))
+            if i == 11:
+                zf.writestr("disguised.dat", inner.getvalue())
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}.jsonl"
+        summary = run_batch(BatchRequest([str(tmp_path / "mixed.zip")], ["news"], out, workers=workers,
+                                         options=SourceOptions(ocr="never")), trained)  # fmt: skip
+        got = rows(out)
+        ids = [r["id"].rsplit("!", 1)[-1] for r in got]
+        assert ids[7:9] == ["n07.txt", "n08.txt"] and ids[12] == "disguised.dat" and "picture.bin" not in ids
+        assert got[12]["error"]["code"] == "E175" and summary.skipped == {"E190": 1} and summary.failed == 1
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]

@@ -102,13 +102,13 @@ def test_sources_zip_nested_evil_corrupt_and_pdf(tmp_path, cfg):
     (tmp_path / "outer.zip").write_bytes(data)
     found = units(["outer.zip"], cfg)
     assert summary(found) == [
-        ("outer.zip!dir/a.txt", "bytes", None),
-        ("outer.zip!inner.tar.gz!x.txt", "bytes", None),
+        ("outer.zip!dir/a.txt", "member", None),  # read by the worker, from the archive
+        ("outer.zip!inner.tar.gz!x.txt", "bytes", None),  # an archive by name: read and opened here
         ("outer.zip!inner.tar.gz!sub/y.txt", "bytes", None),
         ("outer.zip!../evil.txt", "skipped", "E188"),
-        ("outer.zip!bad.txt", "error", "E192"),
-        ("outer.zip!report.pdf", "bytes", None),
-        ("outer.zip!last.txt", "bytes", None),
+        ("outer.zip!bad.txt", "member", None),  # its damage is found when the worker reads it (below)
+        ("outer.zip!report.pdf", "member", None),
+        ("outer.zip!last.txt", "member", None),
     ]
     assert all(u.source == u.id for u in found)
     report = unit_document(found[5], cfg, OPTS)

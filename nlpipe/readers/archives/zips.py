@@ -7,8 +7,8 @@ from __future__ import annotations
 import io
 import stat
 import zipfile
-from collections.abc import Iterator
-from typing import IO
+from collections.abc import Callable, Iterator
+from typing import IO, Protocol
 
 from nlpipe.errors import LimitError, NlpipeError
 from nlpipe.readers.archives.guards import (
@@ -29,7 +29,7 @@ from nlpipe.readers.archives.guards import (
 )
 from nlpipe.readers.textfile import fail
 
-__all__ = ["check_zip_package", "iter_zip", "zip_entry_count"]
+__all__ = ["EntryFields", "check_zip_package", "entry_problem", "iter_zip", "read_entry", "zip_entry_count"]
 
 
 def zip_entry_count(fileobj: IO[bytes]) -> int | None:
@@ -78,12 +78,22 @@ def check_zip_package(
                 )
 
 
-def _zip_member(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str, budget: ArchiveBudget, password: str | None
-) -> Member | Problem:
-    limits = budget.limits
+class EntryFields(Protocol):
+    """What the guards read of a member's directory entry: a :class:`zipfile.ZipInfo` or a
+    :class:`~nlpipe.readers.archives.zip_directory.ZipEntry`."""
+
+    filename: str
+    flag_bits: int
+    compress_type: int
+    compress_size: int
+    file_size: int
+    external_attr: int
+
+
+def entry_problem(info: EntryFields, msrc: str, budget: ArchiveBudget, password: str | None) -> Problem | None:
+    """Why a member is refused from its directory entry alone, before a byte of it is read (unsafe name, link,
+    hidden file, encrypted without a password, declared size, declared ratio), or None."""
     name = info.filename
-    msrc = f"{source}!{name}"
     reason = unsafe_reason(name)
     if reason:
         return skip(msrc, "E188", f"the member name has {reason} (re-create the archive with relative paths)")
@@ -94,8 +104,7 @@ def _zip_member(
         return skip(msrc, "E189", "not a regular file (device, FIFO or socket)")
     if is_hidden(name):
         return skip(msrc, "E191", "a hidden or system file")
-    encrypted = bool(info.flag_bits & 0x1)
-    if encrypted and not password:
+    if info.flag_bits & 0x1 and not password:
         return Problem(
             msrc,
             fail("E183", "the member is encrypted; pass the archive's password, or re-create the archive "
@@ -104,34 +113,63 @@ def _zip_member(
     refused = refuse_by_declared_size(msrc, info.file_size, budget)
     if refused is not None:
         return refused
-    if ratio_exceeded(info.file_size, info.compress_size, limits):
-        return Problem(msrc, bomb(msrc, limits, info.file_size, info.compress_size, declared=True))
+    if ratio_exceeded(info.file_size, info.compress_size, budget.limits):
+        return Problem(msrc, bomb(msrc, budget.limits, info.file_size, info.compress_size, declared=True))
+    return None
+
+
+def read_entry(
+    open_member: Callable[[bytes | None], IO[bytes]],
+    info: EntryFields,
+    msrc: str,
+    budget: ArchiveBudget,
+    password: str | None,
+    direct: Callable[[], bytes | None] | None = None,
+) -> bytes:
+    """A member's bytes through ``open_member(pwd)``, read with :func:`read_capped` (or by ``direct()`` when it
+    gives them: a reader for small members that never returns more than the declared size, whose size the caller
+    has checked); every failure a coded error: a wrong password or AES encryption E183, an unsupported method E192,
+    a damaged member (bad CRC, bad local header, broken data) E192."""
+    encrypted = bool(info.flag_bits & 0x1)
     try:
+        data = direct() if direct is not None else None
+        if data is not None:
+            budget.total_bytes += len(data)
+            return data
         pwd = password.encode("utf-8") if encrypted and password else None
-        with zf.open(info, pwd=pwd) as fh:
-            data = read_capped(fh, source=msrc, budget=budget, declared=info.file_size, compressed=info.compress_size)
-    except NlpipeError as exc:
-        return Problem(msrc, exc)
+        with open_member(pwd) as fh:
+            return read_capped(fh, source=msrc, budget=budget, declared=info.file_size, compressed=info.compress_size)
+    except NlpipeError:
+        raise
     except RuntimeError as exc:  # zipfile: "Bad password for file", "... is encrypted, password required"
-        return Problem(msrc, fail("E183", f"cannot decrypt the member ({exc}); check the password", file=msrc))
+        raise fail("E183", f"cannot decrypt the member ({exc}); check the password", file=msrc) from None
     except NotImplementedError as exc:  # compression method 99 is AES encryption; others: zstd, ppmd, ...
         code, hint = (
             ("E183", "AES-encrypted members cannot be read; re-create the archive with no encryption")
             if info.compress_type == 99
             else ("E192", "re-create the archive with the standard deflate method")
         )
-        return Problem(msrc, fail(code, f"unsupported member ({exc}); {hint}", file=msrc))
+        raise fail(code, f"unsupported member ({exc}); {hint}", file=msrc) from None
     except Exception as exc:  # BadZipFile (bad CRC, bad local header), zlib.error, EOFError, OSError
         if encrypted:  # the password check byte matches 1 wrong password in 256; the CRC then fails
-            return Problem(
-                msrc, fail("E183", f"cannot decrypt the member ({type(exc).__name__}: {exc}); check the password",
-                           file=msrc),
-            )  # fmt: skip
-        return Problem(
-            msrc,
-            fail("E192", f"the member is damaged ({type(exc).__name__}: {exc}); create the archive again", file=msrc),
-        )
-    return Member(msrc, name, data)
+            raise fail("E183", f"cannot decrypt the member ({type(exc).__name__}: {exc}); check the password",
+                       file=msrc) from None  # fmt: skip
+        raise fail("E192", f"the member is damaged ({type(exc).__name__}: {exc}); create the archive again",
+                   file=msrc) from None  # fmt: skip
+
+
+def _zip_member(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str, budget: ArchiveBudget, password: str | None
+) -> Member | Problem:
+    msrc = f"{source}!{info.filename}"
+    problem = entry_problem(info, msrc, budget, password)
+    if problem is not None:
+        return problem
+    try:
+        data = read_entry(lambda pwd: zf.open(info, pwd=pwd), info, msrc, budget, password)
+    except NlpipeError as exc:
+        return Problem(msrc, exc)
+    return Member(msrc, info.filename, data)
 
 
 def iter_zip(

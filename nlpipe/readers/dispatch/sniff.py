@@ -11,13 +11,12 @@ from typing import IO
 from nlpipe.errors import NlpipeError
 from nlpipe.readers.archives.compressed import compression_of, peek_decompressed
 from nlpipe.readers.archives.walk import ARCHIVE_KINDS
-from nlpipe.readers.archives.zips import zip_entry_count
+from nlpipe.readers.archives.zip_directory import has_member_named
 from nlpipe.readers.textfile import fail
 
 __all__ = ["KINDS", "SNIFF_BYTES", "SUPPORTED_TYPES", "image_mime", "is_archive", "sniff", "sniff_kind", "unsupported"]
 
 SNIFF_BYTES = 8 * 1024
-_SNIFF_MAX_ZIP_ENTRIES = 100_000  # a zip declaring more is not parsed while sniffing (the archive cap refuses it)
 KINDS = ("pdf", "image", "docx", "zip", "tar", "gzip", "bz2", "xz", "html", "eml", "csv", "jsonl", "text",
          "markdown")  # fmt: skip
 SUPPORTED_TYPES = (
@@ -57,18 +56,17 @@ def unsupported(name: str, why: str = "", source: str | None = None) -> NlpipeEr
     return fail("E175", f"{what}; supported: {SUPPORTED_TYPES}", file=source or name)
 
 
+_PACKAGE_NAMES = ("word/document.xml", "[Content_Types].xml", "mimetype", "META-INF/manifest.xml",
+                  "META-INF/container.xml")  # fmt: skip
+
+
 def _zip_flavour(fileobj: IO[bytes] | None, name: str, source: str) -> str:
-    """``docx`` or ``zip`` for a zip container; Office / OpenDocument formats other than DOCX raise E175."""
+    """``docx`` or ``zip`` for a zip container; Office / OpenDocument formats other than DOCX raise E175. The
+    package's marker files are looked for in the raw central directory (a zip of a million members is not parsed)."""
     if fileobj is None:
         return "zip"
-    count = zip_entry_count(fileobj)
-    if count is not None and count > _SNIFF_MAX_ZIP_ENTRIES:
-        return "zip"
-    import zipfile
-
     try:
-        with zipfile.ZipFile(fileobj) as zf:
-            names = set(zf.namelist())
+        names = has_member_named(fileobj, _PACKAGE_NAMES)
     except Exception:
         return "docx" if _suffix(name) == ".docx" else "zip"
     finally:
