@@ -144,8 +144,9 @@ def unit_document(
 
     ``text`` is used as it is; ``member`` is read from its archive, then, like ``file`` and ``bytes``, parsed by
     its sniffed kind as ingest parses it (a CSV or JSON Lines archive member as plain text); ``email`` by the
-    e-mail reader; ``html`` by trafilatura (see the module docstring). An ``error`` or ``skipped`` unit raises its code, and so does anything unreadable (the
-    readers' codes: E175-E198, E150-E167 for PDFs and OCR, E108 for undecodable text...).
+    e-mail reader; ``html`` by trafilatura (see the module docstring). An ``error`` or ``skipped`` unit raises its
+    code, and so does anything unreadable (the readers' codes: E175-E198, E150-E167 for PDFs and OCR, E108 for
+    undecodable text...).
     """
     kind = unit.kind
     if kind == "text":

@@ -8,6 +8,7 @@ import io
 import stat
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import IO, Protocol
 
 from nlpipe.errors import LimitError, NlpipeError
@@ -16,6 +17,7 @@ from nlpipe.readers.archives.guards import (
     ArchiveLimits,
     Member,
     Problem,
+    Readable,
     bomb,
     corrupt,
     count_member,
@@ -82,12 +84,18 @@ class EntryFields(Protocol):
     """What the guards read of a member's directory entry: a :class:`zipfile.ZipInfo` or a
     :class:`~nlpipe.readers.archives.zip_directory.ZipEntry`."""
 
-    filename: str
-    flag_bits: int
-    compress_type: int
-    compress_size: int
-    file_size: int
-    external_attr: int
+    @property
+    def filename(self) -> str: ...
+    @property
+    def flag_bits(self) -> int: ...
+    @property
+    def compress_type(self) -> int: ...
+    @property
+    def compress_size(self) -> int: ...
+    @property
+    def file_size(self) -> int: ...
+    @property
+    def external_attr(self) -> int: ...
 
 
 def entry_problem(info: EntryFields, msrc: str, budget: ArchiveBudget, password: str | None) -> Problem | None:
@@ -119,7 +127,7 @@ def entry_problem(info: EntryFields, msrc: str, budget: ArchiveBudget, password:
 
 
 def read_entry(
-    open_member: Callable[[bytes | None], IO[bytes]],
+    open_member: Callable[[bytes | None], AbstractContextManager[Readable]],
     info: EntryFields,
     msrc: str,
     budget: ArchiveBudget,
