@@ -20,7 +20,7 @@ from nlpipe.config import Settings
 from nlpipe.readers.archives.guards import ArchiveBudget, ArchiveLimits
 from nlpipe.readers.archives.walk import ARCHIVE_KINDS
 from nlpipe.readers.archives.zip_directory import open_entry, read_direct
-from nlpipe.readers.archives.zips import read_entry
+from nlpipe.readers.archives.zips import entry_error, read_entry
 from nlpipe.readers.dispatch.formats import read_document
 from nlpipe.readers.dispatch.results import IngestFailure, Run
 from nlpipe.readers.dispatch.route import MAX_DEPTH, cannot_read, empty_file, read_document_bytes
@@ -93,9 +93,13 @@ def _member_document(
     except OSError as exc:
         raise cannot_read(source, exc) from None
     try:
-        budget = ArchiveBudget(ArchiveLimits.from_settings(settings))
-        data = read_entry(lambda pwd: open_entry(fh, entry, pwd), entry, source, budget, options.password,
-                          direct=lambda: read_direct(fh, entry))  # fmt: skip
+        try:
+            data = read_direct(fh, entry)  # small stored or deflated members, at a third of the cost
+        except Exception as exc:
+            raise entry_error(exc, entry, source) from None
+        if data is None:
+            budget = ArchiveBudget(ArchiveLimits.from_settings(settings))
+            data = read_entry(lambda pwd: open_entry(fh, entry, pwd), entry, source, budget, options.password)
     finally:
         if archives is None:
             fh.close()

@@ -26,6 +26,7 @@ not JSON).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -155,15 +156,20 @@ def _number(value: Any) -> str:
     return int.__repr__(value)
 
 
-def _entry_json(info: ModelInfo, prediction: Prediction) -> str:
+@functools.lru_cache(maxsize=256)
+def _entry_head(name: str, info: ModelInfo) -> str:
+    """What starts a model's entry in every row: its key and its model and task fields."""
+    return f'{_STRING(name)}:{{"model":{_STRING(info.ref)},"task":{_STRING(info.task)},"predicted":['
+
+
+def _entry_json(name: str, info: ModelInfo, prediction: Prediction) -> str:
     labels = ",".join(
-        f'{{"label":{_STRING(ls.label)},"score":{_number(round(ls.score, _LABEL_DIGITS))}}}' for ls in prediction.labels
+        [f'{{"label":{_STRING(ls.label)},"score":{_number(round(ls.score, _LABEL_DIGITS))}}}' for ls in prediction.labels]
     )
     spans = compact_json([_span(s) for s in prediction.spans]) if prediction.spans else "[]"
     sentiment = "null" if prediction.sentiment is None else compact_json(_sentiment(prediction.sentiment))
-    predicted = ",".join(_STRING(label) for label in prediction.predicted)
-    return (f'{{"model":{_STRING(info.ref)},"task":{_STRING(info.task)},"predicted":[{predicted}],"labels":[{labels}],'
-            f'"spans":{spans},"sentiment":{sentiment}}}')  # fmt: skip
+    predicted = ",".join([_STRING(label) for label in prediction.predicted])
+    return f'{_entry_head(name, info)}{predicted}],"labels":[{labels}],"spans":{spans},"sentiment":{sentiment}}}'
 
 
 def document_row_bytes(
@@ -172,7 +178,7 @@ def document_row_bytes(
     """``row_bytes(document_row(unit, text, pages, results))``, the same bytes, written directly: the dict and the
     generic encoder cost more than a fast model's prediction. E827 as :func:`row_bytes` raises it."""
     try:
-        predictions = ",".join(f"{_STRING(name)}:{_entry_json(info, p)}" for name, (info, p) in results.items())
+        predictions = ",".join([_entry_json(name, info, p) for name, (info, p) in results.items()])
         line = (
             f'{{"id":{_STRING(unit.id)},"source":{_STRING(unit.source)},'
             f'"sha256":"{hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()}",'

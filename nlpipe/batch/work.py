@@ -169,11 +169,12 @@ def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
     results: dict[int, dict[str, tuple[ModelInfo, Prediction]]] = {i: {} for i, _ in docs}
     for ref, predictor in models:
         options = {k: v for k, v in job.predict_options.items() if k in predictor.options}
+        info = ref.info
         for (i, _), prediction in zip(docs, _predict(predictor, [d for _, d in docs], options), strict=True):
             if isinstance(prediction, NlpipeError):
                 rows[i] = rows[i] or _error_written(units[i], prediction.code, f"{ref.name}: {prediction.message}")
             else:
-                results[i][ref.name] = (ref.info, prediction)
+                results[i][ref.name] = (info, prediction)
     for i, doc in docs:
         if rows[i] is None:
             rows[i] = _document_written(units[i], doc, results[i], job.keep_text)

@@ -112,19 +112,25 @@ class Abort(Exception):
         self.error = error
 
 
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
 def unsafe_reason(name: str) -> str | None:
     """Why a member name is unsafe to honour (absolute, drive letter, ``..``), or None."""
     norm = name.replace("\\", "/")
-    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
+    if norm.startswith("/") or norm[1:2] == ":" and _DRIVE.match(norm):
         return "an absolute path"
-    if ".." in norm.split("/"):
+    if ".." in norm and ".." in norm.split("/"):
         return "a '..' component that points outside the archive"
     return None
 
 
 def is_hidden(name: str) -> bool:
     """True for dot-files, ``__MACOSX/`` resource forks and OS litter such as ``Thumbs.db``, at any level."""
-    parts = [p for p in name.replace("\\", "/").split("/") if p]
+    norm = name.replace("\\", "/")
+    if not norm.startswith(".") and "/." not in norm and not any(h in norm for h in HIDDEN_NAMES):
+        return False  # no part starts with a dot or is a hidden name (the common case, without splitting)
+    parts = [p for p in norm.split("/") if p]
     return any(p.startswith(".") and p not in (".", "..") or p in HIDDEN_NAMES for p in parts)
 
 

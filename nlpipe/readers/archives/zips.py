@@ -31,7 +31,7 @@ from nlpipe.readers.archives.guards import (
 )
 from nlpipe.readers.textfile import fail
 
-__all__ = ["EntryFields", "check_zip_package", "entry_problem", "iter_zip", "read_entry", "zip_entry_count"]
+__all__ = ["EntryFields", "check_zip_package", "entry_error", "entry_problem", "iter_zip", "read_entry", "zip_entry_count"]
 
 
 def zip_entry_count(fileobj: IO[bytes]) -> int | None:
@@ -126,44 +126,41 @@ def entry_problem(info: EntryFields, msrc: str, budget: ArchiveBudget, password:
     return None
 
 
+def entry_error(exc: Exception, info: EntryFields, msrc: str) -> NlpipeError:
+    """The coded error of a member that could not be read: a wrong password or AES encryption E183, an unsupported
+    method E192, a damaged member (bad CRC, bad local header, broken data) E192."""
+    if isinstance(exc, NlpipeError):
+        return exc
+    if isinstance(exc, RuntimeError):  # zipfile: "Bad password for file", "... is encrypted, password required"
+        return fail("E183", f"cannot decrypt the member ({exc}); check the password", file=msrc)
+    if isinstance(exc, NotImplementedError):  # compression method 99 is AES encryption; others: zstd, ppmd, ...
+        code, hint = (
+            ("E183", "AES-encrypted members cannot be read; re-create the archive with no encryption")
+            if info.compress_type == 99
+            else ("E192", "re-create the archive with the standard deflate method")
+        )
+        return fail(code, f"unsupported member ({exc}); {hint}", file=msrc)
+    if info.flag_bits & 0x1:  # the password check byte matches 1 wrong password in 256; the CRC then fails
+        return fail("E183", f"cannot decrypt the member ({type(exc).__name__}: {exc}); check the password", file=msrc)
+    return fail("E192", f"the member is damaged ({type(exc).__name__}: {exc}); create the archive again", file=msrc)
+
+
 def read_entry(
     open_member: Callable[[bytes | None], AbstractContextManager[Readable]],
     info: EntryFields,
     msrc: str,
     budget: ArchiveBudget,
     password: str | None,
-    direct: Callable[[], bytes | None] | None = None,
 ) -> bytes:
-    """A member's bytes through ``open_member(pwd)``, read with :func:`read_capped` (or by ``direct()`` when it
-    gives them: a reader for small members that never returns more than the declared size, whose size the caller
-    has checked); every failure a coded error: a wrong password or AES encryption E183, an unsupported method E192,
-    a damaged member (bad CRC, bad local header, broken data) E192."""
+    """A member's bytes through ``open_member(pwd)``, read with :func:`read_capped`; every failure a coded error
+    (:func:`entry_error`)."""
     encrypted = bool(info.flag_bits & 0x1)
     try:
-        data = direct() if direct is not None else None
-        if data is not None:
-            budget.total_bytes += len(data)
-            return data
         pwd = password.encode("utf-8") if encrypted and password else None
         with open_member(pwd) as fh:
             return read_capped(fh, source=msrc, budget=budget, declared=info.file_size, compressed=info.compress_size)
-    except NlpipeError:
-        raise
-    except RuntimeError as exc:  # zipfile: "Bad password for file", "... is encrypted, password required"
-        raise fail("E183", f"cannot decrypt the member ({exc}); check the password", file=msrc) from None
-    except NotImplementedError as exc:  # compression method 99 is AES encryption; others: zstd, ppmd, ...
-        code, hint = (
-            ("E183", "AES-encrypted members cannot be read; re-create the archive with no encryption")
-            if info.compress_type == 99
-            else ("E192", "re-create the archive with the standard deflate method")
-        )
-        raise fail(code, f"unsupported member ({exc}); {hint}", file=msrc) from None
-    except Exception as exc:  # BadZipFile (bad CRC, bad local header), zlib.error, EOFError, OSError
-        if encrypted:  # the password check byte matches 1 wrong password in 256; the CRC then fails
-            raise fail("E183", f"cannot decrypt the member ({type(exc).__name__}: {exc}); check the password",
-                       file=msrc) from None  # fmt: skip
-        raise fail("E192", f"the member is damaged ({type(exc).__name__}: {exc}); create the archive again",
-                   file=msrc) from None  # fmt: skip
+    except Exception as exc:  # BadZipFile (bad CRC, bad local header), zlib.error, EOFError, OSError, ...
+        raise entry_error(exc, info, msrc) from None
 
 
 def _zip_member(

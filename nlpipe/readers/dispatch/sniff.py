@@ -39,6 +39,7 @@ _IMAGE_MAGIC = (
     (b"II*\x00", "image/tiff"),
     (b"MM\x00*", "image/tiff"),
 )
+_IMAGE_PREFIXES = tuple(magic for magic, _ in _IMAGE_MAGIC)
 _IMAGE_EXT = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".tif": "image/tiff",
               ".tiff": "image/tiff"}  # fmt: skip
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -107,7 +108,7 @@ def sniff(head: bytes, name: str, fileobj: IO[bytes] | None, source: str | None 
         if inner[257:262] == b"ustar" or name.lower().endswith(_TAR_NAMES):
             return "tar"
         return compression
-    if any(head.startswith(magic) for magic, _ in _IMAGE_MAGIC):
+    if head.startswith(_IMAGE_PREFIXES):
         return "image"
     if b"%PDF-" in head[:1024]:  # readers accept junk before the header; checked after the other magics, as
         return "pdf"  # a stored zip or a tar holding a PDF has it within its first 1024 bytes too
