@@ -5,9 +5,9 @@
 Issue 14, part 4. A classifier is trained on the shared AG News test set (``../shared/datasets/ag_news/test.csv``,
 read in place; 20 s model search, seed 0) into a temporary models folder, or reused from ``--models-dir`` when a
 model ``agnews`` is there (trained into it otherwise). In a temporary folder the inputs are generated from the
-AG News texts (``title\\ndescription``, cycling): a zip of ``--docs`` documents (one member each; the children get
-NLPIPE_MAX_ARCHIVE_MEMBERS raised to admit them), and a plain-text news archive of ten items separated by blank
-lines, repeated to ``--items`` items and cut with ``--split-on '\\n\\s*\\n'``.
+AG News texts (``title\\ndescription``, cycling): a zip of ``--docs`` documents (one member each), and a
+plain-text news archive of ten items separated by blank lines, repeated to ``--items`` items and cut with
+``--split-on '\\n\\s*\\n'``.
 
 Every measurement is a fresh child process under a memory cap (``RLIMIT_AS``, ``--memory-cap-gb`` per process,
 inherited by the workers), timed from start to exit, its peak RSS read from ``wait4``:
@@ -316,12 +316,11 @@ def make_inputs(tmp: Path, docs: int, items: int, rows: list[tuple[str, str, str
     }  # fmt: skip
 
 
-def child_env(home: Path, models_dir: Path, docs: int) -> dict[str, str]:
-    """The children's environment: this one without NLPIPE_* settings, plus the run's folders and an archive
-    member limit that admits ``docs`` members (the default, NLPIPE_MAX_ARCHIVE_MEMBERS=10000, refuses more)."""
+def child_env(home: Path, models_dir: Path) -> dict[str, str]:
+    """The children's environment: this one without NLPIPE_* settings, plus the run's folders (batch's own archive
+    member limit, NLPIPE_MAX_BATCH_ARCHIVE_MEMBERS, admits the zip as it is)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NLPIPE_")}
-    env.update(NLPIPE_HOME=str(home), NLPIPE_MODELS_DIR=str(models_dir),
-               NLPIPE_MAX_ARCHIVE_MEMBERS=str(max(docs, 10_000)), PYTHONPATH=str(ROOT))  # fmt: skip
+    env.update(NLPIPE_HOME=str(home), NLPIPE_MODELS_DIR=str(models_dir), PYTHONPATH=str(ROOT))
     return env
 
 
@@ -356,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         models_dir = args.models_dir or tmp / "models"
         print(train_model(models_dir, tmp / "home", rows), file=sys.stderr)
         inputs = make_inputs(tmp, args.docs, args.items, rows)
-        bench = Bench(tmp, models_dir, child_env(tmp / "home", models_dir, args.docs), cap, args.timeout, str(nlpipe))
+        bench = Bench(tmp, models_dir, child_env(tmp / "home", models_dir), cap, args.timeout, str(nlpipe))
         checks = measure(bench, inputs, args.runs)
     summary = summarise(bench, inputs)
     text, checks_rows = report(summary, checks, inputs, bench.problems)

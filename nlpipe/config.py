@@ -121,6 +121,18 @@ class Settings(BaseSettings):
         description="Largest input uploaded to POST /v1/batch, in bytes (all its files together); it is streamed "
         "to disk under NLPIPE_HOME, and a larger one is refused with 413 E873.",
     )
+    max_batch_archive_members: int = Field(
+        default=10_000_000,
+        gt=0,
+        description="Most files a batch run (nlpipe batch predict, POST /v1/batch) reads from one archive; batch "
+        "reads archives as streams, so this is far above NLPIPE_MAX_ARCHIVE_MEMBERS.",
+    )
+    max_batch_archive_bytes: int = Field(
+        default=256 * 1024 * MB,
+        gt=0,
+        description="Most bytes a batch run reads from one archive, all members together (each member is still "
+        "one document, under NLPIPE_MAX_DOCUMENT_BYTES and the compression-ratio guard).",
+    )
     batch_root: Path | None = Field(
         default=None,
         description="Folder whose files POST /v1/batch may read by a server-side `path` (resolved, symlinks "

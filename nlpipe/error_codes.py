@@ -124,7 +124,11 @@ CODES: dict[str, tuple[str, str]] = {
     "E183": ("InputError", "an encrypted archive member without the right password, or AES-encrypted"),
     "E184": ("LimitError", "an archive member's compression ratio is above the limit (a zip bomb?)"),
     "E185": ("LimitError", "an archive, or a DOCX package, unpacks to more than the total size limit"),
-    "E186": ("LimitError", "an archive holds more members than the limit (NLPIPE_MAX_ARCHIVE_MEMBERS)"),
+    "E186": (
+        "LimitError",
+        "an archive holds more members than the limit (NLPIPE_MAX_ARCHIVE_MEMBERS; "
+        "NLPIPE_MAX_BATCH_ARCHIVE_MEMBERS for batch runs)",
+    ),
     "E187": ("LimitError", "archives nested deeper than the limit"),
     "E188": ("InputError", "an archive member with an absolute or parent path, skipped"),
     "E189": ("InputError", "a link or a special file (device, FIFO, socket), skipped"),

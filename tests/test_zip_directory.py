@@ -156,3 +156,15 @@ def test_batch_members_the_worker_refuses_or_leaves_out(tmp_path, cfg):
     assert err.value.code == "E175" and "name says so" in err.value.message
     assert _outcome(units[1], cfg, options) == "E190"  # predict_chunk turns this into a skipped unit
     assert _outcome(units[3], cfg, options) == "plain"
+
+
+def test_batch_reads_more_members_than_ingest_up_to_its_own_limit(tmp_path):
+    with zipfile.ZipFile(tmp_path / "many.zip", "w") as zf:
+        for i in range(30):
+            zf.writestr(f"n{i:02}.txt", f"note {i}")
+    cfg = make_settings(tmp_path, max_archive_members=10, max_batch_archive_members=30)
+    assert [u.kind for u in iter_units([str(tmp_path / "many.zip")], SourceOptions(), cfg)] == ["member"] * 30
+    tight = make_settings(tmp_path, max_batch_archive_members=29)
+    [refused] = iter_units([str(tmp_path / "many.zip")], SourceOptions(), tight)
+    assert refused.error is not None and refused.error[0] == "E186"
+    assert "NLPIPE_MAX_BATCH_ARCHIVE_MEMBERS" in refused.error[1]

@@ -37,7 +37,7 @@ def _zip_count(fh: IO[bytes], settings: Settings) -> int | None:
     """Members (not folders) from the directory, streamed; None when one is named as an archive (opened later)."""
     try:
         span = directory_span(fh)
-        if span.entries > settings.max_archive_members:
+        if span.entries > settings.max_batch_archive_members:
             return 1  # refused whole (E186)
         count = 0
         for entry in iter_entries(fh, span):

@@ -98,7 +98,7 @@ def _member_document(
         except Exception as exc:
             raise entry_error(exc, entry, source) from None
         if data is None:
-            budget = ArchiveBudget(ArchiveLimits.from_settings(settings))
+            budget = ArchiveBudget(ArchiveLimits.for_batch(settings))
             data = read_entry(lambda pwd: open_entry(fh, entry, pwd), entry, source, budget, options.password)
     finally:
         if archives is None:

@@ -65,7 +65,7 @@ def archive_units(
                    "outer archives first", file=source, kind=LimitError)  # fmt: skip
         yield problem_unit(source, exc, skipped=False)
         return
-    budget = budget if budget is not None else ArchiveBudget(ArchiveLimits.from_settings(settings))
+    budget = budget if budget is not None else ArchiveBudget(ArchiveLimits.for_batch(settings))
     items = iter_archive(fileobj, kind=kind, source=source, budget=budget, name=name, password=options.password)
     for item in items:
         if isinstance(item, Member):
@@ -99,7 +99,7 @@ def _member_units(
 def zip_units(fh: IO[bytes], path: str, source: str, settings: Settings, options: SourceOptions) -> Iterator[Unit]:
     """The units of the zip file at ``path`` (open as ``fh``), its directory streamed: ``member`` units the workers
     read, problem units for members refused by their entries, and the units of archives inside (read here)."""
-    budget = ArchiveBudget(ArchiveLimits.from_settings(settings))
+    budget = ArchiveBudget(ArchiveLimits.for_batch(settings))
     try:
         span = directory_span(fh)
     except Exception as exc:  # no end record, or one pointing outside the file

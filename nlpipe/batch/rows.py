@@ -164,8 +164,9 @@ def _entry_head(name: str, info: ModelInfo) -> str:
 
 def _entry_json(name: str, info: ModelInfo, prediction: Prediction) -> str:
     labels = ",".join(
-        [f'{{"label":{_STRING(ls.label)},"score":{_number(round(ls.score, _LABEL_DIGITS))}}}' for ls in prediction.labels]
-    )
+        [f'{{"label":{_STRING(ls.label)},"score":{_number(round(ls.score, _LABEL_DIGITS))}}}'
+         for ls in prediction.labels]
+    )  # fmt: skip
     spans = compact_json([_span(s) for s in prediction.spans]) if prediction.spans else "[]"
     sentiment = "null" if prediction.sentiment is None else compact_json(_sentiment(prediction.sentiment))
     predicted = ",".join([_STRING(label) for label in prediction.predicted])

@@ -181,11 +181,12 @@ def chunked(units: Iterator[Unit], skip: int) -> Iterator[list[Unit]]:
     for n, unit in enumerate(units):
         if n < skip:
             continue
-        if chunk and (len(chunk) >= CHUNK_UNITS or size + unit.size > CHUNK_BYTES):
+        payload = unit.size
+        if chunk and (len(chunk) >= CHUNK_UNITS or size + payload > CHUNK_BYTES):
             yield chunk
             chunk, size = [], 0
         chunk.append(unit)
-        size += unit.size
+        size += payload
     if chunk:
         yield chunk
 
@@ -279,11 +280,13 @@ def _checkpoint(folder: Path, f: Any, tf: Any, done: int, summary: Summary) -> d
 def _append(f: Any, tf: Any, rows: Rows, summary: Summary) -> None:
     """Write a chunk's rows (skipped units have none; texts only for --into-dataset); the next checkpoint makes them
     durable."""
+    data: list[bytes] = []
     for row in rows:
         if isinstance(row, Skipped):
             summary.skip(row.code)
             continue
-        f.write(row.data)
+        data.append(row.data)
         if row.text is not None:
             tf.write(text_line(row.text))
         summary.count(row.code)
+    f.write(b"".join(data))  # one write per chunk

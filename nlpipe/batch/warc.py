@@ -167,7 +167,7 @@ def warc_units(fh: IO[bytes], source: str, settings: Settings) -> Iterator[Unit]
 
     head = fh.read(2)
     fh.seek(0)
-    stream: Any = _Gunzip(fh, source, ArchiveLimits.from_settings(settings)) if head == b"\x1f\x8b" else fh
+    stream: Any = _Gunzip(fh, source, ArchiveLimits.for_batch(settings)) if head == b"\x1f\x8b" else fh
     kept = 0
     try:
         records = ArchiveIterator(stream)

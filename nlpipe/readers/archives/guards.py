@@ -55,10 +55,15 @@ class Readable(Protocol):
 
 @dataclass(frozen=True)
 class ArchiveLimits:
+    """What one archive tree may hold; ``members_setting`` and ``bytes_setting`` name the settings that raise the
+    member count and the total, for the messages of E186 and E185."""
+
     max_member_bytes: int
     max_total_bytes: int
     max_members: int
     max_ratio: float
+    members_setting: str = "NLPIPE_MAX_ARCHIVE_MEMBERS"
+    bytes_setting: str = "NLPIPE_MAX_ARCHIVE_BYTES"
 
     @classmethod
     def from_settings(cls, settings: Any) -> ArchiveLimits:
@@ -67,6 +72,20 @@ class ArchiveLimits:
             max_total_bytes=settings.max_archive_bytes,
             max_members=settings.max_archive_members,
             max_ratio=settings.max_compression_ratio,
+        )
+
+    @classmethod
+    def for_batch(cls, settings: Any) -> ArchiveLimits:
+        """A batch run's limits: it reads archives as streams, a member at a time, so the member count and the
+        total have limits of their own, far above ingest's (NLPIPE_MAX_BATCH_ARCHIVE_MEMBERS / _BYTES); a member
+        is still one document (NLPIPE_MAX_DOCUMENT_BYTES) and the ratio guard is the same."""
+        return cls(
+            max_member_bytes=settings.max_document_bytes,
+            max_total_bytes=settings.max_batch_archive_bytes,
+            max_members=settings.max_batch_archive_members,
+            max_ratio=settings.max_compression_ratio,
+            members_setting="NLPIPE_MAX_BATCH_ARCHIVE_MEMBERS",
+            bytes_setting="NLPIPE_MAX_BATCH_ARCHIVE_BYTES",
         )
 
 
@@ -113,6 +132,8 @@ class Abort(Exception):
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+#: Matches every name with a part that starts with a dot or holds a hidden name (and a few more, checked in full).
+_HIDDEN_HINT = re.compile(r"(?:^|/)\.|" + "|".join(re.escape(h) for h in sorted(HIDDEN_NAMES)))
 
 
 def unsafe_reason(name: str) -> str | None:
@@ -128,8 +149,8 @@ def unsafe_reason(name: str) -> str | None:
 def is_hidden(name: str) -> bool:
     """True for dot-files, ``__MACOSX/`` resource forks and OS litter such as ``Thumbs.db``, at any level."""
     norm = name.replace("\\", "/")
-    if not norm.startswith(".") and "/." not in norm and not any(h in norm for h in HIDDEN_NAMES):
-        return False  # no part starts with a dot or is a hidden name (the common case, without splitting)
+    if _HIDDEN_HINT.search(norm) is None:
+        return False  # no part starts with a dot or holds a hidden name (the common case, without splitting)
     parts = [p for p in norm.split("/") if p]
     return any(p.startswith(".") and p not in (".", "..") or p in HIDDEN_NAMES for p in parts)
 
@@ -172,7 +193,7 @@ def too_much(source: str, limits: ArchiveLimits, used: int, more: int | None) ->
     return fail(
         "E185",
         f"the archive unpacks to more than the {limits.max_total_bytes:,}-byte limit{extra}; the rest of it was "
-        "not read -- split the archive or raise NLPIPE_MAX_ARCHIVE_BYTES",
+        f"not read -- split the archive or raise {limits.bytes_setting}",
         file=source,
         kind=LimitError,
     )
@@ -183,7 +204,7 @@ def too_many(source: str, limits: ArchiveLimits, count: int | None = None) -> Nl
     return fail(
         "E186",
         f"{has}; at most {limits.max_members:,} are read from one archive (nested archives included), so the "
-        "rest was not read -- split the archive or raise NLPIPE_MAX_ARCHIVE_MEMBERS",
+        f"rest was not read -- split the archive or raise {limits.members_setting}",
         file=source,
         kind=LimitError,
     )

@@ -31,7 +31,15 @@ from nlpipe.readers.archives.guards import (
 )
 from nlpipe.readers.textfile import fail
 
-__all__ = ["EntryFields", "check_zip_package", "entry_error", "entry_problem", "iter_zip", "read_entry", "zip_entry_count"]
+__all__ = [
+    "EntryFields",
+    "check_zip_package",
+    "entry_error",
+    "entry_problem",
+    "iter_zip",
+    "read_entry",
+    "zip_entry_count",
+]
 
 
 def zip_entry_count(fileobj: IO[bytes]) -> int | None:
