@@ -38,7 +38,7 @@ from typing import Any
 
 from nlpipe.batch.units import Unit
 from nlpipe.errors import InputError
-from nlpipe.types import Prediction, Span
+from nlpipe.types import LabelScore, Prediction, Span
 
 __all__ = [
     "ModelInfo",
@@ -162,11 +162,18 @@ def _entry_head(name: str, info: ModelInfo) -> str:
     return f'{_STRING(name)}:{{"model":{_STRING(info.ref)},"task":{_STRING(info.task)},"predicted":['
 
 
+def _labels_json(labels: Sequence[LabelScore]) -> str:
+    parts = []
+    for ls in labels:
+        score = round(ls.score, _LABEL_DIGITS)
+        # a finite Python float (inf - inf and nan - nan are nan) as the encoder writes it; anything else by _number
+        text = float.__repr__(score) if type(score) is float and score - score == 0.0 else _number(score)
+        parts.append(f'{{"label":{_STRING(ls.label)},"score":{text}}}')
+    return ",".join(parts)
+
+
 def _entry_json(name: str, info: ModelInfo, prediction: Prediction) -> str:
-    labels = ",".join(
-        [f'{{"label":{_STRING(ls.label)},"score":{_number(round(ls.score, _LABEL_DIGITS))}}}'
-         for ls in prediction.labels]
-    )  # fmt: skip
+    labels = _labels_json(prediction.labels)
     spans = compact_json([_span(s) for s in prediction.spans]) if prediction.spans else "[]"
     sentiment = "null" if prediction.sentiment is None else compact_json(_sentiment(prediction.sentiment))
     predicted = ",".join([_STRING(label) for label in prediction.predicted])

@@ -43,7 +43,7 @@ STATE_SUFFIX = ".nlpipe-batch"
 MANIFEST_FORMAT = "nlpipe.batch.v1"
 #: A chunk is cut at this many units or this many bytes of payload, whichever comes first. Chunks depend only on
 #: the input (never on the workers), and a resumed run starts at a chunk boundary, so chunks are always the same.
-CHUNK_UNITS = 128
+CHUNK_UNITS = 256
 CHUNK_BYTES = 16 * 1024 * 1024
 #: The checkpoint (an fsync of the spools, state.json replaced) is written at most this often, when a run is
 #: cancelled, and at the end: an fsync per chunk cost more than the predictions of a fast model.

@@ -458,3 +458,47 @@ def test_output_summary_counts_restores_and_prints(rows):
         with pytest.raises(NlpipeError) as err:
             Summary.from_dict(damaged)
         assert err.value.code == "E826"
+
+
+def test_document_rows_written_directly_are_the_canonical_bytes():
+    """document_row_bytes (the workers' fast path) writes exactly row_bytes(document_row(...)) -- or raises the same
+    E827 -- for rows of every task's shape, with quoting, non-ASCII, lone surrogates, numpy and integer scores,
+    -0.0, tiny and huge floats, NaN and infinity."""
+    import random
+
+    from nlpipe.batch.output import document_row_bytes
+    from nlpipe.types import LabelScore, Prediction, Span
+
+    rng = random.Random(7)
+    pieces = ["a", "é", '"q"', "back\\slash", "\n\t", "\u2028", "日本", "\x00", "😀", "", "\ud800"]
+
+    def word() -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+
+    def score() -> Any:
+        return rng.choice([rng.random(), 1e-7, 0.0, -0.0, 1.0, 1, np.float64(0.123456789), np.float32(0.5), 1e22,
+                           12345678.9, float("nan"), float("inf")] + [rng.random()] * 20)  # fmt: skip
+
+    outcomes = set()
+    for _ in range(3000):
+        spans = [Span(rng.randint(0, 9), rng.randint(0, 9), word(), "model", rng.choice([None, score()]),
+                      rng.choice([None, word()]), rng.choice([None, 2]), rng.choice([None, (1.0, 2, 3.5, 4.0)]))
+                 for _ in range(rng.randint(0, 2))]  # fmt: skip
+        sentiment = rng.choice([None, {"kind": "polarity", "label": word(), "score": score(), "extra": [1, 2]}])
+        labels = [LabelScore(word(), score()) for _ in range(rng.randint(0, 5))]
+        prediction = Prediction(labels=labels, predicted=[word() for _ in range(rng.randint(0, 2))], spans=spans,
+                                sentiment=sentiment)  # fmt: skip
+        unit = Unit(id=word() + "id", source=word(), kind="text", meta=rng.choice([{}, {"line": 3, "uri": word()}]))
+        results = {word() + "m": (ModelInfo(word(), "v1", rng.choice(["classify", "sentiment"])), prediction)}
+        text, pages = word(), rng.choice([None, 3])
+        try:
+            expected: bytes | str = row_bytes(document_row(unit, text, pages, results))
+        except NlpipeError as exc:
+            expected = exc.code
+        try:
+            got: bytes | str = document_row_bytes(unit, text, pages, results)
+        except NlpipeError as exc:
+            got = exc.code
+        assert got == expected
+        outcomes.add("E827" if got == "E827" else "row")
+    assert outcomes == {"row", "E827"}  # both kinds were met
