@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+from nlpipe.batch.members import member_units
 from nlpipe.batch.sources import iter_units, unit_document
 from nlpipe.batch.units import SourceOptions
 from nlpipe.errors import NlpipeError
@@ -115,6 +116,12 @@ def cfg(tmp_path, monkeypatch):
     return make_settings(tmp_path)
 
 
+def _units(path, cfg, options):
+    """The units of ``path`` as a worker sees them: ranges of zip members made into units."""
+    found = iter_units([path], options, cfg)
+    return [u for unit in found for u in (member_units(unit, cfg, options) if unit.kind == "members" else [unit])]
+
+
 def _outcome(unit, cfg, options):
     try:
         return unit_document(unit, cfg, options).text
@@ -124,11 +131,11 @@ def _outcome(unit, cfg, options):
 
 def test_batch_zipcrypto_member_read_by_the_worker(tmp_path, cfg):
     (tmp_path / "z.zip").write_bytes(_zipcrypto_zip("secret.txt", b"the launch code", b"hunter2"))
-    [locked] = iter_units(["z.zip"], SourceOptions(), cfg)
+    [locked] = _units("z.zip", cfg, SourceOptions())
     assert (locked.kind, locked.error and locked.error[0]) == ("error", "E183")  # no password: refused by its entry
     for password, expected in (("hunter2", "the launch code"), ("wrong", "E183")):
         options = SourceOptions(password=password)
-        [unit] = iter_units(["z.zip"], options, cfg)
+        [unit] = _units("z.zip", cfg, options)
         assert unit.kind == "member"
         assert _outcome(unit, cfg, options) == expected
 
@@ -144,7 +151,7 @@ def test_batch_members_the_worker_refuses_or_leaves_out(tmp_path, cfg):
         zf.writestr("named.png", png)  # an image by name: left out by the reader already
         zf.writestr("ok.txt", "plain")
     options = SourceOptions(ocr="never")
-    units = list(iter_units(["outer.zip"], options, cfg))
+    units = _units("outer.zip", cfg, options)
     assert [(u.id, u.kind) for u in units] == [
         ("outer.zip!disguised.dat", "member"),
         ("outer.zip!picture.bin", "member"),
@@ -163,8 +170,22 @@ def test_batch_reads_more_members_than_ingest_up_to_its_own_limit(tmp_path):
         for i in range(30):
             zf.writestr(f"n{i:02}.txt", f"note {i}")
     cfg = make_settings(tmp_path, max_archive_members=10, max_batch_archive_members=30)
-    assert [u.kind for u in iter_units([str(tmp_path / "many.zip")], SourceOptions(), cfg)] == ["member"] * 30
+    assert [u.kind for u in _units(str(tmp_path / "many.zip"), cfg, SourceOptions())] == ["member"] * 30
     tight = make_settings(tmp_path, max_batch_archive_members=29)
     [refused] = iter_units([str(tmp_path / "many.zip")], SourceOptions(), tight)
     assert refused.error is not None and refused.error[0] == "E186"
     assert "NLPIPE_MAX_BATCH_ARCHIVE_MEMBERS" in refused.error[1]
+
+
+def test_batch_archive_total_stops_the_rest_where_it_is_passed(tmp_path, cfg):
+    with zipfile.ZipFile(tmp_path / "big.zip", "w") as zf:
+        for i in range(6):
+            zf.writestr(f"n{i}.txt", "x" * 1000)
+    found = _units("big.zip", cfg.model_copy(update={"max_batch_archive_bytes": 3500}), SourceOptions())
+    assert [(u.id, u.kind, u.error and u.error[0]) for u in found] == [
+        ("big.zip!n0.txt", "member", None),
+        ("big.zip!n1.txt", "member", None),
+        ("big.zip!n2.txt", "member", None),
+        ("big.zip!n3.txt", "error", "E185"),  # the member that would pass the total, and nothing after it
+    ]
+    assert "NLPIPE_MAX_BATCH_ARCHIVE_BYTES" in (found[3].error or ("", ""))[1]

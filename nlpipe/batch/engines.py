@@ -1,8 +1,9 @@
 """Where chunks are predicted: in this process (one worker), a local process pool, or a Dask cluster.
 
-Every engine takes the chunks in input order and yields their rows in the same order, with a bounded number of
-chunks in flight (:data:`IN_FLIGHT` per worker), so memory does not grow with the input and the output does not
-depend on the engine or the number of workers: each chunk is predicted the same way wherever it runs.
+Every engine takes the chunks in input order and yields, for each, the number of units it held and their rows (a
+range of zip members gives a row per member), in the same order, with a bounded number of chunks in flight
+(:data:`IN_FLIGHT` per worker), so memory does not grow with the input and the output does not depend on the engine
+or the number of workers: each chunk is predicted the same way wherever it runs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ IN_FLIGHT = 2
 CONNECT_TIMEOUT = "20s"
 
 Rows = list[Outcome]
+#: A chunk done: how many units it held, and their rows.
+Done = tuple[int, Rows]
 
 _JOB: Job | None = None
 
@@ -38,28 +41,30 @@ def _run_chunk(chunk: list[Unit]) -> Rows:
     return predict_chunk(_JOB, chunk)
 
 
-def _ordered(submit: Callable[[list[Unit]], Any], chunks: Iterable[list[Unit]], window: int) -> Iterator[Rows]:
-    """Results of ``submit`` (a concurrent or a Dask future) for each chunk, in the chunks' order, at most ``window``
-    submitted and not yet yielded."""
-    pending: deque[Any] = deque()
+def _ordered(submit: Callable[[list[Unit]], Any], chunks: Iterable[list[Unit]], window: int) -> Iterator[Done]:
+    """(units, rows) of ``submit`` (a concurrent or a Dask future) for each chunk, in the chunks' order, at most
+    ``window`` submitted and not yet yielded."""
+    pending: deque[tuple[int, Any]] = deque()
     try:
         for chunk in chunks:
-            pending.append(submit(chunk))
+            pending.append((len(chunk), submit(chunk)))
             if len(pending) >= window:
-                yield pending.popleft().result()
+                n, future = pending.popleft()
+                yield n, future.result()
         while pending:
-            yield pending.popleft().result()
+            n, future = pending.popleft()
+            yield n, future.result()
     finally:
-        for future in pending:
+        for _, future in pending:
             future.cancel()
 
 
-def local_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int) -> Iterator[Rows]:
+def local_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int) -> Iterator[Done]:
     """One worker: in this process (no copying of units or rows). More: a pool of processes started from a fork
     server, each loading the models once."""
     if workers <= 1:
         for chunk in chunks:
-            yield predict_chunk(job, chunk)
+            yield len(chunk), predict_chunk(job, chunk)
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["nlpipe.batch.work"])
@@ -76,7 +81,7 @@ def _worker_died() -> NlpipeError:
                       "continue; --workers 1 shows the document it stops at.")  # fmt: skip
 
 
-def dask_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int, scheduler: str | None) -> Iterator[Rows]:
+def dask_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int, scheduler: str | None) -> Iterator[Done]:
     """The chunks on a Dask cluster: ``scheduler`` is its address (``tcp://host:8786``), or ``local`` / None for a
     ``LocalCluster`` of ``workers`` processes on this machine. The job (models as paths, or as bytes with
     ``--ship-model``) is sent to every worker once; a chunk whose worker dies is run again elsewhere (Dask retries

@@ -167,7 +167,7 @@ class _Reporter:
 
 
 def _run(request: BatchRequest, base: Path, settings: Settings, reporter: _Reporter) -> tuple[int, Summary]:
-    """Run (or continue) the job's batch; (units done, summary)."""
+    """Run (or continue) the job's batch; (documents done, summary)."""
     if request.out.exists() and not state_dir(request.out).exists():
         return reporter.saved()  # a worker finished the run and was killed before it could record it
     with contextlib.chdir(base):
@@ -192,10 +192,10 @@ def _run_claimed(
         done, summary = _run(request, base, settings, reporter)
     except NlpipeError as exc:
         if exc.code == "E847" and stop.is_set() and release_job(store, job_id, claim):
-            log.info("job %s: stopped after %s units; it continues when a server starts", job_id, reporter.done)
+            log.info("job %s: stopped after %s documents; it continues when a server starts", job_id, reporter.done)
             return "released"
         if exc.code == "E847" or not is_claimed(store, job_id, claim):
-            log.info("job %s: cancelled after %s units; removing its files", job_id, reporter.done)
+            log.info("job %s: cancelled after %s documents; removing its files", job_id, reporter.done)
             folder.remove()
             return "cancelled"
         log.warning("job %s failed: %s", job_id, exc)

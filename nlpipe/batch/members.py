@@ -7,13 +7,15 @@ archive inside is opened in turn, up to :data:`~nlpipe.readers.dispatch.route.MA
 budget, exactly as ingest reads them. Members are documents only, never containers: a CSV or JSON Lines member is
 one document (read as plain text), and an mbox or a WARC inside an archive is not read (E175: unpack it first).
 
-A zip file on disk is not read here at all (:func:`zip_units`): its central directory is walked as a stream, every
-guard that needs only a member's directory entry is applied (names, links, hidden files, encryption, declared sizes
-and ratios, the member count and the archive's total), and each member becomes a ``member`` unit naming the archive
-and the entry, which the worker reads itself (:mod:`nlpipe.batch.documents`; the read is capped at the declared size,
-so the total holds). Members whose names say they are archives (``.zip``, ``.tar.gz``, ``.gz``...) are read here
-and opened as above; an archive under another name is refused by the worker (E175). Images by name are skipped
-here when OCR is off.
+A zip file on disk is not read here at all (:func:`zip_units`): its central directory is walked as a stream, the
+member count and the archive's total are enforced (by declared sizes), and the members are handed on as ranges of
+directory entries (``members`` units), which the workers check (:func:`member_units`: names, links, hidden files,
+encryption, declared sizes and ratios, each problem a unit where the member stands, with ingest's codes) and read
+themselves (:mod:`nlpipe.batch.documents`; a read is capped at the declared size, so the total holds). This keeps
+the reader's work per member to parsing its entry: with several workers it is not the bottleneck. Members whose
+names say they are archives (``.zip``, ``.tar.gz``, ``.gz``...) are read here and opened as above; an archive
+under another name is refused by the worker (E175). A member's declared size counts toward the archive's total
+whether or not the worker later refuses it by its name (an empty or over-large one does not count).
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ from nlpipe.batch.problems import error_unit, image_off, problem_unit, too_large
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.config import Settings
 from nlpipe.errors import LimitError, NlpipeError
-from nlpipe.readers.archives.guards import ArchiveBudget, ArchiveLimits, Member, corrupt, count_member, too_many
+from nlpipe.readers.archives.guards import (
+    ArchiveBudget,
+    ArchiveLimits,
+    Member,
+    corrupt,
+    count_member,
+    too_many,
+    too_much,
+)
 from nlpipe.readers.archives.walk import ARCHIVE_KINDS, iter_archive
 from nlpipe.readers.archives.zip_directory import ZipEntry, directory_span, iter_entries, open_entry
 from nlpipe.readers.archives.zips import entry_problem, read_entry
@@ -36,7 +46,12 @@ from nlpipe.readers.dispatch.route import MAX_DEPTH
 from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, sniff
 from nlpipe.readers.textfile import fail
 
-__all__ = ["ARCHIVE_NAMES", "archive_units", "image_skipped", "zip_units"]
+__all__ = ["ARCHIVE_NAMES", "RANGE_BYTES", "RANGE_MEMBERS", "archive_units", "image_skipped", "member_units",
+           "zip_units"]  # fmt: skip
+
+#: A ``members`` range holds at most this many entries and this many declared bytes.
+RANGE_MEMBERS = 256
+RANGE_BYTES = 16 * 1024 * 1024
 
 #: Member names that say "an archive": such members are read by the reader and opened, up to the depth limit.
 ARCHIVE_NAMES = (".zip", ".tar", ".tgz", ".tbz", ".tbz2", ".txz", ".gz", ".gzip", ".bz2", ".xz")
@@ -97,57 +112,103 @@ def _member_units(
 
 
 def zip_units(fh: IO[bytes], path: str, source: str, settings: Settings, options: SourceOptions) -> Iterator[Unit]:
-    """The units of the zip file at ``path`` (open as ``fh``), its directory streamed: ``member`` units the workers
-    read, problem units for members refused by their entries, and the units of archives inside (read here)."""
+    """The units of the zip file at ``path`` (open as ``fh``), its directory streamed: ``members`` units (ranges of
+    up to :data:`RANGE_MEMBERS` entries and :data:`RANGE_BYTES` declared bytes) that the workers check and read,
+    the member count and the archive's total enforced here (E186, E185), and the units of archives inside (read
+    here, their guards applied here)."""
     budget = ArchiveBudget(ArchiveLimits.for_batch(settings))
+    limits = budget.limits
     try:
         span = directory_span(fh)
     except Exception as exc:  # no end record, or one pointing outside the file
         yield problem_unit(source, corrupt(source, "zip", exc), skipped=False)
         return
-    if span.entries > budget.limits.max_members:
-        yield problem_unit(source, too_many(source, budget.limits, span.entries), skipped=False)
+    if span.entries > limits.max_members:
+        yield problem_unit(source, too_many(source, limits, span.entries), skipped=False)
         return
     archive, kept = os.path.abspath(path), 0
+    group: list[ZipEntry] = []
+    group_bytes = 0
+
+    def flush() -> Iterator[Unit]:
+        nonlocal group, group_bytes
+        if group:
+            yield Unit(id=f"{source}!{group[0].filename}", source=source, kind="members", path=archive,
+                       members=tuple(group))  # fmt: skip
+            group, group_bytes = [], 0
+
     try:
         for entry in iter_entries(fh, span):
             if budget.exhausted:
-                return
+                break
             over = count_member(budget, source)
             if over is not None:
+                yield from flush()
                 yield problem_unit(over.source, over.error, skipped=False)
                 return
             if entry.is_dir() or stat.S_IFMT(entry.external_attr >> 16) == stat.S_IFDIR:
                 continue
             kept += 1
-            yield from _entry_units(fh, archive, entry, source, settings, options, budget)
+            size = entry.file_size
+            if entry.filename.lower().endswith(ARCHIVE_NAMES):
+                yield from flush()
+                yield from _entry_units(fh, entry, source, settings, options, budget)
+                continue
+            if 0 < size <= limits.max_member_bytes:  # read by a worker, at most this many bytes (the worker refuses
+                if budget.total_bytes + size > limits.max_total_bytes:  # an empty or larger member by its entry)
+                    budget.exhausted = True
+                    yield from flush()
+                    msrc = f"{source}!{entry.filename}"
+                    yield problem_unit(msrc, too_much(msrc, limits, budget.total_bytes, size), skipped=False)
+                    return
+                budget.total_bytes += size
+            if group and (len(group) >= RANGE_MEMBERS or group_bytes + size > RANGE_BYTES):
+                yield from flush()
+            group.append(entry)
+            group_bytes += size
+        yield from flush()
     except Exception as exc:  # a damaged directory: the members before the damage are kept
+        yield from flush()
         yield problem_unit(source, corrupt(source, "zip", exc, kept=kept), skipped=False)
+
+
+def member_units(unit: Unit, settings: Settings, options: SourceOptions) -> list[Unit]:
+    """A ``members`` range as the units of its members, in order, in the worker: every guard a directory entry
+    allows (names, links, hidden files, encryption without a password, declared size, declared ratio) makes a
+    problem unit as the reader would, an image by name with OCR off is ``skipped``, and each other member is a
+    ``member`` unit the worker reads. The archive's total and member count were enforced by the reader."""
+    budget = ArchiveBudget(ArchiveLimits.for_batch(settings))
+    out: list[Unit] = []
+    for entry in unit.members:
+        msrc = f"{unit.source}!{entry.filename}"
+        problem = entry_problem(entry, msrc, budget, options.password)
+        if problem is not None:
+            out.append(problem_unit(problem.source, problem.error, skipped=problem.skipped))
+        elif options.ocr == "never" and entry.filename.lower().endswith(_IMAGE_NAMES):
+            out.append(image_skipped(msrc))
+        else:
+            out.append(Unit(id=msrc, source=msrc, kind="member", path=unit.path, member=entry))
+    return out
 
 
 def _entry_units(
     fh: IO[bytes],
-    archive: str,
     entry: ZipEntry,
     source: str,
     settings: Settings,
     options: SourceOptions,
     budget: ArchiveBudget,
 ) -> Iterator[Unit]:
+    """A member named as an archive: checked by its entry, read here and opened (its members under the same
+    budget)."""
     msrc = f"{source}!{entry.filename}"
     problem = entry_problem(entry, msrc, budget, options.password)
-    lower = entry.filename.lower()
     if problem is not None:
         yield problem_unit(problem.source, problem.error, skipped=problem.skipped)
-    elif lower.endswith(ARCHIVE_NAMES):
-        try:
-            data = read_entry(lambda pwd: open_entry(fh, entry, pwd), entry, msrc, budget, options.password)
-        except NlpipeError as exc:
-            yield error_unit(msrc, msrc, exc)
-            return
-        yield from _member_units(Member(msrc, entry.filename, data), settings, options, 1, budget)
-    elif lower.endswith(_IMAGE_NAMES) and options.ocr == "never":
-        yield image_skipped(msrc)
-    else:
-        budget.total_bytes += entry.file_size  # read by a worker, at most this many bytes
-        yield Unit(id=msrc, source=msrc, kind="member", path=archive, member=entry)
+        return
+    try:
+        data = read_entry(lambda pwd: open_entry(fh, entry, pwd), entry, msrc, budget, options.password)
+    except NlpipeError as exc:
+        yield error_unit(msrc, msrc, exc)
+        return
+    yield from _member_units(Member(msrc, entry.filename, data), settings, options, 1, budget)

@@ -41,7 +41,7 @@ from nlpipe.tasks.saved import read_meta
 ENGINES = ("local", "dask")
 STATE_SUFFIX = ".nlpipe-batch"
 MANIFEST_FORMAT = "nlpipe.batch.v1"
-#: A chunk is cut at this many units or this many bytes of payload, whichever comes first. Chunks depend only on
+#: A chunk is cut at this many documents or this many bytes of payload, whichever comes first. Chunks depend only on
 #: the input (never on the workers), and a resumed run starts at a chunk boundary, so chunks are always the same.
 CHUNK_UNITS = 256
 CHUNK_BYTES = 16 * 1024 * 1024
@@ -49,8 +49,8 @@ CHUNK_BYTES = 16 * 1024 * 1024
 #: cancelled, and at the end: an fsync per chunk cost more than the predictions of a fast model.
 CHECKPOINT_SECONDS = 1.0
 
-#: Called after each checkpoint (at most every CHECKPOINT_SECONDS, and at the end): units done and on disk, units in
-#: all (None when unknown), the summary so far.
+#: Called after each checkpoint (at most every CHECKPOINT_SECONDS, and at the end): documents done and on disk (rows
+#: and skipped inputs), documents in all (None when unknown), the summary so far.
 Progress = Callable[[int, int | None, Summary], None]
 
 
@@ -174,19 +174,20 @@ def _prepare(request: BatchRequest, wanted: dict[str, Any]) -> dict[str, Any]:
 
 
 def chunked(units: Iterator[Unit], skip: int) -> Iterator[list[Unit]]:
-    """``units`` after the first ``skip``, cut into chunks of at most :data:`CHUNK_UNITS` units and
-    :data:`CHUNK_BYTES` bytes (never empty)."""
+    """``units`` after the first ``skip``, cut into chunks of at most :data:`CHUNK_UNITS` documents (a range of
+    zip members counts each) and :data:`CHUNK_BYTES` bytes (never empty)."""
     chunk: list[Unit] = []
-    size = 0
+    size = count = 0
     for n, unit in enumerate(units):
         if n < skip:
             continue
-        payload = unit.size
-        if chunk and (len(chunk) >= CHUNK_UNITS or size + payload > CHUNK_BYTES):
+        payload, weight = unit.size, unit.count
+        if chunk and (count + weight > CHUNK_UNITS or size + payload > CHUNK_BYTES):
             yield chunk
-            chunk, size = [], 0
+            chunk, size, count = [], 0, 0
         chunk.append(unit)
         size += payload
+        count += weight
     if chunk:
         yield chunk
 
@@ -245,22 +246,22 @@ def _predict_all(
         for handle, key in ((f, "bytes"), (tf, "text_bytes")):
             handle.truncate(int(state.get(key, 0)))  # rows written after the last checkpoint are written again
         saved = time.monotonic()
-        for rows in results:
+        for n_units, rows in results:
             _append(f, tf, rows, summary)
-            done += len(rows)
+            done += n_units
             summary.seconds = base_seconds + time.monotonic() - started
             stop = cancelled is not None and cancelled()
             if stop or time.monotonic() - saved >= CHECKPOINT_SECONDS:
                 state, saved = _checkpoint(folder, f, tf, done, summary), time.monotonic()
                 if progress is not None:  # counts that are on disk: a count shown never goes back after a crash
-                    progress(done, total, summary)
+                    progress(summary.handled, total, summary)
             if stop:
                 results.close()  # type: ignore[attr-defined]
-                raise InputError("E847", f"The run was cancelled after {done:,} documents; run it again to "
-                                 "continue.")  # fmt: skip
+                raise InputError("E847", f"The run was cancelled after {summary.handled:,} documents; run it again "
+                                 "to continue.")  # fmt: skip
         state = _checkpoint(folder, f, tf, done, summary)
         if progress is not None:
-            progress(done, total, summary)
+            progress(summary.handled, total, summary)
     state["complete"] = True
     _write_json(folder / "state.json", state)
     return state

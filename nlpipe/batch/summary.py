@@ -48,6 +48,11 @@ class Summary:
         return sum(self.errors.values())
 
     @property
+    def handled(self) -> int:
+        """Documents done: rows written and inputs left out on purpose."""
+        return self.rows + sum(self.skipped.values())
+
+    @property
     def docs_per_second(self) -> float:
         """Rows per second of :attr:`seconds` (0 before any time is counted)."""
         return self.rows / self.seconds if self.seconds > 0 else 0.0

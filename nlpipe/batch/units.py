@@ -13,11 +13,14 @@ from nlpipe.readers.archives.zip_directory import ZipEntry
 #:   ``file``  a file the worker reads and parses by its kind (a plain input or a folder's file): ``path``;
 #:   ``bytes`` a file's bytes parsed by its kind (an archive member, named by ``source``): ``data``;
 #:   ``member`` a zip member the worker reads itself from the archive at ``path``, by its directory entry ``member``;
+#:   ``members`` a range of zip members (directory entries ``members``, in order) of the archive at ``path``, named
+#:     ``source``: the worker applies the entry guards and makes a ``member`` unit (or a problem) of each, so one
+#:     unit gives several rows (see :func:`~nlpipe.batch.members.member_units`);
 #:   ``email`` one message of an mbox archive (RFC 822 bytes): ``data``;
 #:   ``html``  a WARC response's HTML body, whose main text is extracted (boilerplate removed): ``data``;
 #:   ``error`` nothing to parse: the unit is an error row with ``error`` = (code, message);
 #:   ``skipped`` left out on purpose (a link, a hidden file, an image with OCR off): counted, never a row.
-UnitKind = Literal["text", "file", "bytes", "member", "email", "html", "error", "skipped"]
+UnitKind = Literal["text", "file", "bytes", "member", "members", "email", "html", "error", "skipped"]
 
 
 @dataclass(slots=True)
@@ -40,18 +43,28 @@ class Unit:
     meta: dict[str, Any] = field(default_factory=dict)
     error: tuple[str, str] | None = None
     member: ZipEntry | None = None
+    members: tuple[ZipEntry, ...] = ()
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickled as its fields in order (units travel to workers by the hundred thousand: the slots dataclass's
-        own pickling looks its fields up for every unit, at three times the cost)."""
-        member = None if self.member is None else tuple(self.member)  # a named tuple pickles 7x slower
+        """Pickled as its fields in order, entries as plain tuples (units travel to workers by the hundred thousand:
+        the slots dataclass's own pickling looks its fields up for every unit, and a named tuple pickles 7x slower
+        than a tuple)."""
+        member = None if self.member is None else tuple(self.member)
+        members = tuple(tuple(m) for m in self.members)
         return (_unpickle, (self.id, self.source, self.kind, self.text, self.path, self.data, self.meta, self.error,
-                            member))  # fmt: skip
+                            member, members))  # fmt: skip
+
+    @property
+    def count(self) -> int:
+        """Documents (or problems) this unit stands for: its members for a range, else 1."""
+        return len(self.members) or 1
 
     @property
     def size(self) -> int:
         """Bytes this unit carries to a worker, or has it read (chunks are cut by count and by this)."""
         member = self.member.file_size if self.member is not None else 0
+        if self.members:
+            member = sum(m.file_size for m in self.members)
         return len(self.data or b"") + len(self.text or "") * 2 + member + 200
 
 
@@ -59,6 +72,8 @@ def _unpickle(*fields: Any) -> Unit:
     unit = Unit(*fields)
     if unit.member is not None:
         unit.member = ZipEntry._make(unit.member)
+    if unit.members:
+        unit.members = tuple(ZipEntry._make(m) for m in unit.members)
     return unit
 
 

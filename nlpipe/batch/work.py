@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from nlpipe import artifacts
+from nlpipe.batch.members import member_units
 from nlpipe.batch.output import ModelInfo, document_row_bytes, error_row, row_bytes
 from nlpipe.batch.sources import unit_document
 from nlpipe.batch.units import SourceOptions, Unit
@@ -146,10 +147,13 @@ def _document_written(
 
 
 def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
-    """One outcome per unit, in order: the document's row (predictions by every model, or an error), or a skipped
-    unit's (code, message). Never raises for a document; raises only when a model cannot be loaded (the whole
-    run stops)."""
+    """One outcome per unit, in order (a ``members`` range: one per member): the document's row (predictions by
+    every model, or an error), or a skipped unit's (code, message). Never raises for a document; raises only when
+    a model cannot be loaded (the whole run stops)."""
     models = predictors(job)
+    if any(unit.kind == "members" for unit in units):  # ranges of zip members: each member a unit, in place
+        units = [u for unit in units for u in (member_units(unit, job.settings, job.options)
+                                               if unit.kind == "members" else (unit,))]  # fmt: skip
     rows: list[Outcome | None] = [None] * len(units)
     docs: list[tuple[int, Document]] = []
     archives: dict[str, IO[bytes]] = {}  # the zips this chunk's members are read from, open for the chunk only

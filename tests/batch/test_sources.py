@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from nlpipe.batch import split
+from nlpipe.batch.members import member_units
 from nlpipe.batch.sources import check_inputs, check_options, count_units, iter_units, unit_document
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.errors import InputError, LimitError, NlpipeError
@@ -38,8 +39,12 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # inputs are named by relative paths, as a user types them
 
 
-def units(inputs: list[str], cfg, options: SourceOptions = OPTS) -> list[Unit]:
-    return list(iter_units(inputs, options, cfg))
+def units(inputs: list[str], cfg, options: SourceOptions = OPTS, *, expand: bool = True) -> list[Unit]:
+    """The units of ``inputs``; ranges of zip members as the worker makes them into units (``expand``)."""
+    found = list(iter_units(inputs, options, cfg))
+    if not expand:
+        return found
+    return [u for unit in found for u in (member_units(unit, cfg, options) if unit.kind == "members" else [unit])]
 
 
 def summary(found: list[Unit]) -> list[tuple[str, str, str | None]]:
@@ -111,6 +116,13 @@ def test_sources_zip_nested_evil_corrupt_and_pdf(tmp_path, cfg):
         ("outer.zip!last.txt", "member", None),
     ]
     assert all(u.source == u.id for u in found)
+    ranges = units(["outer.zip"], cfg, expand=False)  # what the reader hands on: ranges, and the tar it opened
+    assert [(u.id, u.kind, len(u.members)) for u in ranges] == [
+        ("outer.zip!dir/a.txt", "members", 1),
+        ("outer.zip!inner.tar.gz!x.txt", "bytes", 0),
+        ("outer.zip!inner.tar.gz!sub/y.txt", "bytes", 0),
+        ("outer.zip!../evil.txt", "members", 4),
+    ]
     report = unit_document(found[5], cfg, OPTS)
     assert "Quarterly report" in report.text and len(report.pages) == 1
     assert unit_document(found[1], cfg, OPTS).text == "Inside the tarball."
