@@ -93,11 +93,16 @@ def verdicts(summary: dict[str, Any], checks: dict[str, dict[str, int]], inputs:
     out = []
     for group, s in summary["inputs"].items():
         name, c = inputs[group].label, checks[group]
+        # The news archive's 10,000 items are under a second of work beyond the fixed costs, below a shared
+        # machine's noise: its rates are indicative and the targets are judged on the zip (see batch.py).
+        judged = not inputs[group].split
+        scaling_ok = s["scaling"] is not None and s["scaling"] >= SCALING_TARGET
+        overhead_ok = s["overhead"] is not None and s["overhead"] >= OVERHEAD_TARGET
         out += [
             (f"{name}: 2 workers / 1 worker", _fmt(s["scaling"], ".2f"), f">= {SCALING_TARGET}",
-             _target(s["scaling"], s["scaling"] is not None and s["scaling"] >= SCALING_TARGET)),
+             _target(s["scaling"], scaling_ok) if judged else "info"),
             (f"{name}: 1 worker / plain loop", _fmt(s["overhead"], ".2f"), f">= {OVERHEAD_TARGET}",
-             _target(s["overhead"], s["overhead"] is not None and s["overhead"] >= OVERHEAD_TARGET)),
+             _target(s["overhead"], overhead_ok) if judged else "info"),
             (f"{name}: dask local / 2 workers", _fmt(s["dask_vs_local"], ".2f"), "-", "info"),
             (f"{name}: rows / error rows", f"{c['rows']:,} / {c['errors']:,}", f"{s['docs']:,} / 0",
              _verdict(c["rows"] == s["docs"] and c["errors"] == 0)),
