@@ -20,7 +20,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 __all__ = [
     "DIRECT_BYTES",
@@ -199,11 +199,8 @@ def _info(entry: ZipEntry) -> zipfile.ZipInfo:
     return info
 
 
-def open_entry(fh: IO[bytes], entry: ZipEntry, pwd: bytes | None = None) -> zipfile.ZipExtFile:
-    """A reader of one member's data (decompressed, decrypted with ``pwd``, its CRC checked at the end), as
-    :meth:`zipfile.ZipFile.open` makes it, from the entry alone. Raises what that raises: BadZipFile for a local
-    header that does not match, RuntimeError for a missing or wrong password, NotImplementedError for a method
-    zipfile cannot read."""
+def _local_header(fh: IO[bytes], entry: ZipEntry) -> tuple[Any, ...]:
+    """The fields of the member's local header (zipfile.structFileHeader), ``fh`` left just after them."""
     fh.seek(entry.header_offset)
     header = fh.read(_LOCAL.size)
     if len(header) != _LOCAL.size:
@@ -211,6 +208,15 @@ def open_entry(fh: IO[bytes], entry: ZipEntry, pwd: bytes | None = None) -> zipf
     fields = _LOCAL.unpack(header)
     if fields[0] != _LOCAL_MAGIC:
         raise zipfile.BadZipFile("Bad magic number for file header")
+    return fields
+
+
+def open_entry(fh: IO[bytes], entry: ZipEntry, pwd: bytes | None = None) -> zipfile.ZipExtFile:
+    """A reader of one member's data (decompressed, decrypted with ``pwd``, its CRC checked at the end), as
+    :meth:`zipfile.ZipFile.open` makes it, from the entry alone. Raises what that raises: BadZipFile for a local
+    header that does not match, RuntimeError for a missing or wrong password, NotImplementedError for a method
+    zipfile cannot read."""
+    fields = _local_header(fh, entry)
     raw = fh.read(fields[10])
     if fields[11]:
         fh.seek(fields[11], 1)
@@ -241,13 +247,7 @@ def read_direct(fh: IO[bytes], entry: ZipEntry) -> bytes | None:
         or entry.compress_size > DIRECT_BYTES
     ):
         return None
-    fh.seek(entry.header_offset)
-    header = fh.read(_LOCAL.size)
-    if len(header) != _LOCAL.size:
-        raise zipfile.BadZipFile("Truncated file header")
-    fields = _LOCAL.unpack(header)
-    if fields[0] != _LOCAL_MAGIC:
-        raise zipfile.BadZipFile("Bad magic number for file header")
+    fields = _local_header(fh, entry)
     rest = fh.read(fields[10] + fields[11] + entry.compress_size)
     raw = rest[: fields[10]]
     if _name(raw, fields[3]) != entry.filename:
