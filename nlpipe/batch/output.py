@@ -44,6 +44,7 @@ from nlpipe.batch.rows import (
     read_rows,
     read_spool,
     row_bytes,
+    spool_unreadable,
 )
 from nlpipe.batch.summary import Summary
 from nlpipe.errors import ConfigError, InputError
@@ -245,7 +246,7 @@ def _write_jsonl(f: IO[bytes], spool: Path, models: Sequence[ModelInfo], checked
                 f.write(block)
                 last = block[-1:]
     except OSError as exc:
-        raise InputError("E825", f"The spool {spool} cannot be read: {exc.strerror or exc}.", file=str(spool)) from None
+        raise spool_unreadable(spool, exc) from None
     if last != b"\n":
         raise InputError("E821", f"{spool} ends in a cut-short line. The spool was damaged; run the batch again with "
                          "--restart.", file=str(spool))  # fmt: skip

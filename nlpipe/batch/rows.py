@@ -52,6 +52,7 @@ __all__ = [
     "row_bytes",
     "read_rows",
     "read_spool",
+    "spool_unreadable",
     "check_row",
     "compact_json",
 ]
@@ -299,6 +300,11 @@ def _no_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
+def spool_unreadable(spool: Path, exc: OSError) -> InputError:
+    """E825: the spool cannot be read (a run's own, or one given to :func:`~nlpipe.batch.output.convert`)."""
+    return InputError("E825", f"The spool {spool} cannot be read: {exc.strerror or exc}.", file=str(spool))
+
+
 def read_spool(spool: Path, models: Sequence[str] | None = None) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
     """(line number, the line's bytes, the row) for each line of ``spool``, one line at a time, each checked by
     :func:`check_row` (``models``: the run's model names, checked when given). A last line without its ``\\n`` (a
@@ -306,7 +312,7 @@ def read_spool(spool: Path, models: Sequence[str] | None = None) -> Iterator[tup
     try:
         f = spool.open("rb")
     except OSError as exc:
-        raise InputError("E825", f"The spool {spool} cannot be read: {exc.strerror or exc}.", file=str(spool)) from None
+        raise spool_unreadable(spool, exc) from None
     with f:
         for number, raw in enumerate(f, start=1):
             if not raw.endswith(b"\n"):

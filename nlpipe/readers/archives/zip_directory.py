@@ -149,10 +149,7 @@ def iter_entries(fh: IO[bytes], span: Span | None = None) -> Iterator[ZipEntry]:
             flags, size, csize, offset = fields[5], fields[11], fields[10], fields[18]
             if size == _FFFF or csize == _FFFF or offset == _FFFF:
                 size, csize, offset = _zip64(buf[pos + 46 + n : pos + 46 + n + m], size, csize, offset)
-            raw = buf[pos + 46 : pos + 46 + n]
-            name = raw.decode("utf-8") if flags & _UTF8_NAME else raw.decode("cp437")
-            if "\0" in name:
-                name = name[: name.find("\0")]
+            name = _name(buf[pos + 46 : pos + 46 + n], flags)
             yield make(ZipEntry, (name, flags, fields[6], fields[9], csize, size, offset + concat, fields[17],
                                   fields[7]))  # fmt: skip
             pos = end
