@@ -9,6 +9,7 @@ or the number of workers: each chunk is predicted the same way wherever it runs.
 from __future__ import annotations
 
 import multiprocessing
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -75,6 +76,10 @@ def local_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int) -> Iterat
             raise _worker_died() from exc
 
 
+def _same(job: Job) -> Job:
+    return job
+
+
 def _worker_died() -> NlpipeError:
     return LimitError("E852", "A worker process died while predicting (out of memory, or a crash in native code on "
                       "one document). The documents before it are checkpointed: run the same command again to "
@@ -84,8 +89,8 @@ def _worker_died() -> NlpipeError:
 def dask_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int, scheduler: str | None) -> Iterator[Done]:
     """The chunks on a Dask cluster: ``scheduler`` is its address (``tcp://host:8786``), or ``local`` / None for a
     ``LocalCluster`` of ``workers`` processes on this machine. The job (models as paths, or as bytes with
-    ``--ship-model``) is sent to every worker once; a chunk whose worker dies is run again elsewhere (Dask retries
-    it up to twice)."""
+    ``--ship-model``) is a task of its own, copied to each worker once; a chunk whose worker dies is run again
+    elsewhere (Dask retries it up to twice)."""
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - distributed is a dependency
@@ -101,7 +106,11 @@ def dask_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int, scheduler:
             raise ConfigError("E849", f"Cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
                               "`dask scheduler` and workers with `dask worker ADDRESS`.") from exc  # fmt: skip
     try:
-        remote_job = client.scatter(job, broadcast=True)
+        with warnings.catch_warnings():  # "large object in the task graph": shipped models are, and that is meant
+            warnings.simplefilter("ignore", UserWarning)
+            # a task, not scatter(): a scattered value is lost with the last worker holding it (dask/distributed#3149)
+            # and every chunk then fails as cancelled; a task's result is computed again on another worker
+            remote_job = client.submit(_same, job, pure=False)
         n = max(1, len(client.scheduler_info().get("workers", {})) or workers)
 
         def submit(chunk: list[Unit]) -> Any:

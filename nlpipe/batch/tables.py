@@ -12,34 +12,50 @@ Lines longer than :data:`LINE_FACTOR` times the document limit are not held: the
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from nlpipe.batch.problems import error_unit
 from nlpipe.batch.units import SourceOptions, Unit
+from nlpipe.config import Settings
 from nlpipe.errors import LimitError, NlpipeError
 from nlpipe.readers.fields import check_text, csv_delimiter
 from nlpipe.readers.rows import TEXT_COLUMNS, json_id, json_value
 from nlpipe.readers.text.plain import normalise_newlines
 from nlpipe.readers.textfile import fail, iter_decoded
 
-__all__ = ["LINE_FACTOR", "csv_units", "jsonl_units", "physical_lines"]
+__all__ = [
+    "LINE_FACTOR",
+    "RANGE_BYTES",
+    "RANGE_LINES",
+    "csv_units",
+    "jsonl_ranges",
+    "jsonl_units",
+    "line_units",
+    "physical_lines",
+]
 
 #: A line longer than this many times NLPIPE_MAX_DOCUMENT_BYTES (in characters) is not read.
 LINE_FACTOR = 4
+#: A ``lines`` range holds at most this many lines, and is cut at the first line end past this many bytes.
+RANGE_LINES = 256
+RANGE_BYTES = 4 * 1024 * 1024
 _BLOCK = 256 * 1024
+_SCAN = 1024 * 1024
 _CSV_LIMIT_CAP = 2**31 - 1
 Line = tuple[int, str | None]
 
 
-def physical_lines(pieces: Iterator[str], cap: int) -> Iterator[Line]:
-    """``(line number, line with its ending)`` for each line of the decoded ``pieces``; the line is None when it is
-    longer than ``cap`` characters (its text is dropped as it is read)."""
+def physical_lines(pieces: Iterator[str], cap: int, first: int = 1) -> Iterator[Line]:
+    """``(line number, line with its ending)`` for each line of the decoded ``pieces``, numbered from ``first``; the
+    line is None when it is longer than ``cap`` characters (its text is dropped as it is read)."""
     held: list[str] = []
-    number, held_len, over = 1, 0, False
+    number, held_len, over = first, 0, False
     for piece in pieces:
         start = 0
         while (nl := piece.find("\n", start)) >= 0:
@@ -61,8 +77,12 @@ def physical_lines(pieces: Iterator[str], cap: int) -> Iterator[Line]:
         yield number, "".join(held)
 
 
-def _lines(fh: IO[bytes], source: str, max_bytes: int) -> Iterator[Line]:
-    return physical_lines(iter_decoded(fh, source=source, block_size=_BLOCK), LINE_FACTOR * max_bytes + _BLOCK)
+def _lines(fh: IO[bytes], source: str, max_bytes: int, first: int = 1) -> Iterator[Line]:
+    return physical_lines(iter_decoded(fh, source=source, block_size=_BLOCK), _cap(max_bytes), first)
+
+
+def _cap(max_bytes: int) -> int:
+    return LINE_FACTOR * max_bytes + _BLOCK
 
 
 def _too_long(source: str, line: int, max_bytes: int) -> NlpipeError:
@@ -252,9 +272,14 @@ def _json_row(text: str, source: str, line: int, options: SourceOptions, max_byt
     return _row_unit(source, line, texts, uid, ", ".join(keys), max_bytes)
 
 
-def jsonl_units(fh: IO[bytes], source: str, options: SourceOptions, max_bytes: int) -> Iterator[Unit]:
-    """The lines of a JSON Lines file as ``text`` units (see the module docstring); blank lines are skipped."""
-    for line, text in _lines(fh, source, max_bytes):
+def jsonl_units(fh: IO[bytes], source: str, options: SourceOptions, max_bytes: int, first: int = 1) -> Iterator[Unit]:
+    """The lines of a JSON Lines file (``fh`` at the start of line ``first``) as ``text`` units (see the module
+    docstring); blank lines are skipped."""
+    return _jsonl_rows(_lines(fh, source, max_bytes, first), source, options, max_bytes)
+
+
+def _jsonl_rows(lines: Iterator[Line], source: str, options: SourceOptions, max_bytes: int) -> Iterator[Unit]:
+    for line, text in lines:
         if text is None:
             yield error_unit(f"{source}:{line}", source, _too_long(source, line, max_bytes), {"line": line})
             continue
@@ -264,3 +289,89 @@ def jsonl_units(fh: IO[bytes], source: str, options: SourceOptions, max_bytes: i
             yield _json_row(text.strip(), source, line, options, max_bytes)
         except NlpipeError as exc:
             yield error_unit(f"{source}:{line}", source, exc, {"line": line})
+
+
+# ------------------------------------------------------------------------------------ JSON Lines by ranges
+
+
+def jsonl_ranges(fh: IO[bytes], path: str, source: str, options: SourceOptions, max_bytes: int) -> Iterator[Unit]:
+    """A JSON Lines file on disk as ``lines`` units: ranges of up to :data:`RANGE_LINES` lines and about
+    :data:`RANGE_BYTES` bytes (a longer line is a range of its own), cut at line ends, that the workers read and parse
+    (:func:`line_units`), so this process only looks for line breaks. JSON Lines is UTF-8; the file is checked to be
+    as it is scanned. A file that is not (a UTF-16/32 byte-order mark, NUL bytes in its first block, bytes that are
+    not UTF-8) is read here from the first range not yet handed on, as :func:`jsonl_units` reads it (the encoding
+    detected, the rows sent as ``text`` units), so the rows are the same either way."""
+    head = fh.read(_BLOCK)
+    start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    fh.seek(0)
+    if not start and (head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head):
+        yield from jsonl_units(fh, source, options, max_bytes)
+        return
+    archive = os.path.abspath(path)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    first, lines, pos = 1, 0, start  # the range being cut: its first line's number, its lines; pos: block's offset
+    open_line = False  # the bytes read so far end inside a line
+    fh.seek(start)
+
+    def cut(end: int, count: int) -> Unit:
+        return Unit(id=f"{source}:{first}", source=source, kind="lines", path=archive, lines=(start, end, first, count))
+
+    try:
+        while block := fh.read(_SCAN):
+            decoder.decode(block)  # the block checked before any range in it is handed on
+            at = 0
+            while (nl := block.find(b"\n", at)) >= 0:
+                lines, at = lines + 1, nl + 1
+                if lines >= RANGE_LINES or pos + at - start >= RANGE_BYTES:
+                    yield cut(pos + at, lines)
+                    start, first, lines = pos + at, first + lines, 0
+            pos, open_line = pos + len(block), not block.endswith(b"\n")
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:  # not UTF-8 from here on: the rest is read here, its encoding detected
+        fh.seek(start)
+        yield from jsonl_units(fh, source, options, max_bytes, first)
+        return
+    if pos > start:
+        yield cut(pos, lines + open_line)  # with the last line when it has no line break
+
+
+def _range_pieces(fh: IO[bytes], length: int, source: str, line: int) -> Iterator[str]:
+    """``length`` bytes of ``fh`` decoded as UTF-8, piece by piece; E108 when they are not UTF-8 (the file changed
+    since the range was cut)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        while length > 0:
+            block = fh.read(min(_BLOCK, length))
+            if not block:
+                raise fail("E108", "the file is shorter than when the batch started; it changed while the batch ran -- "
+                           "run it again with --restart", file=source, line=line)  # fmt: skip
+            length -= len(block)
+            yield decoder.decode(block)
+        yield decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise fail("E108", "not UTF-8 any more; the file changed while the batch ran -- run it again with --restart",
+                   file=source, line=line) from None  # fmt: skip
+
+
+def line_units(unit: Unit, settings: Settings, options: SourceOptions) -> list[Unit]:
+    """A ``lines`` range as the units of its rows, in order, read and parsed here (in the worker) as
+    :func:`jsonl_units` parses them; a range that cannot be read is one error unit."""
+    assert unit.lines is not None and unit.path is not None, "a lines unit names its file and range"
+    start, end, first, _ = unit.lines
+    max_bytes = settings.max_document_bytes
+    try:
+        with open(unit.path, "rb") as fh:
+            fh.seek(start)
+            lines = physical_lines(_range_pieces(fh, end - start, unit.source, first), _cap(max_bytes), first)
+            return list(_jsonl_rows(lines, unit.source, options, max_bytes))
+    except NlpipeError as exc:
+        return [error_unit(unit.id, unit.source, exc, {"line": first})]
+    except OSError as exc:
+        err = fail(
+            "E195",
+            f"cannot read it ({exc.strerror or exc}); the workers read JSON Lines inputs at the path "
+            "the client was given -- run them where that path is readable",
+            file=unit.source,
+            line=first,
+        )
+        return [error_unit(unit.id, unit.source, err, {"line": first})]

@@ -16,11 +16,14 @@ from nlpipe.readers.archives.zip_directory import ZipEntry
 #:   ``members`` a range of zip members (directory entries ``members``, in order) of the archive at ``path``, named
 #:     ``source``: the worker applies the entry guards and makes a ``member`` unit (or a problem) of each, so one
 #:     unit gives several rows (see :func:`~nlpipe.batch.members.member_units`);
+#:   ``lines`` a range of a JSON Lines file's lines at ``path``: ``lines`` = (first byte, end byte, number of its first
+#:     line, lines in it); the worker reads and parses them and makes a unit of each row (see
+#:     :func:`~nlpipe.batch.tables.line_units`);
 #:   ``email`` one message of an mbox archive (RFC 822 bytes): ``data``;
 #:   ``html``  a WARC response's HTML body, whose main text is extracted (boilerplate removed): ``data``;
 #:   ``error`` nothing to parse: the unit is an error row with ``error`` = (code, message);
 #:   ``skipped`` left out on purpose (a link, a hidden file, an image with OCR off): counted, never a row.
-UnitKind = Literal["text", "file", "bytes", "member", "members", "email", "html", "error", "skipped"]
+UnitKind = Literal["text", "file", "bytes", "member", "members", "lines", "email", "html", "error", "skipped"]
 
 
 @dataclass(slots=True)
@@ -44,6 +47,7 @@ class Unit:
     error: tuple[str, str] | None = None
     member: ZipEntry | None = None
     members: tuple[ZipEntry, ...] = ()
+    lines: tuple[int, int, int, int] | None = None
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as its fields in order, entries as plain tuples (units travel to workers by the hundred thousand:
@@ -52,11 +56,14 @@ class Unit:
         member = None if self.member is None else tuple(self.member)
         members = tuple(tuple(m) for m in self.members)
         return (_unpickle, (self.id, self.source, self.kind, self.text, self.path, self.data, self.meta, self.error,
-                            member, members))  # fmt: skip
+                            member, members, self.lines))  # fmt: skip
 
     @property
     def count(self) -> int:
-        """Documents (or problems) this unit stands for: its members for a range, else 1."""
+        """Documents (or problems) this unit stands for: its members or lines for a range (a blank line gives none,
+        so this may count more than there are), else 1."""
+        if self.lines is not None:
+            return max(1, self.lines[3])
         return len(self.members) or 1
 
     @property
@@ -65,6 +72,8 @@ class Unit:
         member = self.member.file_size if self.member is not None else 0
         if self.members:
             member = sum(m.file_size for m in self.members)
+        if self.lines is not None:
+            member = self.lines[1] - self.lines[0]
         return len(self.data or b"") + len(self.text or "") * 2 + member + 200
 
 

@@ -14,7 +14,7 @@ import io
 import os
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -23,6 +23,7 @@ from nlpipe import artifacts
 from nlpipe.batch.members import member_units
 from nlpipe.batch.output import ModelInfo, document_row_bytes, error_row, row_bytes
 from nlpipe.batch.sources import unit_document
+from nlpipe.batch.tables import line_units
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.config import Settings
 from nlpipe.errors import ArtifactError, InputError, NlpipeError
@@ -146,14 +147,22 @@ def _document_written(
     return Written(data, None, doc.text if keep_text else None)
 
 
+def _expanded(unit: Unit, job: Job) -> Sequence[Unit]:
+    expand = _RANGES.get(unit.kind)
+    return (unit,) if expand is None else expand(unit, job.settings, job.options)
+
+
+_RANGES: dict[str, Callable[[Unit, Settings, SourceOptions], list[Unit]]] = {"members": member_units,
+                                                                            "lines": line_units}  # fmt: skip
+
+
 def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
     """One outcome per unit, in order (a ``members`` range: one per member): the document's row (predictions by
     every model, or an error), or a skipped unit's (code, message). Never raises for a document; raises only when
     a model cannot be loaded (the whole run stops)."""
     models = predictors(job)
-    if any(unit.kind == "members" for unit in units):  # ranges of zip members: each member a unit, in place
-        units = [u for unit in units for u in (member_units(unit, job.settings, job.options)
-                                               if unit.kind == "members" else (unit,))]  # fmt: skip
+    if any(unit.kind in _RANGES for unit in units):  # ranges of zip members or of lines: each a unit, in place
+        units = [u for unit in units for u in _expanded(unit, job)]
     rows: list[Outcome | None] = [None] * len(units)
     docs: list[tuple[int, Document]] = []
     archives: dict[str, IO[bytes]] = {}  # the zips this chunk's members are read from, open for the chunk only

@@ -3,6 +3,7 @@ workers and after kills, refusals of a changed run, error rows instead of aborts
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from nlpipe.batch import runner
+from nlpipe.batch import runner, tables
 from nlpipe.batch.runner import BatchRequest, run_batch, state_dir
 from nlpipe.batch.units import SourceOptions
 from nlpipe.config import Settings
@@ -56,8 +57,10 @@ def rows(path: Path) -> list[dict]:
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Chunks of 16 documents, each checkpointed (and reported to ``progress``) as soon as it is written."""
+    """Chunks of 16 documents, each checkpointed (and reported to ``progress``) as soon as it is written; JSON Lines
+    files in ranges of 7 lines (cut by the client, read by the workers)."""
     monkeypatch.setattr(runner, "CHUNK_UNITS", 16)
+    monkeypatch.setattr(tables, "RANGE_LINES", 7)
     monkeypatch.setattr(runner, "CHECKPOINT_SECONDS", 0.0)
 
 
@@ -292,9 +295,11 @@ def test_a_dead_local_worker_is_a_coded_error_and_the_run_continues(trained: Set
 
     def kill_workers(done: int, total: int | None, summary: object) -> None:
         for child in psutil.Process().children():
-            if "forkserver" in " ".join(child.cmdline()):  # the pool's workers are the fork server's children
-                for worker in child.children():
-                    worker.kill()
+            with contextlib.suppress(psutil.NoSuchProcess):  # one killed at the last progress call, not yet reaped
+                if "forkserver" in " ".join(child.cmdline()):  # the pool's workers are the fork server's children
+                    for worker in child.children():
+                        with contextlib.suppress(psutil.NoSuchProcess):
+                            worker.kill()
 
     with pytest.raises(NlpipeError) as info:
         run_batch(BatchRequest(inputs, ["news"], out, workers=2), trained, progress=kill_workers)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import mailbox
 import re
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from nlpipe.batch import split
+from nlpipe.batch import split, tables
 from nlpipe.batch.members import member_units
 from nlpipe.batch.sources import check_inputs, check_options, count_units, iter_units, unit_document
+from nlpipe.batch.tables import jsonl_units, line_units
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.errors import InputError, LimitError, NlpipeError
 from tests.conftest import make_settings
@@ -39,12 +41,16 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # inputs are named by relative paths, as a user types them
 
 
+def expanded(found: list[Unit], cfg, options: SourceOptions = OPTS) -> list[Unit]:
+    """Ranges of zip members and of lines as the worker makes them into units."""
+    ranges = {"members": member_units, "lines": line_units}
+    return [u for unit in found for u in (ranges[unit.kind](unit, cfg, options) if unit.kind in ranges else [unit])]
+
+
 def units(inputs: list[str], cfg, options: SourceOptions = OPTS, *, expand: bool = True) -> list[Unit]:
-    """The units of ``inputs``; ranges of zip members as the worker makes them into units (``expand``)."""
+    """The units of ``inputs``; ranges as the worker makes them into units (``expand``)."""
     found = list(iter_units(inputs, options, cfg))
-    if not expand:
-        return found
-    return [u for unit in found for u in (member_units(unit, cfg, options) if unit.kind == "members" else [unit])]
+    return expanded(found, cfg, options) if expand else found
 
 
 def summary(found: list[Unit]) -> list[tuple[str, str, str | None]]:
@@ -206,6 +212,66 @@ def test_sources_csv_and_jsonl_rows(tmp_path, cfg):
     assert summary(missing) == [("feed.csv:1", "error", "E803")]
     # the non-blank lines, less the CSV header: one more than the rows (a quoted field spans two lines)
     assert count_units(["feed.csv", "feed.jsonl"], options, cfg) == 5 + 6
+
+
+def _fields(found: list[Unit]) -> list[tuple]:
+    return [(u.id, u.source, u.kind, u.text, u.meta, u.error) for u in found]
+
+
+@pytest.mark.parametrize("range_lines,range_bytes", [(1, 10**9), (3, 10**9), (256, 40), (2, 1)])
+def test_sources_jsonl_ranges_give_the_rows_of_one_read(tmp_path, cfg, monkeypatch, range_lines, range_bytes):
+    """A JSON Lines file is cut into ranges of lines that the workers parse; the rows are those of reading it whole
+    (ids, texts, line numbers, errors), however it is cut: blank and CRLF lines, a UTF-8 byte-order mark, a line
+    over the length cap (E107), a last line without a line break, a file turning cp1252 part-way (read from there by
+    the client, its encoding detected) and a UTF-16 file (read by the client)."""
+    monkeypatch.setattr(tables, "RANGE_LINES", range_lines)
+    monkeypatch.setattr(tables, "RANGE_BYTES", range_bytes)
+    monkeypatch.setattr(tables, "_SCAN", 7)  # blocks cut inside lines and inside UTF-8 characters
+    cfg = cfg.model_copy(update={"max_document_bytes": 2_000})
+    rows = [f'{{"id": "r{i}", "text": "Zürich item {i} — naïve"}}' for i in range(12)]
+    files = {
+        "plain.jsonl": ("\n".join(rows[:5]) + "\n\n  \n" + "\r\n".join(rows[5:]) + "\r\n").encode(),
+        "bom.jsonl": codecs.BOM_UTF8 + ("\n".join(rows)).encode(),  # and no line break at the end
+        "long.jsonl": ("\n".join([rows[0], '{"text": "' + "x" * 40_000 + '"}', rows[1], "{broken"]) + "\n").encode(),
+        "legacy.jsonl": ("\n".join(rows[:7]) + "\n").encode()
+        + '{"text": "Crème brûlée 5 €"}\n'.encode("cp1252")
+        + ("\n".join(rows[7:]) + "\n").encode(),
+        "wide.jsonl": ("\n".join(rows[:4]) + "\n").encode("utf-16"),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        found = list(iter_units([name], OPTS, cfg))
+        with open(name, "rb") as fh:
+            whole = list(jsonl_units(fh, name, OPTS, cfg.max_document_bytes))
+        assert _fields(expanded(found, cfg)) == _fields(whole), name
+        if name in ("plain.jsonl", "bom.jsonl"):
+            assert {u.kind for u in found} == {"lines"}, name
+            assert len(found) > 1 or range_lines == 256
+    assert [u.error[0] for u in whole if u.error] == []  # wide.jsonl: every row read
+    long_rows = expanded(list(iter_units(["long.jsonl"], OPTS, cfg)), cfg)
+    assert [(u.id, u.error[0] if u.error else None) for u in long_rows] == [
+        ("r0", None),
+        ("long.jsonl:2", "E107"),
+        ("r1", None),
+        ("long.jsonl:4", "E102"),
+    ]
+    legacy = list(iter_units(["legacy.jsonl"], OPTS, cfg))
+    assert legacy[-1].kind == "text" and legacy[-1].text.startswith("Zürich")  # the rest read here, as one read
+
+
+def test_sources_jsonl_range_of_a_changed_file(tmp_path, cfg):
+    """A file cut shorter (or no longer UTF-8) after its ranges were cut: the range is one E108 row naming the file
+    and line; a file that is gone, E195."""
+    (tmp_path / "feed.jsonl").write_text("".join(f'{{"text": "row {i}"}}\n' for i in range(300)))
+    found = list(iter_units(["feed.jsonl"], OPTS, cfg))
+    assert [u.lines[2:] for u in found] == [(1, 256), (257, 44)] and found[1].count == 44
+    (tmp_path / "feed.jsonl").write_text('{"text": "short"}\n')
+    (bad,) = line_units(found[1], cfg, OPTS)
+    assert (bad.id, bad.error[0]) == ("feed.jsonl:257", "E108") and "line 257" in bad.error[1]
+    (tmp_path / "feed.jsonl").write_bytes(b'{"text": "\xff"}\n' * 300)
+    assert line_units(found[0], cfg, OPTS)[0].error[0] == "E108"
+    (tmp_path / "feed.jsonl").unlink()
+    assert line_units(found[0], cfg, OPTS)[0].error[0] == "E195"
 
 
 def test_sources_headerless_csv_and_encodings(tmp_path, cfg, monkeypatch):
