@@ -163,14 +163,23 @@ def _entry_head(name: str, info: ModelInfo) -> str:
     return f'{_STRING(name)}:{{"model":{_STRING(info.ref)},"task":{_STRING(info.task)},"predicted":['
 
 
+def _score_json(value: Any) -> str:
+    """``round(value, 6)`` as the encoder writes it. For a float in [1e-4, 1e9) that is the correctly rounded
+    ``%.6f`` without its trailing zeros (at most 15 significant digits, so no shorter decimal reads back as the
+    same float): twice as fast as rounding and ``repr``."""
+    if type(value) is float and 1e-4 <= value < 1e9:
+        text = (_SIX % value).rstrip("0")
+        return text + "0" if text.endswith(".") else text
+    score = round(value, _LABEL_DIGITS)
+    # a finite Python float (inf - inf and nan - nan are nan) as the encoder writes it; anything else by _number
+    return float.__repr__(score) if type(score) is float and score - score == 0.0 else _number(score)
+
+
+_SIX = f"%.{_LABEL_DIGITS}f"
+
+
 def _labels_json(labels: Sequence[LabelScore]) -> str:
-    parts = []
-    for ls in labels:
-        score = round(ls.score, _LABEL_DIGITS)
-        # a finite Python float (inf - inf and nan - nan are nan) as the encoder writes it; anything else by _number
-        text = float.__repr__(score) if type(score) is float and score - score == 0.0 else _number(score)
-        parts.append(f'{{"label":{_STRING(ls.label)},"score":{text}}}')
-    return ",".join(parts)
+    return ",".join([f'{{"label":{_STRING(ls.label)},"score":{_score_json(ls.score)}}}' for ls in labels])
 
 
 def _entry_json(name: str, info: ModelInfo, prediction: Prediction) -> str:
