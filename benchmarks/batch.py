@@ -328,7 +328,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=100_000, help="documents in the zip (default 100,000)")
     parser.add_argument("--items", type=int, default=10_000, help="items of the news archive (default 10,000)")
-    parser.add_argument("--runs", type=int, default=3, help="rounds; medians are reported (default 3)")
+    parser.add_argument("--runs", type=int, default=5, help="rounds; medians are reported (default 5)")
     parser.add_argument("--quick", action="store_true", help="10,000 documents and one round")
     parser.add_argument("--models-dir", type=Path, help="reuse the model 'agnews' here (trained into it if missing)")
     parser.add_argument("--memory-cap-gb", type=float, default=4.0, help="address space per process (default 4)")

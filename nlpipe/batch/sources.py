@@ -44,7 +44,7 @@ from nlpipe.batch.members import archive_units, image_skipped, zip_units
 from nlpipe.batch.problems import error_unit, problem_unit, too_large
 from nlpipe.batch.shapes import check_options, classify, split_pattern
 from nlpipe.batch.split import split_units
-from nlpipe.batch.tables import csv_units, jsonl_ranges
+from nlpipe.batch.tables import csv_ranges, jsonl_ranges
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.batch.warc import warc_units
 from nlpipe.config import Settings
@@ -117,7 +117,7 @@ def _shape_units(shape: str, fh: IO[bytes], path: Path, source: str, size: int, 
     elif shape == "mbox":
         yield from mbox_units(fh, source, limit)
     elif shape == "csv":
-        yield from csv_units(fh, source, ctx.options, limit)
+        yield from csv_ranges(fh, str(path), source, ctx.options, limit)
     elif shape == "jsonl":
         yield from jsonl_ranges(fh, str(path), source, ctx.options, limit)
     elif shape == "split" and ctx.pattern is not None:

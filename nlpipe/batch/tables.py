@@ -8,6 +8,11 @@ read: no text or blank text (E106), text over the document limit (E107), a missi
 malformed CSV row (E109), invalid JSON or JSON that is not an object (E102), JSON nested too deeply (E210), an id
 that is not a string or an integer (E113). A CSV header without the text or id column is one unit for the file.
 Lines longer than :data:`LINE_FACTOR` times the document limit are not held: the row is E107.
+
+A file on disk is not parsed into units by the client: :func:`jsonl_ranges` and :func:`csv_ranges` cut it into
+``lines`` units (byte ranges of whole rows, with a CSV file's :class:`CsvLayout`) and each worker makes the units of
+its ranges with :func:`line_units`, parsing them exactly as :func:`jsonl_units` / :func:`csv_units` parse the whole
+file (the tests compare the two, cut every way). An archive member that is a CSV or JSON Lines file is text.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from nlpipe.batch.problems import error_unit
 from nlpipe.batch.units import SourceOptions, Unit
@@ -124,14 +129,17 @@ class _Feed:
         return line
 
 
-def _csv_rows(feed: _Feed, delimiter: str, source: str, max_bytes: int) -> Iterator[tuple[int, list[str] | Unit]]:
-    """``(line, cells)`` of each non-blank row, or ``(line, error unit)`` for a row that cannot be parsed."""
+def _csv_rows(
+    feed: _Feed, delimiter: str, source: str, max_bytes: int, first: int = 1
+) -> Iterator[tuple[int, list[str] | Unit]]:
+    """``(line, cells)`` of each non-blank row, or ``(line, error unit)`` for a row that cannot be parsed; the feed's
+    first line is line ``first``."""
     limit = min(max(csv.field_size_limit(), max_bytes + 1), _CSV_LIMIT_CAP)
     if csv.field_size_limit() < limit:
         csv.field_size_limit(limit)  # process-wide, but only ever raised, as the import readers do
     reader = csv.reader(feed, delimiter=delimiter, strict=True)
     while True:
-        start, feed.too_long = reader.line_num + 1, None
+        start, feed.too_long = reader.line_num + first, None
         try:
             row = next(reader)
         except StopIteration:
@@ -180,9 +188,20 @@ def _positions(options: SourceOptions) -> tuple[list[int], int | None]:
     return texts, int(options.id_col) - 1 if options.id_col else None
 
 
-def csv_units(fh: IO[bytes], source: str, options: SourceOptions, max_bytes: int) -> Iterator[Unit]:
-    """The rows of a CSV / TSV file as ``text`` units (see the module docstring)."""
-    lines = _lines(fh, source, max_bytes)
+class CsvLayout(NamedTuple):
+    """How a CSV file's rows become units, decided from its first lines: the delimiter, the text columns (indices)
+    and their names, the id column, and the header's width (None without a header)."""
+
+    delimiter: str
+    texts: tuple[int, ...]
+    id_i: int | None
+    names: str
+    width: int | None
+
+
+def _csv_layout(lines: Iterator[Line], source: str, options: SourceOptions, max_bytes: int) -> Iterator[Unit | _Start]:
+    """The units the first lines give (a header that cannot be read or lacks a column: one error unit, and nothing
+    more), then a :class:`_Start`: the layout and the rows after the header."""
     ahead: list[Line] = []
     for item in lines:  # the first non-blank line decides the delimiter
         ahead.append(item)
@@ -195,7 +214,8 @@ def csv_units(fh: IO[bytes], source: str, options: SourceOptions, max_bytes: int
         yield from ahead
         yield from lines
 
-    rows = _csv_rows(_Feed(chained()), delimiter, source, max_bytes)
+    feed = _Feed(chained())
+    rows = _csv_rows(feed, delimiter, source, max_bytes)
     header: list[str] | None = None
     if options.no_header:
         texts, id_i = _positions(options)
@@ -213,24 +233,168 @@ def csv_units(fh: IO[bytes], source: str, options: SourceOptions, max_bytes: int
             break
         if header is None:
             return
-    names = [header[i].strip() if header else str(i + 1) for i in texts]
+    names = ", ".join(header[i].strip() if header else str(i + 1) for i in texts)
+    layout = CsvLayout(delimiter, tuple(texts), id_i, names, len(header) if header is not None else None)
+    yield _Start(layout, rows, feed)
+
+
+class _Start(NamedTuple):
+    layout: CsvLayout
+    rows: Iterator[tuple[int, list[str] | Unit]]
+    feed: _Feed
+
+
+def _csv_body(rows: Iterator[tuple[int, list[str] | Unit]], layout: CsvLayout, source: str, max_bytes: int
+              ) -> Iterator[Unit]:  # fmt: skip
+    """The units of the rows after the header."""
+    width, texts, id_i = layout.width, layout.texts, layout.id_i
     needed = max([*texts, id_i if id_i is not None else 0])
     for line, row in rows:
         if isinstance(row, Unit):
             yield row
             continue
-        if header is not None:
-            bad = len(row) < len(header) or any(cell.strip() for cell in row[len(header) :])
-        else:
-            bad = len(row) <= needed
+        bad = len(row) < width or any(cell.strip() for cell in row[width:]) if width is not None else len(row) <= needed
         if bad:
-            width = f"the header has {len(header)}" if header is not None else f"column {needed + 1} is read"
-            err = fail("E109", f"the row has {len(row)} columns but {width}; quote fields that hold the delimiter",
+            what = f"the header has {width}" if width is not None else f"column {needed + 1} is read"
+            err = fail("E109", f"the row has {len(row)} columns but {what}; quote fields that hold the delimiter",
                        file=source, line=line)  # fmt: skip
             yield error_unit(f"{source}:{line}", source, err, {"line": line})
             continue
         uid = row[id_i].strip() if id_i is not None else None
-        yield _row_unit(source, line, [row[i] for i in texts], uid, ", ".join(names), max_bytes)
+        yield _row_unit(source, line, [row[i] for i in texts], uid, layout.names, max_bytes)
+
+
+def csv_units(fh: IO[bytes], source: str, options: SourceOptions, max_bytes: int) -> Iterator[Unit]:
+    """The rows of a CSV / TSV file as ``text`` units (see the module docstring)."""
+    for item in _csv_layout(_lines(fh, source, max_bytes), source, options, max_bytes):
+        if isinstance(item, _Start):
+            yield from _csv_body(item.rows, item.layout, source, max_bytes)
+        else:
+            yield item
+
+
+# ------------------------------------------------------------------------------------------ CSV by ranges
+
+
+class _NotUtf8(Exception):
+    """The file is not UTF-8 from some block on: the rest is read by the client (encoding detected)."""
+
+
+class _ByteLines:
+    """The physical lines of a UTF-8 file from byte ``start``, as :func:`physical_lines` gives them (numbered from 1,
+    None for a line over ``cap`` characters), with :attr:`end` the byte offset after the last line given and
+    :attr:`number` its number. Each block is checked to be UTF-8 before a line of it is given (:class:`_NotUtf8`)."""
+
+    def __init__(self, fh: IO[bytes], start: int, cap: int) -> None:
+        self.fh, self.start, self.cap = fh, start, cap
+        self.end, self.number = start, 0
+        self.cut: tuple[int, int, CsvLayout] | None = None  # set by _csv_cut: where its current range starts
+
+    def lines(self) -> Iterator[Line]:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        held: list[bytes] = []
+        held_bytes, over, pos = 0, False, self.start
+        self.fh.seek(pos)
+        try:
+            while block := self.fh.read(_SCAN):
+                decoder.decode(block)
+                at = 0
+                while (nl := block.find(b"\n", at)) >= 0:
+                    part = block[at : nl + 1]
+                    text = None if over else self._text(held, held_bytes, part)
+                    held, held_bytes, over, at = [], 0, False, nl + 1
+                    self.number, self.end = self.number + 1, pos + at
+                    yield self.number, text
+                rest = block[at:]
+                if rest and not over:
+                    held.append(rest)
+                    held_bytes += len(rest)
+                    if held_bytes > self.cap and _chars(b"".join(held)) > self.cap:
+                        held, held_bytes, over = [], 0, True
+                pos += len(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise _NotUtf8 from None
+        if held or over:
+            self.number, self.end = self.number + 1, pos
+            yield self.number, None if over else self._text(held, held_bytes, b"")
+
+    def _text(self, held: list[bytes], held_bytes: int, part: bytes) -> str | None:
+        data = b"".join([*held, part]) if held else part
+        if held_bytes + len(part) > self.cap and _chars(data) > self.cap:
+            return None
+        return data.decode("utf-8")
+
+
+_CONTINUATION = bytes(range(0x80, 0xC0))
+
+
+def _chars(data: bytes) -> int:
+    """Characters in UTF-8 ``data``: its bytes that are not continuation bytes."""
+    return len(data.translate(None, _CONTINUATION))
+
+
+def _utf8_start(fh: IO[bytes]) -> int | None:
+    """Where a file's text starts when it may be UTF-8 (after a UTF-8 byte-order mark), or None when it is UTF-16 or
+    UTF-32 (a byte-order mark, or NUL bytes in its first block, as :func:`iter_decoded` tells them)."""
+    head = fh.read(_BLOCK)
+    fh.seek(0)
+    if head.startswith(codecs.BOM_UTF8):
+        return len(codecs.BOM_UTF8)
+    return None if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head else 0
+
+
+def csv_ranges(fh: IO[bytes], path: str, source: str, options: SourceOptions, max_bytes: int) -> Iterator[Unit]:
+    """A CSV / TSV file on disk as ``lines`` units: ranges of up to :data:`RANGE_LINES` rows and about
+    :data:`RANGE_BYTES` bytes, cut between rows, with the file's layout (delimiter, columns) for the workers, which
+    read and parse them (:func:`line_units`). Rows can span lines (quoted line breaks), so the client finds where
+    each ends with the same parser (without making units, joining texts or sending them); the rows are those of
+    :func:`csv_units`. A file that is not UTF-8 is read here from the first range not yet handed on, as
+    :func:`csv_units` reads it."""
+    start = _utf8_start(fh)
+    if start is None:
+        yield from csv_units(fh, source, options, max_bytes)
+        return
+    scanner = _ByteLines(fh, start, _cap(max_bytes))
+    archive = os.path.abspath(path)
+    try:
+        for item in _csv_layout(scanner.lines(), source, options, max_bytes):
+            if not isinstance(item, _Start):
+                yield item
+                continue
+            yield from _csv_cut(item, scanner, archive, source, max_bytes, options.no_header)
+    except _NotUtf8:
+        if scanner.cut is None:  # still in the header: the whole file is read here
+            fh.seek(0)
+            yield from csv_units(fh, source, options, max_bytes)
+            return
+        begin, first, layout = scanner.cut
+        fh.seek(begin)
+        feed = _Feed(_lines(fh, source, max_bytes, first))
+        yield from _csv_body(_csv_rows(feed, layout.delimiter, source, max_bytes, first), layout, source, max_bytes)
+
+
+def _csv_cut(
+    start: _Start, scanner: _ByteLines, archive: str, source: str, max_bytes: int, no_header: bool
+) -> Iterator[Unit]:
+    """The rows after the header, parsed here only to find where ranges end; ``scanner.cut`` holds where the range
+    being cut starts (its byte, its first line, the layout), for :func:`csv_ranges`' fallback."""
+    layout = start.layout
+    begin, first = (scanner.start, 1) if no_header else (scanner.end, scanner.number + 1)
+    scanner.cut = (begin, first, layout)
+    rows = 0
+    for _ in start.rows:
+        rows += 1
+        if rows >= RANGE_LINES or scanner.end - begin >= RANGE_BYTES:
+            yield _range(source, archive, (begin, scanner.end, first, rows), layout)
+            begin, first, rows = scanner.end, scanner.number + 1, 0
+            scanner.cut = (begin, first, layout)
+    if rows:
+        yield _range(source, archive, (begin, scanner.end, first, rows), layout)
+
+
+def _range(source: str, archive: str, lines: tuple[int, int, int, int], layout: CsvLayout | None) -> Unit:
+    return Unit(id=f"{source}:{lines[2]}", source=source, kind="lines", path=archive, lines=lines, table=layout)
 
 
 # -------------------------------------------------------------------------------------------- JSON Lines
@@ -301,12 +465,11 @@ def jsonl_ranges(fh: IO[bytes], path: str, source: str, options: SourceOptions, 
     as it is scanned. A file that is not (a UTF-16/32 byte-order mark, NUL bytes in its first block, bytes that are
     not UTF-8) is read here from the first range not yet handed on, as :func:`jsonl_units` reads it (the encoding
     detected, the rows sent as ``text`` units), so the rows are the same either way."""
-    head = fh.read(_BLOCK)
-    start = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
-    fh.seek(0)
-    if not start and (head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head):
+    text_start = _utf8_start(fh)
+    if text_start is None:
         yield from jsonl_units(fh, source, options, max_bytes)
         return
+    start = text_start
     archive = os.path.abspath(path)
     decoder = codecs.getincrementaldecoder("utf-8")()
     first, lines, pos = 1, 0, start  # the range being cut: its first line's number, its lines; pos: block's offset
@@ -314,7 +477,7 @@ def jsonl_ranges(fh: IO[bytes], path: str, source: str, options: SourceOptions, 
     fh.seek(start)
 
     def cut(end: int, count: int) -> Unit:
-        return Unit(id=f"{source}:{first}", source=source, kind="lines", path=archive, lines=(start, end, first, count))
+        return _range(source, archive, (start, end, first, count), None)
 
     try:
         while block := fh.read(_SCAN):
@@ -363,7 +526,11 @@ def line_units(unit: Unit, settings: Settings, options: SourceOptions) -> list[U
         with open(unit.path, "rb") as fh:
             fh.seek(start)
             lines = physical_lines(_range_pieces(fh, end - start, unit.source, first), _cap(max_bytes), first)
-            return list(_jsonl_rows(lines, unit.source, options, max_bytes))
+            layout = unit.table
+            if layout is None:
+                return list(_jsonl_rows(lines, unit.source, options, max_bytes))
+            rows = _csv_rows(_Feed(lines), layout.delimiter, unit.source, max_bytes, first)
+            return list(_csv_body(rows, layout, unit.source, max_bytes))
     except NlpipeError as exc:
         return [error_unit(unit.id, unit.source, exc, {"line": first})]
     except OSError as exc:

@@ -16,8 +16,9 @@ from nlpipe.readers.archives.zip_directory import ZipEntry
 #:   ``members`` a range of zip members (directory entries ``members``, in order) of the archive at ``path``, named
 #:     ``source``: the worker applies the entry guards and makes a ``member`` unit (or a problem) of each, so one
 #:     unit gives several rows (see :func:`~nlpipe.batch.members.member_units`);
-#:   ``lines`` a range of a JSON Lines file's lines at ``path``: ``lines`` = (first byte, end byte, number of its first
-#:     line, lines in it); the worker reads and parses them and makes a unit of each row (see
+#:   ``lines`` a range of a JSON Lines or CSV file's lines at ``path``: ``lines`` = (first byte, end byte, number of its
+#:     first line, rows in it), ``table`` a CSV file's layout; the worker reads and parses them and makes a unit of
+#:     each row (see
 #:     :func:`~nlpipe.batch.tables.line_units`);
 #:   ``email`` one message of an mbox archive (RFC 822 bytes): ``data``;
 #:   ``html``  a WARC response's HTML body, whose main text is extracted (boilerplate removed): ``data``;
@@ -48,6 +49,7 @@ class Unit:
     member: ZipEntry | None = None
     members: tuple[ZipEntry, ...] = ()
     lines: tuple[int, int, int, int] | None = None
+    table: Any = None  # a CSV range's layout (nlpipe.batch.tables.CsvLayout); None for JSON Lines
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as its fields in order, entries as plain tuples (units travel to workers by the hundred thousand:
@@ -56,7 +58,7 @@ class Unit:
         member = None if self.member is None else tuple(self.member)
         members = tuple(tuple(m) for m in self.members)
         return (_unpickle, (self.id, self.source, self.kind, self.text, self.path, self.data, self.meta, self.error,
-                            member, members, self.lines))  # fmt: skip
+                            member, members, self.lines, self.table))  # fmt: skip
 
     @property
     def count(self) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import io
 import mailbox
+import random
 import re
 import tarfile
 import zipfile
@@ -257,6 +258,82 @@ def test_sources_jsonl_ranges_give_the_rows_of_one_read(tmp_path, cfg, monkeypat
     ]
     legacy = list(iter_units(["legacy.jsonl"], OPTS, cfg))
     assert legacy[-1].kind == "text" and legacy[-1].text.startswith("Zürich")  # the rest read here, as one read
+
+
+@pytest.mark.parametrize("range_lines,range_bytes", [(1, 10**9), (2, 10**9), (256, 30), (3, 1)])
+def test_sources_csv_ranges_give_the_rows_of_one_read(tmp_path, cfg, monkeypatch, range_lines, range_bytes):
+    """A CSV file is cut into ranges of rows (the client finds where each row ends; quoted fields span lines) that
+    the workers parse with the file's layout; the rows are those of reading it whole, however it is cut: quoted line
+    breaks, a stray quote in an unquoted field, a malformed quoted field and a short row (E109), blank and CRLF
+    lines, a line over the length cap and a field over the document limit (E107), a UTF-8 byte-order mark, no
+    header (--no-header), a header without the text column (E103), a header alone, a file turning cp1252 in the
+    body or in the header (read from there by the client) and a UTF-16 file (read by the client)."""
+    monkeypatch.setattr(tables, "RANGE_LINES", range_lines)
+    monkeypatch.setattr(tables, "RANGE_BYTES", range_bytes)
+    monkeypatch.setattr(tables, "_SCAN", 7)  # blocks cut inside lines and inside UTF-8 characters
+    cfg = cfg.model_copy(update={"max_document_bytes": 2_000})
+    body = (
+        'id,title,text\nA1,Storm,"Rain tonight,\nwind — tomorrow"\n\nA2,5" screen,Sale on TVs\r\n'
+        'A3,x,"quoted"junk\nA4,short\nA5,"multi\n\nline title",Zürich naïve\n  \n'
+        f'A6,big,{"y" * 2_500}\nA7,long,{"z" * 300_000}\nA8,last,"no line break at the end"'
+    )
+    files = {
+        "feed.csv": body.encode(),
+        "bom.csv": codecs.BOM_UTF8 + body.encode(),
+        "legacy.csv": body.encode() + "\nA9,cp,Crème brûlée 5 €\nA10,after,more text\n".encode("cp1252"),
+        "legacyhead.csv": "id,tîtle,text\nB1,t,one\n".encode("cp1252"),
+        "wide.csv": "id,text\nW1,Über den Fluss\nW2,Naïve café\n".encode("utf-16"),
+        "nocol.csv": b"id,body\nN1,text\n",
+        "header.csv": b"id,text\n\n",
+    }
+    for options in (SourceOptions(text_cols=("title", "text")), SourceOptions()):
+        for name, data in files.items():
+            (tmp_path / name).write_bytes(data)
+            found = list(iter_units([name], options, cfg))
+            with open(name, "rb") as fh:
+                whole = list(tables.csv_units(fh, name, options, cfg.max_document_bytes))
+            assert _fields(expanded(found, cfg, options)) == _fields(whole), (name, options)
+    codes = [(u.id, u.error[0] if u.error else None) for u in whole]  # header.csv: no rows
+    assert codes == []
+    feed = expanded(list(iter_units(["feed.csv"], OPTS, cfg)), cfg)
+    assert [(u.id, u.error[0] if u.error else None) for u in feed] == [
+        ("A1", None), ("A2", None), ("feed.csv:6", "E109"), ("feed.csv:7", "E109"), ("A5", None),
+        ("A6", "E107"), ("feed.csv:13", "E107"), ("A8", None)]  # fmt: skip
+    assert feed[0].text == "Rain tonight,\nwind — tomorrow" and feed[4].meta == {"line": 8}
+    (tmp_path / "plain.csv").write_text('first,"The first row, quoted"\nsecond,The second row\nthird\n')
+    options = SourceOptions(text_cols=("2",), id_col="1", no_header=True)
+    found = list(iter_units(["plain.csv"], options, cfg))
+    assert {u.kind for u in found} == {"lines"}
+    assert summary(expanded(found, cfg, options)) == [
+        ("first", "text", None), ("second", "text", None), ("plain.csv:3", "error", "E109")]  # fmt: skip
+
+
+def test_sources_csv_and_jsonl_ranges_on_random_files(tmp_path, cfg, monkeypatch):
+    """Seeded random CSV and JSON Lines files (quotes, doubled quotes, stray quotes, quoted line breaks, delimiters,
+    blank lines, CR LF, non-ASCII, short and long rows), cut at random sizes: the rows are those of one read."""
+    rnd = random.Random(14)
+    monkeypatch.setattr(tables, "_SCAN", 5)
+    atoms = ['"', '""', ",", "\n", "\r\n", " ", "a", "é", "—", "x y", '"q,\nz"', "\n\n", "7"]
+    for i in range(150):
+        monkeypatch.setattr(tables, "RANGE_LINES", rnd.randint(1, 5))
+        monkeypatch.setattr(tables, "RANGE_BYTES", rnd.choice([1, 20, 10**9]))
+        body = "".join(rnd.choice(atoms) for _ in range(rnd.randint(0, 80)))
+        csv_text = rnd.choice(["id,text\n", "text\n", ""]) + body + "z"  # never empty (an empty file is E176)
+        name = f"r{i}.csv"
+        (tmp_path / name).write_text(csv_text, encoding="utf-8", newline="")
+        options = SourceOptions(no_header=True) if not csv_text.startswith(("id", "text")) else OPTS
+        found = list(iter_units([name], options, cfg))
+        with open(name, "rb") as fh:
+            whole = list(tables.csv_units(fh, name, options, cfg.max_document_bytes))
+        assert _fields(expanded(found, cfg, options)) == _fields(whole), csv_text
+        lines = [rnd.choice(['{"text": "a\\nb"}', '{"id": 3, "text": "é"}', "", " ", "{bad", '"s"', "{}"])
+                 for _ in range(rnd.randint(0, 12))]  # fmt: skip
+        name = f"r{i}.jsonl"
+        (tmp_path / name).write_text(rnd.choice(["\n", "\r\n"]).join([*lines, "{}"]), encoding="utf-8", newline="")
+        found = list(iter_units([name], OPTS, cfg))
+        with open(name, "rb") as fh:
+            whole = list(jsonl_units(fh, name, OPTS, cfg.max_document_bytes))
+        assert _fields(expanded(found, cfg)) == _fields(whole), lines
 
 
 def test_sources_jsonl_range_of_a_changed_file(tmp_path, cfg):
