@@ -189,3 +189,49 @@ def test_batch_archive_total_stops_the_rest_where_it_is_passed(tmp_path, cfg):
         ("big.zip!n3.txt", "error", "E185"),  # the member that would pass the total, and nothing after it
     ]
     assert "NLPIPE_MAX_BATCH_ARCHIVE_BYTES" in (found[3].error or ("", ""))[1]
+
+
+@pytest.mark.parametrize("range_members", [1, 2, 3, 256])
+@pytest.mark.parametrize("prefix", [b"", b"MZ self-extractor stub " * 40])
+def test_batch_member_ranges_are_directory_slices(tmp_path, cfg, monkeypatch, range_members, prefix):
+    """The reader hands on ranges as the directory bytes of their entries; the worker reads them back: the members
+    are those of one walk of the directory, in order, however the ranges are cut, with folders between members and
+    archives by name (read by the reader) in the middle, and data prepended to the archive."""
+    from nlpipe.batch import members
+
+    monkeypatch.setattr(members, "RANGE_MEMBERS", range_members)
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("deep.txt", "inside the inner zip")
+    buf = io.BytesIO()
+    buf.write(prefix)
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in ["top/", "top/a.txt", "top/sub/", "top/b.txt", "inner.zip", "c.txt", "empty/", "d.txt",
+                     "e.txt", "z/"]:  # fmt: skip
+            zf.writestr(name, b"" if name.endswith("/") else inner.getvalue() if name.endswith(".zip") else name)
+    (tmp_path / "mixed.zip").write_bytes(buf.getvalue())
+    found = _units("mixed.zip", cfg, SourceOptions())
+    assert [(u.id, u.kind) for u in found] == [
+        ("mixed.zip!top/a.txt", "member"), ("mixed.zip!top/b.txt", "member"),
+        ("mixed.zip!inner.zip!deep.txt", "bytes"),
+        ("mixed.zip!c.txt", "member"), ("mixed.zip!d.txt", "member"), ("mixed.zip!e.txt", "member")]  # fmt: skip
+    assert [unit_document(u, cfg, SourceOptions()).text for u in found if u.kind == "member"] == [
+        "top/a.txt", "top/b.txt", "c.txt", "d.txt", "e.txt"]  # fmt: skip
+    ranges = [u for u in iter_units(["mixed.zip"], SourceOptions(), cfg) if u.kind == "members"]
+    assert sum(u.count for u in ranges) == 5 and all(u.count <= range_members for u in ranges)
+
+
+def test_batch_member_range_of_a_changed_or_missing_archive(tmp_path, cfg):
+    """A range read after its archive changed (its directory no longer holds those entries) is one E182 row; after
+    the archive is gone, E195."""
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
+        for i in range(5):
+            zf.writestr(f"n{i}.txt", f"note {i}")
+    [unit] = iter_units(["a.zip"], SourceOptions(), cfg)
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
+        zf.writestr("other.txt", "a different archive")
+    [changed] = member_units(unit, cfg, SourceOptions())
+    assert changed.kind == "error" and changed.error[0] == "E182"
+    (tmp_path / "a.zip").unlink()
+    [gone] = member_units(unit, cfg, SourceOptions())
+    assert gone.error[0] == "E195"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import zipfile
 from collections.abc import Iterator
 from typing import IO
 
@@ -40,7 +41,7 @@ from nlpipe.readers.archives.guards import (
     too_much,
 )
 from nlpipe.readers.archives.walk import ARCHIVE_KINDS, iter_archive
-from nlpipe.readers.archives.zip_directory import ZipEntry, directory_span, iter_entries, open_entry
+from nlpipe.readers.archives.zip_directory import ZipEntry, directory_slice, directory_span, open_entry, walk_entries
 from nlpipe.readers.archives.zips import entry_problem, read_entry
 from nlpipe.readers.dispatch.route import MAX_DEPTH
 from nlpipe.readers.dispatch.sniff import SNIFF_BYTES, sniff
@@ -127,18 +128,22 @@ def zip_units(fh: IO[bytes], path: str, source: str, settings: Settings, options
         yield problem_unit(source, too_many(source, limits, span.entries), skipped=False)
         return
     archive, kept = os.path.abspath(path), 0
-    group: list[ZipEntry] = []
-    group_bytes = 0
+    # The group being cut: its first member's name, where its entries start and end in the directory, its members
+    # and their declared bytes. Without a group, ``group_start`` is where the next entry starts; with one,
+    # ``group_end`` is (every entry either joins the group or is passed over).
+    first: str | None = None
+    group_start = group_end = span.start
+    group_count = group_bytes = 0
 
     def flush() -> Iterator[Unit]:
-        nonlocal group, group_bytes
-        if group:
-            yield Unit(id=f"{source}!{group[0].filename}", source=source, kind="members", path=archive,
-                       members=tuple(group))  # fmt: skip
-            group, group_bytes = [], 0
+        nonlocal first, group_count, group_bytes
+        if first is not None:
+            yield Unit(id=f"{source}!{first}", source=source, kind="members", path=archive,
+                       members=(group_start, group_end, span.concat, group_count, group_bytes))  # fmt: skip
+            first, group_count, group_bytes = None, 0, 0
 
     try:
-        for entry in iter_entries(fh, span):
+        for entry, after in walk_entries(fh, span):
             if budget.exhausted:
                 break
             over = count_member(budget, source)
@@ -146,13 +151,15 @@ def zip_units(fh: IO[bytes], path: str, source: str, settings: Settings, options
                 yield from flush()
                 yield problem_unit(over.source, over.error, skipped=False)
                 return
-            if entry.is_dir() or stat.S_IFMT(entry.external_attr >> 16) == stat.S_IFDIR:
+            if _is_folder(entry):  # in a group the worker passes over it; before one, the group starts after it
+                group_start, group_end = (after, group_end) if first is None else (group_start, after)
                 continue
             kept += 1
             size = entry.file_size
             if entry.filename.lower().endswith(ARCHIVE_NAMES):
                 yield from flush()
                 yield from _entry_units(fh, entry, source, settings, options, budget)
+                group_start = after
                 continue
             if 0 < size <= limits.max_member_bytes:  # read by a worker, at most this many bytes (the worker refuses
                 if budget.total_bytes + size > limits.max_total_bytes:  # an empty or larger member by its entry)
@@ -162,9 +169,13 @@ def zip_units(fh: IO[bytes], path: str, source: str, settings: Settings, options
                     yield problem_unit(msrc, too_much(msrc, limits, budget.total_bytes, size), skipped=False)
                     return
                 budget.total_bytes += size
-            if group and (len(group) >= RANGE_MEMBERS or group_bytes + size > RANGE_BYTES):
+            if first is not None and (group_count >= RANGE_MEMBERS or group_bytes + size > RANGE_BYTES):
                 yield from flush()
-            group.append(entry)
+                group_start = group_end
+            if first is None:
+                first = entry.filename
+            group_end = after
+            group_count += 1
             group_bytes += size
         yield from flush()
     except Exception as exc:  # a damaged directory: the members before the damage are kept
@@ -172,14 +183,37 @@ def zip_units(fh: IO[bytes], path: str, source: str, settings: Settings, options
         yield problem_unit(source, corrupt(source, "zip", exc, kept=kept), skipped=False)
 
 
+def _is_folder(entry: ZipEntry) -> bool:
+    return entry.is_dir() or stat.S_IFMT(entry.external_attr >> 16) == stat.S_IFDIR
+
+
 def member_units(unit: Unit, settings: Settings, options: SourceOptions) -> list[Unit]:
-    """A ``members`` range as the units of its members, in order, in the worker: every guard a directory entry
-    allows (names, links, hidden files, encryption without a password, declared size, declared ratio) makes a
-    problem unit as the reader would, an image by name with OCR off is ``skipped``, and each other member is a
-    ``member`` unit the worker reads. The archive's total and member count were enforced by the reader."""
+    """A ``members`` range as the units of its members, in order, in the worker: the entries are read from the
+    directory bytes the reader named (folders passed over), every guard a directory entry allows (names, links,
+    hidden files, encryption without a password, declared size, declared ratio) makes a problem unit as the reader
+    would, an image by name with OCR off is ``skipped``, and each other member is a ``member`` unit the worker
+    reads. The archive's total and member count were enforced by the reader. An archive that cannot be read here
+    (gone, or changed since) is one error unit for the range."""
+    assert unit.members is not None and unit.path is not None, "a members unit names its archive and entries"
+    start, end, concat, count, _ = unit.members
+    try:
+        with open(unit.path, "rb") as fh:
+            entries = [e for e in directory_slice(fh, start, end, concat) if not _is_folder(e)]
+        if len(entries) != count:
+            raise zipfile.BadZipFile(f"{len(entries)} members where the reader found {count}")
+    except OSError as exc:
+        err = fail(
+            "E195",
+            f"cannot read it ({exc.strerror or exc}); the workers read zip members from the archive "
+            "at the path the client was given -- run them where that path is readable",
+            file=unit.source,
+        )
+        return [error_unit(unit.id, unit.source, err)]  # fmt: skip
+    except Exception as exc:  # the directory differs from the one the reader walked: the archive changed
+        return [error_unit(unit.id, unit.source, corrupt(unit.source, "zip", exc))]
     budget = ArchiveBudget(ArchiveLimits.for_batch(settings))
     out: list[Unit] = []
-    for entry in unit.members:
+    for entry in entries:
         msrc = f"{unit.source}!{entry.filename}"
         problem = entry_problem(entry, msrc, budget, options.password)
         if problem is not None:

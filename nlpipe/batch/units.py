@@ -13,9 +13,11 @@ from nlpipe.readers.archives.zip_directory import ZipEntry
 #:   ``file``  a file the worker reads and parses by its kind (a plain input or a folder's file): ``path``;
 #:   ``bytes`` a file's bytes parsed by its kind (an archive member, named by ``source``): ``data``;
 #:   ``member`` a zip member the worker reads itself from the archive at ``path``, by its directory entry ``member``;
-#:   ``members`` a range of zip members (directory entries ``members``, in order) of the archive at ``path``, named
-#:     ``source``: the worker applies the entry guards and makes a ``member`` unit (or a problem) of each, so one
-#:     unit gives several rows (see :func:`~nlpipe.batch.members.member_units`);
+#:   ``members`` a range of zip members of the archive at ``path``, named ``source``, by the bytes of the central
+#:     directory that hold their entries: ``members`` = (first byte, end byte, bytes prepended to the archive,
+#:     members, their declared bytes); the worker reads those entries, applies the entry guards and makes a
+#:     ``member`` unit (or a problem) of each, so one unit gives several rows (see
+#:     :func:`~nlpipe.batch.members.member_units`);
 #:   ``lines`` a range of a JSON Lines or CSV file's lines at ``path``: ``lines`` = (first byte, end byte, number of its
 #:     first line, rows in it), ``table`` a CSV file's layout; the worker reads and parses them and makes a unit of
 #:     each row (see
@@ -47,7 +49,7 @@ class Unit:
     meta: dict[str, Any] = field(default_factory=dict)
     error: tuple[str, str] | None = None
     member: ZipEntry | None = None
-    members: tuple[ZipEntry, ...] = ()
+    members: tuple[int, int, int, int, int] | None = None
     lines: tuple[int, int, int, int] | None = None
     table: Any = None  # a CSV range's layout (nlpipe.batch.tables.CsvLayout); None for JSON Lines
 
@@ -56,9 +58,8 @@ class Unit:
         the slots dataclass's own pickling looks its fields up for every unit, and a named tuple pickles 7x slower
         than a tuple)."""
         member = None if self.member is None else tuple(self.member)
-        members = tuple(tuple(m) for m in self.members)
         return (_unpickle, (self.id, self.source, self.kind, self.text, self.path, self.data, self.meta, self.error,
-                            member, members, self.lines, self.table))  # fmt: skip
+                            member, self.members, self.lines, self.table))  # fmt: skip
 
     @property
     def count(self) -> int:
@@ -66,14 +67,14 @@ class Unit:
         so this may count more than there are), else 1."""
         if self.lines is not None:
             return max(1, self.lines[3])
-        return len(self.members) or 1
+        return self.members[3] if self.members is not None else 1
 
     @property
     def size(self) -> int:
         """Bytes this unit carries to a worker, or has it read (chunks are cut by count and by this)."""
         member = self.member.file_size if self.member is not None else 0
-        if self.members:
-            member = sum(m.file_size for m in self.members)
+        if self.members is not None:
+            member = self.members[4]
         if self.lines is not None:
             member = self.lines[1] - self.lines[0]
         return len(self.data or b"") + len(self.text or "") * 2 + member + 200
@@ -83,8 +84,6 @@ def _unpickle(*fields: Any) -> Unit:
     unit = Unit(*fields)
     if unit.member is not None:
         unit.member = ZipEntry._make(unit.member)
-    if unit.members:
-        unit.members = tuple(ZipEntry._make(m) for m in unit.members)
     return unit
 
 

@@ -25,11 +25,13 @@ from typing import IO, Any, NamedTuple
 __all__ = [
     "DIRECT_BYTES",
     "ZipEntry",
+    "directory_slice",
     "directory_span",
     "has_member_named",
     "iter_entries",
     "open_entry",
     "read_direct",
+    "walk_entries",
 ]
 
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # zipfile.structCentralDir: 46 bytes
@@ -132,10 +134,17 @@ def _blocks(fh: IO[bytes], span: Span) -> Iterator[tuple[bytes, int]]:
 def iter_entries(fh: IO[bytes], span: Span | None = None) -> Iterator[ZipEntry]:
     """Every entry of the central directory, in order, holding one block of it at a time. Raises
     :class:`zipfile.BadZipFile` where the directory is damaged (entries before it have been yielded)."""
+    return (entry for entry, _ in walk_entries(fh, span))
+
+
+def walk_entries(fh: IO[bytes], span: Span | None = None) -> Iterator[tuple[ZipEntry, int]]:
+    """:func:`iter_entries` with the absolute file offset just after each entry: a run of entries is then the
+    directory bytes between two such offsets, which :func:`directory_slice` reads back."""
     span = span or directory_span(fh)
     buf = b""
     unpack, make, concat = _CENTRAL.unpack_from, tuple.__new__, span.concat  # tuple.__new__: a named tuple, fast
-    for block, _ in _blocks(fh, span):
+    for block, done in _blocks(fh, span):
+        base = span.start + done - len(buf)  # the file offset of buf[0]
         buf = buf + block if buf else block
         pos = 0
         while len(buf) - pos >= 46:
@@ -151,11 +160,17 @@ def iter_entries(fh: IO[bytes], span: Span | None = None) -> Iterator[ZipEntry]:
                 size, csize, offset = _zip64(buf[pos + 46 + n : pos + 46 + n + m], size, csize, offset)
             name = _name(buf[pos + 46 : pos + 46 + n], flags)
             yield make(ZipEntry, (name, flags, fields[6], fields[9], csize, size, offset + concat, fields[17],
-                                  fields[7]))  # fmt: skip
+                                  fields[7])), base + end  # fmt: skip
             pos = end
         buf = buf[pos:]
     if buf:
         raise zipfile.BadZipFile("Truncated central directory")
+
+
+def directory_slice(fh: IO[bytes], start: int, end: int, concat: int) -> Iterator[ZipEntry]:
+    """The entries of the directory bytes ``start:end`` (offsets from :func:`walk_entries`) of an archive whose
+    prepended bytes are ``concat``: how a worker gets the entries of a range the reader cut."""
+    return iter_entries(fh, Span(0, start, end - start, concat))
 
 
 def has_member_named(fh: IO[bytes], names: Iterable[str], span: Span | None = None) -> set[str]:
