@@ -1,6 +1,6 @@
 """`nlpipe batch predict` against a plain Python loop: docs/s with 1 and 2 workers, Dask, overhead, peak memory.
 
-    .venv/bin/python benchmarks/batch.py [--docs 100000] [--items 10000] [--runs 3] [--models-dir DIR] [--quick]
+    .venv/bin/python benchmarks/batch.py [--docs 100000] [--items 10000] [--runs 5] [--models-dir DIR] [--quick]
 
 Issue 14, part 4. A classifier is trained on the shared AG News test set (``../shared/datasets/ag_news/test.csv``,
 read in place; 20 s model search, seed 0) into a temporary models folder, or reused from ``--models-dir`` when a
