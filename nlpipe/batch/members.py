@@ -10,10 +10,11 @@ one document (read as plain text), and an mbox or a WARC inside an archive is no
 A zip file on disk is not read here at all (:func:`zip_units`): its central directory is walked as a stream, the
 member count and the archive's total are enforced (by declared sizes), and the members are handed on as ranges of
 directory entries (``members`` units, named by the directory bytes that hold them, which the worker reads back:
-:func:`~nlpipe.readers.archives.zip_directory.directory_slice`), which the workers check (:func:`member_units`: names, links, hidden files,
-encryption, declared sizes and ratios, each problem a unit where the member stands, with ingest's codes) and read
-themselves (:mod:`nlpipe.batch.documents`; a read is capped at the declared size, so the total holds). This keeps
-the reader's work per member to parsing its entry: with several workers it is not the bottleneck. Members whose
+:func:`~nlpipe.readers.archives.zip_directory.directory_slice`), which the workers check (:func:`member_units`:
+names, links, hidden files, encryption, declared sizes and ratios, each problem a unit where the member stands,
+with ingest's codes) and read themselves (:mod:`nlpipe.batch.documents`; a read is capped at the declared size, so
+the total holds). This keeps the reader's work per member to parsing its entry: with several workers it is not the
+bottleneck. Members whose
 names say they are archives (``.zip``, ``.tar.gz``, ``.gz``...) are read here and opened as above; an archive
 under another name is refused by the worker (E175). A member's declared size counts toward the archive's total
 whether or not the worker later refuses it by its name (an empty or over-large one does not count).
