@@ -17,14 +17,18 @@ from collections.abc import Iterable, Iterator
 from typing import IO
 
 from nlpipe.batch.problems import error_unit, too_large
-from nlpipe.batch.units import Unit
+from nlpipe.batch.units import SourceOptions, Unit
+from nlpipe.config import Settings
 from nlpipe.errors import NlpipeError
 from nlpipe.readers.textfile import iter_decoded
 
-__all__ = ["BLOCK_BYTES", "MARGIN", "split_text", "split_units"]
+__all__ = ["BLOCK_BYTES", "MARGIN", "RUN_BYTES", "RUN_ITEMS", "item_units", "split_text", "split_units"]
 
 #: Bytes read (and decoded) at a time.
 BLOCK_BYTES = 1024 * 1024
+#: An ``items`` unit holds at most this many items, and is cut once its text reaches this many characters.
+RUN_ITEMS = 256
+RUN_BYTES = 4 * 1024 * 1024
 #: Characters a separator match, with the text the pattern looks at around it, must stay within.
 MARGIN = 64 * 1024
 _NON_SPACE = re.compile(r"\S")
@@ -101,7 +105,7 @@ class _Splitter:
         start = min(first.start() if first else len(self.buf), self.scan)
         if start > self.pos:  # blanks where no separator starts: stripped from the item anyway
             self.pos, self.last_empty = start, False
-        if len(self.buf) - self.pos > self.max_bytes:
+        if self.scan - self.pos > self.max_bytes:  # no separator starts before scan: the item is at least this long
             if not self.skipping and first is not None and first.start() == self.pos:
                 self._advance(self.pos)
                 self.skipping = True
@@ -127,17 +131,42 @@ def split_text(pieces: Iterable[str], pattern: re.Pattern[str], max_bytes: int) 
 
 
 def split_units(fh: IO[bytes], source: str, pattern: re.Pattern[str], max_bytes: int) -> Iterator[Unit]:
-    """``text`` units ``source#item-N`` (N counts the non-empty items from 1; ``meta``: item and the line it starts
-    on), an item over ``max_bytes`` an E178 ``error`` unit; undecodable text ends the file with an E108 unit."""
+    """The items as ``items`` units, runs of up to :data:`RUN_ITEMS` items and about :data:`RUN_BYTES` of text,
+    which the workers make into ``text`` units ``source#item-N`` (:func:`item_units`; N counts the non-empty items
+    from 1); undecodable text ends the file with an E108 unit. One unit per run, not per item: this process only
+    cuts the text, the workers make the documents."""
     pieces = _normalised(iter_decoded(fh, source=source, block_size=BLOCK_BYTES))
-    number = 0
+    run: list[tuple[int, int, str | None]] = []
+    size = number = 0
+
+    def flush() -> Iterator[Unit]:
+        nonlocal run, size
+        if run:
+            yield Unit(id=f"{source}#item-{run[0][0]}", source=source, kind="items", items=tuple(run))
+            run, size = [], 0
+
     try:
         for line, text in split_text(pieces, pattern, max_bytes):
             number += 1
-            uid, meta = f"{source}#item-{number}", {"item": number, "line": line}
-            if text is None:
-                yield error_unit(uid, source, too_large(uid, None, max_bytes, "item"), meta)
-            else:
-                yield Unit(id=uid, source=source, kind="text", text=text, meta=meta)
+            run.append((number, line, text))
+            size += len(text or "")
+            if len(run) >= RUN_ITEMS or size >= RUN_BYTES:
+                yield from flush()
     except NlpipeError as exc:
+        yield from flush()
         yield error_unit(source, source, exc)
+        return
+    yield from flush()
+
+
+def item_units(unit: Unit, settings: Settings, options: SourceOptions) -> list[Unit]:
+    """An ``items`` run as its ``text`` units (meta: the item's number and the line it starts on), an item over the
+    document limit an E178 ``error`` unit."""
+    source, out = unit.source, []
+    for number, line, text in unit.items:
+        uid, meta = f"{source}#item-{number}", {"item": number, "line": line}
+        if text is None:
+            out.append(error_unit(uid, source, too_large(uid, None, settings.max_document_bytes, "item"), meta))
+        else:
+            out.append(Unit(id=uid, source=source, kind="text", text=text, meta=meta))
+    return out

@@ -22,11 +22,14 @@ from nlpipe.readers.archives.zip_directory import ZipEntry
 #:     first line, rows in it), ``table`` a CSV file's layout; the worker reads and parses them and makes a unit of
 #:     each row (see
 #:     :func:`~nlpipe.batch.tables.line_units`);
+#:   ``items`` a run of ``--split-on`` items of the file ``source``: ``items`` = ((number, line, text), ...), the
+#:     text None for an item over the document limit; the worker makes a ``text`` unit (or an E178 error) of each
+#:     (see :func:`~nlpipe.batch.split.item_units`);
 #:   ``email`` one message of an mbox archive (RFC 822 bytes): ``data``;
 #:   ``html``  a WARC response's HTML body, whose main text is extracted (boilerplate removed): ``data``;
 #:   ``error`` nothing to parse: the unit is an error row with ``error`` = (code, message);
 #:   ``skipped`` left out on purpose (a link, a hidden file, an image with OCR off): counted, never a row.
-UnitKind = Literal["text", "file", "bytes", "member", "members", "lines", "email", "html", "error", "skipped"]
+UnitKind = Literal["text", "file", "bytes", "member", "members", "lines", "items", "email", "html", "error", "skipped"]
 
 
 @dataclass(slots=True)
@@ -52,6 +55,7 @@ class Unit:
     members: tuple[int, int, int, int, int] | None = None
     lines: tuple[int, int, int, int] | None = None
     table: Any = None  # a CSV range's layout (nlpipe.batch.tables.CsvLayout); None for JSON Lines
+    items: tuple[tuple[int, int, str | None], ...] = ()
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as its fields in order, entries as plain tuples (units travel to workers by the hundred thousand:
@@ -59,7 +63,7 @@ class Unit:
         than a tuple)."""
         member = None if self.member is None else tuple(self.member)
         return (_unpickle, (self.id, self.source, self.kind, self.text, self.path, self.data, self.meta, self.error,
-                            member, self.members, self.lines, self.table))  # fmt: skip
+                            member, self.members, self.lines, self.table, self.items))  # fmt: skip
 
     @property
     def count(self) -> int:
@@ -67,6 +71,8 @@ class Unit:
         so this may count more than there are), else 1."""
         if self.lines is not None:
             return max(1, self.lines[3])
+        if self.items:
+            return len(self.items)
         return self.members[3] if self.members is not None else 1
 
     @property
@@ -77,7 +83,8 @@ class Unit:
             member = self.members[4]
         if self.lines is not None:
             member = self.lines[1] - self.lines[0]
-        return len(self.data or b"") + len(self.text or "") * 2 + member + 200
+        items = sum(len(text or "") for _, _, text in self.items) * 2
+        return len(self.data or b"") + len(self.text or "") * 2 + member + items + 200
 
 
 def _unpickle(*fields: Any) -> Unit:

@@ -23,6 +23,7 @@ from nlpipe import artifacts
 from nlpipe.batch.members import member_units
 from nlpipe.batch.output import ModelInfo, document_row_bytes, error_row, row_bytes
 from nlpipe.batch.sources import unit_document
+from nlpipe.batch.split import item_units
 from nlpipe.batch.tables import line_units
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.config import Settings
@@ -152,8 +153,11 @@ def _expanded(unit: Unit, job: Job) -> Sequence[Unit]:
     return (unit,) if expand is None else expand(unit, job.settings, job.options)
 
 
-_RANGES: dict[str, Callable[[Unit, Settings, SourceOptions], list[Unit]]] = {"members": member_units,
-                                                                            "lines": line_units}  # fmt: skip
+_RANGES: dict[str, Callable[[Unit, Settings, SourceOptions], list[Unit]]] = {
+    "members": member_units,
+    "lines": line_units,
+    "items": item_units,
+}
 
 
 def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:

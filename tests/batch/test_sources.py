@@ -44,7 +44,7 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def expanded(found: list[Unit], cfg, options: SourceOptions = OPTS) -> list[Unit]:
     """Ranges of zip members and of lines as the worker makes them into units."""
-    ranges = {"members": member_units, "lines": line_units}
+    ranges = {"members": member_units, "lines": line_units, "items": split.item_units}
     return [u for unit in found for u in (ranges[unit.kind](unit, cfg, options) if unit.kind in ranges else [unit])]
 
 
@@ -516,6 +516,27 @@ def test_sources_split_item_over_the_limit(tmp_path, monkeypatch):
     assert summary(found) == [("items.txt#item-1", "text", None), ("items.txt#item-2", "error", "E178"),
                               ("items.txt#item-3", "text", None), ("items.txt#item-4", "text", None)]  # fmt: skip
     assert found[2].text == "short two" and found[2].meta == {"item": 3, "line": 5}
+
+
+@pytest.mark.parametrize("run_items,run_bytes", [(3, 10**9), (256, 12), (1, 10**9)])
+def test_sources_split_items_travel_in_runs(tmp_path, monkeypatch, run_items, run_bytes):
+    """The client hands items on in runs (one unit per run, cut by count and by text size); the worker's units are
+    the same whatever the runs: ids, texts, meta, an item over the limit as E178. With the document limit under the
+    splitter's 64 KB margin, every item of a small file was E178 (the splitter took the unscanned margin for part of
+    the item): found by this test, fixed."""
+    cfg = make_settings(tmp_path, max_document_bytes=100)
+    monkeypatch.setattr(split, "RUN_ITEMS", run_items)
+    monkeypatch.setattr(split, "RUN_BYTES", run_bytes)
+    (tmp_path / "items.txt").write_text("\n\n".join([f"item {i}" for i in range(7)] + ["y" * 300, "last"]))
+    found = list(iter_units(["items.txt"], SourceOptions(split_on=r"\n\n"), cfg))
+    assert {u.kind for u in found} == {"items"} and sum(u.count for u in found) == 9
+    assert all(u.count <= run_items for u in found) and len(found) >= (9 + run_items - 1) // run_items
+    made = expanded(found, cfg)
+    assert [(u.id, u.kind, u.text, u.meta) for u in made[:2]] == [
+        ("items.txt#item-1", "text", "item 0", {"item": 1, "line": 1}),
+        ("items.txt#item-2", "text", "item 1", {"item": 2, "line": 3})]  # fmt: skip
+    assert summary(made)[7:] == [("items.txt#item-8", "error", "E178"), ("items.txt#item-9", "text", None)]
+    assert [u.text for u in made[:7]] == [f"item {i}" for i in range(7)]
 
 
 # ------------------------------------------------------------------------------------------------------ PDFs
