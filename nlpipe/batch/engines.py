@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from nlpipe.batch.units import Unit
-from nlpipe.batch.work import Job, Outcome, predict_chunk
+from nlpipe.batch.work import Job, Packed, packed_chunk
 from nlpipe.errors import ConfigError, LimitError, NlpipeError
 
 #: Chunks queued or running per worker: enough to keep every worker busy while the next chunk is read.
@@ -25,9 +25,8 @@ IN_FLIGHT = 2
 #: How long to wait for a Dask scheduler given by address.
 CONNECT_TIMEOUT = "20s"
 
-Rows = list[Outcome]
-#: A chunk done: how many units it held, and their rows.
-Done = tuple[int, Rows]
+#: A chunk done: how many units it held, and their rows packed.
+Done = tuple[int, Packed]
 
 _JOB: Job | None = None
 
@@ -37,9 +36,9 @@ def _init_worker(job: Job) -> None:
     _JOB = job
 
 
-def _run_chunk(chunk: list[Unit]) -> Rows:
+def _run_chunk(chunk: list[Unit]) -> Packed:
     assert _JOB is not None, "worker not initialised"
-    return predict_chunk(_JOB, chunk)
+    return packed_chunk(_JOB, chunk)
 
 
 def _ordered(submit: Callable[[list[Unit]], Any], chunks: Iterable[list[Unit]], window: int) -> Iterator[Done]:
@@ -65,7 +64,7 @@ def local_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int) -> Iterat
     server, each loading the models once."""
     if workers <= 1:
         for chunk in chunks:
-            yield len(chunk), predict_chunk(job, chunk)
+            yield len(chunk), packed_chunk(job, chunk)
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["nlpipe.batch.work"])
@@ -114,7 +113,7 @@ def dask_chunks(job: Job, chunks: Iterable[list[Unit]], workers: int, scheduler:
         n = max(1, len(client.scheduler_info().get("workers", {})) or workers)
 
         def submit(chunk: list[Unit]) -> Any:
-            return client.submit(predict_chunk, remote_job, chunk, pure=False, retries=2)
+            return client.submit(packed_chunk, remote_job, chunk, pure=False, retries=2)
 
         try:
             yield from _ordered(submit, chunks, IN_FLIGHT * n)

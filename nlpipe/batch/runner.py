@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from nlpipe import artifacts
-from nlpipe.batch.engines import Rows, dask_chunks, local_chunks
+from nlpipe.batch.engines import dask_chunks, local_chunks
 from nlpipe.batch.into_dataset import TEXTS, store_predictions, text_line
 from nlpipe.batch.output import Summary, check_output, convert
 from nlpipe.batch.sources import check_inputs, count_units, iter_units
 from nlpipe.batch.units import SourceOptions, Unit
-from nlpipe.batch.work import Job, ModelRef, Skipped, meta_digest, ship, worker_count
+from nlpipe.batch.work import Job, ModelRef, Packed, meta_digest, ship, worker_count
 from nlpipe.config import Settings
 from nlpipe.errors import ConflictError, InputError
 from nlpipe.tasks.saved import read_meta
@@ -278,16 +278,13 @@ def _checkpoint(folder: Path, f: Any, tf: Any, done: int, summary: Summary) -> d
     return state
 
 
-def _append(f: Any, tf: Any, rows: Rows, summary: Summary) -> None:
+def _append(f: Any, tf: Any, rows: Packed, summary: Summary) -> None:
     """Write a chunk's rows (skipped units have none; texts only for --into-dataset); the next checkpoint makes them
     durable."""
-    data: list[bytes] = []
-    for row in rows:
-        if isinstance(row, Skipped):
-            summary.skip(row.code)
-            continue
-        data.append(row.data)
-        if row.text is not None:
-            tf.write(text_line(row.text))
-        summary.count(row.code)
-    f.write(b"".join(data))  # one write per chunk
+    f.write(rows.data)  # one write per chunk
+    for text in rows.texts:
+        tf.write(text_line(text))
+    for code, n in rows.rows.items():
+        summary.count(code, n)
+    for code, n in rows.skipped.items():
+        summary.skip(code, n)

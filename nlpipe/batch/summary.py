@@ -62,17 +62,17 @@ class Summary:
         error = row.get("error")
         self.count(None if error is None else str(error["code"]))
 
-    def count(self, code: str | None) -> None:
-        """Count one row written: a document's (``code`` None) or an error's."""
-        self.rows += 1
+    def count(self, code: str | None, n: int = 1) -> None:
+        """Count ``n`` rows written: documents' (``code`` None) or errors'."""
+        self.rows += n
         if code is None:
-            self.ok += 1
+            self.ok += n
         else:
-            self.errors[code] = self.errors.get(code, 0) + 1
+            self.errors[code] = self.errors.get(code, 0) + n
 
-    def skip(self, code: str) -> None:
-        """Count one input left out on purpose (a link, a hidden file, an image with OCR off: code ``code``)."""
-        self.skipped[code] = self.skipped.get(code, 0) + 1
+    def skip(self, code: str, n: int = 1) -> None:
+        """Count ``n`` inputs left out on purpose (a link, a hidden file, an image with OCR off: code ``code``)."""
+        self.skipped[code] = self.skipped.get(code, 0) + n
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data, codes sorted (``docs_per_second`` is derived, and ignored on restore)."""
