@@ -11,6 +11,7 @@ from fastapi import FastAPI
 import nlpipe
 from api import errors, limits, openapi
 from api.batch_workers import BatchWorkers
+from api.deps import KeyRing
 from api.model_cache import ModelCache
 from api.routes import batch, datasets, health, jobs, labeling, models, sentiment
 from nlpipe.batch.jobs import resumable_jobs
@@ -26,6 +27,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = open_store(settings)
+        app.state.keys = KeyRing(app.state.store, settings)
         sweep_staging(app.state.store, settings.home)  # jobs of a server that stopped: failed (E235), files removed
         reconcile_models(app.state.store, settings, fix=True, prune=False)  # rows for folders; stale saves swept
         app.state.models.preload()  # a model that fails to load is logged; the others serve
@@ -41,8 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="nlpipe",
         version=nlpipe.__version__,
-        description="Text classification: datasets, document uploads, models and predictions. Write endpoints "
-        "need X-API-Key.",
+        description="Text classification: datasets, document uploads, models and predictions. Routes need an "
+        "X-API-Key with their scope (predict, read, label, ingest, train, admin) once any key exists.",
         lifespan=lifespan,
     )
     app.state.settings = settings

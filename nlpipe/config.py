@@ -51,8 +51,13 @@ class Settings(BaseSettings):
     max_batch_texts: int = Field(default=1000, description="Most texts one predict request may carry.")
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="API keys allowed to call write endpoints (JSON list or comma-separated); an entry NAME:KEY "
-        "names the annotator who uses the key.",
+        description="API keys with every scope (JSON list or comma-separated), besides those `nlpipe keys create` "
+        "stores; an entry NAME:KEY names the annotator who uses the key.",
+    )
+    anonymous_predict: bool = Field(
+        default=False,
+        description="Let callers without a key use the predict routes once keys exist (before any key exists they "
+        "are open anyway).",
     )
     max_model_bytes: int = Field(
         default=DEFAULT_MAX_MODEL_BYTES,

@@ -34,14 +34,15 @@ FAMILIES = {
     "E0": "E0xx: settings and the database",
     "E1": "E1xx: input files: import formats (E100-E131), PDF and OCR (E150-E167), documents and archives (E175-E198)",
     "E2": "E2xx: the store: datasets and documents (E201-E207), JSON nesting (E210), NUL in a text (E211), "
-    "jobs (E230-E235), annotations and reviews (E240-E248)",
+    "jobs (E230-E235), annotations and reviews (E240-E248), API keys (E250-E253)",
     "E3": "E3xx: training: classify (E301-E306, E320-E326, E340-E342), data checks and options (E310-E315), "
     "sentiment (E350-E364), entities (E370-E376), layout (E390-E395)",
     "E4": "E4xx: model artifacts and prediction: models (E401-E417), sentiment (E420-E425), entities (E430-E433), "
     "layout (E440-E443), model files, aliases and the models table (E450-E461)",
     "E5": "E5xx: evaluation: metrics (E501-E509), reports (E520-E522), runs (E530-E543), layout fields (E570-E576)",
     "E6": "E6xx: the HTTP API: HTTP statuses (E600-E606), request limits, uploads and annotators (E607-E631), "
-    "annotator permissions (E650), stored originals left by a killed ingest (E680), internal errors (E699)",
+    "key scopes and job owners (E640-E641), annotator permissions (E650), stored originals left by a killed ingest "
+    "(E680), internal errors (E699)",
     "E7": "E7xx: labeling: rules files (E700-E713), the labeling queue (E720-E724)",
     # The README may only name codes that exist: each part of the batch family is listed here once it has codes
     # (inputs from E800, output files from E820, runs and resume from E840, jobs over HTTP from E870).
@@ -170,6 +171,10 @@ CODES: dict[str, tuple[str, str]] = {
     "E246": ("InputError", "a review with a bad decision, source or kind"),
     "E247": ("NotFoundError", "no review with that id by this annotator"),
     "E248": ("InputError", "an annotation with neither a label nor a span"),
+    "E250": ("InputError", "keys create: an invalid key name"),
+    "E251": ("InputError", "keys create: no scope, or a scope that does not exist"),
+    "E252": ("ConflictError", "keys create: a key of that name exists"),
+    "E253": ("NotFoundError", "keys revoke: no key of that name"),
     # E3xx training
     "E301": ("TrainingError", "classify: no texts, or not one label list per text"),
     "E302": ("TrainingError", "classify: fewer than two distinct labels"),
@@ -314,6 +319,8 @@ CODES: dict[str, tuple[str, str]] = {
     "E620": ("ConfigError", "an upload cannot be staged for its job under NLPIPE_HOME"),
     "E630": ("InputError", "a labeling write without an annotator name"),
     "E631": ("AuthError", "the API key belongs to another annotator than X-Annotator names"),
+    "E640": ("ForbiddenError", "the API key lacks the scope the route needs (403)"),
+    "E641": ("ForbiddenError", "a job made by another key, read or cancelled without the admin scope (403)"),
     "E650": ("ForbiddenError", "a plain API key names in X-Annotator an annotator who has a key of their own (403)"),
     "E680": (
         "ArtifactError",

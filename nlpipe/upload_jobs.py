@@ -99,6 +99,7 @@ def stage_upload_job(
     files: Sequence[Upload],
     *,
     password: str | None = None,
+    owner: str | None = None,
     ocr: str | None = None,
 ) -> UploadJob:
     """Create an ``ingest`` job for ``files`` (``(file name, binary file)`` pairs) and stage copies of them; the
@@ -114,7 +115,7 @@ def stage_upload_job(
         "ocr": ocr,
         "password_given": password is not None,
     }
-    job = create_job(store, "ingest", params=params, total=None if archives else len(files))
+    job = create_job(store, "ingest", params=params, total=None if archives else len(files), owner=owner)
     staging, staged = _stage(store, settings, job["id"], files)
     return UploadJob(store, settings, job, dataset, staging, staged, password=password, ocr=ocr)
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from api.batch_form import BatchBody, read_form, read_json
 from api.batch_workers import BatchWorkers
-from api.deps import ApiKeyDep, SettingsDep, StoreDep
+from api.deps import PredictAuth, SettingsDep, StoreDep
 from api.routes.jobs import job_location
 from api.schemas import BatchIn
 from nlpipe.batch.jobs import BatchSpec, create_batch_job, make_folder
@@ -110,7 +110,7 @@ async def create(
     store: StoreDep,
     settings: SettingsDep,
     workers: WorkersDep,
-    _key: ApiKeyDep,
+    auth: PredictAuth,
 ) -> dict[str, Any]:
     """Predict every document of the input with every model, in a job: the results are one file (JSON Lines, CSV
     or Parquet), one row per document in input order, as ``nlpipe batch predict`` writes it.
@@ -130,7 +130,7 @@ async def create(
                              "(multipart/form-data) or name a server-side `path` under NLPIPE_BATCH_ROOT.",
                              field="file")  # fmt: skip
         create = functools.partial(create_batch_job, store, settings, _spec(fields), folder, uploads=body.files,
-                                   path=fields.path)  # fmt: skip
+                                   path=fields.path, owner=auth.name if auth is not None else None)  # fmt: skip
         job = await anyio.to_thread.run_sync(create)
     except BaseException:
         folder.remove()  # on the loop: awaiting here could be cancelled too

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Response, UploadFile
 
-from api.deps import ApiKeyDep, SettingsDep, StoreDep
+from api.deps import IngestAuth, ReadAuth, SettingsDep, StoreDep
 from api.limits import GateDep
 from api.params import DatasetName
 from api.routes.jobs import job_location
@@ -20,13 +20,13 @@ router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
 
 @router.get("")
-def list_all(store: StoreDep) -> list[dict[str, Any]]:
+def list_all(store: StoreDep, _auth: ReadAuth) -> list[dict[str, Any]]:
     with store.session() as s:
         return list_datasets(s)
 
 
 @router.get("/{name}")
-def stats(name: DatasetName, store: StoreDep) -> dict[str, Any]:
+def stats(name: DatasetName, store: StoreDep, _auth: ReadAuth) -> dict[str, Any]:
     with store.session() as s:
         return dataset_stats(s, name)
 
@@ -41,8 +41,8 @@ async def upload(
     response: Response,
     background: BackgroundTasks,
     settings: SettingsDep,
+    auth: IngestAuth,
     gate: GateDep,
-    _key: ApiKeyDep,
     files: Annotated[list[UploadFile], File(description="Documents or archives (.zip, .tar, .tar.gz).")],
     ocr: Annotated[str | None, Form(description="auto, always or never.")] = None,
     password: Annotated[str | None, Form(description="Password of encrypted PDFs or zip members.")] = None,
@@ -66,7 +66,8 @@ async def upload(
             raise InputError("E608", f"Uploaded file {i} has no file name.", field=f"files[{i}]")
     if not wait:
         uploaded = [(f.filename or "", f.file) for f in files]
-        staged = stage_upload_job(store, settings, name, uploaded, password=password, ocr=ocr)
+        owner = auth.name if auth is not None else None
+        staged = stage_upload_job(store, settings, name, uploaded, password=password, ocr=ocr, owner=owner)
         background.add_task(staged.run)
         response.status_code = 202
         response.headers["Location"] = job_location(staged.job["id"])

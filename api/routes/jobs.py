@@ -16,10 +16,11 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
-from api.deps import ApiKeyDep, ReadKeyDep, SettingsDep, StoreDep
+from api.deps import AnyKeyAuth, Principal, SettingsDep, StoreDep
 from api.params import row_id
 from api.redact import redact_value, server_roots
 from nlpipe.batch.jobs import MEDIA_TYPES, cancel_batch_job, results_file
+from nlpipe.errors import ForbiddenError
 from nlpipe.store.jobs import get_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -39,10 +40,22 @@ def _shown(request: Request, job: dict[str, Any]) -> dict[str, Any]:
     return {"job": job}
 
 
+def _owned(store: StoreDep, job_id: int, auth: Principal | None) -> dict[str, Any]:
+    """The job, when ``auth`` may see it: the key that made it, a key with the admin scope, or anyone for a job no
+    key made (the CLI's, or made before keys existed); E641 (403) otherwise."""
+    job = get_job(store, job_id)
+    owner = job.get("owner")
+    if auth is not None and owner is not None and owner != auth.name and not auth.allows("admin"):
+        raise ForbiddenError("E641", f"Job {job_id} was made by another API key; only that key, or a key with the "
+                             "admin scope, may see or cancel it.")  # fmt: skip
+    return job
+
+
 @router.get("/{job_id}", name="get_job")
-def show(job_id: JobId, store: StoreDep, request: Request) -> dict[str, Any]:
-    """A job's status and progress counts; its result once it has succeeded, its error once it has failed."""
-    return _shown(request, get_job(store, job_id))
+def show(job_id: JobId, store: StoreDep, request: Request, auth: AnyKeyAuth) -> dict[str, Any]:
+    """A job's status and progress counts; its result once it has succeeded, its error once it has failed. Once
+    keys exist: for the key that made it, or an admin key."""
+    return _shown(request, _owned(store, job_id, auth))
 
 
 @router.get(
@@ -58,9 +71,10 @@ def show(job_id: JobId, store: StoreDep, request: Request) -> dict[str, Any]:
         409: {"description": "E877: the job has not succeeded (yet); poll it until it has."},
     },
 )
-async def results(job_id: JobId, store: StoreDep, settings: SettingsDep, _key: ReadKeyDep) -> FileResponse:
+async def results(job_id: JobId, store: StoreDep, settings: SettingsDep, auth: AnyKeyAuth) -> FileResponse:
     """The results file of a succeeded batch job (``Content-Disposition: attachment; filename=job-<id>.<format>``).
-    Once any API key is configured, it takes one (X-API-Key), like the other reads of documents' data."""
+    Once any API key exists: for the key that made the job, or an admin key."""
+    await anyio.to_thread.run_sync(_owned, store, job_id, auth)
     path, fmt = await anyio.to_thread.run_sync(results_file, store, settings, job_id)
     return FileResponse(path, media_type=MEDIA_TYPES[fmt], filename=f"job-{job_id}.{fmt}")
 
@@ -70,7 +84,8 @@ async def results(job_id: JobId, store: StoreDep, settings: SettingsDep, _key: R
     name="cancel_job",
     responses={409: {"description": "E232: the job has already finished; E878: it is not a batch job."}},
 )
-def cancel(job_id: JobId, store: StoreDep, settings: SettingsDep, request: Request, _key: ApiKeyDep) -> dict[str, Any]:
+def cancel(job_id: JobId, store: StoreDep, settings: SettingsDep, request: Request, auth: AnyKeyAuth) -> dict[str, Any]:
     """Cancel a pending or running batch job: it is ``cancelled`` at once, its worker stops after its current chunk
-    and its files are removed."""
+    and its files are removed. For the key that made it, or an admin key."""
+    _owned(store, job_id, auth)
     return _shown(request, cancel_batch_job(store, settings, job_id))

@@ -15,11 +15,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 
-from api.deps import ApiKeyDep, ModelsDep, ReadKeyDep, SettingsDep, StoreDep
+from api.deps import KeysDep, LabelAuth, ModelsDep, ReadAuth, SettingsDep, StoreDep
 from api.params import DatasetName, row_id, seed_query
 from api.routes import ui
 from api.schemas import AnnotationsIn, ReviewIn
-from nlpipe.config import Settings
 from nlpipe.errors import AuthError, ForbiddenError, InputError
 from nlpipe.label.queue import build_queue
 from nlpipe.label.suggest import document_for_review
@@ -35,20 +34,16 @@ AnnotatorQuery = Annotated[
 DocumentId = Annotated[int, row_id("document")]
 
 
-def _named_annotators(settings: Settings) -> set[str]:
-    """The annotator names NLPIPE_API_KEYS gives to keys (compared case-insensitively)."""
-    return {n.casefold() for n in settings.api_key_names.values() if n is not None}
-
-
 def current_annotator(
-    settings: SettingsDep,
-    key: ApiKeyDep,
+    keys: KeysDep,
+    auth: LabelAuth,
     x_annotator: Annotated[
         str | None, Header(alias="X-Annotator", description="Annotator name, for API keys that carry none.")
     ] = None,
 ) -> str:
-    """The annotator of a write: the name the API key carries, else the X-Annotator header."""
-    named = settings.api_key_names.get(key)
+    """The annotator of a write: the name the API key carries (a stored key's name, NAME of NAME:KEY), else the
+    X-Annotator header."""
+    named = auth.name if auth is not None else None
     if named is not None:
         if x_annotator is not None and x_annotator.strip() != named:
             raise AuthError(
@@ -60,15 +55,16 @@ def current_annotator(
     if x_annotator is None or not x_annotator.strip():
         raise InputError(
             "E630",
-            "Name the annotator: send the X-Annotator header, or give the key a name in NLPIPE_API_KEYS (NAME:KEY).",
+            "Name the annotator: send the X-Annotator header, or use a key with a name (`nlpipe keys create NAME`, "
+            "or NAME:KEY in NLPIPE_API_KEYS).",
             field="annotator",
         )
     annotator = check_annotator(x_annotator)
-    if annotator.casefold() in _named_annotators(settings):
+    if annotator.casefold() in keys.names():
         raise ForbiddenError(
             "E650",
-            f"Annotator {annotator!r} has an API key of their own (NLPIPE_API_KEYS); a plain key cannot act as "
-            "them. Use their key, or another annotator name.",
+            f"Annotator {annotator!r} has an API key of their own; a plain key cannot act as them. Use their key, "
+            "or another annotator name.",
             field="annotator",
         )
     return annotator
@@ -78,9 +74,9 @@ AnnotatorDep = Annotated[str, Depends(current_annotator)]
 
 
 @router.get("/v1/labeling/annotator")
-def whoami(annotator: AnnotatorDep, settings: SettingsDep, key: ApiKeyDep) -> dict[str, Any]:
+def whoami(annotator: AnnotatorDep, auth: LabelAuth) -> dict[str, Any]:
     """Who the API key (and X-Annotator header) identify; the labeling page checks its sign-in with this."""
-    return {"annotator": annotator, "from": "key" if settings.api_key_names.get(key) else "header"}
+    return {"annotator": annotator, "from": "key" if auth is not None and auth.name else "header"}
 
 
 @router.get("/v1/datasets/{name}/queue")
@@ -89,7 +85,7 @@ def queue(
     store: StoreDep,
     settings: SettingsDep,
     models: ModelsDep,
-    _key: ReadKeyDep,
+    _auth: ReadAuth,
     strategy: Annotated[
         str | None, Query(description="uncertainty, random or diversity (default: uncertainty with a model).")
     ] = None,
@@ -113,14 +109,14 @@ def queue(
 
 
 @router.get("/v1/datasets/{name}/labels")
-def labels(name: DatasetName, store: StoreDep, _key: ReadKeyDep) -> dict[str, list[str]]:
+def labels(name: DatasetName, store: StoreDep, _auth: ReadAuth) -> dict[str, list[str]]:
     """The document labels and entity types the dataset's annotations use."""
     with store.session() as s:
         return store_annotations.label_set(s, name)
 
 
 @router.get("/v1/datasets/{name}/progress")
-def progress(name: DatasetName, store: StoreDep, _key: ReadKeyDep, annotator: AnnotatorQuery = None) -> dict[str, Any]:
+def progress(name: DatasetName, store: StoreDep, _auth: ReadAuth, annotator: AnnotatorQuery = None) -> dict[str, Any]:
     """Documents to label, done by the annotator (by anyone without one), remaining."""
     with store.session() as s:
         return store_annotations.progress(s, name, annotator)
@@ -132,7 +128,7 @@ def document(
     document_id: DocumentId,
     store: StoreDep,
     models: ModelsDep,
-    _key: ReadKeyDep,
+    _auth: ReadAuth,
     annotator: AnnotatorQuery = None,
     model: Annotated[str | None, Query(description="Also suggest this model's predictions as pre-annotations.")] = None,
     version: Annotated[str | None, Query(description="Model version or alias.")] = None,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
 
-from api.deps import ApiKeyDep, ModelsDep, SettingsDep
+from api.deps import AdminAuth, ModelsDep, PredictAuth, SettingsDep
 from api.limits import GateDep
 from api.params import ModelName
 from api.schemas import AliasesOut, ModelDetail, ModelSummary, PredictRequest, PredictResponse, PromoteRequest
@@ -17,12 +17,14 @@ router = APIRouter(prefix="/v1/models", tags=["models"])
 
 
 @router.get("", response_model=list[ModelSummary])
-def list_models(settings: SettingsDep) -> list[dict]:
+def list_models(settings: SettingsDep, _auth: PredictAuth) -> list[dict]:
     return artifacts.list_models(settings.models_dir)
 
 
 @router.get("/{name:model}", response_model=ModelDetail)  # no ":": x:predict is not a model name
-def get_model(name: ModelName, settings: SettingsDep, models: ModelsDep, version: str | None = None) -> dict:
+def get_model(
+    name: ModelName, settings: SettingsDep, models: ModelsDep, _auth: PredictAuth, version: str | None = None
+) -> dict:
     predictor = models.get(name, version)
     return {
         **predictor.describe(),
@@ -33,7 +35,7 @@ def get_model(name: ModelName, settings: SettingsDep, models: ModelsDep, version
 
 @router.post("/{name}:predict", response_model=PredictResponse, response_model_exclude_none=True)
 async def predict(
-    name: ModelName, body: PredictRequest, settings: SettingsDep, models: ModelsDep, gate: GateDep
+    name: ModelName, body: PredictRequest, settings: SettingsDep, models: ModelsDep, _auth: PredictAuth, gate: GateDep
 ) -> dict:
     """Predict on ``text`` or ``texts`` (each at most NLPIPE_MAX_DOCUMENT_BYTES: E613), in a worker thread."""
     texts = body.texts_within(settings.max_batch_texts)
@@ -51,6 +53,7 @@ async def predict_file(
     name: ModelName,
     settings: SettingsDep,
     models: ModelsDep,
+    _auth: PredictAuth,
     gate: GateDep,
     file: Annotated[UploadFile, File(description="A document (text, HTML, DOCX, e-mail, PDF, image) or archive.")],
     version: Annotated[str | None, Form()] = None,
@@ -90,6 +93,6 @@ async def predict_file(
 
 
 @router.post("/{name}:promote", response_model=AliasesOut)
-def promote(name: ModelName, body: PromoteRequest, settings: SettingsDep, _key: ApiKeyDep) -> dict:
+def promote(name: ModelName, body: PromoteRequest, settings: SettingsDep, _auth: AdminAuth) -> dict:
     aliases = artifacts.promote(settings.models_dir, name, body.version, body.alias)
     return {"name": name, "aliases": aliases}

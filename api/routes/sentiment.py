@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import SettingsDep
+from api.deps import PredictAuth, SettingsDep
 from api.limits import GateDep
 from api.schemas import LexiconRequest, PredictResponse
 from nlpipe.predict import predict_inputs
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["sentiment"])
 
 
 @router.post("/sentiment:predict", response_model=PredictResponse, response_model_exclude_none=True)
-async def predict_lexicon(body: LexiconRequest, settings: SettingsDep, gate: GateDep) -> dict:
+async def predict_lexicon(body: LexiconRequest, settings: SettingsDep, _auth: PredictAuth, gate: GateDep) -> dict:
     """Sentiment of each text from the VADER lexicon (model ``lexicon``, version ``vader-<release>``); each text at
     most NLPIPE_MAX_DOCUMENT_BYTES (E613)."""
     from nlpipe.tasks.sentiment.predictor import lexicon_predictor

@@ -121,6 +121,7 @@ def create_batch_job(
     *,
     uploads: Sequence[str] = (),
     path: str | None = None,
+    owner: str | None = None,
 ) -> dict[str, Any]:
     """Check ``spec`` (:func:`check_spec`) and the server-side ``path`` (:func:`~.job_files.server_input`), then
     create the ``pending`` job that runs it on ``uploads`` (file names in ``folder``'s ``input/``, in order) or
@@ -139,7 +140,7 @@ def create_batch_job(
         "options": spec.options.fingerprint(),
         "top_k": spec.top_k,
     }
-    return create_job(store, KIND, params=params)
+    return create_job(store, KIND, params=params, owner=owner)
 
 
 def request_for(settings: Settings, job: dict[str, Any]) -> tuple[BatchRequest, Path]:

@@ -41,10 +41,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from nlpipe.cli import batch, datasets, doctor, evaluate, ingest, label, models, predict, serve, train
+    from nlpipe.cli import batch, datasets, doctor, evaluate, ingest, keys, label, models, predict, serve, train
 
     app.add_typer(datasets.app, name="datasets")
     app.add_typer(models.app, name="models")
+    app.add_typer(keys.app, name="keys")
     label.register()
     app.add_typer(label.app, name="label")
     app.command("ingest")(ingest.ingest)

@@ -72,6 +72,7 @@ def job_dict(row: Job) -> dict[str, Any]:
         "total": row.total,
         "done": row.done,
         "params": row.params or {},
+        "owner": row.owner,
         "result": row.result,
         "error": row.error,
         "progress": row.progress,
@@ -100,12 +101,13 @@ def _load(session: Any, job_id: int) -> Job:
 
 
 def create_job(
-    store: Store, kind: str, *, params: dict[str, Any] | None = None, total: int | None = None
+    store: Store, kind: str, *, params: dict[str, Any] | None = None, total: int | None = None, owner: str | None = None
 ) -> dict[str, Any]:
-    """A new ``pending`` job of ``kind`` (``"ingest"``, ...); ``params`` says what it was asked to do."""
+    """A new ``pending`` job of ``kind`` (``"ingest"``, ...); ``params`` says what it was asked to do, ``owner``
+    names the API key that asked (None: the CLI, or a server without keys)."""
     _check_counts(total, 0)
     with store.session() as s:
-        row = Job(kind=kind, status="pending", total=total, done=0, params=_json_safe(params or {}))
+        row = Job(kind=kind, status="pending", total=total, done=0, params=_json_safe(params or {}), owner=owner)
         s.add(row)
         s.flush()
         return job_dict(row)

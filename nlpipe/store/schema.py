@@ -247,6 +247,20 @@ class IngestRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class ApiKey(Base):
+    """An API key of the HTTP API (``nlpipe keys create``): its name (also the annotator it writes as), its scopes
+    (space-separated), and the SHA-256 of the key -- the key itself is shown once and never stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Job(Base):
     """Long-running work (imports, training, batch runs) with progress counts.
 
@@ -267,5 +281,6 @@ class Job(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     claim: Mapped[str | None] = mapped_column(String(200))
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    owner: Mapped[str | None] = mapped_column(String(100))  # the API key's name that made the job (None: CLI/open)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
