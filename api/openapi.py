@@ -19,9 +19,10 @@ from api.schemas import ErrorOut
 ERROR_REF = {"$ref": "#/components/schemas/ErrorOut"}
 DESCRIPTIONS = {
     "400": "E600: the body cannot be parsed (e.g. multipart without a boundary).",
-    "401": "E601: no valid API key in X-API-Key (or no key is configured for write endpoints); E631: the key's "
+    "401": "E601: no valid API key in X-API-Key (or, before any key exists, a route that writes); E631: the key's "
     "annotator differs from X-Annotator.",
-    "403": "E650: a plain key names an annotator who has a key of their own.",
+    "403": "E640: the key lacks the scope the route needs (listed in its security entry); E641: a job made by "
+    "another key, without the admin scope; E650: a plain key names an annotator who has a key of their own.",
     "404": "Not found: the dataset, model, version, document, annotation, review or job (E203, E403, E404, E230, "
     "E240, E244, E247, ...).",
     "413": "E605: the body is over NLPIPE_MAX_REQUEST_BYTES; E607: more texts than NLPIPE_MAX_BATCH_TEXTS.",
@@ -41,7 +42,7 @@ def error_statuses(path: str, op: dict[str, Any]) -> list[str]:
     statuses: set[str] = set()
     params = op.get("parameters", [])
     if op.get("security"):
-        statuses.add("401")
+        statuses.update(("401", "403"))
     if any(p["in"] == "header" and p["name"].lower() == "x-annotator" for p in params):
         statuses.update(("401", "403"))
     if "{" in path:

@@ -1,11 +1,12 @@
 """Labeling: the active-learning queue, documents with their annotations, per-annotator labels and spans,
 accept/reject of pre-annotations, progress; and the labeling page at /ui (``api/routes/ui.py``).
 
-Reads of annotators' work (queue, labels, progress, documents) take the annotator as ``?annotator=`` and need an
-API key once NLPIPE_API_KEYS is set. Writes need an API key; the annotator is the name the key carries
-(``NLPIPE_API_KEYS="alice:key1"``: that key acts as alice only) or, for a plain key, the ``X-Annotator`` header,
-which may name anyone *except* an annotator some key carries (E650, HTTP 403): alice's annotations are written
-and deleted with alice's key only. Deleting an annotation or review always needs being its annotator.
+Reads of annotators' work (queue, labels, progress, documents) take the annotator as ``?annotator=`` and need a key
+with the ``read`` scope once any key exists. Writes need a key with the ``label`` scope; the annotator is the name
+the key carries (a stored key's name, or ``NLPIPE_API_KEYS="alice:key1"``: that key acts as alice only) or, for a
+plain key, the ``X-Annotator`` header, which may name anyone *except* an annotator some key carries (E650, HTTP
+403): alice's annotations are written and deleted with alice's key only. Deleting an annotation or review always
+needs being its annotator.
 """
 
 from __future__ import annotations

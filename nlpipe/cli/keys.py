@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -39,15 +39,18 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
 
     with store() as st:
         keys = list_keys(st)
-    rows = [{"name": k.name, "scopes": list(k.scopes), "created_at": k.created_at.isoformat(),
-             "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None} for k in keys]  # fmt: skip
+    rows: list[dict[str, Any]] = [
+        {"name": k.name, "scopes": list(k.scopes), "created_at": k.created_at.isoformat(),
+         "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None}
+        for k in keys
+    ]  # fmt: skip
     if as_json:
         print_json(rows)
         return
     table = Table("name", "scopes", "created", "status")
-    for r in rows:
-        table.add_row(r["name"], ",".join(r["scopes"]), r["created_at"][:19], f"revoked {r['revoked_at'][:19]}"
-                      if r["revoked_at"] else "active")  # fmt: skip
+    for k in keys:
+        status = f"revoked {k.revoked_at.isoformat()[:19]}" if k.revoked_at else "active"
+        table.add_row(k.name, ",".join(k.scopes), k.created_at.isoformat()[:19], status)
     out.print(table)
 
 

@@ -16,8 +16,11 @@ def client(trained):
     settings = trained.model_copy(
         update={"api_keys": ["secret-key"], "max_request_bytes": 20_000, "max_batch_texts": 5}
     )
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers={"X-API-Key": "secret-key"}) as c:
         yield c
+
+
+NO_KEY = {"X-API-Key": ""}  # overrides the client's key: the request goes without one
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -113,7 +116,7 @@ def test_api_too_many_texts(client):
 
 
 def test_api_promote_needs_an_api_key(client):
-    assert_error(client.post("/v1/models/news:promote", json={"version": "v1"}), 401, "E601")
+    assert_error(client.post("/v1/models/news:promote", json={"version": "v1"}, headers=NO_KEY), 401, "E601")
     r = client.post("/v1/models/news:promote", json={"version": "v1"}, headers={"X-API-Key": "wrong"})
     assert_error(r, 401, "E601")
     r = client.post("/v1/models/news:promote", json={"version": "v1"}, headers={"X-API-Key": "secret-key"})

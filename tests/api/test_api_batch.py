@@ -44,7 +44,7 @@ def app_settings(tmp_path, trained, root):
 
 @pytest.fixture
 def client(app_settings):
-    with TestClient(create_app(app_settings)) as c:
+    with TestClient(create_app(app_settings), headers=KEY) as c:
         yield c
 
 
@@ -162,14 +162,14 @@ def test_api_batch_server_paths_outside_the_root_are_refused(client, app_setting
 
 def test_api_batch_server_paths_need_a_root(tmp_path, trained):
     settings = make_settings(tmp_path, api_keys=["k1"], models_dir=trained.models_dir)
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=KEY) as c:
         assert_error(c.post("/v1/batch", json={"path": "x.txt", "models": ["news"]}, headers=KEY), 403, "E870")
     assert _jobs(settings) == [] and _folders(settings) == []
 
 
 def test_api_batch_upload_over_the_limit_is_413(tmp_path, trained):
     settings = make_settings(tmp_path, api_keys=["k1"], models_dir=trained.models_dir, max_batch_upload_bytes=10_000)
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=KEY) as c:
         for size in (10_001, 10_000 + FORM_SLACK + 1):  # counted by the route; refused by its declared length
             files = [("file", ("big.txt", b"word " * (size // 5) + b"x" * (size % 5)))]
             error = assert_error(c.post("/v1/batch", files=files, data={"models": "news"}, headers=KEY), 413, "E873")
@@ -245,7 +245,7 @@ def test_api_batch_a_stopping_server_gives_its_jobs_back(app_settings, root, mon
     """The server stops mid-job: its worker stops after its chunk and the job is pending again, with its
     checkpoint; the next server continues it, to the results of an uninterrupted run."""
     _jsonl(root / "big.jsonl", 20_000)
-    with TestClient(create_app(app_settings)) as c:
+    with TestClient(create_app(app_settings), headers=KEY) as c:
         r = c.post("/v1/batch", json={"path": "big.jsonl", "models": ["news"]}, headers=KEY)
         location = r.headers["location"]
         running = _poll(c, location, lambda job: job["done"] > 0 or job["status"] in FINISHED)
@@ -258,7 +258,7 @@ def test_api_batch_a_stopping_server_gives_its_jobs_back(app_settings, root, mon
     assert stopped["status"] == "pending" and 0 < stopped["done"] < 20_000, stopped
     folder = folder_path(app_settings.home, running["params"]["folder"])
     assert json.loads((state_dir(folder / "results.jsonl") / "state.json").read_text())["units"] > 0
-    with TestClient(create_app(app_settings)) as c:
+    with TestClient(create_app(app_settings), headers=KEY) as c:
         job = _poll(c, location)
         assert job["status"] == "succeeded" and job["result"]["rows"] == 20_000, job
         got = c.get(location + "/results", headers=KEY).content
@@ -282,7 +282,7 @@ def _server_env(settings) -> dict[str, str]:
 
 
 def _get_job(base: str, job_id: int) -> dict:
-    with urllib.request.urlopen(f"{base}/v1/jobs/{job_id}", timeout=30) as r:
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/v1/jobs/{job_id}", headers=KEY), timeout=30) as r:
         return json.loads(r.read())["job"]
 
 

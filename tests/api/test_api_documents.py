@@ -16,12 +16,12 @@ PDFS = SHARED / "pdfplumber_test_pdfs" / "pdfs"
 @pytest.fixture
 def client(trained, tmp_path):
     settings = trained.model_copy(update={"api_keys": ["k1"], "home": tmp_path / "home", "max_request_bytes": 200_000})
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers=KEY) as c:
         yield c
 
 
 def test_api_upload_needs_a_key(client):
-    r = client.post("/v1/datasets/up/documents", files={"files": ("a.txt", b"hello there")})
+    r = client.post("/v1/datasets/up/documents", files={"files": ("a.txt", b"hello there")}, headers={"X-API-Key": ""})
     assert_error(r, 401, "E601")
 
 

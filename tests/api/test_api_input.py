@@ -72,7 +72,7 @@ def test_ids_below_one_are_refused_and_the_largest_id_is_a_plain_404(client):
         assert_error(client.request(method, url, json=body, headers={**PLAIN, "X-Annotator": "bob"}), 422, "E606")
     largest = 2**63 - 1
     assert_error(client.get(f"/v1/datasets/d/documents/{largest}", headers=PLAIN), 404, "E240")
-    assert_error(client.get(f"/v1/jobs/{largest}"), 404, "E230")
+    assert_error(client.get(f"/v1/jobs/{largest}", headers=PLAIN), 404, "E230")
     assert_error(client.delete(f"/v1/datasets/d/annotations/{largest}", headers=ALICE), 404, "E244")
     assert client.get("/v1/datasets/d/queue", params={"strategy": "random", "seed": largest}, headers=PLAIN).is_success
 
@@ -129,7 +129,8 @@ def test_reading_annotators_work_needs_a_key_once_keys_are_set(client, app_setti
         assert_error(client.get(url, params=params, headers={"X-API-Key": "wrong"}), 401, "E601")
         assert client.get(url, params=params, headers=PLAIN).status_code == 200, url
         assert client.get(url, params=params, headers=ALICE).status_code == 200, url
-    assert client.get("/v1/datasets").status_code == 200  # listing datasets stays open
+    assert_error(client.get("/v1/datasets"), 401, "E601")  # datasets are data too: the read scope
+    assert client.get("/v1/datasets", headers=PLAIN).status_code == 200
 
 
 def test_without_configured_keys_the_labeling_reads_stay_open(tmp_path):

@@ -31,7 +31,7 @@ def app_settings(tmp_path):
 
 @pytest.fixture
 def client(app_settings):
-    with TestClient(create_app(app_settings)) as c:
+    with TestClient(create_app(app_settings), headers=KEY) as c:
         yield c
 
 
@@ -180,7 +180,7 @@ def test_api_jobs_unknown_job_is_a_coded_404(client):
 
 
 def test_api_jobs_async_upload_needs_the_api_key(client):
-    r = client.post("/v1/datasets/up/documents?wait=false", files=_files())
+    r = client.post("/v1/datasets/up/documents?wait=false", files=_files(), headers={"X-API-Key": ""})
     assert_error(r, 401, "E601")
     r = client.post("/v1/datasets/up/documents?wait=false", files=_files(), headers={"X-API-Key": "wrong"})
     assert_error(r, 401, "E601")
@@ -342,7 +342,7 @@ def test_api_jobs_restart_fails_orphaned_jobs_and_removes_their_files(app_settin
     (uploads / "job-file").write_bytes(b"not a folder")
     store.close()
     try:
-        with TestClient(create_app(app_settings)) as c:
+        with TestClient(create_app(app_settings), headers=KEY) as c:
             for job_id in (dead["id"], never_started["id"]):
                 job = c.get(f"/v1/jobs/{job_id}").json()["job"]
                 assert job["status"] == "failed" and job["result"] is None, job
@@ -358,7 +358,7 @@ def test_api_jobs_restart_fails_orphaned_jobs_and_removes_their_files(app_settin
         # once the other worker is gone too, the next start cleans up after it
         lock.close()
         old_locked.close()
-        with TestClient(create_app(app_settings)) as c:
+        with TestClient(create_app(app_settings), headers=KEY) as c:
             job = c.get(f"/v1/jobs/{alive['id']}").json()["job"]
             assert (job["status"], job["error"]["code"], job["done"], job["total"]) == ("failed", "E235", 2, 3)
             assert [p.name for p in uploads.iterdir()] == ["job-file"]
@@ -381,7 +381,7 @@ def test_api_jobs_restart_of_one_worker_leaves_the_running_jobs_of_another(app_s
 
     monkeypatch.setattr(upload_jobs, "ingest_uploads", slow)
     answers = []
-    with TestClient(create_app(app_settings)) as first:
+    with TestClient(create_app(app_settings), headers=KEY) as first:
         # TestClient returns once the background task is over: post from a thread
         post = threading.Thread(target=lambda: answers.append(first.post(ASYNC, files=_files(), headers=KEY)))
         post.start()
@@ -389,7 +389,7 @@ def test_api_jobs_restart_of_one_worker_leaves_the_running_jobs_of_another(app_s
             assert started.wait(30)
             folder = app_settings.home / "uploads" / "job-1"
             assert folder.is_dir() and (folder / "00000").read_bytes() == make_zip(ARCHIVE)
-            with TestClient(create_app(app_settings)) as second:
+            with TestClient(create_app(app_settings), headers=KEY) as second:
                 job = second.get("/v1/jobs/1").json()["job"]
                 assert job["status"] == "running", job
             assert folder.is_dir()

@@ -197,7 +197,7 @@ def test_api_labeling_progress_labels_and_stats_agreement(client, app_settings):
         "labels": ["business", "politics", "sports"],
         "entity_types": ["ORG"],
     }
-    agr = client.get("/v1/datasets/d").json()["agreement"]
+    agr = client.get("/v1/datasets/d", headers=READ).json()["agreement"]
     assert agr["annotators"] == ["alice", "bob"] and agr["documents"] == 3
     assert agr["pairs"][0]["kappa"] == pytest.approx(1.0)
 

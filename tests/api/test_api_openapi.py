@@ -19,7 +19,7 @@ ERROR_REF = "#/components/schemas/ErrorOut"
 @pytest.fixture
 def client(tmp_path, trained):
     settings = make_settings(tmp_path, api_keys=["alice:ka", "plain"], models_dir=trained.models_dir)
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), headers={"X-API-Key": "plain"}) as c:
         yield c
 
 
@@ -57,7 +57,81 @@ def test_write_and_labeling_operations_document_401_and_403(doc):
     assert "401" in paths["/v1/datasets/{name}/documents"]["post"]["responses"]
     assert "401" in paths["/v1/datasets/{name}/queue"]["get"]["responses"]
     assert "403" in paths["/v1/datasets/{name}/annotations/{annotation_id}"]["delete"]["responses"]
-    assert "401" not in paths["/v1/models/{name}:predict"]["post"]["responses"]  # predicting stays open
+    assert "403" in paths["/v1/models/{name}:predict"]["post"]["responses"]  # a key without the predict scope
+
+
+#: The scope every operation needs ("owner": any valid key, which must have made the job or be an admin key;
+#: None: public). A route missing here -- a new one -- fails the walk below until its scope is declared and listed.
+SCOPES = {
+    ("get", "/health"): None,
+    ("get", "/ui"): None,
+    ("get", "/ui/app.js"): None,
+    ("get", "/ui/style.css"): None,
+    ("get", "/v1/models"): "predict",
+    ("get", "/v1/models/{name}"): "predict",
+    ("post", "/v1/models/{name}:predict"): "predict",
+    ("post", "/v1/models/{name}:predictFile"): "predict",
+    ("post", "/v1/sentiment:predict"): "predict",
+    ("post", "/v1/batch"): "predict",
+    ("post", "/v1/models/{name}:promote"): "admin",
+    ("get", "/v1/datasets"): "read",
+    ("get", "/v1/datasets/{name}"): "read",
+    ("get", "/v1/datasets/{name}/queue"): "read",
+    ("get", "/v1/datasets/{name}/labels"): "read",
+    ("get", "/v1/datasets/{name}/progress"): "read",
+    ("get", "/v1/datasets/{name}/documents/{document_id}"): "read",
+    ("post", "/v1/datasets/{name}/documents"): "ingest",
+    ("get", "/v1/labeling/annotator"): "label",
+    ("post", "/v1/datasets/{name}/documents/{document_id}/annotations"): "label",
+    ("delete", "/v1/datasets/{name}/annotations/{annotation_id}"): "label",
+    ("post", "/v1/datasets/{name}/documents/{document_id}/reviews"): "label",
+    ("delete", "/v1/datasets/{name}/reviews/{review_id}"): "label",
+    ("get", "/v1/jobs/{job_id}"): "owner",
+    ("get", "/v1/jobs/{job_id}/results"): "owner",
+    ("delete", "/v1/jobs/{job_id}"): "owner",
+}
+
+
+def test_every_route_declares_the_scope_it_needs(doc):
+    """Every operation of the OpenAPI document is listed in SCOPES with the scope its security entry declares (the
+    X-API-Key scheme with one scope; an empty list for the job routes, which check ownership), or none for the
+    public ones: a new route without a declared scope fails here."""
+    found = {}
+    for path, method, op in operations(doc):
+        security = op.get("security")
+        if not security:
+            found[(method, path)] = None
+            continue
+        [requirement] = security
+        [scopes] = requirement.values()
+        assert len(scopes) <= 1, (method, path, scopes)
+        found[(method, path)] = scopes[0] if scopes else "owner"
+    assert found == SCOPES
+
+
+def test_every_scoped_route_refuses_a_key_without_its_scope(tmp_path, trained):
+    """With one key per scope stored, each route answers 403 E640 to every key that lacks its scope (and
+    nothing else than 401/403 to a request without a key), before it reads its body or its path."""
+    from nlpipe.keys import SCOPES as ALL
+    from nlpipe.keys import create_key
+    from nlpipe.store.db import open_store
+
+    settings = make_settings(tmp_path, models_dir=trained.models_dir)
+    store = open_store(settings)
+    keys = {scope: create_key(store, f"only-{scope}", scope) for scope in ALL}
+    store.close()
+    with TestClient(create_app(settings)) as c:
+        for (method, path), scope in SCOPES.items():
+            if scope in (None, "owner"):
+                continue
+            url = re.sub(r"{\w+}", "1", path).replace("/1:", "/news:")
+            assert_error(c.request(method.upper(), url, headers={"X-API-Key": ""}), 401, "E601")
+            for other, key in keys.items():
+                r = c.request(method.upper(), url, headers={"X-API-Key": key, "X-Annotator": "bob"})
+                if other == scope:
+                    assert r.status_code not in (401, 403) or "E640" not in r.text, (method, url, other)
+                else:
+                    assert_error(r, 403, "E640")
 
 
 def test_name_parameters_carry_the_name_pattern_and_length(doc):

@@ -37,7 +37,7 @@ def client_for(trained, tmp_path):
 
     def make(**overrides: object) -> TestClient:
         settings = trained.model_copy(update={"home": tmp_path / "home", "api_keys": ["k1"], **overrides})
-        client = TestClient(create_app(settings))
+        client = TestClient(create_app(settings), headers=KEY)
         client.__enter__()
         opened.append(client)
         return client

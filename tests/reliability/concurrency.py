@@ -172,7 +172,7 @@ def _predictor(base: str, run: Run, n: int) -> None:
         body: dict[str, Any] = {"texts": [f"Shares fell after the company missed its forecast {i}"]}
         if version:
             body["version"] = version
-        status, answer = post(f"{base}/v1/models/news:predict", body, {})
+        status, answer = post(f"{base}/v1/models/news:predict", body, KEY)
         run.answer("predict", status, answer)
 
 
