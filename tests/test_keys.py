@@ -29,7 +29,7 @@ def test_keys_cli_create_list_revoke_and_errors():
     fails("E252", "keys", "create", "alice", "--scopes", "read")
     fails("E251", "keys", "create", "bob", "--scopes", "read,root")
     fails("E251", "keys", "create", "bob", "--scopes", " , ")
-    fails("E250", "keys", "create", "-bob", "--scopes", "read")
+    fails("E250", "keys", "create", "bob/admin", "--scopes", "read")
     ok("keys", "revoke", "alice")
     [alice] = json.loads(ok("keys", "list", "--json").stdout)
     assert alice["revoked_at"] is not None

@@ -138,6 +138,7 @@ async function signIn(quiet = false) {
     state.signedIn = true;
     $("#whoami").textContent = `Signed in as ${who.annotator}`;
     $("#whoami").dataset.ok = "1";
+    await loadLists(); // the lists the key may see
     if (state.dataset) await openDataset();
   } catch (e) {
     state.signedIn = false;
@@ -148,12 +149,16 @@ async function signIn(quiet = false) {
 }
 
 async function loadLists() {
-  const [datasets, models] = await Promise.all([api("GET", "/v1/datasets"), api("GET", "/v1/models")]);
+  // Each list needs its scope (read, predict) once keys exist: a list the key may not see stays empty.
+  const [datasets, models] = await Promise.all(
+    ["/v1/datasets", "/v1/models"].map((path) => api("GET", path).catch(() => [])),
+  );
   const dsSel = $("#dataset");
+  const mSel = $("#model");
+  for (const sel of [dsSel, mSel]) for (const o of [...sel.options]) if (o.value) o.remove();
   for (const d of datasets) dsSel.append(el("option", { value: d.name, text: `${d.name} (${d.documents})` }));
   dsSel.value = datasets.some((d) => d.name === state.dataset) ? state.dataset : "";
   state.dataset = dsSel.value;
-  const mSel = $("#model");
   for (const name of [...new Set(models.map((m) => m.name))]) mSel.append(el("option", { value: name, text: name }));
   mSel.value = models.some((m) => m.name === state.model) ? state.model : "";
   state.model = mSel.value;

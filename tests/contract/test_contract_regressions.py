@@ -36,7 +36,7 @@ def client(backend_settings: Settings, caplog: pytest.LogCaptureFixture) -> Iter
 # the query (500 E699, "integer out of range"); found by schemathesis as GET /v1/jobs/374919059233133.
 @pytest.mark.parametrize("big", [2**31, 374919059233133, 2**63 - 1])
 def test_ids_beyond_the_databases_id_columns_are_a_404(client: TestClient, big: int) -> None:
-    assert_error(client.get(f"/v1/jobs/{big}"), 404, "E230")
+    assert_error(client.get(f"/v1/jobs/{big}", headers=PLAIN), 404, "E230")
     assert_error(client.get(f"/v1/datasets/d/documents/{big}", headers=PLAIN), 404, "E240")
     r = client.post(f"/v1/datasets/d/documents/{big}/annotations", json={"labels": ["x"]}, headers=PLAIN)
     assert_error(r, 404, "E240")
