@@ -91,7 +91,7 @@ def list_keys(store: Store) -> list[KeyInfo]:
 
 def revoke_key(store: Store, name: str) -> KeyInfo:
     """Revoke the key ``name`` (E253 when there is none; revoking twice keeps the first time). Servers stop
-    accepting it within seconds (they re-read the keys every :data:`api` refresh interval)."""
+    accepting it within seconds: they re-read the keys every ``api.deps.KeyRing.REFRESH`` seconds."""
     with store.session() as s:
         row = s.scalar(select(ApiKey).where(ApiKey.name == name.strip()))
         if row is None:

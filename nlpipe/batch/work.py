@@ -161,11 +161,11 @@ _RANGES: dict[str, Callable[[Unit, Settings, SourceOptions], list[Unit]]] = {
 
 
 def predict_chunk(job: Job, units: Sequence[Unit]) -> list[Outcome]:
-    """One outcome per unit, in order (a ``members`` range: one per member): the document's row (predictions by
-    every model, or an error), or a skipped unit's (code, message). Never raises for a document; raises only when
-    a model cannot be loaded (the whole run stops)."""
+    """One outcome per unit, in order (a range -- ``members``, ``lines``, ``items`` -- one per document): the
+    document's row (predictions by every model, or an error), or a skipped unit's (code, message). Never raises for
+    a document; raises only when a model cannot be loaded (the whole run stops)."""
     models = predictors(job)
-    if any(unit.kind in _RANGES for unit in units):  # ranges of zip members or of lines: each a unit, in place
+    if any(unit.kind in _RANGES for unit in units):  # ranges of members, lines or items: each a unit, in place
         units = [u for unit in units for u in _expanded(unit, job)]
     rows: list[Outcome | None] = [None] * len(units)
     docs: list[tuple[int, Document]] = []
