@@ -40,7 +40,8 @@ from nlpipe.tasks.saved import read_meta
 
 ENGINES = ("local", "dask")
 STATE_SUFFIX = ".nlpipe-batch"
-MANIFEST_FORMAT = "nlpipe.batch.v3"  # v2: JSON Lines/CSV files as ranges of rows; v3: --split-on items in runs
+# v2: JSON Lines/CSV files as ranges of rows; v3: --split-on items in runs; v4: --split-on items in spans of text
+MANIFEST_FORMAT = "nlpipe.batch.v4"
 #: A chunk is cut at this many documents or this many bytes of payload, whichever comes first. Chunks depend only on
 #: the input (never on the workers), and a resumed run starts at a chunk boundary, so chunks are always the same.
 CHUNK_UNITS = 256

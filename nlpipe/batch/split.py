@@ -7,7 +7,9 @@ so a match that straddles a block boundary (or would grow with the next block, a
 blank lines) is only taken when the text after it is there. The one assumption: a separator, with whatever the
 pattern looks at around it (look-ahead, look-behind), is shorter than :data:`MARGIN` characters. Unlike
 ``re.split``, groups in the pattern are not items. Line endings are normalised to ``\\n`` first, as the plain-text
-reader does.
+reader does. An item is over the document limit when its text as cut -- from its first non-blank character to the
+separator, trailing blanks included -- is: that is what can be known while the item is read (it is dropped as soon
+as it is over), so the answer does not depend on where blocks end.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def _normalised(pieces: Iterator[str]) -> Iterator[str]:
         yield text.replace("\r\n", "\n").replace("\r", "\n")
     if held:
         yield "\n"
+
+
+def _over(raw: str, max_bytes: int) -> bool:
+    """Whether an item's text is over the document limit (in UTF-8 bytes)."""
+    return len(raw) * 4 > max_bytes and len(raw.encode("utf-8", "surrogatepass")) > max_bytes
 
 
 class _Splitter:
@@ -93,12 +100,11 @@ class _Splitter:
         first = _NON_SPACE.search(self.buf, start, stop)
         if first is None:
             return
-        text = self.buf[first.start() : stop].rstrip()
+        raw = self.buf[first.start() : stop]  # the item as cut: trailing blanks count towards the limit (see above)
         self._advance(first.start())
-        too_big = len(text) * 4 > self.max_bytes and len(text.encode("utf-8", "surrogatepass")) > self.max_bytes
-        yield self.lines + 1, None if too_big else text
+        yield self.lines + 1, None if _over(raw, self.max_bytes) else raw.rstrip()
 
-    def _bound(self) -> Iterator[tuple[int, str | None]]:
+    def _bound(self) -> Iterator[tuple[int, None]]:
         """Keep memory bounded: drop leading blanks of the item, report an item over the limit and drop its text
         (all but the last :data:`MARGIN` characters, where its separator may begin), forget consumed text."""
         first = _NON_SPACE.search(self.buf, self.pos)
@@ -106,6 +112,7 @@ class _Splitter:
         if start > self.pos:  # blanks where no separator starts: stripped from the item anyway
             self.pos, self.last_empty = start, False
         if self.scan - self.pos > self.max_bytes:  # no separator starts before scan: the item is at least this long
+            self._before_long()
             if not self.skipping and first is not None and first.start() == self.pos:
                 self._advance(self.pos)
                 self.skipping = True
@@ -113,17 +120,119 @@ class _Splitter:
             cut = max(self.pos, len(self.buf) - self.margin)
             if self.skipping or first is None:
                 self.pos, self.scan, self.last_empty = cut, max(self.scan, cut), False
-        if self.pos > 2 * self.margin:
-            drop = self.pos - self.margin
+        keep = self._kept()
+        if keep > 2 * self.margin:
+            drop = keep - self.margin
             self._advance(drop)
             self.buf = self.buf[drop:]
             self.pos, self.scan, self.counted = self.pos - drop, self.scan - drop, self.counted - drop
+            self._shifted(drop)
+
+    def _before_long(self) -> None:
+        """Called when the current item has grown past the limit (before its text is dropped)."""
+
+    def _kept(self) -> int:
+        """Where the text still needed starts (text from :data:`MARGIN` characters before it is kept)."""
+        return self.pos
+
+    def _shifted(self, drop: int) -> None:
+        """Called when the first ``drop`` characters of the buffer were forgotten."""
+
+
+class _Cutter(_Splitter):
+    """The client's side of ``--split-on``: finds the separators as :class:`_Splitter` does, but makes no item: it
+    hands on *spans*, the text from the start of an item to the end of a later one (up to :data:`RUN_ITEMS` items,
+    about :data:`RUN_BYTES`) with where each item starts and ends in it, the number of its first item and the line
+    breaks before it. A worker strips, counts lines and checks the size of each item (:func:`span_items`), so this
+    process does the search and two appends per item, and copies no item. An item over the limit is handed on alone,
+    as an ``items`` unit without text (its text is dropped as it is read, as the splitter does).
+
+    ``span`` is where the open span starts (None while an item over the limit is being skipped), ``bounds`` its
+    items' (first non-blank character, end) relative to it, flat; ``cut`` is where the last item taken ends.
+    """
+
+    def __init__(self, pattern: re.Pattern[str], max_bytes: int, source: str) -> None:
+        super().__init__(pattern, max_bytes)
+        self.source, self.number = source, 0
+        self.out: list[Unit] = []
+        self.span: int | None = 0
+        self.bounds: list[int] = []
+        self.cut = 0
+
+    def cut_feed(self, text: str, *, final: bool = False) -> list[Unit]:
+        """The spans (and items over the limit) completed by ``text``, in order."""
+        self.buf += text
+        buf, bounds = self.buf, self.bounds
+        end = len(buf) if final else len(buf) - self.margin  # separators must end by here
+        pos, last_empty, non_space = self.pos, self.last_empty, _NON_SPACE.search
+        for m in self.pattern.finditer(buf, self.scan):
+            s, e = m.span()
+            if e > end:
+                self.scan = max(pos, min(s, end))
+                break
+            if s == e == pos and last_empty:
+                continue  # the empty separator taken last time, found again by the new search
+            if self.skipping:  # the end of an item over the limit: a span starts after it
+                self.skipping, self.span = False, e
+            elif (first := non_space(buf, pos, s)) and self.span is not None:
+                bounds += (first.start() - self.span, s - self.span)
+                self.cut = s
+                if len(bounds) >= 2 * RUN_ITEMS or s - self.span >= RUN_BYTES:
+                    self._close()
+                    bounds, self.span = self.bounds, e
+            pos, last_empty = e, s == e
+        else:
+            self.pos, self.last_empty = pos, last_empty
+            if final:
+                if self.span is not None and not self.skipping and (first := non_space(buf, pos, len(buf))):
+                    bounds += (first.start() - self.span, len(buf) - self.span)
+                    self.cut = len(buf)
+                return self.close_taken()
+            self.scan = max(pos, end)
+        self.pos, self.last_empty = pos, last_empty
+        for line, _ in self._bound():
+            self.number += 1
+            self.out.append(Unit(id=f"{self.source}#item-{self.number}", source=self.source, kind="items",
+                                 items=((self.number, line, None),)))  # fmt: skip
+        if self.span is None and not self.skipping or self.span is not None and not self.bounds:
+            self.span = self.pos  # no item open before pos: the span starts there
+        out, self.out = self.out, []
+        return out
+
+    def _close(self) -> None:
+        """Hand on the open span, if it holds items (to the end of its last item)."""
+        if self.span is None or not self.bounds:
+            return
+        self._advance(self.span)
+        first, text = self.number + 1, self.buf[self.span : self.cut]
+        span = (first, self.lines, tuple(self.bounds))
+        self.out.append(Unit(id=f"{self.source}#item-{first}", source=self.source, kind="items", text=text, span=span))
+        self.number += len(self.bounds) // 2
+        self.span, self.bounds = None, []
+
+    def close_taken(self) -> list[Unit]:
+        """The open span's items taken so far, and the units not yet handed on."""
+        self._close()
+        out, self.out = self.out, []
+        return out
+
+    def _before_long(self) -> None:
+        self._close()  # the open span ends before the long item (or run of blanks): its text may be dropped
+
+    def _kept(self) -> int:
+        return self.pos if self.span is None else min(self.pos, self.span)
+
+    def _shifted(self, drop: int) -> None:
+        self.cut -= drop
+        if self.span is not None:
+            self.span -= drop
 
 
 def split_text(pieces: Iterable[str], pattern: re.Pattern[str], max_bytes: int) -> Iterator[tuple[int, str | None]]:
     """The items of a text given in pieces (cut anywhere): ``(line the item starts on, item)``, the item None when
     it is over ``max_bytes`` (its text is dropped as it is read). The items are those of ``re.split`` on the
-    joined pieces (see the module docstring)."""
+    joined pieces (see the module docstring). The whole splitter in one process: what a batch run's client and
+    workers make between them (:func:`split_units`, :func:`item_units`) is this, item for item."""
     splitter = _Splitter(pattern, max_bytes)
     for piece in pieces:
         yield from splitter.feed(piece)
@@ -131,39 +240,42 @@ def split_text(pieces: Iterable[str], pattern: re.Pattern[str], max_bytes: int) 
 
 
 def split_units(fh: IO[bytes], source: str, pattern: re.Pattern[str], max_bytes: int) -> Iterator[Unit]:
-    """The items as ``items`` units, runs of up to :data:`RUN_ITEMS` items and about :data:`RUN_BYTES` of text,
-    which the workers make into ``text`` units ``source#item-N`` (:func:`item_units`; N counts the non-empty items
-    from 1); undecodable text ends the file with an E108 unit. One unit per run, not per item: this process only
-    cuts the text, the workers make the documents."""
-    pieces = _normalised(iter_decoded(fh, source=source, block_size=BLOCK_BYTES))
-    run: list[tuple[int, int, str | None]] = []
-    size = number = 0
-
-    def flush() -> Iterator[Unit]:
-        nonlocal run, size
-        if run:
-            yield Unit(id=f"{source}#item-{run[0][0]}", source=source, kind="items", items=tuple(run))
-            run, size = [], 0
-
+    """The items as ``items`` units: spans of up to :data:`RUN_ITEMS` items and about :data:`RUN_BYTES` of text,
+    which the workers split into ``text`` units ``source#item-N`` (:func:`item_units`; N counts the non-empty items
+    from 1), and each item over the limit alone; undecodable text ends the file with an E108 unit. This process
+    only finds the separators (see :class:`_Cutter`); the workers make the documents."""
+    cutter = _Cutter(pattern, max_bytes, source)
     try:
-        for line, text in split_text(pieces, pattern, max_bytes):
-            number += 1
-            run.append((number, line, text))
-            size += len(text or "")
-            if len(run) >= RUN_ITEMS or size >= RUN_BYTES:
-                yield from flush()
+        for piece in _normalised(iter_decoded(fh, source=source, block_size=BLOCK_BYTES)):
+            yield from cutter.cut_feed(piece)
     except NlpipeError as exc:
-        yield from flush()
+        yield from cutter.close_taken()
         yield error_unit(source, source, exc)
         return
-    yield from flush()
+    yield from cutter.cut_feed("", final=True)
+
+
+def span_items(unit: Unit, max_bytes: int) -> Iterator[tuple[int, int, str | None]]:
+    """The items of a span (see :class:`_Cutter`): ``(number, line, text)``, the text None over the limit."""
+    assert unit.span is not None and unit.text is not None
+    number, lines, bounds = unit.span
+    text, counted = unit.text, 0
+    for i in range(0, len(bounds), 2):
+        start, stop = bounds[i], bounds[i + 1]  # from the item's first non-blank character to its separator
+        lines += text.count("\n", counted, start)
+        counted, raw = start, text[start:stop]
+        yield number, lines + 1, None if _over(raw, max_bytes) else raw.rstrip()
+        number += 1
 
 
 def item_units(unit: Unit, settings: Settings, options: SourceOptions) -> list[Unit]:
-    """An ``items`` run as its ``text`` units (meta: the item's number and the line it starts on), an item over the
-    document limit an E178 ``error`` unit."""
+    """A span's items (or an item over the limit, handed on alone) as ``text`` units (meta: the item's number and
+    the line it starts on), an item over the document limit an E178 ``error`` unit."""
     source, out = unit.source, []
-    for number, line, text in unit.items:
+    found: Iterable[tuple[int, int, str | None]] = unit.items
+    if unit.span is not None:
+        found = span_items(unit, settings.max_document_bytes)
+    for number, line, text in found:
         uid, meta = f"{source}#item-{number}", {"item": number, "line": line}
         if text is None:
             out.append(error_unit(uid, source, too_large(uid, None, settings.max_document_bytes, "item"), meta))

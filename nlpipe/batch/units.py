@@ -22,8 +22,10 @@ from nlpipe.readers.archives.zip_directory import ZipEntry
 #:     first line, rows in it), ``table`` a CSV file's layout; the worker reads and parses them and makes a unit of
 #:     each row (see
 #:     :func:`~nlpipe.batch.tables.line_units`);
-#:   ``items`` a run of ``--split-on`` items of the file ``source``: ``items`` = ((number, line, text), ...), the
-#:     text None for an item over the document limit; the worker makes a ``text`` unit (or an E178 error) of each
+#:   ``items`` ``--split-on`` items of the file ``source``: a span of its text, ``text``, with ``span`` = (the first
+#:     item's number, the line breaks before the span, (start, end) of each item in the span, flat); or an item over
+#:     the document limit alone, ``items`` = ((number, line, None),); the worker makes a ``text`` unit (or an E178
+#:     error) of each item
 #:     (see :func:`~nlpipe.batch.split.item_units`);
 #:   ``email`` one message of an mbox archive (RFC 822 bytes): ``data``;
 #:   ``html``  a WARC response's HTML body, whose main text is extracted (boilerplate removed): ``data``;
@@ -56,6 +58,7 @@ class Unit:
     lines: tuple[int, int, int, int] | None = None
     table: Any = None  # a CSV range's layout (nlpipe.batch.tables.CsvLayout); None for JSON Lines
     items: tuple[tuple[int, int, str | None], ...] = ()
+    span: tuple[int, int, tuple[int, ...]] | None = None
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         """Pickled as its fields in order, entries as plain tuples (units travel to workers by the hundred thousand:
@@ -63,7 +66,8 @@ class Unit:
         than a tuple)."""
         member = None if self.member is None else tuple(self.member)
         return (_unpickle, (self.id, self.source, self.kind, self.text, self.path, self.data, self.meta, self.error,
-                            member, self.members, self.lines, self.table, self.items))  # fmt: skip
+                            member, self.members, self.lines, self.table, self.items,
+                            self.span))  # fmt: skip
 
     @property
     def count(self) -> int:
@@ -71,6 +75,8 @@ class Unit:
         so this may count more than there are), else 1."""
         if self.lines is not None:
             return max(1, self.lines[3])
+        if self.span is not None:
+            return len(self.span[2]) // 2
         if self.items:
             return len(self.items)
         return self.members[3] if self.members is not None else 1

@@ -21,6 +21,7 @@ from nlpipe.batch.sources import check_inputs, check_options, count_units, iter_
 from nlpipe.batch.tables import jsonl_units, line_units
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.errors import InputError, LimitError, NlpipeError
+from nlpipe.readers.textfile import iter_decoded
 from tests.conftest import make_settings
 from tests.pdfgen import Placed, text_pdf
 
@@ -494,10 +495,11 @@ def test_sources_split_on_equals_re_split(tmp_path, cfg, monkeypatch):
     assert count_units(["news.txt"], options, cfg) is None
 
 
-@pytest.mark.parametrize(
-    "pattern",
-    [r"\n\s*\n", r"\n(?=Storm|Market)", r"(?m)^(?=Storm|Market)", r"-{3,}", r"(?<=\.)\s+(?=[A-Z])", r"\s*\n\s*"],
-)
+SPLIT_PATTERNS = [r"\n\s*\n", r"\n(?=Storm|Market)", r"(?m)^(?=Storm|Market)", r"-{3,}", r"(?<=\.)\s+(?=[A-Z])",
+                  r"\s*\n\s*"]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", SPLIT_PATTERNS)
 def test_sources_split_text_cut_anywhere(monkeypatch, pattern):
     text = NEWS.replace("\r\n", "\n").replace("Search", "Search ---- more --- -") * 5
     expected = [s.strip() for s in re.split(pattern, text) if s.strip()]
@@ -528,15 +530,43 @@ def test_sources_split_items_travel_in_runs(tmp_path, monkeypatch, run_items, ru
     monkeypatch.setattr(split, "RUN_ITEMS", run_items)
     monkeypatch.setattr(split, "RUN_BYTES", run_bytes)
     (tmp_path / "items.txt").write_text("\n\n".join([f"item {i}" for i in range(7)] + ["y" * 300, "last"]))
-    found = list(iter_units(["items.txt"], SourceOptions(split_on=r"\n\n"), cfg))
+    options = SourceOptions(split_on=r"\n\n")
+    found = list(iter_units(["items.txt"], options, cfg))
     assert {u.kind for u in found} == {"items"} and sum(u.count for u in found) == 9
     assert all(u.count <= run_items for u in found) and len(found) >= (9 + run_items - 1) // run_items
-    made = expanded(found, cfg)
+    made = expanded(found, cfg, options)
     assert [(u.id, u.kind, u.text, u.meta) for u in made[:2]] == [
         ("items.txt#item-1", "text", "item 0", {"item": 1, "line": 1}),
         ("items.txt#item-2", "text", "item 1", {"item": 2, "line": 3})]  # fmt: skip
     assert summary(made)[7:] == [("items.txt#item-8", "error", "E178"), ("items.txt#item-9", "text", None)]
     assert [u.text for u in made[:7]] == [f"item {i}" for i in range(7)]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_sources_split_spans_equal_one_pass(tmp_path, monkeypatch, seed):
+    """The client cuts the text into spans of items (finding the separators, making no item); the workers make the
+    items. Whatever the blocks, spans, limits and pattern, the workers' items (numbers, lines, texts, E178 for an item
+    over the limit, long runs of blanks) are the splitter's over the same blocks."""
+    rng = random.Random(seed)
+    words = ["Storm", "Market", "a.", "Bb", "ccc", "é", "📈", " ", "  ", "\n", "\n\n", "\n \t\n", "---", "-", "x" * 60,
+             "\r\n", "\r", " " * 70, "\n" * 40]  # fmt: skip
+    text = "".join(rng.choice(words) for _ in range(rng.randint(1, 400)))  # an empty file is E176
+    pattern = rng.choice(SPLIT_PATTERNS)
+    limit = rng.choice([40, 120, 10_000])
+    monkeypatch.setattr(split, "MARGIN", 16)  # shorter than some separators: the items are still the splitter's
+    monkeypatch.setattr(split, "BLOCK_BYTES", rng.randint(1, 40))
+    pieces = split._normalised(iter_decoded(io.BytesIO(text.encode("utf-8")), source="t", block_size=split.BLOCK_BYTES))
+    expected = list(split.split_text(pieces, re.compile(pattern), limit))
+    monkeypatch.setattr(split, "RUN_ITEMS", rng.randint(1, 6))
+    monkeypatch.setattr(split, "RUN_BYTES", rng.choice([8, 50, 10**9]))
+    (tmp_path / "t.txt").write_bytes(text.encode("utf-8"))
+    cfg, options = make_settings(tmp_path, max_document_bytes=limit), SourceOptions(split_on=pattern)
+    found = list(iter_units(["t.txt"], options, cfg))
+    assert all(u.kind == "items" for u in found) and sum(u.count for u in found) == len(expected)
+    made = expanded(found, cfg, options)
+    assert [u.id for u in made] == [f"t.txt#item-{n}" for n in range(1, len(expected) + 1)]
+    assert [(u.meta["line"], u.text if u.kind == "text" else u.error and u.error[0]) for u in made] == [
+        (line, "E178" if item is None else item) for line, item in expected]  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------------ PDFs
