@@ -190,6 +190,14 @@ def _entry_json(name: str, info: ModelInfo, prediction: Prediction) -> str:
     return f'{_entry_head(name, info)}{predicted}],"labels":[{labels}],"spans":{spans},"sentiment":{sentiment}}}'
 
 
+def _meta_json(meta: Mapping[str, Any]) -> str:
+    """A unit's meta as :func:`compact_json` writes it; directly when every value is an integer (a row's line, an
+    item's number and line: most rows' meta), which the encoder takes five times longer to write."""
+    if all(type(value) is int for value in meta.values()):
+        return "{" + ",".join([f"{_STRING(key)}:{value}" for key, value in meta.items()]) + "}"
+    return compact_json(meta)
+
+
 def document_row_bytes(
     unit: Unit, text: str, pages: int | None, results: Mapping[str, tuple[ModelInfo, Prediction]]
 ) -> bytes:
@@ -201,7 +209,7 @@ def document_row_bytes(
             f'{{"id":{_STRING(unit.id)},"source":{_STRING(unit.source)},'
             f'"sha256":"{hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()}",'
             f'"characters":{len(text)},"pages":{"null" if pages is None else _number(pages)},'
-            f'"meta":{compact_json(unit.meta) if unit.meta else "{}"},"error":null,"predictions":{{{predictions}}}}}\n'
+            f'"meta":{_meta_json(unit.meta)},"error":null,"predictions":{{{predictions}}}}}\n'
         )
         return line.encode("utf-8")
     except (ValueError, TypeError, UnicodeEncodeError, RecursionError, AttributeError):

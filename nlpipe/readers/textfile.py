@@ -299,14 +299,14 @@ def iter_decoded(fh: IO[bytes], *, source: object | None = None, block_size: int
             cut = len(buf)
         elif cut == 0 and len(buf) > 2 * block_size:
             cut = _utf8_cut(buf)
-        piece, carry = buf[:cut], buf[cut:]
+        piece, carry = memoryview(buf)[:cut], buf[cut:]  # decoded in place: a copy of a block costs as much
         if piece:
             try:
-                yield piece.decode("utf-8")
+                yield str(piece, "utf-8")
             except UnicodeDecodeError as exc:
                 if candidates is None:
-                    candidates = _legacy_candidates(_window(piece, exc.start))
-                yield _decode_legacy(piece, candidates)
+                    candidates = _legacy_candidates(_window(bytes(piece), exc.start))
+                yield _decode_legacy(bytes(piece), candidates)
         data = fh.read(block_size) if data else b""
 
 

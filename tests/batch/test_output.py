@@ -488,7 +488,8 @@ def test_document_rows_written_directly_are_the_canonical_bytes():
         labels = [LabelScore(word(), score()) for _ in range(rng.randint(0, 5))]
         prediction = Prediction(labels=labels, predicted=[word() for _ in range(rng.randint(0, 2))], spans=spans,
                                 sentiment=sentiment)  # fmt: skip
-        unit = Unit(id=word() + "id", source=word(), kind="text", meta=rng.choice([{}, {"line": 3, "uri": word()}]))
+        metas = [{}, {"line": 3, "uri": word()}, {"item": 7, "line": 12}, {word(): 2}, {1: 2}]
+        unit = Unit(id=word() + "id", source=word(), kind="text", meta=rng.choice(metas))
         results = {word() + "m": (ModelInfo(word(), "v1", rng.choice(["classify", "sentiment"])), prediction)}
         text, pages = word(), rng.choice([None, 3])
         try:
