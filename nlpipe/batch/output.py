@@ -234,6 +234,45 @@ def batches(spool: Path, models: Sequence[ModelInfo]) -> Iterator[list[tuple[int
         yield batch
 
 
+def _linked(spool: Path, out: Path) -> bool:
+    """A run's own JSON Lines spool made ``out`` without copying it: a hard link, renamed over ``out`` (the spool
+    was synced at its last checkpoint, and is removed with its folder afterwards). False when the file system cannot
+    link (another device, no hard links): the caller copies it. E821 when the spool ends in a cut-short line."""
+    try:
+        with spool.open("rb") as src:
+            size = src.seek(0, os.SEEK_END)
+            if size:
+                src.seek(size - 1)
+                if src.read(1) != b"\n":
+                    raise InputError("E821", f"{spool} ends in a cut-short line. The spool was damaged; run the batch "
+                                     "again with --restart.", file=str(spool))  # fmt: skip
+    except OSError as exc:
+        raise spool_unreadable(spool, exc) from None
+    if out.is_dir():
+        raise InputError("E824", f"The output {out} is a folder; give a file name.", file=str(out))
+    part = part_path(out)
+    try:
+        part.unlink(missing_ok=True)
+        os.link(spool, part)
+    except OSError:
+        return False
+    try:
+        os.replace(part, out)
+        _fsync_dir(out.parent)
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise _unwritable(out, exc) from exc
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_jsonl(f: IO[bytes], spool: Path, models: Sequence[ModelInfo], checked: bool) -> None:
     if checked:
         for _, raw, _ in read_spool(spool, [m.name for m in models]):
@@ -272,8 +311,9 @@ def convert(spool: Path, out: Path, fmt: Format, models: Sequence[ModelInfo], *,
     """Turn the JSON Lines ``spool`` of a run with ``models`` into ``out`` in ``fmt`` (jsonl, csv or parquet).
 
     ``checked=False`` is for a run's own spool, written by :func:`~nlpipe.batch.rows.row_bytes` and cut back to whole
-    rows at every checkpoint: JSON Lines output is then the spool's bytes copied (only its last line end checked)
-    instead of every row decoded and checked again, which cost as much as encoding them. CSV and Parquet decode the
+    rows at every checkpoint: JSON Lines output is then the spool itself, hard-linked as ``out`` (copied where the
+    file system cannot link; only its last line end checked) instead of every row decoded and checked again, which
+    cost as much as encoding them. CSV and Parquet decode the
     rows anyway and always check them.
 
     Streamed (a line, or a batch of :data:`BATCH_ROWS` rows, in memory at a time), written to :func:`part_path` and
@@ -285,6 +325,8 @@ def convert(spool: Path, out: Path, fmt: Format, models: Sequence[ModelInfo], *,
     if not spool.is_file():
         raise InputError("E825", f"The spool {spool} does not exist; the batch run that writes it has not started "
                          "or was cleaned up. Run the batch again.", file=str(spool))  # fmt: skip
+    if fmt == "jsonl" and not checked and _linked(spool, out):
+        return
     with _replacing(out) as f:
         if fmt == "jsonl":
             _write_jsonl(f, spool, models, checked)
