@@ -12,6 +12,8 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, SecurityScopes
 
 from api.model_cache import ModelCache
+from api.observe import note
+from api.ratelimit import caller
 from nlpipe.config import Settings
 from nlpipe.errors import AuthError, ForbiddenError
 from nlpipe.keys import SCOPES, hash_key, stored_keys
@@ -109,7 +111,18 @@ def authorize(
     valid key, for routes that check ownership themselves). 401 E601 without a key or with one that is unknown or
     revoked; 403 E640 for a key without the scope. Before any key exists, ``predict`` and ``read`` routes (and the
     GET routes without a scope) are open and the others disabled; ``NLPIPE_ANONYMOUS_PREDICT`` opens ``predict`` to
-    callers without a key when keys exist. Returns None for an open call."""
+    callers without a key when keys exist. Returns None for an open call. The call is then counted against the
+    key's rate limit (:mod:`api.ratelimit`; 429 E616 past it)."""
+    principal = _principal(security_scopes, request, settings, key)
+    limits = getattr(request.app.state, "rate_limits", None)
+    if limits is not None:
+        limits.check(caller(request, None if principal is None else principal.name or "NLPIPE_API_KEYS"))
+    return principal
+
+
+def _principal(
+    security_scopes: SecurityScopes, request: Request, settings: Settings, key: str | None
+) -> Principal | None:
     scope = security_scopes.scopes[0] if security_scopes.scopes else None
     ring = get_keys(request)
     if key is None:
@@ -124,6 +137,7 @@ def authorize(
     principal = ring.lookup(key)
     if principal is None:
         raise AuthError("E601", "The API key in X-API-Key is not valid (unknown, or revoked).")
+    note(request, key=principal.name or "NLPIPE_API_KEYS")
     if scope is not None and not principal.allows(scope):
         raise ForbiddenError("E640", f"The API key {principal.label} lacks the {scope!r} scope this endpoint needs; "
                              f"it has {', '.join(sorted(principal.scopes))}. Use a key with that scope (`nlpipe keys "

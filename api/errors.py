@@ -1,4 +1,4 @@
-"""One JSON error shape for every error: ``{"error": {"code", "message", "details"}}``.
+"""One JSON error shape for every error: ``{"error": {"code", "message", "details", "request_id"}}``.
 
 Library errors keep their own code; HTTP-level errors get codes in E6xx. Statuses are decided here only.
 Bodies carry no server paths or object reprs (:mod:`api.redact`); an unexpected error's body says only E699 and
@@ -29,6 +29,7 @@ from nlpipe.errors import (
     NotFoundError,
     TrainingError,
 )
+from nlpipe.logs import REQUEST_ID
 
 log = logging.getLogger("nlpipe.api")
 
@@ -48,12 +49,15 @@ STATUS: list[tuple[type[NlpipeError], int]] = [
 HTTP_CODES = {400: "E600", 401: "E601", 403: "E602", 404: "E603", 405: "E604", 413: "E605", 422: "E606"}
 
 
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one error shape, with the request's id (``request_id``, as in the X-Request-ID header and the log)."""
+    return {"error": {"code": code, "message": message, "details": details or {}, "request_id": REQUEST_ID.get()}}
+
+
 def error_response(
     status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"code": code, "message": message, "details": details or {}}}, status_code=status, headers=headers
-    )
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
 
 
 def status_of(exc: NlpipeError) -> int:
@@ -92,7 +96,8 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    request_id = uuid.uuid4().hex[:16]
+    request_id = REQUEST_ID.get() or uuid.uuid4().hex  # outside the Observe middleware: its header is set here
+    REQUEST_ID.set(request_id)
     log.error("unhandled error, request id %s: %s %s", request_id, request.method, request.url.path, exc_info=exc)
     return error_response(
         500,

@@ -25,7 +25,7 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.errors import error_response
+from api.errors import error_body, error_response
 from nlpipe.config import Settings
 from nlpipe.errors import NlpipeError
 from nlpipe.readers.budget import WorkBudget, WorkTimeout, active_budget
@@ -125,7 +125,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
 
 def _json_error(status: int, code: str, message: str, details: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
-    body = json.dumps({"error": {"code": code, "message": message, "details": details}}).encode()
+    body = json.dumps(error_body(code, message, details)).encode()
     start = {
         "type": "http.response.start",
         "status": status,

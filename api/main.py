@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 import nlpipe
-from api import errors, limits, openapi
+from api import errors, limits, openapi, ratelimit
 from api.batch_workers import BatchWorkers
 from api.deps import KeyRing
 from api.model_cache import ModelCache
+from api.observe import Metrics, Observe
 from api.routes import batch, datasets, health, jobs, labeling, models, sentiment
 from nlpipe.batch.jobs import resumable_jobs
 from nlpipe.config import Settings, get_settings
@@ -31,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sweep_staging(app.state.store, settings.home)  # jobs of a server that stopped: failed (E235), files removed
         reconcile_models(app.state.store, settings, fix=True, prune=False)  # rows for folders; stale saves swept
         app.state.models.preload()  # a model that fails to load is logged; the others serve
+        app.state.models.watch(settings.model_refresh_seconds)  # promotes and rollbacks served within seconds
         app.state.batch = BatchWorkers(app.state.store, settings)
         for job_id in resumable_jobs(app.state.store, settings):  # batch jobs of a server that stopped: continued
             app.state.batch.submit(job_id)
@@ -38,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await anyio.to_thread.run_sync(app.state.batch.stop)  # workers give their jobs back, to be continued
+            await anyio.to_thread.run_sync(app.state.models.stop)
             app.state.store.close()
 
     app = FastAPI(
@@ -49,9 +53,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.models = ModelCache(
-        settings.models_dir, max_loaded=settings.max_loaded_models, max_bytes=settings.max_model_bytes
+        settings.models_dir,
+        max_loaded=settings.max_loaded_models,
+        max_bytes=settings.max_model_bytes,
+        max_memory=settings.max_loaded_model_bytes,
     )
     errors.install(app)
+    ratelimit.install(app, settings)
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(sentiment.router)
@@ -60,5 +68,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(batch.router)
     app.include_router(labeling.router)
     limits.install(app, settings)  # work off the event loop, bounded; body size and Host checks
+    app.state.metrics = Metrics()
+    app.state.metrics.watch(app.state)
+    if settings.cors_origins:  # browsers' preflight OPTIONS answered, and answers readable by those origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["X-API-Key", "X-Annotator", "X-Request-ID", "Content-Type"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(Observe, metrics=app.state.metrics)  # added last: outermost (request id, access log)
     openapi.install(app)
     return app

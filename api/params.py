@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from starlette.convertors import StringConvertor, register_url_convertor
 
+from nlpipe.errors import InputError
 from nlpipe.types import NAME_MAX, NAME_PATTERN
 
 #: The largest id a stored row can have (a signed 64-bit integer).
@@ -49,3 +50,28 @@ def seed_query() -> Any:
 
 DatasetName = Annotated[str, name_path("dataset")]
 ModelName = Annotated[str, name_path("model")]
+#: A predict route's model: ``NAME``, or ``NAME@VERSION`` / ``NAME@ALIAS`` (``news@v3``, ``news@staging``).
+ModelSpec = Annotated[
+    str,
+    Path(
+        description=f"The model: its name ({NAME_RULE}), or NAME@VERSION or NAME@ALIAS for one version (else the "
+        "body's `version`, else production, else the newest).",
+        json_schema_extra={
+            "pattern": f"^{NAME_PATTERN}(@{NAME_PATTERN})?$",
+            "minLength": 1,
+            "maxLength": 2 * NAME_MAX + 1,
+        },
+    ),  # fmt: skip
+]
+
+
+def model_spec(spec: str, version: str | None) -> tuple[str, str | None]:
+    """``NAME[@VERSION]`` of a path, with the version the body or form gives: (name, version). E419 when both name
+    a version and they differ."""
+    name, at, pinned = spec.partition("@")
+    if not at:
+        return name, version
+    if version is not None and version != pinned:
+        raise InputError("E419", f"The path names version {pinned!r} of {name!r} and the request version {version!r}; "
+                         "give one of them.", field="version")  # fmt: skip
+    return name, pinned

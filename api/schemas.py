@@ -15,6 +15,16 @@ class Health(BaseModel):
     models_loaded: int
 
 
+class Check(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="ready, or not-ready (with status 503).")
+    checks: dict[str, Check] = Field(description="store: the database answers; models: the serving models loaded.")
+
+
 class ModelError(BaseModel):
     code: str
     message: str
@@ -62,7 +72,8 @@ ONE_OF_TEXT_TEXTS: dict[str, Any] = {
 class ErrorDetail(BaseModel):
     code: str = Field(description="Stable error code (see the README's error code table).", pattern=r"^E[0-9]{3}$")
     message: str = Field(description="What went wrong and how to fix it.")
-    details: dict[str, Any] = Field(description="Machine-readable context: field, file, limit, request_id, ...")
+    details: dict[str, Any] = Field(description="Machine-readable context: field, file, limit, ...")
+    request_id: str | None = Field(description="The request's id, as in the X-Request-ID header and the server log.")
 
 
 class ErrorOut(BaseModel):
@@ -71,10 +82,17 @@ class ErrorOut(BaseModel):
     error: ErrorDetail
 
 
-class TextsIn(BaseModel):
+class RequestBody(BaseModel):
+    """A request body: a field it does not have is refused (422 E606 naming it), never ignored -- a misspelt
+    option (``topk``) would otherwise be dropped without a word."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextsIn(RequestBody):
     """A request body that carries exactly one of ``text`` or ``texts``."""
 
-    model_config = ConfigDict(json_schema_extra=ONE_OF_TEXT_TEXTS)
+    model_config = ConfigDict(json_schema_extra=ONE_OF_TEXT_TEXTS, extra="forbid")
 
     text: str | None = Field(None, description="One text. Give exactly one of text or texts.")
     texts: list[str] | None = Field(
@@ -109,9 +127,14 @@ class PredictRequest(TextsIn):
     threshold: float | None = Field(None, ge=0.0, le=1.0, description="Predict every label scoring at least this.")
     explain: bool = Field(False, description="List the terms that pushed each predicted label up.")
     sentences: bool = Field(False, description="Sentiment models: add each sentence's sentiment with its offsets.")
+    strict: bool = Field(
+        False,
+        description="Refuse options the model's task does not take (422 E415) instead of ignoring them with a "
+        "W415 entry in `warnings`.",
+    )
 
     def options(self) -> dict[str, Any]:
-        """The task options set in the request (the predictor refuses ones its task does not take: E415)."""
+        """The task options set in the request (see ``strict`` for the ones a task does not take)."""
         return {k: getattr(self, k) for k in OPTION_FIELDS}
 
 
@@ -177,10 +200,17 @@ class FailureOut(BaseModel):
     message: str
 
 
+class WarningOut(BaseModel):
+    code: str = Field(description="W415: an option the model's task does not take, ignored.")
+    field: str
+    message: str
+
+
 class PredictResponse(BaseModel):
     model: str
     version: str
     predictions: list[PredictionOut]
+    warnings: list[WarningOut] | None = Field(None, description="What was ignored in the request, and why.")
     failures: list[FailureOut] | None = Field(None, description="Files in an uploaded archive that could not be read.")
     skipped: list[FailureOut] | None = Field(
         None,
@@ -189,9 +219,13 @@ class PredictResponse(BaseModel):
     )
 
 
-class PromoteRequest(BaseModel):
+class PromoteRequest(RequestBody):
     version: str
     alias: str = "production"
+
+
+class RollbackRequest(RequestBody):
+    alias: str = Field("production", description="The alias to move back to its version before its latest promote.")
 
 
 class AliasesOut(BaseModel):
@@ -199,18 +233,18 @@ class AliasesOut(BaseModel):
     aliases: dict[str, str]
 
 
-class SpanIn(BaseModel):
+class SpanIn(RequestBody):
     start: int = Field(description="First character of the span (0-based).")
     end: int = Field(description="Character after the span (end exclusive).")
     label: str = Field(description="Entity type.")
 
 
-class AnnotationsIn(BaseModel):
+class AnnotationsIn(RequestBody):
     labels: list[str] = Field(default_factory=list, description="Document labels to add.")
     spans: list[SpanIn] = Field(default_factory=list, description="Entity spans to add.")
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(RequestBody):
     decision: Literal["accept", "reject"]
     kind: Literal["label", "span"] = "label"
     label: str
@@ -222,15 +256,11 @@ class ReviewIn(BaseModel):
 class LexiconRequest(TextsIn):
     """``POST /v1/sentiment:predict``: sentiment from the VADER lexicon, no trained model needed."""
 
-    model_config = ConfigDict(extra="forbid")
-
     sentences: bool = Field(False, description="Add each sentence's sentiment with its offsets.")
 
 
-class BatchIn(BaseModel):
+class BatchIn(RequestBody):
     """``POST /v1/batch``'s fields (the multipart form's text fields, or the JSON object)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     path: str | None = Field(
         None,

@@ -53,9 +53,10 @@ from nlpipe.tasks.saved import (
     versions,
 )
 
-__all__ = ["MODEL_FILE", "META_FILE", "ALIASES_FILE", "NAME_RE", "LoadedModel", "check_model_name", "versions",
-           "read_aliases", "resolve", "read_meta", "load_skops", "library_versions", "dump_model", "save", "load",
-           "promote", "list_models", "check_alias_name", "sweep_temp", "TEMP_PREFIX"]  # fmt: skip
+__all__ = ["MODEL_FILE", "META_FILE", "ALIASES_FILE", "HISTORY_FILE", "NAME_RE", "LoadedModel", "check_model_name",
+           "versions", "read_aliases", "resolve", "read_meta", "load_skops", "library_versions", "dump_model", "save",
+           "load", "promote", "rollback", "alias_history", "list_models", "check_alias_name", "sweep_temp",
+           "TEMP_PREFIX"]  # fmt: skip
 
 #: Prefix of a version folder being written (renamed to ``v<N>`` when complete).
 TEMP_PREFIX = ".tmp-"
@@ -222,15 +223,80 @@ def write_aliases(root: Path, aliases: dict[str, str]) -> None:
 
 def promote(models_dir: Path, name: str, version: str, alias: str = "production") -> dict[str, str]:
     """Point ``alias`` at ``version`` (a version or an alias of one) and return the model's aliases. Promotes of
-    one model are serialised across processes; the aliases file is never half-written and no update is lost."""
+    one model are serialised across processes; the aliases file is never half-written and no update is lost. The
+    change is appended to the model's alias history (:data:`HISTORY_FILE`), which :func:`rollback` reads."""
     check_alias_name(alias)
     path = resolve(models_dir, name, version)
     root = models_dir / name
     with _aliases_lock(root):
         aliases = read_aliases(models_dir, name, valid_only=False)
+        previous = aliases.get(alias)
         aliases[alias] = path.name
         write_aliases(root, aliases)
+        _record(root, "promote", alias, previous, path.name)
     return read_aliases(models_dir, name)
+
+
+#: One JSON object per alias change (promote, rollback), oldest first, beside aliases.json.
+HISTORY_FILE = "alias_history.jsonl"
+
+
+def _record(root: Path, kind: str, alias: str, before: str | None, after: str) -> None:
+    entry = {"kind": kind, "alias": alias, "from": before, "to": after, "at": datetime.now(UTC).isoformat()}
+    with open(root / HISTORY_FILE, "a", encoding="utf-8") as f:
+        f.write(json.dumps(entry) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def alias_history(models_dir: Path, name: str) -> list[dict[str, Any]]:
+    """The model's alias changes, oldest first (lines that are not an entry, e.g. a torn last line, left out)."""
+    path = models_dir / name / HISTORY_FILE
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if (
+            isinstance(entry, dict)
+            and isinstance(entry.get("alias"), str)
+            and entry.get("kind") in ("promote", "rollback")
+        ):
+            out.append(entry)
+    return out
+
+
+def rollback(models_dir: Path, name: str, alias: str = "production") -> tuple[str, str, dict[str, str]]:
+    """Point ``alias`` back at the version it had before its latest promote not already rolled back (so rolling
+    back twice undoes two promotes). Returns (version it pointed at, version it points at now, the aliases). E462
+    when there is no promote to undo or the alias had no version before it; E404 when that version is gone."""
+    check_alias_name(alias)
+    root = models_dir / name
+    resolve(models_dir, name, None)  # E401/E403: the model exists
+    with _aliases_lock(root):
+        undone: list[dict[str, Any]] = []
+        for entry in alias_history(models_dir, name):
+            if entry["alias"] != alias:
+                continue
+            if entry["kind"] == "promote":
+                undone.append(entry)
+            elif undone:
+                undone.pop()
+        if not undone or not undone[-1].get("from"):
+            raise ConflictError("E462", f"Model {name!r}: no promote of {alias!r} to roll back (its history has "
+                                f"no earlier version); promote the version you want with `nlpipe models promote "
+                                f"{name} VERSION`.", field="alias")  # fmt: skip
+        target = str(undone[-1]["from"])
+        resolve(models_dir, name, target)  # E404 when that version was deleted meanwhile
+        aliases = read_aliases(models_dir, name, valid_only=False)
+        current = aliases.get(alias, "")
+        aliases[alias] = target
+        write_aliases(root, aliases)
+        _record(root, "rollback", alias, current, target)
+    return current, target, read_aliases(models_dir, name)
 
 
 def sweep_temp(models_dir: Path, older_than: float) -> list[Path]:

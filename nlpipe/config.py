@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -59,6 +59,32 @@ class Settings(BaseSettings):
         description="Let callers without a key use the predict routes once keys exist (before any key exists they "
         "are open anyway).",
     )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve GET /metrics without a key (for a Prometheus scraper on a private network); otherwise it "
+        "needs a key with the read scope.",
+    )
+    rate_limit: float = Field(
+        default=0.0,
+        ge=0,
+        description="Requests per second each API key may send on average (callers without a key: each client "
+        "address); more get 429 E616 with Retry-After. 0: no limit.",
+    )
+    rate_limit_burst: int = Field(
+        default=0,
+        ge=0,
+        description="Requests a key may send at once before NLPIPE_RATE_LIMIT applies (0: one second's worth).",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counts are kept: memory:// (each server process counts alone) or a storage "
+        "URI of the limits library shared by workers and replicas, such as redis://HOST:6379.",
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto",
+        description="`nlpipe serve`'s log lines: json (one object per line), text, or auto (text when stderr is a "
+        "terminal, else json).",
+    )
     max_model_bytes: int = Field(
         default=DEFAULT_MAX_MODEL_BYTES,
         gt=0,
@@ -67,6 +93,18 @@ class Settings(BaseSettings):
     )
     max_loaded_models: int = Field(
         default=8, gt=0, description="Most model versions the API server keeps loaded (least recently used dropped)."
+    )
+    max_loaded_model_bytes: int = Field(
+        default=0,
+        ge=0,
+        description="Most memory the API server's loaded model versions may take, as measured when each loaded "
+        "(least recently used dropped past it; the last one is always kept); 0: no cap.",
+    )
+    model_refresh_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often the API server checks the models' aliases: a promote or rollback is served within "
+        "this (the new version loaded first); 0: never (a restart picks them up).",
     )
     stale_temp_minutes: float = Field(
         default=60.0,
@@ -103,6 +141,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Host header values the API answers (comma-separated; *.example.com for subdomains, * for any); "
         "default: localhost, 127.0.0.1 and ::1 when NLPIPE_HOST is a loopback address, else any.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins whose web pages may call the API from a browser (CORS; comma-separated, such as "
+        "https://app.example.com; * for any); default: none, so browsers let no other site's page read answers.",
     )
     header_timeout: float = Field(
         default=10.0, gt=0, description="Seconds `nlpipe serve` waits for a new connection's request headers."
@@ -150,7 +193,7 @@ class Settings(BaseSettings):
         "as pending.",
     )
 
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("allowed_hosts", "cors_origins", mode="before")
     @classmethod
     def _split_hosts(cls, v: object) -> object:
         return [h.strip() for h in v.split(",") if h.strip()] if isinstance(v, str) else v

@@ -49,6 +49,7 @@ FAMILIES = {
     "E8": "E8xx: batch predictions: inputs (E800-E804), output files (E820-E827), runs and resume (E840-E852), "
     "batch jobs over HTTP (E870-E884)",
     "W3": "W3xx: training warnings",
+    "W4": "W4xx: prediction warnings",
 }
 
 #: code -> (kind, meaning). The meaning is read from the raise sites; the message of each error says more.
@@ -242,6 +243,8 @@ CODES: dict[str, tuple[str, str]] = {
     "E415": ("InputError", "a prediction option the model's task does not take"),
     "E416": ("ArtifactError", "a model of a task this nlpipe does not know"),
     "E417": ("InputError", "nlpipe predict -: a blank line (an error row in its place keeps output lines in step)"),
+    "E418": ("InputError", "a text to predict on is empty or only whitespace"),
+    "E419": ("InputError", "a predict request names two versions (NAME@VERSION in the path, another in the body)"),
     "E420": ("InputError", "nlpipe predict without a MODEL or --lexicon"),
     "E421": ("InputError", "sentiment prediction: batch_size is not a positive integer"),
     "E422": ("ArtifactError", "a sentiment model trained with another VADER lexicon version"),
@@ -269,6 +272,7 @@ CODES: dict[str, tuple[str, str]] = {
     "E459": ("ConflictError", "another process holds the lock on a model's aliases for too long"),
     "E460": ("ArtifactError", "doctor: a model version saved without checksums (it loads, unverified, with a warning)"),
     "E461": ("ConflictError", "a model version's row in the models table could not be written"),
+    "E462": ("ConflictError", "models rollback: no promote of the alias to undo"),
     # E5xx evaluation
     "E501": ("InputError", "metrics: true labels the model does not know"),
     "E502": ("InputError", "metrics: proba is not a numeric array of shape (examples, labels)"),
@@ -316,6 +320,11 @@ CODES: dict[str, tuple[str, str]] = {
     ),
     "E614": ("HTTP", "HTTP 400: the Host header is not one of NLPIPE_ALLOWED_HOSTS"),
     "E615": ("HTTP", "HTTP 408: a request body stalled for longer than NLPIPE_BODY_TIMEOUT"),
+    "E616": (
+        "RateLimited",
+        "HTTP 429: the API key sent more requests than NLPIPE_RATE_LIMIT allows; retry after Retry-After seconds",
+    ),
+    "E617": ("ConfigError", "NLPIPE_RATE_LIMIT_STORAGE is not a storage the limits library can use"),
     "E620": ("ConfigError", "an upload cannot be staged for its job under NLPIPE_HOME"),
     "E630": ("InputError", "a labeling write without an annotator name"),
     "E631": ("AuthError", "the API key belongs to another annotator than X-Annotator names"),
@@ -404,6 +413,7 @@ CODES: dict[str, tuple[str, str]] = {
     "W304": ("warning", "labels in the test split that are not in train (ignored in evaluation)"),
     "W390": ("warning", "layout: fields annotated in fewer than 3 training documents"),
     "W391": ("warning", "layout: annotated spans that cover no word"),
+    "W415": ("warning", "API predict: an option the model's task does not take, ignored (strict=true: E415)"),
 }
 
 #: Codes raised with a second class on purpose: code -> (the other class, why). Each one is a known exception

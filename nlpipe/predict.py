@@ -135,6 +135,8 @@ def predict_inputs(
                              "(NLPIPE_MAX_BATCH_TEXTS).", field="file")  # fmt: skip
         sources = [d.source for d in docs]
     batch = None if texts is None else list(texts)
+    if batch is not None:
+        check_not_blank(batch)
     if batch is not None and settings is not None:
         check_text_sizes(batch, settings.max_document_bytes)
     loaded = predictor if isinstance(predictor, BasePredictor) else predictor()
@@ -151,6 +153,36 @@ def predict_inputs(
             predictions += loaded.predict(batch[start : start + PREDICT_BATCH], **checked)
         sources = [None] * len(batch)
     return PredictionRun(loaded.name, loaded.version, predictions, sources, failures, skipped)
+
+
+def applicable_options(
+    predictor: BasePredictor, options: dict[str, Any], *, strict: bool = False
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The options ``predictor``'s task takes, and a W415 warning for each set one it does not, which is left out
+    (a client sending ``top_k`` to every model gets its sentiment too). ``strict``: all of them kept, so the
+    predictor refuses one it does not take (E415)."""
+    if strict:
+        return options, []
+    kept, warnings = {}, []
+    takes = ", ".join(predictor.options) or "none"
+    for key, value in options.items():
+        if value is None or value is False or key in predictor.options:
+            kept[key] = value
+        else:
+            warnings.append({"code": "W415", "field": key, "message": f"Option {key!r} does not apply to "
+                             f"{predictor.task} model {predictor.name!r} (its options: {takes}); it was ignored. "
+                             "Send strict=true to have it refused instead."})  # fmt: skip
+    return kept, warnings
+
+
+def check_not_blank(texts: Sequence[str]) -> None:
+    """E418 for an empty or whitespace-only text: there is nothing to predict on, and a label for it would be
+    noise."""
+    for i, text in enumerate(texts):
+        if not text.strip():
+            where = "The text" if len(texts) == 1 else f"Text {i + 1} of {len(texts)}"
+            raise InputError("E418", f"{where} is empty or only whitespace; there is nothing to predict on.",
+                             field="text" if len(texts) == 1 else f"texts[{i}]")  # fmt: skip
 
 
 #: Characters of text one streamed batch holds at most: long lines cut a batch short of ``batch`` lines, so the

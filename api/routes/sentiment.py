@@ -6,10 +6,11 @@ same ``sentiment`` shape (README "Sentiment").
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.deps import PredictAuth, SettingsDep
 from api.limits import GateDep
+from api.observe import answered
 from api.schemas import LexiconRequest, PredictResponse
 from nlpipe.predict import predict_inputs
 
@@ -17,7 +18,9 @@ router = APIRouter(prefix="/v1", tags=["sentiment"])
 
 
 @router.post("/sentiment:predict", response_model=PredictResponse, response_model_exclude_none=True)
-async def predict_lexicon(body: LexiconRequest, settings: SettingsDep, _auth: PredictAuth, gate: GateDep) -> dict:
+async def predict_lexicon(
+    request: Request, body: LexiconRequest, settings: SettingsDep, _auth: PredictAuth, gate: GateDep
+) -> dict:
     """Sentiment of each text from the VADER lexicon (model ``lexicon``, version ``vader-<release>``); each text at
     most NLPIPE_MAX_DOCUMENT_BYTES (E613)."""
     from nlpipe.tasks.sentiment.predictor import lexicon_predictor
@@ -28,4 +31,4 @@ async def predict_lexicon(body: LexiconRequest, settings: SettingsDep, _auth: Pr
         run = predict_inputs(lexicon_predictor(), texts=texts, settings=settings, options={"sentences": body.sentences})
         return {"model": run.model, "version": run.version, "predictions": list(run.rows())}
 
-    return await gate.run(work)
+    return answered(request, await gate.run(work))

@@ -66,3 +66,16 @@ def promote(
 
     aliases = do_promote(settings().models_dir, name, version, alias)
     out.print(f"{name}: {alias} -> {aliases[alias]}")
+
+
+@app.command("rollback")
+def rollback(
+    name: str,
+    alias: Annotated[str, typer.Option(help="The alias to move back.")] = "production",
+) -> None:
+    """Point an alias (default: production) back at the version it had before its latest promote; run again to
+    undo the promote before that. Running servers serve it within NLPIPE_MODEL_REFRESH_SECONDS."""
+    from nlpipe.artifacts import rollback as do_rollback
+
+    before, after, _ = do_rollback(settings().models_dir, name, alias)
+    out.print(f"{name}: {alias} -> {after} (was {before})")

@@ -64,6 +64,7 @@ def serve(
     import uvicorn
 
     from nlpipe.config import get_settings
+    from nlpipe.logs import log_config
 
     cfg = settings()
     bind = host or cfg.host
@@ -72,6 +73,8 @@ def serve(
     os.environ["NLPIPE_HOST"] = bind
     get_settings.cache_clear()
     options: dict[str, Any] = {
+        "log_config": log_config(cfg.log_format),  # one format for nlpipe's and uvicorn's lines, with request ids
+        "access_log": False,  # the API writes its own (nlpipe.access: route, model, key name)
         "http": protocol_with_header_timeout(cfg.header_timeout),
         "timeout_keep_alive": cfg.keep_alive_timeout,
         "limit_concurrency": cfg.max_connections,

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from nlpipe.errors import ConflictError, InputError, NlpipeError, NotFoundError
 from nlpipe.store.db import Store
@@ -45,6 +45,7 @@ __all__ = [
     "run_job",
     "abandon_job",
     "cancel_job",
+    "count_by_status",
 ]
 
 log = logging.getLogger("nlpipe.jobs")
@@ -263,3 +264,10 @@ def _finish_quietly(store: Store, job_id: int, error: NlpipeError | dict[str, An
     except Exception as exc:  # the store itself failed, or the job had already finished: log, never raise
         log.exception("job %s: could not record its failure", job_id, exc_info=exc)
         return {"id": job_id, "status": "failed", "error": error.to_dict() if isinstance(error, NlpipeError) else error}
+
+
+def count_by_status(store: Store) -> dict[str, int]:
+    """How many jobs are in each status (every status listed, 0 when none)."""
+    with store.session() as s:
+        found = {status: n for status, n in s.execute(select(Job.status, func.count()).group_by(Job.status)).all()}
+    return {status: int(found.get(status, 0)) for status in STATUSES}

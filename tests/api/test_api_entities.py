@@ -39,7 +39,9 @@ def test_api_entities_model_detail_and_threshold(client):
     assert detail["task"] == "entities" and "ORG" in detail["labels"] and detail["metrics"]["micro_f1"] > 0.9
     r = client.post("/v1/models/ents:predict", json={"text": TEXT, "threshold": 1.0})
     assert r.status_code == 200 and not r.json()["predictions"][0].get("spans")
-    assert_error(client.post("/v1/models/ents:predict", json={"text": TEXT, "top_k": 2}), 422, "E415")
+    assert_error(client.post("/v1/models/ents:predict", json={"text": TEXT, "top_k": 2, "strict": True}), 422, "E415")
+    r = client.post("/v1/models/ents:predict", json={"text": TEXT, "top_k": 2})  # ignored, with a warning
+    assert r.status_code == 200 and r.json()["warnings"][0]["field"] == "top_k" and r.json()["predictions"][0]["spans"]
 
 
 def test_api_entities_predict_file_pdf_gives_page_and_box(client):

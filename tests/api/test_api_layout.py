@@ -65,5 +65,5 @@ def test_api_layout_refuses_texts_and_files_without_word_boxes(client):
     r = client.post("/v1/models/invoices:predictFile", files={"file": ("note.txt", b"Invoice No 12\nTotal 5.00\n")})
     assert_error(r, 422, "E441")
     r = client.post("/v1/models/invoices:predictFile", files={"file": ("i.pdf", make_invoice("B", 53).pdf)},
-                    data={"top_k": "2"})  # fmt: skip
+                    data={"top_k": "2", "strict": "true"})  # fmt: skip
     assert_error(r, 422, "E415")

@@ -71,6 +71,10 @@ SCOPES = {
     ("post", "/v1/sentiment:predict"): "predict",
     ("post", "/v1/batch"): "predict",
     ("post", "/v1/models/{name}:promote"): "admin",
+    ("post", "/v1/models/{name}:rollback"): "admin",
+    ("get", "/health/live"): None,
+    ("get", "/health/ready"): None,
+    ("get", "/metrics"): "read",
     ("get", "/v1/datasets"): "read",
     ("get", "/v1/datasets/{name}"): "read",
     ("get", "/v1/datasets/{name}/queue"): "read",
@@ -158,8 +162,15 @@ def test_name_parameters_carry_the_name_pattern_and_length(doc):
     ]
     assert len(names) >= 10
     for path, schema in names:
-        assert schema["maxLength"] == 100 and schema["minLength"] == 1, path
         core = schema["pattern"].removeprefix("^").removesuffix("$")  # JSON Schema's $ is the end of the text
+        if path.endswith((":predict", ":predictFile")):  # NAME, or NAME@VERSION / NAME@ALIAS
+            assert schema["maxLength"] == 201 and schema["minLength"] == 1, path
+            for candidate in ("news@v3", "news@production", "a.b@c", "news@", "@v1", "a@b@c", "a@b/c"):
+                name, _, version = candidate.partition("@")
+                ok = bool(NAME_RE.match(name)) and (not _ or bool(NAME_RE.match(version)))
+                assert bool(re.fullmatch(core, candidate)) == ok, (path, candidate)
+        else:
+            assert schema["maxLength"] == 100 and schema["minLength"] == 1, path
         for candidate in ("news", "a.b-c_1", "abc\n", "-x", "a/b", "a" * 101):
             assert bool(re.fullmatch(core, candidate)) == bool(NAME_RE.match(candidate)), (path, candidate)
 
@@ -208,4 +219,9 @@ def test_answers_to_hostile_path_values_are_documented(client, doc):
             r = client.request(method.upper(), url, headers=headers, json={} if "requestBody" in op else None)
             assert str(r.status_code) in op["responses"], (method, url, r.status_code, r.text)
             if r.status_code >= 400:
-                assert set(r.json()) == {"error"} and set(r.json()["error"]) == {"code", "message", "details"}
+                assert set(r.json()) == {"error"} and set(r.json()["error"]) == {
+                    "code",
+                    "message",
+                    "details",
+                    "request_id",
+                }

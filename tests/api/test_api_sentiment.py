@@ -60,8 +60,8 @@ def test_api_sentiment_scale_model_gives_integer_scores(client):
     assert "kappa_quadratic" in detail["metrics"]
 
 
-def test_api_sentiment_option_of_another_task_is_refused(client):
-    r = client.post("/v1/models/feedback-sentiment:predict", json={"text": "fine", "top_k": 1})
+def test_api_sentiment_option_of_another_task_is_refused_when_strict(client):
+    r = client.post("/v1/models/feedback-sentiment:predict", json={"text": "fine", "top_k": 1, "strict": True})
     error = assert_error(r, 422, "E415")
     assert error["details"]["field"] == "top_k"
 
