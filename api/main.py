@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 import nlpipe
 from api import errors, limits, openapi, ratelimit
@@ -44,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await anyio.to_thread.run_sync(app.state.models.stop)
             app.state.store.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their scripts served from the installed package, not a CDN
+        static_url="/docs-assets",
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from validator.swagger.io
         title="nlpipe",
         version=nlpipe.__version__,
         description="Text classification: datasets, document uploads, models and predictions. Routes need an "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 import uuid
@@ -24,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from fastapi import Request
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from nlpipe.logs import REQUEST_ID
@@ -75,6 +76,7 @@ class Metrics:
     """The app's Prometheus metrics (see the module docstring); :meth:`watch` adds the ones read when scraped."""
 
     def __init__(self) -> None:
+        self.state: _StateCollector | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self.latency = Histogram(
             "nlpipe_http_request_duration_seconds",
@@ -102,7 +104,19 @@ class Metrics:
 
     def watch(self, state: Any) -> None:
         """Read the loaded models and the jobs from the app's ``state`` when scraped."""
-        self.registry.register(_StateCollector(state))
+        self.state = _StateCollector(state)
+        self.registry.register(self.state)
+
+    def exposition(self) -> bytes:
+        """The metrics in the Prometheus text format. Under ``nlpipe serve --workers N`` (PROMETHEUS_MULTIPROC_DIR
+        set) the counts are every worker's added up; the loaded models are the answering worker's."""
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return generate_latest(self.registry)
+        registry = CollectorRegistry(auto_describe=False)
+        multiprocess.MultiProcessCollector(registry)
+        if self.state is not None:
+            registry.register(self.state)
+        return generate_latest(registry)
 
     def predicted(self, model: str, version: str, rows: Iterable[Mapping[str, Any]]) -> None:
         n = 0

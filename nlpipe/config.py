@@ -113,6 +113,14 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `nlpipe serve` binds to.")
     port: int = Field(default=8000, description="Port `nlpipe serve` listens on.")
+    workers: int = Field(
+        default=1, ge=1, description="Server processes `nlpipe serve` runs on its port, each with the serving models."
+    )
+    shutdown_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds `nlpipe serve` lets requests in flight finish after SIGTERM before it closes them.",
+    )
     # Serving: the API stays responsive (work off the event loop, bounded; connections and hosts checked)
     max_concurrent_requests: int = Field(
         default=4,

@@ -109,16 +109,16 @@ class ServerURL(str):
 
 
 @contextmanager
-def nlpipe_serve(env: dict[str, str]) -> Iterator[ServerURL]:
-    """Run `nlpipe serve` (uvicorn) with ``env`` on a free loopback port; yields its base URL (with ``.pid``)
-    once /health answers (fails the test with the server's output if it does not start within 30 s)."""
+def nlpipe_serve(env: dict[str, str], *args: str) -> Iterator[ServerURL]:
+    """Run `nlpipe serve` (uvicorn) with ``env`` and ``args`` on a free loopback port; yields its base URL (with
+    ``.pid``) once /health answers (fails the test with the server's output if it does not start within 30 s)."""
     import tempfile
 
     port = free_port()
     # The server's output goes to a file: a pipe nobody reads fills after 64 KB of access log and blocks the server.
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nlpipe.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", "nlpipe.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -325,3 +325,28 @@ def test_ui_has_security_headers_and_keeps_the_api_key_out_of_local_storage(page
     stored = page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
     assert "key-alice" not in stored
     assert page.evaluate("sessionStorage.getItem('nlpipe.apiKey')") == '"key-alice"'
+
+
+def test_api_docs_render_offline(page, served):
+    """/docs (Swagger UI) and /redoc render in the browser with every request off this machine refused: their
+    scripts and styles come from the installed package (issue 15: they were blank offline, loaded from a CDN)."""
+    base, _ = served
+    foreign: list[str] = []
+
+    def only_local(route) -> None:
+        url = route.request.url
+        if url.startswith(base):
+            route.continue_()
+        else:
+            foreign.append(url)
+            route.abort()
+
+    page.route("**/*", only_local)
+    page.goto(base + "/docs")
+    page.wait_for_selector(".opblock", timeout=20_000)  # Swagger UI drew the operations from /openapi.json
+    assert page.get_by_text("/v1/models/{name}:predict", exact=True).count() >= 1
+    page.goto(base + "/redoc")
+    page.get_by_text("/v1/models/{name}:predict").first.wait_for(timeout=20_000)
+    # Redoc's bundle draws its "API docs by Redocly" badge from its own site; refused, the page works without it
+    foreign = [url for url in foreign if url != "https://cdn.redoc.ly/redoc/logo-mini.svg"]
+    assert foreign == [], f"the docs pages asked for files off this machine: {foreign}"

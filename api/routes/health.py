@@ -16,7 +16,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import SecurityScopes
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 import nlpipe
 from api.deps import ModelsDep, Principal, SettingsDep, StoreDep, api_key_header, authorize
@@ -87,4 +87,4 @@ def metrics_auth(
 def metrics(request: Request, _auth: Annotated[Principal | None, Security(metrics_auth, scopes=["read"])]) -> Response:
     """Prometheus metrics: request latency by route and status, errors by code, predictions by model, version and
     label, loaded models' load time and memory, jobs by status."""
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

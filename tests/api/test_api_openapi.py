@@ -110,8 +110,9 @@ def test_every_route_declares_the_scope_it_needs(doc):
     assert found == SCOPES
 
 
-def test_routes_left_out_of_the_openapi_document_are_the_labeling_page_files(client, doc):
-    """The walk above sees documented routes only: the undocumented ones are the page's static files, public."""
+def test_routes_left_out_of_the_openapi_document_are_the_page_and_docs_files(client, doc):
+    """The walk above sees documented routes only: the undocumented ones are the labeling page's files and the API
+    docs pages (whose scripts are served from the installed package, not a CDN), public."""
     from fastapi.routing import APIRoute
 
     def paths(routes, prefix=""):  # included routers are wrappers here (original_router): walk into them
@@ -123,9 +124,16 @@ def test_routes_left_out_of_the_openapi_document_are_the_labeling_page_files(cli
                 yield r.path if r.path.startswith(prefix) else prefix + r.path
 
     served = {re.sub(r"{(\w+):\w+}", r"{\1}", path) for path in paths(client.app.routes)}  # {name:model}
-    assert served - set(doc["paths"]) == {"/ui", "/ui/app.js", "/ui/style.css"}
-    for path in ("/ui", "/ui/app.js", "/ui/style.css"):
+    pages = {"/ui", "/ui/app.js", "/ui/style.css", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    assert served - set(doc["paths"]) == pages
+    for path in pages:
         assert client.get(path, headers={"X-API-Key": ""}).status_code == 200, path
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):  # what the two pages load
+        r = client.get(f"/docs-assets/{asset}", headers={"X-API-Key": ""})
+        assert r.status_code == 200 and len(r.content) > 100_000, asset
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assert "cdn." not in html and "googleapis" not in html and "/docs-assets/" in html, page
 
 
 def test_every_scoped_route_refuses_a_key_without_its_scope(tmp_path, trained):

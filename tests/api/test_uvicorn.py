@@ -70,3 +70,53 @@ def test_uvicorn_holds_fifty_concurrent_clients(server):
     assert rss[1] - rss[0] < 25, f"server RSS grew from {rss[0]:.0f} to {rss[1]:.0f} MB over 300 more requests"
     status, body = _call(server + "/health")
     assert status == 200
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as f:
+                ppid = next(int(line.split()[1]) for line in f if line.startswith("PPid:"))
+        except (OSError, StopIteration):
+            continue
+        if ppid == pid:
+            found.append(int(entry))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_two_workers_serve_one_port_and_add_up_their_metrics(trained, tmp_path):
+    """`nlpipe serve --workers 2`: two server processes behind one port, each with the model loaded before it
+    answers, and /metrics (whichever worker answers) counting every worker's requests."""
+    import re
+    import time
+
+    env = {**os.environ, "NLPIPE_HOME": str(tmp_path / "home"), "NLPIPE_MODELS_DIR": str(trained.models_dir),
+           "NLPIPE_METRICS_PUBLIC": "true", "NLPIPE_LOG_FORMAT": "json"}  # fmt: skip
+    with nlpipe_serve(env, "--workers", "2") as base:
+        deadline = time.monotonic() + 30
+        while len([p for p in _children(base.pid) if "spawn_main" in _cmdline(p)]) < 2:  # uvicorn's workers
+            assert time.monotonic() < deadline, "uvicorn did not start two workers"
+            time.sleep(0.2)
+        for _ in range(10):  # every worker preloads the model before it answers
+            assert _call(base + "/health")[1]["models_loaded"] == 1
+        for i in range(20):
+            status, body = _call(base + "/v1/models/news:predict", {"text": f"Shares fell again, day {i}"})
+            assert status == 200 and body["predictions"][0]["predicted"], body
+        with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+        found = re.search(r'nlpipe_http_request_duration_seconds_count\{method="POST",route="/v1/models/\{name\}'
+                          r':predict",status="200"\} (\S+)', text)  # fmt: skip
+        assert found and float(found.group(1)) == 20.0, text[:3000]
+        assert re.search(r'nlpipe_predicted_texts_total\{model="news",version="v\d+"\} 20\.0', text)
