@@ -20,16 +20,16 @@ from nlpipe.keys import SCOPES, hash_key, stored_keys
 from nlpipe.store.db import Store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     """The app's store, opened when the app starts (``api.main.create_app``)."""
     return request.app.state.store
 
 
-def get_models(request: Request) -> ModelCache:
+async def get_models(request: Request) -> ModelCache:
     return request.app.state.models
 
 
@@ -97,7 +97,7 @@ class KeyRing:
         return None if found is None else Principal(found[0], frozenset(found[1]))
 
 
-def get_keys(request: Request) -> KeyRing:
+async def get_keys(request: Request) -> KeyRing:
     return request.app.state.keys
 
 
@@ -124,7 +124,7 @@ def _principal(
     security_scopes: SecurityScopes, request: Request, settings: Settings, key: str | None
 ) -> Principal | None:
     scope = security_scopes.scopes[0] if security_scopes.scopes else None
-    ring = get_keys(request)
+    ring: KeyRing = request.app.state.keys
     if key is None:
         if not ring.any_keys():
             if scope in OPEN_WITHOUT_KEYS or (scope is None and request.method in ("GET", "HEAD")):

@@ -86,7 +86,7 @@ class WorkGate:
             self.pending -= 1
 
 
-def get_gate(request: Request) -> WorkGate:
+async def get_gate(request: Request) -> WorkGate:
     return request.app.state.work
 
 

@@ -29,7 +29,7 @@ from nlpipe.errors import InputError
 router = APIRouter(prefix="/v1/batch", tags=["batch"])
 
 
-def get_workers(request: Request) -> BatchWorkers:
+async def get_workers(request: Request) -> BatchWorkers:
     return request.app.state.batch
 
 

@@ -126,7 +126,11 @@ def promote(name: ModelName, body: PromoteRequest, settings: SettingsDep, _auth:
     return {"name": name, "aliases": aliases}
 
 
-@router.post("/{name}:rollback", response_model=AliasesOut)
+@router.post(
+    "/{name}:rollback",
+    response_model=AliasesOut,
+    responses={409: {"description": "E462: no promote of the alias to undo; E459: the aliases are locked."}},
+)
 def rollback(name: ModelName, body: RollbackRequest, settings: SettingsDep, _auth: AdminAuth) -> dict:
     """Point the alias back at its version before its latest promote (409 E462 when there is none to undo)."""
     _, _, aliases = artifacts.rollback(settings.models_dir, name, body.alias)
