@@ -15,6 +15,7 @@ loaded models' load time and memory and the jobs by status.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
@@ -119,11 +120,15 @@ class Metrics:
         return generate_latest(registry)
 
     def predicted(self, model: str, version: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Count a response's texts and predicted labels: one update per distinct label, not per text (a counter's
+        update costs as much as a cheap prediction)."""
+        counts: collections.Counter[str] = collections.Counter()
         n = 0
         for row in rows:
             n += 1
-            for label in row.get("predicted") or [""]:
-                self.labels.labels(model, version, label).inc()
+            counts.update(row.get("predicted") or [""])
+        for label, times in counts.items():
+            self.labels.labels(model, version, label).inc(times)
         self.texts.labels(model, version).inc(n)
 
 

@@ -55,6 +55,7 @@ class ClassifyPredictor(BasePredictor):
     def __init__(self, loaded: LoadedModel) -> None:
         super().__init__(loaded)
         self.labels = list(self.meta["labels"])
+        self.label_index = {label: i for i, label in enumerate(self.labels)}
         self.multi_label: bool = bool(self.meta.get("multi_label", False))
         self.thresholds = np.asarray(self.meta.get("thresholds") or [0.5] * len(self.labels), dtype=float)
 
@@ -84,23 +85,31 @@ class ClassifyPredictor(BasePredictor):
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start : start + batch_size])
             proba = self.model.predict_proba(batch) if batch else np.zeros((0, len(self.labels)))
-            for text, row in zip(batch, proba, strict=True):
-                out.append(self._one(text, row, k, threshold, explain, explain_terms))
+            orders = np.argsort(-proba, axis=1, kind="stable")  # one call for the batch, not one per text
+            for text, row, order in zip(batch, proba, orders, strict=True):
+                out.append(self._one(text, row, order, k, threshold, explain, explain_terms))
         return out
 
     def _one(
-        self, text: str, row: np.ndarray, k: int, threshold: float | None, explain: bool, n_terms: int
+        self,
+        text: str,
+        row: np.ndarray,
+        order: np.ndarray,
+        k: int,
+        threshold: float | None,
+        explain: bool,
+        n_terms: int,
     ) -> Prediction:
-        order = np.argsort(-row, kind="stable")
+        """``text``'s prediction from its scores ``row`` and their order (highest first, ties by label order)."""
         if threshold is not None:
             predicted = [self.labels[i] for i in order if row[i] >= threshold]
         elif self.multi_label:
             predicted = [self.labels[i] for i in order if row[i] >= self.thresholds[i]]
         else:
             predicted = [self.labels[order[0]]]
-        shown = [int(i) for i in order[:k]]
+        shown = order[:k].tolist()
         for lab in predicted:  # a predicted label is always listed with its score
-            j = self.labels.index(lab)
+            j = self.label_index[lab]
             if j not in shown:
                 shown.append(j)
         scores = []
