@@ -88,7 +88,8 @@ def _number(version: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in the folder ``path`` durable (fsync the folder itself)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -105,7 +106,7 @@ def _sync_tree(folder: Path) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        _fsync_dir(Path(dirpath))
+        fsync_dir(Path(dirpath))
 
 
 def save(
@@ -159,7 +160,7 @@ def save(
                 if not (root / version).exists():
                     raise
                 continue
-            _fsync_dir(root)
+            fsync_dir(root)
             return root / version
     finally:
         os.close(in_use)
@@ -215,7 +216,7 @@ def write_aliases(root: Path, aliases: dict[str, str]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, root / ALIASES_FILE)
-        _fsync_dir(root)
+        fsync_dir(root)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise

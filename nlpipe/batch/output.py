@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from nlpipe.artifacts import fsync_dir
 from nlpipe.batch.rows import (
     MODEL_KEYS,
     ROW_KEYS,
@@ -258,19 +259,11 @@ def _linked(spool: Path, out: Path) -> bool:
         return False
     try:
         os.replace(part, out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
     except OSError as exc:
         part.unlink(missing_ok=True)
         raise _unwritable(out, exc) from exc
     return True
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_jsonl(f: IO[bytes], spool: Path, models: Sequence[ModelInfo], checked: bool) -> None:

@@ -19,24 +19,6 @@ from nlpipe.store.db import open_store
 KEY = {"X-API-Key": "k1"}
 
 
-@pytest.fixture
-def client_for(trained, tmp_path):
-    """A TestClient over the trained 'news' model, with some settings changed."""
-    opened: list[TestClient] = []
-
-    def make(settings=None, **overrides: object) -> TestClient:
-        base = settings or trained
-        cfg = base.model_copy(update={"home": tmp_path / "home", "api_keys": ["k1"], **overrides})
-        client = TestClient(create_app(cfg), headers=KEY)
-        client.__enter__()
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        client.__exit__(None, None, None)
-
-
 def error(r, status: int, code: str) -> dict:
     assert r.status_code == status, r.text
     body = r.json()["error"]

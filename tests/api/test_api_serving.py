@@ -30,23 +30,6 @@ def blank_pdf(pages: int) -> bytes:
     return buf.getvalue()
 
 
-@pytest.fixture
-def client_for(trained, tmp_path):
-    """A TestClient over the trained 'news' model with some settings changed."""
-    opened: list[TestClient] = []
-
-    def make(**overrides: object) -> TestClient:
-        settings = trained.model_copy(update={"home": tmp_path / "home", "api_keys": ["k1"], **overrides})
-        client = TestClient(create_app(settings), headers=KEY)
-        client.__enter__()
-        opened.append(client)
-        return client
-
-    yield make
-    for client in opened:
-        client.__exit__(None, None, None)
-
-
 # D10: an oversized chunked body (no Content-Length) is 413 E605, not 400 E600
 
 
