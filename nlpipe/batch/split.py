@@ -24,7 +24,7 @@ from nlpipe.config import Settings
 from nlpipe.errors import NlpipeError
 from nlpipe.readers.textfile import iter_decoded
 
-__all__ = ["BLOCK_BYTES", "MARGIN", "RUN_BYTES", "RUN_ITEMS", "item_units", "split_text", "split_units"]
+__all__ = ["BLOCK_BYTES", "MARGIN", "RUN_BYTES", "RUN_ITEMS", "item_units", "span_items", "split_units"]
 
 #: Bytes read (and decoded) at a time.
 BLOCK_BYTES = 1024 * 1024
@@ -55,112 +55,35 @@ def _over(raw: str, max_bytes: int) -> bool:
     return len(raw) * 4 > max_bytes and len(raw.encode("utf-8", "surrogatepass")) > max_bytes
 
 
-class _Splitter:
-    """The items of a text fed piece by piece: ``(line, text)``, ``text`` None for an item over the size limit.
+class _Cutter:
+    """Finds the separators of a text fed piece by piece and hands on *spans*: the text from the start of an item
+    to the end of a later one (up to :data:`RUN_ITEMS` items, about :data:`RUN_BYTES`) with where each item starts
+    and ends in it, the number of its first item and the line breaks before it. The workers strip each item, count
+    its line and check its size (:func:`span_items`), so the reading process does the search and two appends per
+    item, and copies no item. An item over the limit is handed on alone, as an ``items`` unit without text, and its
+    text is dropped as it is read.
 
-    ``buf`` holds the text from :data:`MARGIN` characters before the current item (context for look-behinds) to
-    what has been read; ``pos`` is where the item starts (the end of the last separator), ``scan`` where the next
-    search starts (no separator can start between ``pos`` and ``scan``), ``lines`` the line breaks before
-    ``counted``.
+    ``buf`` holds the text from :data:`MARGIN` characters before the open span (or the current item: context for
+    look-behinds) to what has been read; ``pos`` is where the current item starts (the end of the last separator),
+    ``scan`` where the next search starts (no separator can start between ``pos`` and ``scan``), ``lines`` the line
+    breaks before ``counted``. ``span`` is where the open span starts (None while an item over the limit is being
+    skipped), ``bounds`` its items' (first non-blank character, end) relative to it, flat; ``cut`` is where its last
+    item ends.
     """
 
-    def __init__(self, pattern: re.Pattern[str], max_bytes: int) -> None:
-        self.pattern, self.max_bytes, self.margin = pattern, max_bytes, max(1, MARGIN)
+    def __init__(self, pattern: re.Pattern[str], max_bytes: int, source: str) -> None:
+        self.pattern, self.max_bytes, self.margin, self.source = pattern, max_bytes, max(1, MARGIN), source
         self.buf, self.pos, self.scan = "", 0, 0
         self.last_empty = False  # the last separator was an empty match at ``pos``
         self.skipping = False  # the current item was reported as too large: the rest of it is dropped
         self.lines, self.counted = 0, 0
-
-    def feed(self, text: str, *, final: bool = False) -> Iterator[tuple[int, str | None]]:
-        self.buf += text
-        end = len(self.buf) if final else len(self.buf) - self.margin  # separators must end by here
-        for m in self.pattern.finditer(self.buf, self.scan):
-            if m.end() > end:
-                self.scan = max(self.pos, min(m.start(), end))
-                break
-            if m.start() == m.end() == self.pos and self.last_empty:
-                continue  # the empty separator taken last time, found again by the new search
-            yield from self._item(self.pos, m.start())
-            self.pos, self.scan, self.last_empty = m.end(), m.end(), m.start() == m.end()
-        else:
-            if final:
-                yield from self._item(self.pos, len(self.buf))
-                return
-            self.scan = max(self.pos, end)
-        yield from self._bound()
-
-    def _advance(self, to: int) -> None:
-        if to > self.counted:
-            self.lines += self.buf.count("\n", self.counted, to)
-            self.counted = to
-
-    def _item(self, start: int, stop: int) -> Iterator[tuple[int, str | None]]:
-        if self.skipping:
-            self.skipping = False
-            return
-        first = _NON_SPACE.search(self.buf, start, stop)
-        if first is None:
-            return
-        raw = self.buf[first.start() : stop]  # the item as cut: trailing blanks count towards the limit (see above)
-        self._advance(first.start())
-        yield self.lines + 1, None if _over(raw, self.max_bytes) else raw.rstrip()
-
-    def _bound(self) -> Iterator[tuple[int, None]]:
-        """Keep memory bounded: drop leading blanks of the item, report an item over the limit and drop its text
-        (all but the last :data:`MARGIN` characters, where its separator may begin), forget consumed text."""
-        first = _NON_SPACE.search(self.buf, self.pos)
-        start = min(first.start() if first else len(self.buf), self.scan)
-        if start > self.pos:  # blanks where no separator starts: stripped from the item anyway
-            self.pos, self.last_empty = start, False
-        if self.scan - self.pos > self.max_bytes:  # no separator starts before scan: the item is at least this long
-            self._before_long()
-            if not self.skipping and first is not None and first.start() == self.pos:
-                self._advance(self.pos)
-                self.skipping = True
-                yield self.lines + 1, None
-            cut = max(self.pos, len(self.buf) - self.margin)
-            if self.skipping or first is None:
-                self.pos, self.scan, self.last_empty = cut, max(self.scan, cut), False
-        keep = self._kept()
-        if keep > 2 * self.margin:
-            drop = keep - self.margin
-            self._advance(drop)
-            self.buf = self.buf[drop:]
-            self.pos, self.scan, self.counted = self.pos - drop, self.scan - drop, self.counted - drop
-            self._shifted(drop)
-
-    def _before_long(self) -> None:
-        """Called when the current item has grown past the limit (before its text is dropped)."""
-
-    def _kept(self) -> int:
-        """Where the text still needed starts (text from :data:`MARGIN` characters before it is kept)."""
-        return self.pos
-
-    def _shifted(self, drop: int) -> None:
-        """Called when the first ``drop`` characters of the buffer were forgotten."""
-
-
-class _Cutter(_Splitter):
-    """The client's side of ``--split-on``: finds the separators as :class:`_Splitter` does, but makes no item: it
-    hands on *spans*, the text from the start of an item to the end of a later one (up to :data:`RUN_ITEMS` items,
-    about :data:`RUN_BYTES`) with where each item starts and ends in it, the number of its first item and the line
-    breaks before it. A worker strips, counts lines and checks the size of each item (:func:`span_items`), so this
-    process does the search and two appends per item, and copies no item. An item over the limit is handed on alone,
-    as an ``items`` unit without text (its text is dropped as it is read, as the splitter does).
-
-    ``span`` is where the open span starts (None while an item over the limit is being skipped), ``bounds`` its
-    items' (first non-blank character, end) relative to it, flat; ``cut`` is where the last item taken ends.
-    """
-
-    def __init__(self, pattern: re.Pattern[str], max_bytes: int, source: str) -> None:
-        super().__init__(pattern, max_bytes)
-        self.source, self.number = source, 0
+        self.number = 0  # items handed on so far
         self.out: list[Unit] = []
         self.span: int | None = 0
         self.bounds: list[int] = []
         self.cut = 0
 
-    def cut_feed(self, text: str, *, final: bool = False) -> list[Unit]:
+    def feed(self, text: str, *, final: bool = False) -> list[Unit]:
         """The spans (and items over the limit) completed by ``text``, in order."""
         self.buf += text
         buf, bounds = self.buf, self.bounds
@@ -191,14 +114,47 @@ class _Cutter(_Splitter):
                 return self.close_taken()
             self.scan = max(pos, end)
         self.pos, self.last_empty = pos, last_empty
-        for line, _ in self._bound():
-            self.number += 1
-            self.out.append(Unit(id=f"{self.source}#item-{self.number}", source=self.source, kind="items",
-                                 items=((self.number, line, None),)))  # fmt: skip
+        self._bound()
         if self.span is None and not self.skipping or self.span is not None and not self.bounds:
             self.span = self.pos  # no item open before pos: the span starts there
         out, self.out = self.out, []
         return out
+
+    def _advance(self, to: int) -> None:
+        if to > self.counted:
+            self.lines += self.buf.count("\n", self.counted, to)
+            self.counted = to
+
+    def _bound(self) -> None:
+        """Keep memory bounded: drop leading blanks of the item; hand on an item over the limit alone (the open span
+        first) and drop its text up to where the next search starts (its separator may begin there); forget text no
+        span needs."""
+        first = _NON_SPACE.search(self.buf, self.pos)
+        start = min(first.start() if first else len(self.buf), self.scan)
+        if start > self.pos:  # blanks where no separator starts: stripped from the item anyway
+            self.pos, self.last_empty = start, False
+        if self.scan - self.pos > self.max_bytes:  # no separator starts before scan: the item is at least this long
+            self._close()  # the open span ends before the long item (or run of blanks): its text may be dropped
+            if not self.skipping and first is not None and first.start() == self.pos:
+                self._advance(self.pos)
+                self.skipping = True
+                self.number += 1
+                self.out.append(Unit(id=f"{self.source}#item-{self.number}", source=self.source, kind="items",
+                                     items=((self.number, self.lines + 1, None),)))  # fmt: skip
+            # never past scan: a separator may start there (one that ends in the last MARGIN characters is not
+            # taken yet); jumping to the last MARGIN characters lost it and the item after it (found by a test)
+            cut = max(self.pos, min(self.scan, len(self.buf) - self.margin))
+            if self.skipping or first is None:
+                self.pos, self.scan, self.last_empty = cut, max(self.scan, cut), False
+        keep = self.pos if self.span is None else min(self.pos, self.span)
+        if keep > 2 * self.margin:
+            drop = keep - self.margin
+            self._advance(drop)
+            self.buf = self.buf[drop:]
+            self.pos, self.scan, self.counted = self.pos - drop, self.scan - drop, self.counted - drop
+            self.cut -= drop
+            if self.span is not None:
+                self.span -= drop
 
     def _close(self) -> None:
         """Hand on the open span, if it holds items (to the end of its last item)."""
@@ -217,28 +173,6 @@ class _Cutter(_Splitter):
         out, self.out = self.out, []
         return out
 
-    def _before_long(self) -> None:
-        self._close()  # the open span ends before the long item (or run of blanks): its text may be dropped
-
-    def _kept(self) -> int:
-        return self.pos if self.span is None else min(self.pos, self.span)
-
-    def _shifted(self, drop: int) -> None:
-        self.cut -= drop
-        if self.span is not None:
-            self.span -= drop
-
-
-def split_text(pieces: Iterable[str], pattern: re.Pattern[str], max_bytes: int) -> Iterator[tuple[int, str | None]]:
-    """The items of a text given in pieces (cut anywhere): ``(line the item starts on, item)``, the item None when
-    it is over ``max_bytes`` (its text is dropped as it is read). The items are those of ``re.split`` on the
-    joined pieces (see the module docstring). The whole splitter in one process: what a batch run's client and
-    workers make between them (:func:`split_units`, :func:`item_units`) is this, item for item."""
-    splitter = _Splitter(pattern, max_bytes)
-    for piece in pieces:
-        yield from splitter.feed(piece)
-    yield from splitter.feed("", final=True)
-
 
 def split_units(fh: IO[bytes], source: str, pattern: re.Pattern[str], max_bytes: int) -> Iterator[Unit]:
     """The items as ``items`` units: spans of up to :data:`RUN_ITEMS` items and about :data:`RUN_BYTES` of text,
@@ -248,12 +182,12 @@ def split_units(fh: IO[bytes], source: str, pattern: re.Pattern[str], max_bytes:
     cutter = _Cutter(pattern, max_bytes, source)
     try:
         for piece in _normalised(iter_decoded(fh, source=source, block_size=BLOCK_BYTES)):
-            yield from cutter.cut_feed(piece)
+            yield from cutter.feed(piece)
     except NlpipeError as exc:
         yield from cutter.close_taken()
         yield error_unit(source, source, exc)
         return
-    yield from cutter.cut_feed("", final=True)
+    yield from cutter.feed("", final=True)
 
 
 def span_items(unit: Unit, max_bytes: int) -> Iterator[tuple[int, int, str | None]]:

@@ -21,7 +21,6 @@ from nlpipe.batch.sources import check_inputs, check_options, count_units, iter_
 from nlpipe.batch.tables import jsonl_units, line_units
 from nlpipe.batch.units import SourceOptions, Unit
 from nlpipe.errors import InputError, LimitError, NlpipeError
-from nlpipe.readers.textfile import iter_decoded
 from tests.conftest import make_settings
 from tests.pdfgen import Placed, text_pdf
 
@@ -499,14 +498,34 @@ SPLIT_PATTERNS = [r"\n\s*\n", r"\n(?=Storm|Market)", r"(?m)^(?=Storm|Market)", r
                   r"\s*\n\s*"]  # fmt: skip
 
 
+def split_reference(text: str, pattern: str, limit: int) -> list[tuple[int, str]]:
+    """The items of ``re.split`` on the whole text (line endings normalised): (line of its first non-blank
+    character, its text stripped, or E178 when its text as cut -- first non-blank character to the separator -- is
+    over ``limit`` bytes)."""
+    text = re.sub(r"\r\n?", "\n", text)
+    ends = [(m.start(), m.end()) for m in re.finditer(pattern, text)] + [(len(text), len(text))]
+    out, start = [], 0
+    for stop, after in ends:
+        first = re.compile(r"\S").search(text, start, stop)
+        if first is not None:
+            raw = text[first.start() : stop]
+            over = len(raw.encode("utf-8", "surrogatepass")) > limit
+            out.append((text.count("\n", 0, first.start()) + 1, "E178" if over else raw.rstrip()))
+        start = after
+    return out
+
+
 @pytest.mark.parametrize("pattern", SPLIT_PATTERNS)
-def test_sources_split_text_cut_anywhere(monkeypatch, pattern):
-    text = NEWS.replace("\r\n", "\n").replace("Search", "Search ---- more --- -") * 5
-    expected = [s.strip() for s in re.split(pattern, text) if s.strip()]
+def test_sources_split_text_cut_anywhere(tmp_path, monkeypatch, pattern):
+    text = NEWS.replace("Search", "Search ---- more --- -") * 5
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8", newline="")
+    expected = [item for _, item in split_reference(text, pattern, 10_000)]
+    assert expected == [s.strip() for s in re.split(pattern, text.replace("\r\n", "\n")) if s.strip()]
     monkeypatch.setattr(split, "MARGIN", 16)  # matches with what they look at stay shorter than this
-    for size in (1, 2, 3, 5, 8):
-        pieces = (text[i : i + size] for i in range(0, len(text), size))
-        assert [t for _, t in split.split_text(pieces, re.compile(pattern), 10_000)] == expected
+    cfg, options = make_settings(tmp_path), SourceOptions(split_on=pattern)
+    for size in (1, 2, 3, 5, 8):  # blocks cut through separators and UTF-8 characters
+        monkeypatch.setattr(split, "BLOCK_BYTES", size)
+        assert [u.text for u in units(["t.txt"], cfg, options)] == expected
 
 
 def test_sources_split_item_over_the_limit(tmp_path, monkeypatch):
@@ -542,21 +561,22 @@ def test_sources_split_items_travel_in_runs(tmp_path, monkeypatch, run_items, ru
     assert [u.text for u in made[:7]] == [f"item {i}" for i in range(7)]
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(200))
 def test_sources_split_spans_equal_one_pass(tmp_path, monkeypatch, seed):
     """The client cuts the text into spans of items (finding the separators, making no item); the workers make the
     items. Whatever the blocks, spans, limits and pattern, the workers' items (numbers, lines, texts, E178 for an item
-    over the limit, long runs of blanks) are the splitter's over the same blocks."""
+    over the limit, runs of blanks longer than the limit) are those of ``re.split`` over the whole text."""
     rng = random.Random(seed)
-    words = ["Storm", "Market", "a.", "Bb", "ccc", "é", "📈", " ", "  ", "\n", "\n\n", "\n \t\n", "---", "-", "x" * 60,
-             "\r\n", "\r", " " * 70, "\n" * 40]  # fmt: skip
-    text = "".join(rng.choice(words) for _ in range(rng.randint(1, 400)))  # an empty file is E176
     pattern = rng.choice(SPLIT_PATTERNS)
+    words = ["Storm", "Market", "a.", "Bb", "ccc", "é", "📈", " ", "  ", "\n", "\n\n", "\n \t\n", "---", "-", "x" * 60,
+             "\r\n", "\r"]  # fmt: skip
+    if r"\s" not in pattern:  # long runs of blanks (a separator must stay under MARGIN; these are item text)
+        words += [" " * 70, "\n" * 40]
+    text = "".join(rng.choice(words) for _ in range(rng.randint(1, 400)))  # an empty file is E176
     limit = rng.choice([40, 120, 10_000])
-    monkeypatch.setattr(split, "MARGIN", 16)  # shorter than some separators: the items are still the splitter's
+    expected = split_reference(text, pattern, limit)
+    monkeypatch.setattr(split, "MARGIN", 64)  # the runs of blanks these words make stay under it for \s patterns
     monkeypatch.setattr(split, "BLOCK_BYTES", rng.randint(1, 40))
-    pieces = split._normalised(iter_decoded(io.BytesIO(text.encode("utf-8")), source="t", block_size=split.BLOCK_BYTES))
-    expected = list(split.split_text(pieces, re.compile(pattern), limit))
     monkeypatch.setattr(split, "RUN_ITEMS", rng.randint(1, 6))
     monkeypatch.setattr(split, "RUN_BYTES", rng.choice([8, 50, 10**9]))
     (tmp_path / "t.txt").write_bytes(text.encode("utf-8"))
@@ -565,8 +585,7 @@ def test_sources_split_spans_equal_one_pass(tmp_path, monkeypatch, seed):
     assert all(u.kind == "items" for u in found) and sum(u.count for u in found) == len(expected)
     made = expanded(found, cfg, options)
     assert [u.id for u in made] == [f"t.txt#item-{n}" for n in range(1, len(expected) + 1)]
-    assert [(u.meta["line"], u.text if u.kind == "text" else u.error and u.error[0]) for u in made] == [
-        (line, "E178" if item is None else item) for line, item in expected]  # fmt: skip
+    assert [(u.meta["line"], u.text if u.kind == "text" else u.error and u.error[0]) for u in made] == expected
 
 
 # ------------------------------------------------------------------------------------------------------ PDFs
