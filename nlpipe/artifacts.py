@@ -232,6 +232,8 @@ def promote(models_dir: Path, name: str, version: str, alias: str = "production"
     with _aliases_lock(root):
         aliases = read_aliases(models_dir, name, valid_only=False)
         previous = aliases.get(alias)
+        if previous is None and alias == "production":  # what was served before: the newest version
+            previous = versions(models_dir, name)[-1]
         aliases[alias] = path.name
         write_aliases(root, aliases)
         _record(root, "promote", alias, previous, path.name)
@@ -272,7 +274,8 @@ def alias_history(models_dir: Path, name: str) -> list[dict[str, Any]]:
 
 def rollback(models_dir: Path, name: str, alias: str = "production") -> tuple[str, str, dict[str, str]]:
     """Point ``alias`` back at the version it had before its latest promote not already rolled back (so rolling
-    back twice undoes two promotes). Returns (version it pointed at, version it points at now, the aliases). E462
+    back twice undoes two promotes; before ``production`` existed, the newest version was served, and is its
+    version before). Returns (version it pointed at, version it points at now, the aliases). E462
     when there is no promote to undo or the alias had no version before it; E404 when that version is gone."""
     check_alias_name(alias)
     root = models_dir / name

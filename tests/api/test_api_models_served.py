@@ -78,7 +78,9 @@ def test_promote_and_rollback_are_served_without_a_restart(two_versions):
         while version_of(c) != first:
             assert time.monotonic() < deadline, "the rollback was not served within 10 s"
             time.sleep(0.05)
-        r = c.post("/v1/models/news:rollback", json={})  # the first promote had no version before it
+        r = c.post("/v1/models/news:rollback", json={})  # undoes the first promote: v99, the newest, was served
+        assert r.status_code == 200 and r.json()["aliases"]["production"] == "v99"
+        r = c.post("/v1/models/news:rollback", json={})  # nothing left to undo
         assert r.status_code == 409 and r.json()["error"]["code"] == "E462"
 
 
@@ -111,6 +113,7 @@ def test_rollback_walks_back_through_promotes(two_versions):
     artifacts.promote(models, "news", "v100")
     assert artifacts.rollback(models, "news")[:2] == ("v100", "v99")
     assert artifacts.rollback(models, "news")[:2] == ("v99", first)
+    assert artifacts.rollback(models, "news")[:2] == (first, "v99")  # before production existed: the newest
     with pytest.raises(ConflictError) as err:
         artifacts.rollback(models, "news")
     assert err.value.code == "E462"
@@ -118,7 +121,8 @@ def test_rollback_walks_back_through_promotes(two_versions):
     with pytest.raises(ConflictError):
         artifacts.rollback(models, "news", alias="staging")  # staging had no version before
     kinds = [(e["kind"], e["alias"], e["from"], e["to"]) for e in artifacts.alias_history(models, "news")]
-    assert kinds[-3:] == [("rollback", "production", "v100", "v99"), ("rollback", "production", "v99", first),
+    assert kinds[0] == ("promote", "production", "v99", first)  # v99 was the newest when production was made
+    assert kinds[-3:] == [("rollback", "production", "v99", first), ("rollback", "production", first, "v99"),
                           ("promote", "staging", None, "v100")]  # fmt: skip
 
 
