@@ -32,7 +32,11 @@ def two_versions(trained, tmp_path):
     """The trained 'news' model copied into a models folder of its own, with a second version v99 and production
     on the first."""
     models = tmp_path / "models"
-    shutil.copytree(trained.models_dir / "news", models / "news", ignore=shutil.ignore_patterns("aliases.json"))
+    shutil.copytree(
+        trained.models_dir / "news",
+        models / "news",
+        ignore=shutil.ignore_patterns("aliases.json", "alias_history.jsonl"),
+    )
     [first] = artifacts.versions(models, "news")
     copy_version(models, first, "v99")
     artifacts.promote(models, "news", first)

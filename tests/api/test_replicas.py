@@ -44,7 +44,11 @@ def _multipart(name: str, content: bytes) -> tuple[bytes, str]:
 def test_two_replicas_on_postgres_are_one_service(trained, tmp_path):
     url = fresh_postgres()
     models = tmp_path / "models"
-    shutil.copytree(trained.models_dir / "news", models / "news", ignore=shutil.ignore_patterns("aliases.json"))
+    shutil.copytree(
+        trained.models_dir / "news",
+        models / "news",
+        ignore=shutil.ignore_patterns("aliases.json", "alias_history.jsonl"),
+    )
     [first] = artifacts.versions(models, "news")
     shutil.copytree(models / "news" / first, models / "news" / "v99")
     meta = json.loads((models / "news" / "v99" / "meta.json").read_text())
