@@ -3,8 +3,6 @@ and rollback seen by a running server without a restart (the new version loaded 
 
 from __future__ import annotations
 
-import json
-import shutil
 import time
 
 import pytest
@@ -14,34 +12,17 @@ from api.main import create_app
 from api.model_cache import ModelCache
 from nlpipe import artifacts
 from nlpipe.errors import ConflictError
+from tests.api.conftest import copy_version, news_with_two_versions
 
 KEY = {"X-API-Key": "k1"}
 
 
-def copy_version(models, source: str, target: str) -> None:
-    """A second version of 'news': a copy of ``source`` with its meta.json saying ``target`` (meta.json records the
-    other files' checksums, so the copy loads like a saved version)."""
-    shutil.copytree(models / "news" / source, models / "news" / target)
-    meta = json.loads((models / "news" / target / "meta.json").read_text())
-    meta["version"] = target
-    (models / "news" / target / "meta.json").write_text(json.dumps(meta))
-
-
 @pytest.fixture
 def two_versions(trained, tmp_path):
-    """The trained 'news' model copied into a models folder of its own, with a second version v99 and production
-    on the first."""
-    models = tmp_path / "models"
-    shutil.copytree(
-        trained.models_dir / "news",
-        models / "news",
-        ignore=shutil.ignore_patterns("aliases.json", "alias_history.jsonl"),
-    )
-    [first] = artifacts.versions(models, "news")
-    copy_version(models, first, "v99")
-    artifacts.promote(models, "news", first)
-    return trained.model_copy(update={"home": tmp_path / "home", "models_dir": models, "api_keys": ["k1"],
-                                      "model_refresh_seconds": 0.1}), first  # fmt: skip
+    """'news' in a models folder of its own with a second version v99, production on the first."""
+    first = news_with_two_versions(trained.models_dir, tmp_path / "models")
+    return trained.model_copy(update={"home": tmp_path / "home", "models_dir": tmp_path / "models",
+                                      "api_keys": ["k1"], "model_refresh_seconds": 0.1}), first  # fmt: skip
 
 
 def version_of(c: TestClient, path: str = "/v1/models/news:predict", **body: object) -> str:

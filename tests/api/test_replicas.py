@@ -7,15 +7,14 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import time
 import urllib.error
 import urllib.request
 import zipfile
 
-from nlpipe import artifacts
 from nlpipe.keys import create_key
 from nlpipe.store.db import open_store
+from tests.api.conftest import news_with_two_versions
 from tests.conftest import fresh_postgres, make_settings, nlpipe_serve
 
 
@@ -44,16 +43,7 @@ def _multipart(name: str, content: bytes) -> tuple[bytes, str]:
 def test_two_replicas_on_postgres_are_one_service(trained, tmp_path):
     url = fresh_postgres()
     models = tmp_path / "models"
-    shutil.copytree(
-        trained.models_dir / "news",
-        models / "news",
-        ignore=shutil.ignore_patterns("aliases.json", "alias_history.jsonl"),
-    )
-    [first] = artifacts.versions(models, "news")
-    shutil.copytree(models / "news" / first, models / "news" / "v99")
-    meta = json.loads((models / "news" / "v99" / "meta.json").read_text())
-    (models / "news" / "v99" / "meta.json").write_text(json.dumps({**meta, "version": "v99"}))
-    artifacts.promote(models, "news", first)
+    first = news_with_two_versions(trained.models_dir, models)
     store = open_store(make_settings(tmp_path / "setup", database_url=url, models_dir=models))
     key = create_key(store, "ops", "predict,ingest,admin,read")
     store.close()
