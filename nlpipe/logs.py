@@ -42,6 +42,12 @@ def _time(record: logging.LogRecord) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
 
+def _request_id(record: logging.LogRecord) -> str | None:
+    """The record's request id; None outside a request (the text format's "-" is not an id)."""
+    found = getattr(record, "request_id", None) or REQUEST_ID.get()
+    return None if found in (None, "-") else found
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id, the :data:`FIELDS` the record has, and
     the traceback (``exc``) when there is one."""
@@ -52,7 +58,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or REQUEST_ID.get() or None,
+            "request_id": _request_id(record),
         }
         for name in FIELDS:
             value = getattr(record, name, None)

@@ -98,6 +98,7 @@ def test_log_formats_and_config():
     RequestIdFilter().filter(record)
     assert record.request_id == "-"
     assert json.loads(JsonFormatter().format(record))["message"] == "model x not loaded"
+    assert json.loads(JsonFormatter().format(record))["request_id"] is None  # outside a request: null, not "-"
     assert "[-] nlpipe.api: model x not loaded" in TextFormatter().format(record)
 
     class Tty:
