@@ -59,6 +59,11 @@ class Principal:
     def label(self) -> str:
         return repr(self.name) if self.name else "from NLPIPE_API_KEYS"
 
+    @property
+    def who(self) -> str:
+        """The name the access log and the rate limit know the key by."""
+        return self.name or "NLPIPE_API_KEYS"
+
 
 class KeyRing:
     """The keys a server accepts: ``NLPIPE_API_KEYS`` (every scope) and the store's keys, re-read at most every
@@ -116,7 +121,7 @@ def authorize(
     principal = _principal(security_scopes, request, settings, key)
     limits = getattr(request.app.state, "rate_limits", None)
     if limits is not None:
-        limits.check(caller(request, None if principal is None else principal.name or "NLPIPE_API_KEYS"))
+        limits.check(caller(request, None if principal is None else principal.who))
     return principal
 
 
@@ -137,7 +142,7 @@ def _principal(
     principal = ring.lookup(key)
     if principal is None:
         raise AuthError("E601", "The API key in X-API-Key is not valid (unknown, or revoked).")
-    note(request, key=principal.name or "NLPIPE_API_KEYS")
+    note(request, key=principal.who)
     if scope is not None and not principal.allows(scope):
         raise ForbiddenError("E640", f"The API key {principal.label} lacks the {scope!r} scope this endpoint needs; "
                              f"it has {', '.join(sorted(principal.scopes))}. Use a key with that scope (`nlpipe keys "

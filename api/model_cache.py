@@ -66,9 +66,8 @@ class ModelCache:
         self.max_memory = max_memory
         self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._loaded: OrderedDict[Key, BasePredictor] = OrderedDict()
+        self._loaded: OrderedDict[Key, tuple[BasePredictor, LoadStats]] = OrderedDict()
         self._loading: dict[Key, threading.Lock] = {}
-        self._stats: dict[Key, LoadStats] = {}
         self._serving: dict[str, str] = {}  # name -> the version requests without one get
         self._lock = threading.Lock()
         #: Models whose serving version failed to load at start-up: name -> {code, message}.
@@ -79,7 +78,7 @@ class ModelCache:
             found = self._loaded.get(key)
             if found is not None:
                 self._loaded.move_to_end(key)
-            return found
+            return None if found is None else found[0]
 
     def get(self, name: str, version: str | None = None) -> BasePredictor:
         """The predictor of ``name``'s ``version`` (a version or an alias), loaded on first use. Without a version:
@@ -142,17 +141,15 @@ class ModelCache:
             stats = LoadStats(time.perf_counter() - started, max(0, resident_bytes() - memory))
             log.info("model %s@%s loaded in %.2f s", name, path.name, stats.load_seconds)
             with self._lock:
-                self._loaded[key] = predictor
-                self._stats[key] = stats
+                self._loaded[key] = (predictor, stats)
                 while len(self._loaded) > self.max_loaded or (len(self._loaded) > 1 and self._over_memory()):
                     dropped, _ = self._loaded.popitem(last=False)
-                    self._stats.pop(dropped, None)
                     log.info("model %s@%s dropped (least recently used)", *dropped)
             return predictor
 
     def _over_memory(self) -> bool:
         """Whether the loaded versions' memory (as measured when each loaded) is over ``max_memory`` (0: no cap)."""
-        return self.max_memory > 0 and sum(s.memory_bytes for s in self._stats.values()) > self.max_memory
+        return self.max_memory > 0 and sum(s.memory_bytes for _, s in self._loaded.values()) > self.max_memory
 
     def watch(self, interval: float) -> None:
         """Call :meth:`refresh` every ``interval`` seconds in a background thread, until :meth:`stop`."""
@@ -201,7 +198,7 @@ class ModelCache:
     def stats(self) -> dict[Key, LoadStats]:
         """Load time and memory of each loaded (name, version)."""
         with self._lock:
-            return {key: self._stats[key] for key in self._loaded if key in self._stats}
+            return {key: stats for key, (_, stats) in self._loaded.items()}
 
     def __len__(self) -> int:
         return len(self._loaded)

@@ -29,10 +29,6 @@ STORE_TIMEOUT = 5.0
 
 
 @router.get("/health", response_model=Health)
-def health(models: ModelsDep) -> Health:
-    return Health(status="ok", version=nlpipe.__version__, models_loaded=len(models))
-
-
 @router.get("/health/live", response_model=Health)
 def live(models: ModelsDep) -> Health:
     """The process is up and answering (what a liveness probe asks)."""

@@ -89,8 +89,7 @@ class Unit:
             member = self.members[4]
         if self.lines is not None:
             member = self.lines[1] - self.lines[0]
-        items = sum(len(text or "") for _, _, text in self.items) * 2
-        return len(self.data or b"") + len(self.text or "") * 2 + member + items + 200
+        return len(self.data or b"") + len(self.text or "") * 2 + member + 200  # ``items`` carry no text
 
 
 def _unpickle(*fields: Any) -> Unit:
